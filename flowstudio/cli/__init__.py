@@ -1,0 +1,77 @@
+"""``flowstudio …``: the headless commands (DESIGN.md §4).
+
+``flowstudio`` alone opens the desktop app. ``flowstudio points …`` and
+``flowstudio mols …`` train, sample and evaluate without Qt. Exit codes: 0 success,
+2 bad input (a one-line reason on stderr), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from flowstudio import __version__
+from flowstudio.errors import BadInputError
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors exit with code 2 and one line on stderr."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command tree; each engine registers its own subcommands."""
+    from flowstudio.cli import mols, points
+
+    parser = _Parser(
+        prog="flowstudio",
+        description="Flow-based generative models on 3D point clouds and molecules. "
+        "Without a command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"flowstudio {__version__}")
+    sub = parser.add_subparsers(dest="domain", metavar="COMMAND", parser_class=_Parser)
+    points.register(sub)
+    mols.register(sub)
+    gui = sub.add_parser("gui", help="open the desktop app (the default with no command)")
+    gui.set_defaults(handler=_run_gui)
+    return parser
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    try:
+        from flowstudio.gui.app import run_app
+    except ImportError as exc:  # the window has not been built into this install
+        sys.stderr.write(f"flowstudio: the desktop app is unavailable ({exc}); see --help\n")
+        build_parser().print_help()
+        return EXIT_ERROR
+    return run_app([])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; return the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        if args.domain is None:
+            return _run_gui(args)
+        parser.parse_args([args.domain, "--help"])
+        return EXIT_BAD_INPUT
+    try:
+        return int(handler(args) or 0)
+    except BadInputError as exc:
+        sys.stderr.write(f"flowstudio: error: {_one_line(str(exc))}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("flowstudio: interrupted\n")
+        return 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,1 @@
+"""Molecules: RDKit chemistry, molecular I/O, GraphAF, generation and MOSES metrics."""

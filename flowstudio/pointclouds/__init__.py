@@ -1,0 +1,1 @@
+"""Point clouds: I/O, data sets, PointFlow and other point densities, metrics, analyses."""

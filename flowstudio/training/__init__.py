@@ -1,0 +1,1 @@
+"""Qt-free training engine: devices, runs, checkpoints and progress events."""

@@ -1,0 +1,67 @@
+"""The contract between the training engine and the models it trains.
+
+The engine knows nothing of point clouds or molecules. Each engine package provides a
+:class:`Task`: it owns the model, the data and the loss, and exposes them through this
+small protocol. The engine owns everything generic: devices, seeds, the optimizer
+loop, budgets, stop/pause, NaN rollback, checkpoints, the metrics log and events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A trainable model together with its data.
+
+    Attributes:
+        kind: ``"points"`` or ``"molecules"``; checkpoints record it so that a checkpoint
+            of the wrong kind is refused with a clear message.
+        model_name: e.g. ``"pointflow"``, ``"cnf"``, ``"realnvp"``, ``"graphaf"``.
+        model: the ``nn.Module`` whose parameters are optimized and checkpointed.
+    """
+
+    kind: str
+    model_name: str
+    model: nn.Module
+
+    def config(self) -> dict[str, Any]:
+        """The JSON-able configuration that rebuilds this task's model (hyperparameters,
+        data normalization, vocabulary, ...). Stored in the run folder and checkpoints."""
+        ...
+
+    def to(self, device: torch.device) -> None:
+        """Move the model and any cached tensors to ``device``."""
+        ...
+
+    def training_step(self, step: int) -> dict[str, Tensor]:
+        """Draw a batch and return the loss terms as 0-dim tensors; ``"loss"`` is the total
+        to minimize, the others are for display. Must not call ``backward``."""
+        ...
+
+    def nfe(self) -> tuple[float | None, float | None]:
+        """Function evaluations of the last step (forward, backward); ``(None, None)`` for
+        models without an ODE."""
+        ...
+
+    def validation_metric(self) -> float:
+        """A held-out score, lower is better, used to keep the best checkpoint."""
+        ...
+
+    def snapshot(self, n: int, temperature: float = 1.0) -> np.ndarray | list[str | None]:
+        """A few samples for live display: (K, P, 3) points in the data frame, or SMILES."""
+        ...
+
+    def extra_state(self) -> dict[str, Tensor]:
+        """Tensors beyond the model's ``state_dict`` that a checkpoint must hold (may be
+        empty). Everything in a checkpoint is a tensor or JSON-able config."""
+        ...
+
+    def load_extra_state(self, state: dict[str, Tensor]) -> None:
+        """Restore what :meth:`extra_state` returned."""
+        ...

@@ -11,15 +11,33 @@ from flowstudio.flows.distributions import (
     StandardNormal,
 )
 from flowstudio.flows.flow import Flow
+from flowstudio.flows.nets import MLP, alternating_mask, half_mask
+from flowstudio.flows.nice import AdditiveCoupling, Coupling, DiagonalScaling
+from flowstudio.flows.permutations import Permutation, RandomPermutation, ReversePermutation
+from flowstudio.flows.realnvp import AffineCoupling
+from flowstudio.flows.zoo import FAMILIES, family_defaults, make_flow
 
 __all__ = [
+    "FAMILIES",
+    "MLP",
+    "AdditiveCoupling",
+    "AffineCoupling",
     "Compose",
     "ConditionalDiagonalNormal",
+    "Coupling",
     "DiagonalNormal",
+    "DiagonalScaling",
     "Distribution",
     "Flow",
     "InverseTransform",
+    "Permutation",
+    "RandomPermutation",
+    "ReversePermutation",
     "StandardNormal",
     "Transform",
+    "alternating_mask",
     "brute_force_logdet",
+    "family_defaults",
+    "half_mask",
+    "make_flow",
 ]

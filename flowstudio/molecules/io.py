@@ -1,0 +1,570 @@
+"""Molecule files: one readers/writers registry (extension + sniffing) for the GUI's file
+dialogs and drag and drop, the CLI and the tests.
+
+Formats: SMILES (``.smi``/``.txt``: a SMILES a line, an optional name after it, ``#``
+comments and blank lines ignored), CSV (``.csv``/``.tsv``: the SMILES column found by its
+name or by which column parses) and SDF (``.sdf``/``.mol``); each also gzipped (``.gz``).
+
+Reading never crashes on a bad molecule: it is skipped, counted, and the first few reasons
+are kept for the user. Only a file with no usable molecule at all is an error.
+Writing is atomic: a temporary file in the same folder, then ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rdkit import Chem, rdBase
+from rdkit.Chem import AllChem, rdDepictor
+
+from flowstudio.errors import BadInputError
+from flowstudio.molecules.chem import (
+    PROPERTY_NAMES,
+    Vocabulary,
+    parse_smiles,
+    properties,
+    sanitize_mol,
+    validate_for_vocabulary,
+)
+
+#: How many skipped entries keep their reason (the count covers all of them).
+MAX_SKIPPED_KEPT = 20
+
+#: Column names recognized as the SMILES column of a CSV (compared case-insensitively).
+SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "isomeric_smiles", "smi", "smiles_string", "mol_smiles")
+NAME_COLUMN_NAMES = ("name", "id", "title", "mol_id", "molecule_id", "compound_id", "zinc_id", "chembl_id")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """One entry that was not read: where (1-based line for text files, record number for
+    SDF), the text found there (shortened) and why."""
+
+    line: int
+    text: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class MoleculeSet:
+    """Molecules read from a file: canonical SMILES with their names ("" when none), and
+    the entries that were skipped (the first :data:`MAX_SKIPPED_KEPT` with reasons)."""
+
+    smiles: list[str]
+    names: list[str]
+    skipped: list[Skipped] = field(default_factory=list)
+    skipped_count: int = 0
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def summary(self) -> str:
+        """One line for a status bar: how many were read and why some were skipped."""
+        text = f"{len(self.smiles)} molecules"
+        if self.skipped_count:
+            text += f", {self.skipped_count} skipped"
+            if self.skipped:
+                text += f" (first: {self.skipped[0]})"
+        return text
+
+
+# --- the registry ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoleculeFormat:
+    """A file format: its name, the extensions it owns, a dialog label, and how to read
+    raw entries and write molecules."""
+
+    name: str
+    label: str
+    extensions: tuple[str, ...]
+    read_entries: Callable[[Path], Iterator[tuple[int, str, str, Chem.Mol | str]]]
+    write: Callable[[IO[str], list[Chem.Mol | None], list[str], list[str | None], dict[str, list]], None]
+
+
+_FORMATS: dict[str, MoleculeFormat] = {}
+
+
+def register_format(fmt: MoleculeFormat) -> None:
+    _FORMATS[fmt.name] = fmt
+
+
+def formats() -> list[MoleculeFormat]:
+    return list(_FORMATS.values())
+
+
+def _suffix(path: Path) -> str:
+    """The format suffix, ignoring a trailing ``.gz``: ``x.csv.gz`` -> ``.csv``."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _open_text(path: Path, mode: str = "rt") -> IO[str]:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, mode, encoding="utf-8", errors="replace", newline="")
+    return open(path, mode, encoding="utf-8", errors="replace", newline="")
+
+
+def _head(path: Path, n_bytes: int = 8192) -> bytes:
+    try:
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path, "rb") as fh:
+                return fh.read(n_bytes)
+        with open(path, "rb") as fh:
+            return fh.read(n_bytes)
+    except (OSError, EOFError) as exc:
+        raise BadInputError(f"cannot read {path.name}: {exc}") from None
+
+
+def sniff_format(path: Path) -> MoleculeFormat:
+    """The format of ``path``: by extension, else by looking at its first bytes."""
+    by_extension = {ext: fmt for fmt in _FORMATS.values() for ext in fmt.extensions}
+    suffix = _suffix(path)
+    if suffix in by_extension and suffix != ".txt":
+        return by_extension[suffix]
+    head = _head(path)
+    if b"\x00" in head:
+        raise BadInputError(f"{path.name} is a binary file, not a molecule file (SMILES, CSV or SDF)")
+    text = head.decode("utf-8", errors="replace")
+    if "$$$$" in text or "M  END" in text or "V2000" in text or "V3000" in text:
+        return _FORMATS["sdf"]
+    first = next((ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
+    if any(d in first for d in ",;") or first.count("\t") >= 2:
+        return _FORMATS["csv"]
+    return _FORMATS["smiles"]
+
+
+def format_for_writing(path: Path) -> MoleculeFormat:
+    suffix = _suffix(path)
+    for fmt in _FORMATS.values():
+        if suffix in fmt.extensions:
+            return fmt
+    known = ", ".join(ext for fmt in _FORMATS.values() for ext in fmt.extensions)
+    raise BadInputError(f"cannot write molecules to '{path.name}': unknown extension (use one of {known})")
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def read_molecules(
+    path: str | os.PathLike,
+    *,
+    limit: int | None = None,
+    vocabulary: Vocabulary | Sequence[str] | None = None,
+    max_atoms: int | None = None,
+) -> MoleculeSet:
+    """Read the molecules of a SMILES, CSV or SDF file (optionally gzipped).
+
+    Args:
+        limit: stop after this many valid molecules.
+        vocabulary: skip molecules a model cannot express: a :class:`Vocabulary`, or a
+            sequence of element symbols (then only neutral atoms are allowed).
+        max_atoms: skip molecules with more heavy atoms (overrides the vocabulary's).
+
+    Returns:
+        canonical SMILES and names in file order, and the skipped entries with reasons.
+
+    Raises:
+        BadInputError: the file is missing, unreadable, of an unknown kind, a CSV without
+            a SMILES column, or holds no valid molecule (the message gives the first reasons).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(f"no such file: {path}")
+    if path.is_dir():
+        raise BadInputError(f"{path} is a folder, not a molecule file")
+    fmt = sniff_format(path)
+    atom_types, charges, vocab_max = _vocabulary_parts(vocabulary)
+    max_atoms = max_atoms if max_atoms is not None else vocab_max
+    result = MoleculeSet(smiles=[], names=[], source=str(path))
+    try:
+        for line, text, name, mol_or_reason in fmt.read_entries(path):
+            if isinstance(mol_or_reason, str):
+                _skip(result, line, text, mol_or_reason)
+                continue
+            mol = mol_or_reason
+            if atom_types is not None or max_atoms is not None:
+                reason = validate_for_vocabulary(
+                    mol, atom_types if atom_types is not None else _all_elements(mol), max_atoms, charges
+                )
+                if reason is not None:
+                    _skip(result, line, text, reason)
+                    continue
+            result.smiles.append(Chem.MolToSmiles(mol))
+            result.names.append(name)
+            if limit is not None and len(result.smiles) >= limit:
+                break
+    except (OSError, EOFError, UnicodeError, csv.Error) as exc:
+        raise BadInputError(f"cannot read {path.name}: {exc}") from None
+    if not result.smiles:
+        raise BadInputError(_no_valid_message(path, result))
+    return result
+
+
+def _vocabulary_parts(vocabulary: Any) -> tuple[set[str] | None, Any, int | None]:
+    if vocabulary is None:
+        return None, (0,), None
+    if isinstance(vocabulary, Vocabulary):
+        return set(vocabulary.atom_types), vocabulary.allowed_charges, vocabulary.max_atoms
+    atom_types = getattr(vocabulary, "atom_types", vocabulary)
+    charges = getattr(vocabulary, "allowed_charges", (0,))
+    return set(atom_types), charges, getattr(vocabulary, "max_atoms", None)
+
+
+def _all_elements(mol: Chem.Mol) -> set[str]:
+    return {a.GetSymbol() for a in mol.GetAtoms()}
+
+
+def _skip(result: MoleculeSet, line: int, text: str, reason: str) -> None:
+    result.skipped_count += 1
+    if len(result.skipped) < MAX_SKIPPED_KEPT:
+        short = text if len(text) <= 80 else text[:79] + "…"
+        result.skipped.append(Skipped(line, short, reason))
+
+
+def _no_valid_message(path: Path, result: MoleculeSet) -> str:
+    if result.skipped_count == 0:
+        return f"no valid molecule in {path.name}: the file holds no molecules"
+    reasons = "; ".join(str(s) for s in result.skipped[:3])
+    return f"no valid molecule in {path.name} ({result.skipped_count} skipped): first reasons: {reasons}"
+
+
+def _parse_entry(text: str) -> Chem.Mol | str:
+    try:
+        return parse_smiles(text)
+    except BadInputError as exc:
+        return str(exc)
+
+
+def _looks_like_smiles_header(token: str) -> bool:
+    return token.strip().lower() in SMILES_COLUMN_NAMES
+
+
+def _read_smiles_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str]]:
+    """SMILES files: the first token of a line is the SMILES (commas and tabs also split,
+    since neither occurs in SMILES), the rest of the line its name."""
+    with _open_text(path) as fh:
+        first_content = True
+        for number, raw in enumerate(fh, start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.replace(",", " ").replace("\t", " ").split(None, 1)
+            token, name = parts[0], (parts[1].strip() if len(parts) > 1 else "")
+            if first_content and _looks_like_smiles_header(token):
+                first_content = False
+                continue
+            first_content = False
+            yield number, token, name, _parse_entry(token)
+
+
+def _read_csv_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str]]:
+    with _open_text(path) as fh:
+        sample = fh.read(16384)
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    with _open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        rows = _numbered_rows(reader)
+        head = []
+        for item in rows:
+            head.append(item)
+            if len(head) >= 25:
+                break
+        if not head:
+            return
+        smiles_col, name_col, has_header = _find_columns(path, head)
+        start = 1 if has_header else 0
+        for number, row in head[start:]:
+            yield _csv_entry(number, row, smiles_col, name_col)
+        for number, row in rows:
+            yield _csv_entry(number, row, smiles_col, name_col)
+
+
+def _numbered_rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    for row in reader:
+        if not row or all(not cell.strip() for cell in row) or row[0].startswith("#"):
+            continue
+        yield reader.line_num, row
+
+
+def _csv_entry(number: int, row: list[str], smiles_col: int, name_col: int | None):
+    text = row[smiles_col].strip() if smiles_col < len(row) else ""
+    name = row[name_col].strip() if name_col is not None and name_col < len(row) else ""
+    if not text:
+        return number, "", name, "empty SMILES cell"
+    return number, text, name, _parse_entry(text)
+
+
+def _find_columns(path: Path, head: list[tuple[int, list[str]]]) -> tuple[int, int | None, bool]:
+    """(SMILES column, name column, whether the first row is a header)."""
+    header = [cell.strip().lower() for cell in head[0][1]]
+    for wanted in SMILES_COLUMN_NAMES:
+        if wanted in header:
+            return header.index(wanted), _name_column(header), True
+    for i, cell in enumerate(header):  # e.g. "SMILES (canonical)", "smiles_1"
+        if "smiles" in cell:
+            return i, _name_column(header), True
+    # No named column: the column where most cells of the first rows parse.
+    n_cols = max(len(row) for _, row in head)
+    best, best_score = -1, 0.0
+    with rdBase.BlockLogs():
+        for col in range(n_cols):
+            cells = [row[col].strip() for _, row in head[1:] if col < len(row) and row[col].strip()]
+            if not cells:
+                continue
+            score = sum(_parses(c) for c in cells) / len(cells)
+            if score > best_score:
+                best, best_score = col, score
+    if best < 0 or best_score < 0.5:
+        raise BadInputError(
+            f"no SMILES column in {path.name}: no column is named smiles/SMILES/canonical_smiles… "
+            "and no column holds SMILES"
+        )
+    first_cell = head[0][1][best].strip() if best < len(head[0][1]) else ""
+    has_header = not (first_cell and _parses(first_cell))
+    name_col = _name_column(header) if has_header else None
+    return best, name_col, has_header
+
+
+def _parses(text: str) -> bool:
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(text)
+    return mol is not None and mol.GetNumAtoms() > 0
+
+
+def _name_column(header: list[str]) -> int | None:
+    for wanted in NAME_COLUMN_NAMES:
+        if wanted in header:
+            return header.index(wanted)
+    return None
+
+
+def _read_sdf_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str]]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh, rdBase.BlockLogs():
+        supplier = Chem.ForwardSDMolSupplier(fh, sanitize=False, removeHs=False)
+        for number, mol in enumerate(supplier, start=1):
+            if mol is None:
+                yield number, f"record {number}", "", "unreadable SDF record (bad mol block)"
+                continue
+            name = mol.GetProp("_Name").strip() if mol.HasProp("_Name") else ""
+            label = name or f"record {number}"
+            try:
+                sanitize_mol(mol)
+                mol = Chem.RemoveHs(mol)
+            except BadInputError as exc:
+                yield number, label, name, str(exc)
+                continue
+            except Exception as exc:  # RemoveHs can raise on odd hydrogens
+                yield number, label, name, f"invalid chemistry in {label}: {exc}"
+                continue
+            if mol.GetNumAtoms() == 0:
+                yield number, label, name, "no atoms"
+                continue
+            yield number, label, name, mol
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def write_molecules(
+    path: str | os.PathLike,
+    smiles: Sequence[str | None],
+    *,
+    names: Sequence[str] | None = None,
+    properties: bool = True,
+    conformers_3d: bool = False,
+    extra_columns: Mapping[str, Sequence[Any]] | None = None,
+) -> Path:
+    """Write molecules as SDF, SMILES or CSV, chosen by the extension (``.gz`` allowed).
+
+    - SMILES: ``SMILES name`` a line; no properties.
+    - CSV: ``smiles``, ``name``, then QED, logP, SA, MW, heavy_atoms and ``extra_columns``.
+    - SDF: 2-D depiction coordinates, or with ``conformers_3d`` a 3-D conformer (ETKDGv3 +
+      MMFF94, explicit hydrogens kept); properties and extra columns as SD tags.
+
+    Entries that are ``None`` or not valid SMILES (e.g. unchecked samples) are written as
+    they are in SMILES and CSV files (``None`` as the word ``invalid``), so that a reader
+    counts them as skipped; an SDF file cannot hold them, so it refuses them.
+
+    The file appears atomically (a temporary file, then a rename). Returns the path.
+    """
+    path = Path(path)
+    fmt = format_for_writing(path)
+    n = len(smiles)
+    names_list = [str(x) for x in names] if names is not None else [""] * n
+    if len(names_list) != n:
+        raise ValueError(f"{len(names_list)} names for {n} molecules")
+    extras = {str(k): list(v) for k, v in (extra_columns or {}).items()}
+    for key, values in extras.items():
+        if len(values) != n:
+            raise ValueError(f"extra column '{key}' has {len(values)} values for {n} molecules")
+    mols: list[Chem.Mol | None] = []
+    texts: list[str | None] = []
+    for text in smiles:
+        try:
+            mols.append(parse_smiles(text) if text is not None else None)
+        except BadInputError:
+            mols.append(None)
+        texts.append(text)
+    if fmt.name == "sdf":
+        bad = [i for i, m in enumerate(mols) if m is None]
+        if bad:
+            raise BadInputError(
+                f"cannot write {len(bad)} invalid molecules to SDF (first: entry {bad[0] + 1}, "
+                f"'{texts[bad[0]]}'); write them as SMILES or CSV instead"
+            )
+    delimiter = "\t" if _suffix(path) == ".tsv" else ","
+    options = {"properties": properties, "conformers_3d": conformers_3d, "delimiter": delimiter}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        buffer = io.StringIO()
+        fmt.write(buffer, mols, names_list, texts, {"extras": extras, **options})
+        data = buffer.getvalue().encode("utf-8")
+        if path.name.lower().endswith(".gz"):
+            data = gzip.compress(data, mtime=0)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _smiles_text(mol: Chem.Mol | None, text: str | None) -> str:
+    if mol is not None:
+        return Chem.MolToSmiles(mol)
+    return "invalid" if text is None or not str(text).strip() else str(text).strip().split()[0]
+
+
+def _write_smiles(out: IO[str], mols, names, texts, options) -> None:
+    for mol, name, text in zip(mols, names, texts, strict=True):
+        smi = _smiles_text(mol, text)
+        out.write(f"{smi} {name}\n" if name else f"{smi}\n")
+
+
+def _format_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _write_csv(out: IO[str], mols, names, texts, options) -> None:
+    extras: dict[str, list] = options["extras"]
+    columns = ["smiles"] + (["name"] if any(names) else [])
+    columns += list(PROPERTY_NAMES) if options["properties"] else []
+    columns += list(extras)
+    writer = csv.writer(out, delimiter=options["delimiter"], lineterminator="\n")
+    writer.writerow(columns)
+    for i, (mol, name, text) in enumerate(zip(mols, names, texts, strict=True)):
+        row: list[Any] = [_smiles_text(mol, text)]
+        if "name" in columns:
+            row.append(name)
+        if options["properties"]:
+            props = properties(mol) if mol is not None else {}
+            row += [_format_value(props.get(key)) for key in PROPERTY_NAMES]
+        row += [_format_value(values[i]) for values in extras.values()]
+        writer.writerow(row)
+
+
+def _write_sdf(out: IO[str], mols, names, texts, options) -> None:
+    extras: dict[str, list] = options["extras"]
+    writer = Chem.SDWriter(out)
+    try:
+        for i, (mol, name) in enumerate(zip(mols, names, strict=True)):
+            props = properties(mol) if options["properties"] else {}
+            placed = _with_3d_conformer(mol, seed=i) if options["conformers_3d"] else _with_2d_coords(mol)
+            placed.SetProp("_Name", name)
+            placed.SetProp("SMILES", Chem.MolToSmiles(mol))
+            for key, value in props.items():
+                placed.SetProp(key, _format_value(value))
+            for key, values in extras.items():
+                placed.SetProp(key, _format_value(values[i]))
+            writer.write(placed)
+    finally:
+        writer.close()
+
+
+def _with_2d_coords(mol: Chem.Mol) -> Chem.Mol:
+    copy = Chem.Mol(mol)
+    rdDepictor.Compute2DCoords(copy)
+    return copy
+
+
+def _with_3d_conformer(mol: Chem.Mol, seed: int) -> Chem.Mol:
+    """ETKDGv3 embedding (random coordinates as a fallback) relaxed with MMFF94; a
+    molecule that cannot be embedded at all keeps 2-D coordinates and says so in a tag."""
+    with_h = Chem.AddHs(mol)
+    params = AllChem.ETKDGv3()
+    params.randomSeed = 0xF00D + seed
+    with rdBase.BlockLogs():
+        status = AllChem.EmbedMolecule(with_h, params)
+        if status != 0:
+            params.useRandomCoords = True
+            status = AllChem.EmbedMolecule(with_h, params)
+        if status != 0:
+            flat = _with_2d_coords(mol)
+            flat.SetProp("conformer", "2D (3-D embedding failed)")
+            return flat
+        if AllChem.MMFFHasAllMoleculeParams(with_h):
+            AllChem.MMFFOptimizeMolecule(with_h, maxIters=500)
+        else:
+            AllChem.UFFOptimizeMolecule(with_h, maxIters=500)
+    with_h.SetProp("conformer", "3D (ETKDGv3 + MMFF94)")
+    return with_h
+
+
+register_format(
+    MoleculeFormat("smiles", "SMILES", (".smi", ".smiles", ".txt"), _read_smiles_entries, _write_smiles)
+)
+register_format(MoleculeFormat("csv", "CSV", (".csv", ".tsv"), _read_csv_entries, _write_csv))
+register_format(MoleculeFormat("sdf", "SDF", (".sdf", ".sd", ".mol"), _read_sdf_entries, _write_sdf))
+
+
+# --- file dialogs ------------------------------------------------------------------------
+
+
+def _patterns(fmt: MoleculeFormat, gz: bool = True) -> list[str]:
+    pats = [f"*{ext}" for ext in fmt.extensions]
+    return pats + ([f"*{ext}.gz" for ext in fmt.extensions] if gz else [])
+
+
+def open_dialog_filters() -> list[str]:
+    """Qt name filters for File > Open (join with ``";;"``): all molecule files first."""
+    every = [p for fmt in _FORMATS.values() for p in _patterns(fmt)]
+    filters = [f"Molecule files ({' '.join(every)})"]
+    filters += [f"{fmt.label} ({' '.join(_patterns(fmt))})" for fmt in _FORMATS.values()]
+    return [*filters, "All files (*)"]
+
+
+def save_dialog_filters() -> list[str]:
+    """Qt name filters for Export (join with ``";;"``): SDF, SMILES, CSV with properties."""
+    order = ("sdf", "smiles", "csv")
+    labels = {"sdf": "SDF with 2-D coordinates", "smiles": "SMILES", "csv": "CSV with properties"}
+    return [f"{labels[name]} ({' '.join(_patterns(_FORMATS[name], gz=False))})" for name in order]

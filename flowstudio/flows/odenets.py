@@ -1,0 +1,92 @@
+"""Networks for the dynamics of continuous normalizing flows.
+
+A CNF's vector field ``f(t, z; c)`` must depend on time ``t`` and, for a conditional
+flow, on a context vector ``c``. The ConcatSquash layer of FFJORD (Grathwohl et al.
+2018, "FFJORD: Free-form Continuous Dynamics for Scalable Reversible Generative
+Models") and PointFlow (Yang et al. 2019) does both with a gate and a shift computed
+from ``(t, c)``::
+
+    h = (W x + b) * sigmoid(A [t, c] + a) + B [t, c]
+
+The gate and shift are cheap hypernetworks of ``(t, c)`` alone, so a (B, C) context
+conditions a (B, N, 3) point set at the cost of one (B, hidden) product per layer, not
+one per point: ``(t, c)`` is kept at shape (B, 1, C + 1) and broadcast over the points.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+_ACTIVATIONS = {"softplus": nn.Softplus, "tanh": nn.Tanh}
+
+
+class ConcatSquashLinear(nn.Module):
+    """``h = (W x + b) * sigmoid(A [t, c] + a) + B [t, c]`` (no bias on the shift).
+
+    Args:
+        in_features, out_features: sizes of ``x`` and ``h``.
+        context_features: size of ``c`` (0 for a layer gated on time alone).
+    """
+
+    def __init__(self, in_features: int, out_features: int, context_features: int = 0) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        self.gate = nn.Linear(context_features + 1, out_features)
+        self.shift = nn.Linear(context_features + 1, out_features, bias=False)
+
+    def forward(self, x: Tensor, tc: Tensor) -> Tensor:
+        """``x``: (*batch, in); ``tc``: ``[t, c]`` of shape broadcastable to (*batch, 1 + C)."""
+        return self.linear(x) * torch.sigmoid(self.gate(tc)) + self.shift(tc)
+
+
+class ODENet(nn.Module):
+    """A stack of ConcatSquash layers computing ``dz/dt = f(t, z; c)``.
+
+    Args:
+        features: size of the state ``z`` (data dimensions plus any augmented ones).
+        context_features: size of the conditioning vector ``c``; 0 when unconditional.
+        hidden: widths of the hidden layers.
+        activation: ``"softplus"`` or ``"tanh"``: smooth, so that the field is
+            differentiable and the divergence is well defined (ReLU would make the
+            divergence piecewise constant and the ODE harder for adaptive solvers).
+    """
+
+    def __init__(
+        self,
+        features: int,
+        context_features: int = 0,
+        hidden: Sequence[int] = (64, 64),
+        activation: str = "softplus",
+    ) -> None:
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        self.features = int(features)
+        self.context_features = int(context_features)
+        widths = [self.features, *[int(h) for h in hidden], self.features]
+        self.layers = nn.ModuleList(
+            ConcatSquashLinear(a, b, self.context_features) for a, b in itertools.pairwise(widths)
+        )
+        self.activation = _ACTIVATIONS[activation]()
+
+    def forward(self, t: Tensor, z: Tensor, context: Tensor | None = None) -> Tensor:
+        """``t``: scalar; ``z``: (*batch, features); ``context``: broadcastable to
+        (*batch, context_features), e.g. (B, 1, C) for (B, N, features) points."""
+        tc = time_and_context(t, z, context)
+        h = z
+        for i, layer in enumerate(self.layers):
+            h = layer(h, tc)
+            if i < len(self.layers) - 1:
+                h = self.activation(h)
+        return h
+
+
+def time_and_context(t: Tensor, z: Tensor, context: Tensor | None) -> Tensor:
+    """``[t, c]`` with ``c``'s own (broadcastable) batch shape, or ``[t]`` shaped (1, …, 1, 1)."""
+    if context is None:
+        return t.to(z).reshape([1] * z.dim())
+    return torch.cat([t.to(context).expand(*context.shape[:-1], 1), context], dim=-1)

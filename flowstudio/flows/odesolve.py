@@ -1,0 +1,210 @@
+"""ODE solving for CNFs on top of torchdiffeq: dynamics over a tuple of states, NFE
+counting, step-size control that ignores the regularization channels, and solver
+failures turned into :class:`ODESolverError`.
+
+The state is ``(z, logdet, kinetic, jacobian)`` while training with regularization and
+``(z, logdet)`` otherwise (``(z,)`` for trajectories), with
+
+    dz/dt = f(t, z; c),           d logdet/dt = tr ∂f/∂z,
+    d kinetic/dt = ||f||^2,       d jacobian/dt = ||∂f/∂z||_F^2
+
+(Chen et al. 2018; Finlay et al. 2020). The adaptive solvers' error norm is the largest
+RMS over ``z`` and ``logdet`` only: the two RNODE channels are integrated along but never
+shrink a step, so regularizing does not by itself cost function evaluations.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+from torchdiffeq import odeint, odeint_adjoint
+
+from flowstudio.flows.divergence import exact_divergence, hutchinson_divergence
+
+log = logging.getLogger(__name__)
+
+ADAPTIVE_SOLVERS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+FIXED_STEP_SOLVERS = ("euler", "midpoint", "rk4", "heun3")
+FALLBACK_SOLVER = "rk4"
+
+
+class ODESolverError(RuntimeError):
+    """The ODE solver failed: the step size underflowed, the solve needed more than
+    ``max_nfe`` function evaluations, or the state became non-finite."""
+
+
+class NFECounter:
+    """Function evaluations seen in forward solves and in autograd backward passes."""
+
+    def __init__(self) -> None:
+        self.forward = 0
+        self.backward = 0
+
+
+class Dynamics:
+    """``(t, state) -> d state/dt`` for one solve: the net with its context and the
+    Hutchinson noise fixed for the whole solve (and for the adjoint solve after it).
+
+    A fresh object per solve keeps an adjoint backward pass using the context and noise of
+    its own forward solve even when other solves ran in between.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        context: Tensor | None,
+        *,
+        noise: Tensor | None,
+        counter: NFECounter,
+        max_nfe: int,
+        count_backward_hooks: bool,
+    ) -> None:
+        self.net = net
+        self.context = context
+        self.noise = noise
+        self.counter = counter
+        self.max_nfe = max_nfe
+        self.count_backward_hooks = count_backward_hooks
+        self.forward_calls = 0
+        self.backward_calls = 0
+        self.solver = "the solver"
+
+    def __call__(self, t: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        differentiable = torch.is_grad_enabled()
+        self._count(in_backward=differentiable and not self.count_backward_hooks)
+        if len(state) == 1:
+            return (self.net(t, state[0], self.context),)
+        regularize = len(state) == 4
+        with torch.enable_grad():
+            z = state[0]
+            if not (differentiable and z.requires_grad):
+                z = z.detach().requires_grad_(True)
+            f = self.net(t, z, self.context)
+            if self.noise is None:
+                div, frob = exact_divergence(f, z, create_graph=differentiable, frobenius=regularize)
+            else:
+                div, frob = hutchinson_divergence(
+                    f, z, self.noise, create_graph=differentiable, frobenius=regularize
+                )
+        if not differentiable:
+            f, div = f.detach(), div.detach()
+            frob = None if frob is None else frob.detach()
+        elif self.count_backward_hooks and f.requires_grad:
+            f.register_hook(self._count_backward_hook)
+        if regularize:
+            return f, div, f.pow(2).sum(-1), frob
+        return f, div
+
+    def _count(self, *, in_backward: bool) -> None:
+        if in_backward:
+            self.counter.backward += 1
+            self.backward_calls += 1
+            calls = self.backward_calls
+        else:
+            self.counter.forward += 1
+            self.forward_calls += 1
+            calls = self.forward_calls
+        if calls > self.max_nfe:
+            direction = "adjoint (backward)" if in_backward else "ODE"
+            raise ODESolverError(
+                f"The CNF's {direction} solve with {self.solver} needed more than {self.max_nfe} "
+                "function evaluations: the dynamics are too stiff or blow up. Loosen atol/rtol, use a "
+                "fixed-step solver (e.g. solver='rk4', step_size=0.05), add RNODE regularization "
+                "(kinetic_weight, jacobian_weight), lower the learning rate, or raise max_nfe."
+            )
+
+    def _count_backward_hook(self, grad: Tensor) -> None:
+        self.counter.backward += 1
+
+
+def _error_norm(n_controlled: int) -> Callable[[Sequence[Tensor]], Tensor]:
+    """torchdiffeq's mixed RMS norm restricted to the first ``n_controlled`` states."""
+
+    def norm(states: Sequence[Tensor]) -> Tensor:
+        return torch.stack([s.pow(2).mean().sqrt() for s in states[:n_controlled]]).max()
+
+    return norm
+
+
+def solve(
+    dynamics: Dynamics,
+    state: tuple[Tensor, ...],
+    times: Tensor,
+    *,
+    method: str,
+    atol: float,
+    rtol: float,
+    step_size: float | None,
+    adjoint: bool,
+    adjoint_params: tuple[Tensor, ...],
+    fallback_steps: int | None,
+) -> tuple[Tensor, ...]:
+    """Integrate ``state`` over ``times``; return each state at every time (leading axis).
+
+    Raises :class:`ODESolverError` on underflow, runaway NFE or a non-finite result, or,
+    when ``fallback_steps`` is set, retries once with fixed-step RK4 over that many steps.
+    """
+    try:
+        return _checked_odeint(dynamics, state, times, method, atol, rtol, step_size, adjoint, adjoint_params)
+    except ODESolverError as err:
+        if fallback_steps is None or method == FALLBACK_SOLVER:
+            raise
+        span = float((times[-1] - times[0]).abs())
+        log.warning("%s Retrying with fixed-step %s over %d steps.", err, FALLBACK_SOLVER, fallback_steps)
+        dynamics.forward_calls = dynamics.backward_calls = 0
+        step = span / fallback_steps
+        return _checked_odeint(
+            dynamics, state, times, FALLBACK_SOLVER, atol, rtol, step, adjoint, adjoint_params
+        )
+
+
+def _checked_odeint(
+    dynamics: Dynamics,
+    state: tuple[Tensor, ...],
+    times: Tensor,
+    method: str,
+    atol: float,
+    rtol: float,
+    step_size: float | None,
+    adjoint: bool,
+    adjoint_params: tuple[Tensor, ...],
+) -> tuple[Tensor, ...]:
+    if method in FIXED_STEP_SOLVERS:
+        options: dict = {"step_size": step_size}
+    else:
+        options = {"norm": _error_norm(min(2, len(state)))}
+    what = f"solver {method!r} (atol={atol:g}, rtol={rtol:g}, step_size={step_size})"
+    dynamics.solver = what
+    try:
+        if adjoint:
+            out = odeint_adjoint(
+                dynamics, state, times, rtol=rtol, atol=atol, method=method, options=options,
+                adjoint_params=adjoint_params,
+            )
+        else:
+            out = odeint(dynamics, state, times, rtol=rtol, atol=atol, method=method, options=options)
+    except AssertionError as err:
+        if "underflow" not in str(err) and "max_num_steps" not in str(err):
+            raise
+        raise ODESolverError(
+            f"The CNF's ODE solve with {what} failed: {err}. The step size shrank to nothing, "
+            "so the dynamics are stiff or diverge. Loosen atol/rtol, use a fixed-step solver "
+            "(e.g. solver='rk4', step_size=0.05), add RNODE regularization, lower the learning "
+            "rate, or construct the CNF with on_underflow='fallback'."
+        ) from None
+    if not all(bool(torch.isfinite(s[-1]).all()) for s in out[:2]):
+        raise ODESolverError(
+            f"The CNF's ODE solve with {what} produced non-finite values: the dynamics diverge. "
+            "Use a smaller step size or tighter tolerances, add RNODE regularization, or lower "
+            "the learning rate."
+        )
+    return out
+
+
+def inverse_softplus(y: float) -> float:
+    """``x`` with ``softplus(x) = y`` for ``y > 0``."""
+    return y + math.log(-math.expm1(-y))

@@ -1,0 +1,371 @@
+"""The training loop: a generator of progress events with a stop/pause token.
+
+``train(task, run_dir, options, control)`` owns everything generic: the device, seeds,
+the optimizer, budgets, stop/pause, NaN rollback, checkpoints, the metrics log and
+events. The consumer pulls events (the CLI draws a progress bar, the GUI worker relays
+them as signals); training happens in the consumer's thread, between pulls.
+
+Errors: :class:`BadInputError` (bad options, an absent device, an unusable or foreign
+checkpoint, a task reporting bad input) propagates to the caller — the CLI exits 2.
+Any other exception raised by task code ends the run with a final checkpoint attempt, an
+error :class:`Message` holding the traceback and ``Finished(reason="error", error=...)``;
+the generator never raises those, so the GUI needs no special path and the CLI exits 1.
+Non-finite losses are not errors: they are rolled back (see :meth:`_Trainer._recover`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from flowstudio.errors import BadInputError, CheckpointError
+from flowstudio.training.checkpoint import load_checkpoint, save_checkpoint, versions
+from flowstudio.training.control import Control
+from flowstudio.training.device import describe_device, select_device
+from flowstudio.training.events import Checkpointed, Event, Finished, Message, Progress, Recovered, Samples
+from flowstudio.training.options import TrainOptions
+from flowstudio.training.protocol import Task
+from flowstudio.training.rng import capture_rng_state, isolated_rng, restore_rng_state, seed_everything
+from flowstudio.training.runs import Run
+
+GOOD_STATE_EVERY = 10
+"""Steps between in-memory copies of the last good state; a rollback loses at most this many."""
+
+
+def train(task: Task, run_dir: str | Path, options: TrainOptions, control: Control | None = None
+          ) -> Iterator[Event]:
+    """Train ``task`` into the run folder ``run_dir``, yielding events until ``Finished``.
+
+    ``options.resume`` continues the run from ``checkpoints/latest.pt`` (model, optimizer,
+    step, random generators, task extra state); without it, a folder that already holds a
+    checkpoint is refused so that a run is never overwritten by accident.
+    """
+    trainer = _Trainer(task, Run(run_dir), options.validate(), control or Control())
+    yield from trainer.run()
+
+
+class _Trainer:
+    def __init__(self, task: Task, run: Run, options: TrainOptions, control: Control) -> None:
+        self.task, self.run_folder, self.options, self.control = task, run, options, control
+        self.step = 0
+        self.best_metric: float | None = None
+        self.recoveries = 0
+        self.prior_elapsed_s = 0.0  # training time of earlier sessions of this run
+        self.window: list[dict[str, Tensor]] = []  # loss terms since the last Progress
+        self.nfe: list[tuple[float | None, float | None]] = []
+        self.saved_step = -1
+        self.validated_step = 0
+
+    # -- clocks ---------------------------------------------------------------------------
+    def _train_seconds(self) -> float:
+        """Seconds trained in this session, pauses excluded."""
+        return time.monotonic() - self.started - self.paused_s
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _setup(self) -> Iterator[Event]:
+        task, options, run = self.task, self.options, self.run_folder
+        self.device = select_device(options.device)
+        run.create()
+        if not options.resume and run.latest.exists():
+            raise BadInputError(
+                f"run folder {run.root} already holds a run (checkpoints/latest.pt); "
+                "resume it (--resume) or choose a new folder"
+            )
+        seed_everything(options.seed)
+        task.to(self.device)
+        self.params = [p for p in task.model.parameters() if p.requires_grad]
+        if not self.params:
+            raise TypeError(f"task {task.model_name!r} has no trainable parameters")
+        self.optimizer = torch.optim.AdamW(self.params, lr=options.lr, weight_decay=options.weight_decay)
+        yield Message(f"training {task.model_name} on {describe_device(self.device)}")
+        if options.resume:
+            yield self._resume()
+        run.write_config({
+            "kind": task.kind, "model_name": task.model_name, "task": task.config(),
+            "options": options.to_json(), "device": str(self.device), "versions": versions(),
+        })
+        task.model.train()
+        self._remember_good_state()
+
+    def _resume(self) -> Message:
+        task, path = self.task, self.run_folder.latest
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no checkpoint to resume from")
+        ckpt = load_checkpoint(path, expect_kind=task.kind, expect_model=task.model_name)
+        try:
+            task.model.load_state_dict(ckpt.model_state)
+            if ckpt.optimizer_state is not None:
+                self.optimizer.load_state_dict(ckpt.optimizer_state)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            reason = " ".join(str(exc).split())[:300]
+            raise CheckpointError(
+                f"{path}: does not fit this model (were its hyperparameters changed?): {reason}"
+            ) from None
+        task.load_extra_state(ckpt.extra_state)
+        engine = ckpt.engine_state
+        if isinstance(engine.get("rng"), dict):
+            restore_rng_state(engine["rng"])
+        self.step = self.saved_step = self.validated_step = ckpt.step
+        self.best_metric = engine.get("best_metric")
+        self.recoveries = int(engine.get("recoveries", 0))
+        self.prior_elapsed_s = float(engine.get("elapsed_s", 0.0))
+        self.run_folder.truncate_metrics(ckpt.step)
+        return Message(f"resumed from step {ckpt.step} ({path})")
+
+    # -- the run --------------------------------------------------------------------------
+    def run(self) -> Iterator[Event]:
+        try:
+            yield from self._setup()
+        except BadInputError:
+            raise
+        except Exception as exc:  # a bug in task set-up code: report it like any other
+            yield Message(f"training could not start:\n{traceback.format_exc()}", level="error")
+            yield Finished(self.step, "error", self.run_folder.root, error=f"{type(exc).__name__}: {exc}")
+            return
+        self.started = self.last_progress = self.last_samples = self.last_checkpoint = time.monotonic()
+        self.paused_s = self.progress_paused_s = 0.0
+        try:
+            reason = yield from self._loop()
+            yield from self._finish(reason)
+        except BadInputError:
+            self._save_quietly()
+            raise
+        except Exception as exc:
+            yield Message(f"training failed at step {self.step}:\n{traceback.format_exc()}", level="error")
+            try:
+                yield self._save(self.run_folder.latest)
+            except Exception as save_exc:
+                yield Message(f"could not write the final checkpoint: {save_exc}", level="error")
+            yield Finished(self.step, "error", self.run_folder.root, self.best_metric,
+                           error=f"{type(exc).__name__}: {exc}")
+        except BaseException:  # GeneratorExit (the consumer closed us), KeyboardInterrupt
+            self._save_quietly()
+            raise
+
+    def _loop(self) -> Iterator[Event]:
+        options, control = self.options, self.control
+        while True:
+            if control.paused and not control.stopped:
+                yield from self._pause()
+            if control.stopped:
+                return "stopped"
+            if options.iters is not None and self.step >= options.iters:
+                return "iterations"
+            if options.minutes is not None and self._train_seconds() >= options.minutes * 60:
+                return "minutes"
+            if not self._optimization_step():
+                event = self._recover()
+                if event is None:
+                    return "diverged"
+                yield event
+                continue
+            self.step += 1
+            if self.step % GOOD_STATE_EVERY == 0:
+                self._remember_good_state()
+            if self.step % options.log_every == 0:
+                yield self._progress()
+            if self.step % options.validate_every == 0:
+                yield from self._validate()
+            now = time.monotonic()
+            if options.samples_n and now - self.last_samples >= options.samples_every_s:
+                yield self._samples()
+                self.last_samples = time.monotonic()
+            if now - self.last_checkpoint >= options.checkpoint_every_s:
+                yield self._save(self.run_folder.latest)
+
+    def _optimization_step(self) -> bool:
+        """One step; ``False`` (and no update) when the loss or a gradient is not finite."""
+        task, optimizer = self.task, self.optimizer
+        optimizer.zero_grad(set_to_none=True)
+        terms = task.training_step(self.step)
+        loss = terms["loss"]
+        loss.backward()
+        if self.options.grad_clip is not None:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.options.grad_clip)
+        else:
+            grads = [p.grad for p in self.params if p.grad is not None]
+            grad_norm = torch.nn.utils.get_total_norm(grads) if grads else loss.new_zeros(())
+        # The one host-device sync of a step, and a deliberate one: whether to apply the
+        # update must be known before optimizer.step(), or a NaN would poison the weights
+        # and Adam's moments. A single bool crosses; the loss values stay on the device and
+        # are fetched together every log_every steps (_progress).
+        finite = torch.isfinite(loss.detach()).all() & torch.isfinite(grad_norm)
+        if not bool(finite):
+            self.bad_reason = (
+                "non-finite loss" if not bool(torch.isfinite(loss.detach()).all()) else "non-finite gradients"
+            )
+            return False
+        optimizer.step()
+        self.window.append({k: v.detach() for k, v in terms.items()})
+        self.nfe.append(task.nfe())
+        return True
+
+    # -- NaN rollback ---------------------------------------------------------------------
+    def _remember_good_state(self) -> None:
+        """Keep a device-side copy of model and optimizer (no host transfer)."""
+        self.good_step = self.step
+        self.good_model = {k: v.detach().clone() for k, v in self.task.model.state_dict().items()}
+        self.good_optimizer = copy.deepcopy(self.optimizer.state_dict())
+
+    def _recover(self) -> Recovered | None:
+        """Roll back to the last good state and lower the learning rate; ``None`` once more
+        than ``max_recoveries`` rollbacks were needed (the run gives up, weights good)."""
+        bad_step, reason = self.step, self.bad_reason
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.task.model.load_state_dict(self.good_model)
+        # load_state_dict may alias the tensors it is given: hand it a copy, keep ours intact.
+        self.optimizer.load_state_dict(copy.deepcopy(self.good_optimizer))
+        self.step, self.window, self.nfe = self.good_step, [], []
+        self.recoveries += 1
+        if self.recoveries > self.options.max_recoveries:
+            return None
+        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
+            group["lr"] = lr * self.options.lr_decay_on_nan
+        new_lr = float(self.optimizer.param_groups[0]["lr"])
+        self.run_folder.append_metrics({
+            "step": bad_step, "time": time.time(), "event": "recovered", "reason": reason,
+            "rolled_back_to": self.step, "lr": new_lr,
+        })
+        return Recovered(step=bad_step, reason=f"{reason}; rolled back to step {self.step}", new_lr=new_lr)
+
+    # -- events ---------------------------------------------------------------------------
+    def _progress(self) -> Progress:
+        names = list(dict.fromkeys(name for terms in self.window for name in terms))
+        values = [terms[name].float().mean() for terms in self.window for name in names if name in terms]
+        flat = torch.stack(values).cpu().tolist() if values else []  # one transfer per window
+        sums: dict[str, list[float]] = {name: [] for name in names}
+        it = iter(flat)
+        for terms in self.window:
+            for name in names:
+                if name in terms:
+                    sums[name].append(next(it))
+        losses = {name: float(np.mean(v)) for name, v in sums.items()}
+        now = time.monotonic()
+        span = max(now - self.last_progress - (self.paused_s - self.progress_paused_s), 1e-9)
+        steps_per_s = len(self.window) / span
+        self.last_progress, self.progress_paused_s = now, self.paused_s
+        nfe_f = _mean([f for f, _ in self.nfe])
+        nfe_b = _mean([b for _, b in self.nfe])
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        self.window, self.nfe = [], []
+        self.run_folder.append_metrics({
+            "step": self.step, "time": time.time(), "losses": losses, "lr": lr,
+            "nfe_forward": nfe_f, "nfe_backward": nfe_b, "steps_per_s": steps_per_s,
+        })
+        return Progress(step=self.step, total_steps=self.options.iters, elapsed_s=self._train_seconds(),
+                        eta_s=self._eta(steps_per_s), steps_per_s=steps_per_s, losses=losses, lr=lr,
+                        nfe_forward=nfe_f, nfe_backward=nfe_b)
+
+    def _eta(self, steps_per_s: float) -> float | None:
+        etas = []
+        if self.options.iters is not None and steps_per_s > 0:
+            etas.append(max(self.options.iters - self.step, 0) / steps_per_s)
+        if self.options.minutes is not None:
+            etas.append(max(self.options.minutes * 60 - self._train_seconds(), 0.0))
+        return min(etas) if etas else None
+
+    def _samples(self) -> Samples:
+        model = self.task.model
+        model.eval()
+        try:
+            with isolated_rng(self.device), torch.no_grad():
+                out = self.task.snapshot(self.options.samples_n)
+        finally:
+            model.train()
+        if isinstance(out, list | tuple):
+            smiles = tuple(None if s is None else str(s) for s in out)
+            return Samples(step=self.step, kind="molecules", smiles=smiles)
+        if isinstance(out, Tensor):
+            out = out.detach().cpu().numpy()
+        return Samples(step=self.step, kind="points", points=np.array(out, dtype=np.float32, copy=True))
+
+    def _validate(self) -> Iterator[Event]:
+        """Score the model (eval mode, training RNG untouched; not under ``no_grad``, since
+        a CNF's exact divergence needs autograd) and keep the best checkpoint."""
+        model = self.task.model
+        model.eval()
+        try:
+            with isolated_rng(self.device):
+                metric = float(self.task.validation_metric())
+        finally:
+            model.train()
+        self.validated_step = self.step
+        self.run_folder.append_metrics({"step": self.step, "time": time.time(), "validation": metric})
+        if math.isfinite(metric) and (self.best_metric is None or metric < self.best_metric):
+            self.best_metric = metric
+            yield self._save(self.run_folder.best, metric=metric)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _params_finite(self) -> bool:
+        flags = [torch.isfinite(p).all() for p in self.task.model.parameters()]
+        return bool(torch.stack(flags).all()) if flags else True
+
+    def _write(self, path: Path, metric: float | None) -> None:
+        if not self._params_finite():  # never replace a good checkpoint by a broken model
+            raise FloatingPointError("the model's weights are not finite; checkpoint not written")
+        best = path == self.run_folder.best
+        save_checkpoint(
+            path, kind=self.task.kind, model_name=self.task.model_name, config=self.task.config(),
+            model_state=self.task.model.state_dict(), extra_state=self.task.extra_state(),
+            optimizer_state=None if best else self.optimizer.state_dict(),
+            engine_state={
+                "rng": capture_rng_state(), "best_metric": self.best_metric, "recoveries": self.recoveries,
+                "elapsed_s": self.prior_elapsed_s + self._train_seconds(),
+            },
+            step=self.step, metric=metric,
+        )
+        if not best:
+            self.saved_step = self.step
+            self.last_checkpoint = time.monotonic()
+
+    def _save(self, path: Path, metric: float | None = None) -> Checkpointed:
+        self._write(path, metric)
+        return Checkpointed(step=self.step, path=path, best=path == self.run_folder.best, metric=metric)
+
+    def _save_quietly(self) -> None:
+        """Best effort on the way out of an interrupted run."""
+        try:
+            if hasattr(self, "started") and self.step != self.saved_step:
+                self._write(self.run_folder.latest, None)
+        except Exception:
+            pass
+
+    # -- pause and the end ----------------------------------------------------------------
+    def _pause(self) -> Iterator[Event]:
+        if self.step != self.saved_step:
+            yield self._save(self.run_folder.latest)
+        yield Message(f"paused at step {self.step}")
+        paused_at = time.monotonic()
+        self.control.wait_while_paused()  # blocks on a threading.Event: no busy-waiting
+        self.paused_s += time.monotonic() - paused_at
+        if not self.control.stopped:
+            yield Message(f"resumed at step {self.step}")
+
+    def _finish(self, reason: str) -> Iterator[Event]:
+        if reason in ("iterations", "minutes") and self.step > self.validated_step:
+            yield from self._validate()
+        yield self._save(self.run_folder.latest)
+        if reason == "diverged":
+            error = (
+                f"training diverged: the loss or gradients were not finite {self.recoveries} times "
+                f"(max_recoveries={self.options.max_recoveries}); the last good weights (step "
+                f"{self.step}) are saved — try a lower learning rate or stronger regularization"
+            )
+            yield Message(error, level="error")
+            yield Finished(self.step, "error", self.run_folder.root, self.best_metric, error=error)
+            return
+        yield Finished(self.step, reason, self.run_folder.root, self.best_metric)  # type: ignore[arg-type]
+
+
+def _mean(values: list[Any]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return float(np.mean(present)) if present else None

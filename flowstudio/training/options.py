@@ -1,0 +1,71 @@
+"""Training options shared by the CLI flags, the GUI's form and the engine."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flowstudio.errors import BadInputError
+
+
+@dataclass
+class TrainOptions:
+    """How long and how a run trains; everything about the model lives in the task.
+
+    Budgets: ``iters`` is the TOTAL number of optimization steps of the run (a resumed
+    run counts on from its checkpoint); ``minutes`` is the wall-clock budget of this
+    session, pauses excluded. Whichever is reached first ends the run; with neither, the
+    run trains until stopped. ``samples_n = 0`` turns live samples off.
+    """
+
+    iters: int | None = None
+    minutes: float | None = None
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float | None = 10.0
+    seed: int = 0
+    device: str = "auto"
+    checkpoint_every_s: float = 60.0
+    samples_every_s: float = 5.0
+    samples_n: int = 4
+    validate_every: int = 100
+    log_every: int = 10
+    max_recoveries: int = 5
+    lr_decay_on_nan: float = 0.5
+    resume: bool = False
+
+    def validate(self) -> TrainOptions:
+        """Return ``self`` or raise :class:`BadInputError` naming the first bad option."""
+        _check(self.iters is None or (isinstance(self.iters, int) and self.iters >= 0), "iters", ">= 0")
+        _check(self.minutes is None or _positive(self.minutes), "minutes", "> 0")
+        _check(_positive(self.lr), "lr", "> 0")
+        _check(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", ">= 0")
+        _check(self.grad_clip is None or _positive(self.grad_clip), "grad_clip", "> 0 (or none)")
+        _check(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0")
+        _check(_finite(self.checkpoint_every_s) and self.checkpoint_every_s >= 0,
+               "checkpoint_every_s", ">= 0")
+        _check(_finite(self.samples_every_s) and self.samples_every_s >= 0, "samples_every_s", ">= 0")
+        _check(isinstance(self.samples_n, int) and self.samples_n >= 0, "samples_n", ">= 0")
+        _check(isinstance(self.validate_every, int) and self.validate_every >= 1, "validate_every", ">= 1")
+        _check(isinstance(self.log_every, int) and self.log_every >= 1, "log_every", ">= 1")
+        _check(isinstance(self.max_recoveries, int) and self.max_recoveries >= 0, "max_recoveries", ">= 0")
+        _check(_finite(self.lr_decay_on_nan) and 0 < self.lr_decay_on_nan <= 1,
+               "lr_decay_on_nan", "in (0, 1]")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _positive(value: Any) -> bool:
+    return _finite(value) and value > 0
+
+
+def _check(ok: bool, name: str, rule: str) -> None:
+    if not ok:
+        raise BadInputError(f"training option {name!r} must be {rule}")

@@ -1,0 +1,136 @@
+"""The RUN folder: one training run's config, checkpoints and metrics log.
+
+::
+
+    RUN/
+      config.json              task.config() + training options + versions + device
+      checkpoints/latest.pt    written every ``checkpoint_every_s``, at stop and at the end
+      checkpoints/best.pt      the lowest validation metric so far
+      metrics.jsonl            one JSON object a line (see :meth:`Run.append_metrics`)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flowstudio.errors import BadInputError, CheckpointError
+
+
+class Run:
+    """Paths and small file helpers for a run folder (nothing is created until asked)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def latest(self) -> Path:
+        return self.checkpoints / "latest.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.checkpoints / "best.pt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    def create(self) -> None:
+        """Make the folder, or refuse a path that exists and is not a folder."""
+        if self.root.exists() and not self.root.is_dir():
+            raise BadInputError(f"run folder {self.root}: exists and is not a folder")
+        try:
+            self.checkpoints.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"run folder {self.root}: cannot be created ({exc.strerror})") from None
+
+    def checkpoint(self, prefer: str = "best") -> Path:
+        """The checkpoint to sample from: ``best.pt`` (or ``latest.pt``) falling back to the
+        other; :class:`CheckpointError` when the run has none."""
+        order = [self.best, self.latest] if prefer == "best" else [self.latest, self.best]
+        for path in order:
+            if path.is_file():
+                return path
+        raise CheckpointError(f"run folder {self.root}: holds no checkpoint (checkpoints/*.pt)")
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        """Write ``config.json`` atomically."""
+        text = json.dumps(config, indent=2, sort_keys=False, allow_nan=False)
+        _atomic_write_text(self.config_path, text + "\n")
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        """Append one record to ``metrics.jsonl``.
+
+        Records carry ``step`` and ``time`` (Unix seconds) and one of: ``losses`` (means over
+        the steps since the previous record) with ``lr``, ``nfe_forward``, ``nfe_backward``,
+        ``steps_per_s``; ``validation`` (the metric); or ``event`` (``recovered``, with
+        ``reason`` and the new ``lr``).
+        """
+        line = json.dumps(record, allow_nan=True)  # NaN losses are facts worth keeping
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Drop records past ``after_step``: on resume, those steps will be trained again."""
+        if not self.metrics_path.is_file():
+            return
+        kept = [r for r in read_metrics(self.root) if int(r.get("step", 0)) <= after_step]
+        _atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The run's ``config.json``; :class:`BadInputError` when missing or unreadable."""
+    path = Run(run_dir).config_path
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInputError(f"{run_dir}: not a run folder (no config.json)") from None
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadInputError(f"{path}: not a run config")
+    return data
+
+
+def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """All records of ``metrics.jsonl`` in order; a torn last line (a crash mid-write) is
+    skipped. An absent log reads as empty."""
+    path = Run(run_dir).metrics_path
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records

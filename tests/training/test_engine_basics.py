@@ -1,0 +1,86 @@
+"""The thin path: a run trains for its budget and leaves a complete RUN folder."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from flowstudio.training import (
+    Checkpointed,
+    Finished,
+    Message,
+    Progress,
+    Samples,
+    TrainOptions,
+    load_checkpoint,
+    read_config,
+    read_metrics,
+    train,
+)
+from tests.training.gmm_task import make_task
+
+
+def _opts(**kw):
+    base = {"iters": 60, "device": "cpu", "log_every": 10, "validate_every": 30, "samples_n": 0}
+    return TrainOptions(**{**base, **kw})
+
+
+def test_iters_budget_fills_the_run_folder(tmp_path):
+    events = list(train(make_task(), tmp_path / "run", _opts()))
+    run = tmp_path / "run"
+
+    assert isinstance(events[0], Message) and "CPU" in events[0].text
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.reason == "iterations" and finished.step == 60
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [p.step for p in progress] == [10, 20, 30, 40, 50, 60]
+    assert set(progress[0].losses) == {"loss", "nll", "prior"}
+    assert all(isinstance(v, float) for v in progress[0].losses.values())
+    assert progress[-1].losses["loss"] < progress[0].losses["loss"]
+    assert progress[0].nfe_forward == 1.0 and progress[0].nfe_backward is None
+    assert progress[0].total_steps == 60 and progress[-1].eta_s == 0.0
+    assert [e.best for e in events if isinstance(e, Checkpointed)][-1] is False  # latest last
+
+    config = read_config(run)
+    assert config["kind"] == "points" and config["model_name"] == "gmm2d"
+    assert config["task"] == {"components": 4, "batch": 64} and config["options"]["iters"] == 60
+    assert {"torch", "flowstudio", "python"} <= set(config["versions"])
+
+    records = read_metrics(run)
+    logged = [r for r in records if "losses" in r]
+    assert [r["step"] for r in logged] == [10, 20, 30, 40, 50, 60]
+    assert {"time", "lr", "nfe_forward"} <= set(logged[0])
+    assert [r["step"] for r in records if "validation" in r] == [30, 60]
+
+    for name in ("latest.pt", "best.pt"):  # tensors and plain data only
+        raw = torch.load(run / "checkpoints" / name, weights_only=True)
+        assert raw["kind"] == "points"
+    latest = load_checkpoint(run / "checkpoints" / "latest.pt", expect_kind="points")
+    assert latest.step == 60 and latest.optimizer_state is not None
+    assert int(latest.extra_state["seen"]) == 60 * 64
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    assert best.metric is not None and math.isfinite(best.metric) and best.metric == finished.best_metric
+    assert not list((run / "checkpoints").glob("*.tmp"))
+
+
+def test_same_seed_same_losses_and_other_seed_differs(tmp_path):
+    def losses(name, seed):
+        list(train(make_task(), tmp_path / name, _opts(iters=30, seed=seed)))
+        return [r["losses"]["loss"] for r in read_metrics(tmp_path / name) if "losses" in r]
+
+    first = losses("a", 3)
+    assert first == losses("b", 3)
+    assert first != losses("c", 4)
+
+
+def test_samples_are_numpy_copies_and_do_not_change_training(tmp_path):
+    events = list(train(make_task(), tmp_path / "a", _opts(iters=20, samples_n=2, samples_every_s=0)))
+    samples = [e for e in events if isinstance(e, Samples)]
+    assert len(samples) == 20
+    assert samples[0].kind == "points" and samples[0].points.shape == (2, 8, 3)
+    assert samples[0].points.dtype.name == "float32"
+    list(train(make_task(), tmp_path / "b", _opts(iters=20)))
+    a = [r["losses"] for r in read_metrics(tmp_path / "a") if "losses" in r]
+    b = [r["losses"] for r in read_metrics(tmp_path / "b") if "losses" in r]
+    assert a == b  # snapshots run under their own RNG

@@ -1,0 +1,640 @@
+"""Parsers of the point-cloud and mesh file formats, one function per format.
+
+Every reader has the signature ``read(path, max_points, rng) -> Mesh | np.ndarray``: a
+triangle mesh, or the points (P, 3). When ``max_points`` is given and a point file holds
+more points, the reader may return a uniform random subset of ``max_points`` of them
+without loading the whole file (binary PLY and NPY through a memory map, text through a
+streaming reservoir sample). Problems raise :class:`~flowstudio.errors.BadInputError`
+with a message that names the file; :mod:`flowstudio.pointclouds.io` registers these
+readers and validates what they return.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flowstudio.errors import BadInputError
+from flowstudio.pointclouds.mesh import Mesh, triangulate
+
+Geometry = Mesh | np.ndarray
+
+
+def fail(path: Path, problem: str) -> BadInputError:
+    """The error for an unusable file: ``"<path>: <problem>"``."""
+    return BadInputError(f"{path}: {problem}")
+
+
+def _random_subset(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct sorted indices out of ``n`` (sorted keeps memory-map reads in order)."""
+    return np.sort(rng.choice(n, size=k, replace=False))
+
+
+# --------------------------------------------------------------------------- PLY
+
+_PLY_TYPES = {
+    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
+    "short": "i2", "int16": "i2", "ushort": "u2", "uint16": "u2",
+    "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
+    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
+}  # fmt: skip
+_PLY_FORMATS = {"ascii": None, "binary_little_endian": "<", "binary_big_endian": ">"}
+
+
+@dataclass
+class _PlyProperty:
+    name: str
+    dtype: str  # numpy type code without byte order
+    count_dtype: str | None = None  # set for list properties
+
+
+@dataclass
+class _PlyElement:
+    name: str
+    count: int
+    properties: list[_PlyProperty]
+
+    @property
+    def has_lists(self) -> bool:
+        return any(p.count_dtype for p in self.properties)
+
+
+def _ply_header(path: Path, f: io.BufferedReader) -> tuple[str | None, list[_PlyElement]]:
+    """Parse the header; returns the byte order (None for ASCII) and the elements."""
+    magic = f.readline(16).strip()
+    if magic != b"ply":
+        raise fail(path, "not a PLY file (it does not start with 'ply')")
+    order: str | None = None
+    fmt_seen = False
+    elements: list[_PlyElement] = []
+    for _ in range(10_000):
+        raw = f.readline(4096)
+        if not raw:
+            raise fail(path, "truncated PLY header (no 'end_header')")
+        try:
+            words = raw.decode("ascii").split()
+        except UnicodeDecodeError:
+            raise fail(path, "corrupt PLY header (binary data before 'end_header')") from None
+        if not words or words[0] in ("comment", "obj_info"):
+            continue
+        key = words[0]
+        if key == "end_header":
+            if not fmt_seen:
+                raise fail(path, "PLY header has no 'format' line")
+            return order, elements
+        try:
+            if key == "format":
+                if words[1] not in _PLY_FORMATS:
+                    raise fail(path, f"unknown PLY format {words[1]!r}")
+                order, fmt_seen = _PLY_FORMATS[words[1]], True
+            elif key == "element":
+                elements.append(_PlyElement(words[1], int(words[2]), []))
+            elif key == "property":
+                if not elements:
+                    raise fail(path, "PLY property before any element")
+                if words[1] == "list":
+                    prop = _PlyProperty(words[4], _PLY_TYPES[words[3]], _PLY_TYPES[words[2]])
+                else:
+                    prop = _PlyProperty(words[2], _PLY_TYPES[words[1]])
+                elements[-1].properties.append(prop)
+            else:
+                raise fail(path, f"unexpected PLY header line {raw.decode('ascii').strip()!r}")
+        except (IndexError, KeyError, ValueError) as exc:
+            if isinstance(exc, BadInputError):
+                raise
+            raise fail(path, f"malformed PLY header line {raw.decode('ascii').strip()!r}") from None
+    raise fail(path, "PLY header too long (no 'end_header')")
+
+
+def _ply_vertex_columns(path: Path, element: _PlyElement) -> list[str]:
+    names = [p.name for p in element.properties]
+    if not all(c in names for c in "xyz"):
+        raise fail(path, "the PLY vertex element has no x, y, z properties")
+    if element.has_lists:
+        raise fail(path, "unsupported PLY file: list properties in the vertex element")
+    return ["x", "y", "z"]
+
+
+def _ply_face_property(element: _PlyElement) -> str | None:
+    for p in element.properties:
+        if p.count_dtype and p.name in ("vertex_indices", "vertex_index"):
+            return p.name
+    return None
+
+
+def read_ply(path: Path, max_points: int | None, rng: np.random.Generator) -> Geometry:
+    """PLY, ASCII or binary of either byte order; vertices and (polygon) faces."""
+    with open(path, "rb") as f:
+        order, elements = _ply_header(path, f)
+        body_start = f.tell()
+    names = [e.name for e in elements]
+    if "vertex" not in names:
+        raise fail(path, "the PLY file has no vertex element")
+    vertex = elements[names.index("vertex")]
+    _ply_vertex_columns(path, vertex)
+    face = elements[names.index("face")] if "face" in names else None
+    wants_faces = face is not None and face.count > 0 and _ply_face_property(face) is not None
+    if order is None:
+        return _read_ply_ascii(path, body_start, elements, wants_faces)
+    return _read_ply_binary(path, body_start, order, elements, wants_faces, max_points, rng)
+
+
+def _scalar_dtype(element: _PlyElement, order: str) -> np.dtype:
+    return np.dtype([(p.name, order + p.dtype) for p in element.properties])
+
+
+def _read_ply_binary(
+    path: Path,
+    offset: int,
+    order: str,
+    elements: list[_PlyElement],
+    wants_faces: bool,
+    max_points: int | None,
+    rng: np.random.Generator,
+) -> Geometry:
+    size = path.stat().st_size
+    vertices: np.ndarray | None = None
+    for element in elements:
+        if element.name == "vertex":
+            dtype = _scalar_dtype(element, order)
+            end = offset + element.count * dtype.itemsize
+            if end > size:
+                raise fail(
+                    path,
+                    f"truncated PLY file: {element.count} vertices declared, "
+                    f"data ends after {max(0, (size - offset) // dtype.itemsize)}",
+                )
+            table = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(element.count,))
+            if not wants_faces and max_points is not None and element.count > max_points:
+                table = table[_random_subset(element.count, max_points, rng)]
+            vertices = np.stack([np.asarray(table[c], dtype=np.float64) for c in "xyz"], axis=1)
+            del table
+            offset = end
+            if not wants_faces:
+                return vertices
+        elif element.name == "face" and wants_faces:
+            polygons = _ply_binary_faces(path, offset, order, element)
+            assert vertices is not None
+            return Mesh(vertices, _checked_faces(path, polygons, len(vertices)))
+        else:
+            offset = _skip_binary_element(path, offset, order, element, size)
+    raise fail(path, "the PLY file has no vertex data")
+
+
+def _skip_binary_element(path: Path, offset: int, order: str, element: _PlyElement, size: int) -> int:
+    if not element.has_lists:
+        end = offset + element.count * _scalar_dtype(element, order).itemsize
+    else:
+        end = offset
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+        pos = 0
+        for _ in range(element.count):
+            for p in element.properties:
+                pos = _skip_binary_value(path, data, pos, order, p)
+        end += pos
+    if end > size:
+        raise fail(path, f"truncated PLY file (in element {element.name!r})")
+    return end
+
+
+def _skip_binary_value(path: Path, data: bytes, pos: int, order: str, p: _PlyProperty) -> int:
+    item = np.dtype(p.dtype).itemsize
+    if p.count_dtype is None:
+        return pos + item
+    fmt = order + np.dtype(p.count_dtype).char
+    try:
+        (n,) = struct.unpack_from(fmt, data, pos)
+    except struct.error:
+        raise fail(path, "truncated PLY file (in a list property)") from None
+    return pos + struct.calcsize(fmt) + n * item
+
+
+def _ply_binary_faces(path: Path, offset: int, order: str, element: _PlyElement) -> np.ndarray | list:
+    """Face index lists; fast path when every face has the same number of vertices."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    prop_name = _ply_face_property(element)
+    # Fast path: assume every list has the length of the first face's lists.
+    pos, fields = 0, []
+    for p in element.properties:
+        if p.count_dtype is None:
+            fields.append((p.name, order + p.dtype))
+            pos += np.dtype(p.dtype).itemsize
+            continue
+        fmt = order + np.dtype(p.count_dtype).char
+        if len(data) < pos + struct.calcsize(fmt):
+            raise fail(path, "truncated PLY file (no face data)")
+        (n,) = struct.unpack_from(fmt, data, pos)
+        fields.append((p.name + "#n", order + p.count_dtype))
+        fields.append((p.name, order + p.dtype, (n,)))
+        pos += struct.calcsize(fmt) + n * np.dtype(p.dtype).itemsize
+    dtype = np.dtype(fields)
+    if len(data) >= element.count * dtype.itemsize:
+        table = np.frombuffer(data, dtype=dtype, count=element.count)
+        lists_ok = all(
+            (table[p.name + "#n"] == table.dtype[p.name].shape[0]).all()
+            for p in element.properties
+            if p.count_dtype
+        )
+        if lists_ok:
+            idx = np.asarray(table[prop_name], dtype=np.int64)
+            return idx if idx.shape[1] == 3 else triangulate(idx.tolist())
+    # Slow path: mixed polygon sizes.
+    polygons: list[list[int]] = []
+    pos = 0
+    try:
+        for _ in range(element.count):
+            for p in element.properties:
+                if p.count_dtype is None:
+                    pos += np.dtype(p.dtype).itemsize
+                    continue
+                cfmt = order + np.dtype(p.count_dtype).char
+                (n,) = struct.unpack_from(cfmt, data, pos)
+                pos += struct.calcsize(cfmt)
+                ifmt = f"{order}{n}{np.dtype(p.dtype).char}"
+                values = struct.unpack_from(ifmt, data, pos)
+                pos += struct.calcsize(ifmt)
+                if p.name == prop_name:
+                    polygons.append(list(values))
+    except struct.error:
+        raise fail(
+            path, f"truncated PLY file: {element.count} faces declared, data ends after {len(polygons)}"
+        ) from None
+    return triangulate(polygons)
+
+
+def _read_ply_ascii(path: Path, offset: int, elements: list[_PlyElement], wants_faces: bool) -> Geometry:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        raw = f.read()
+    try:
+        lines = [ln for ln in raw.decode("ascii").splitlines() if ln.strip()]
+    except UnicodeDecodeError:
+        raise fail(path, "corrupt ASCII PLY body (binary data)") from None
+    pos = 0
+    vertices: np.ndarray | None = None
+    for element in elements:
+        block = lines[pos : pos + element.count]
+        if len(block) < element.count:
+            raise fail(
+                path, f"truncated PLY file: {element.count} {element.name} lines declared, found {len(block)}"
+            )
+        pos += element.count
+        if element.name == "vertex":
+            cols = [p.name for p in element.properties]
+            try:
+                table = np.loadtxt(block, ndmin=2, dtype=np.float64, usecols=range(len(cols)))
+            except ValueError as exc:
+                raise fail(path, f"malformed PLY vertex data ({exc})") from None
+            vertices = table[:, [cols.index(c) for c in "xyz"]]
+            if not wants_faces:
+                return vertices
+        elif element.name == "face" and wants_faces:
+            assert vertices is not None
+            polygons = _ply_ascii_faces(path, block, element)
+            return Mesh(vertices, _checked_faces(path, polygons, len(vertices)))
+    raise fail(path, "the PLY file has no vertex data")
+
+
+def _ply_ascii_faces(path: Path, block: list[str], element: _PlyElement) -> np.ndarray:
+    target = _ply_face_property(element)
+    polygons: list[list[int]] = []
+    for line_no, line in enumerate(block, 1):
+        words = line.split()
+        pos = 0
+        try:
+            for p in element.properties:
+                if p.count_dtype is None:
+                    pos += 1
+                    continue
+                n = int(words[pos])
+                values = [int(w) for w in words[pos + 1 : pos + 1 + n]]
+                if len(values) != n:
+                    raise ValueError
+                pos += 1 + n
+                if p.name == target:
+                    polygons.append(values)
+        except (ValueError, IndexError):
+            raise fail(path, f"malformed PLY face line {line_no}: {line.strip()[:60]!r}") from None
+    return triangulate(polygons)
+
+
+def _checked_faces(path: Path, faces: np.ndarray | list, n_vertices: int) -> np.ndarray:
+    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    if faces.size and (faces.min() < 0 or faces.max() >= n_vertices):
+        bad = int(faces.max() if faces.max() >= n_vertices else faces.min())
+        raise fail(path, f"a face refers to vertex {bad} but there are {n_vertices} vertices")
+    return faces
+
+
+# --------------------------------------------------------------------------- OBJ / OFF
+
+
+def _text_lines(path: Path, what: str) -> list[str]:
+    raw = path.read_bytes()
+    if b"\x00" in raw[:65536]:
+        raise fail(path, f"binary data, not a text {what} file")
+    try:
+        return raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("latin-1").splitlines()
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes everything
+            raise fail(path, f"binary data, not a text {what} file") from None
+
+
+def read_obj(path: Path, max_points: int | None, rng: np.random.Generator) -> Geometry:
+    """Wavefront OBJ: ``v`` vertices and ``f`` polygons (1-based or negative indices)."""
+    vertices: list[list[float]] = []
+    polygons: list[list[int]] = []
+    for line_no, line in enumerate(_text_lines(path, "OBJ"), 1):
+        words = line.split()
+        if not words:
+            continue
+        try:
+            if words[0] == "v":
+                vertices.append([float(w) for w in words[1:4]])
+                if len(vertices[-1]) != 3:
+                    raise ValueError
+            elif words[0] == "f":
+                n = len(vertices)
+                idx = [int(w.split("/")[0]) for w in words[1:]]
+                polygons.append([i - 1 if i > 0 else n + i for i in idx])
+        except (ValueError, IndexError):
+            raise fail(path, f"malformed OBJ line {line_no}: {line.strip()[:60]!r}") from None
+    points = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
+    faces = triangulate(polygons)
+    if len(faces):
+        return Mesh(points, _checked_faces(path, faces, len(points)))
+    return points
+
+
+def read_off(path: Path, max_points: int | None, rng: np.random.Generator) -> Geometry:
+    """OFF (also COFF/NOFF, and ModelNet's ``OFF<nv> <nf> <ne>`` on one line)."""
+    lines = [ln.split("#")[0].strip() for ln in _text_lines(path, "OFF")]
+    lines = [ln for ln in lines if ln]
+    if not lines or "OFF" not in lines[0][:6].upper():
+        raise fail(path, "not an OFF file (it does not start with 'OFF')")
+    head = lines[0][lines[0].upper().index("OFF") + 3 :].split()
+    rest = lines[1:]
+    if not head:
+        if not rest:
+            raise fail(path, "truncated OFF file (no counts)")
+        head, rest = rest[0].split(), rest[1:]
+    try:
+        nv, nf = int(head[0]), int(head[1])
+    except (ValueError, IndexError):
+        raise fail(path, "malformed OFF counts line") from None
+    if len(rest) < nv + nf:
+        raise fail(
+            path, f"truncated OFF file: {nv} vertices and {nf} faces declared, found {len(rest)} data lines"
+        )
+    try:
+        points = (
+            np.loadtxt(rest[:nv], ndmin=2, usecols=(0, 1, 2), dtype=np.float64) if nv else (np.zeros((0, 3)))
+        )
+        polygons = []
+        for line in rest[nv : nv + nf]:
+            words = line.split()
+            n = int(words[0])
+            polygons.append([int(w) for w in words[1 : 1 + n]])
+    except (ValueError, IndexError) as exc:
+        raise fail(path, f"malformed OFF data ({exc})") from None
+    faces = triangulate(polygons)
+    if len(faces):
+        return Mesh(points, _checked_faces(path, faces, len(points)))
+    return points
+
+
+# --------------------------------------------------------------------------- STL
+
+_STL_DTYPE = np.dtype([("normal", "<f4", (3,)), ("v", "<f4", (3, 3)), ("attr", "<u2")])
+
+
+def read_stl(path: Path, max_points: int | None, rng: np.random.Generator) -> Geometry:
+    """STL, binary (size 84 + 50 n) or ASCII (``solid … facet … vertex x y z``)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(84)
+    if len(head) >= 84:
+        (n,) = struct.unpack_from("<I", head, 80)
+        if size == 84 + 50 * n:
+            table = np.fromfile(path, dtype=_STL_DTYPE, count=n, offset=84)
+            vertices = table["v"].reshape(-1, 3).astype(np.float64)
+            return Mesh(vertices, np.arange(len(vertices), dtype=np.int64).reshape(-1, 3))
+    if head.lstrip().startswith(b"solid"):
+        lines = _text_lines(path, "STL")
+        coords = []
+        for line_no, line in enumerate(lines, 1):
+            words = line.split()
+            if words and words[0] == "vertex":
+                try:
+                    coords.append([float(w) for w in words[1:4]])
+                except ValueError:
+                    raise fail(path, f"malformed STL line {line_no}: {line.strip()[:60]!r}") from None
+        if not coords or len(coords) % 3:
+            raise fail(path, "truncated or malformed ASCII STL (vertex count is not a multiple of 3)")
+        vertices = np.asarray(coords, dtype=np.float64)
+        return Mesh(vertices, np.arange(len(vertices), dtype=np.int64).reshape(-1, 3))
+    if len(head) < 84:
+        raise fail(path, "truncated STL file (shorter than the 84-byte binary header)")
+    (n,) = struct.unpack_from("<I", head, 80)
+    raise fail(
+        path,
+        f"not a valid binary STL: {n} triangles declared needs {84 + 50 * n} bytes, "
+        f"the file has {size} (truncated or not an STL)",
+    )
+
+
+# --------------------------------------------------------------------------- VTK
+
+
+def read_vtk(path: Path, max_points: int | None, rng: np.random.Generator) -> Geometry:
+    """VTK legacy and XML formats through pyvista (imported only here)."""
+    try:
+        import pyvista as pv
+    except ImportError as exc:  # pragma: no cover - pyvista is a dependency
+        raise fail(path, f"reading VTK files needs pyvista ({exc})") from None
+    try:
+        data = pv.read(str(path))
+        if isinstance(data, pv.MultiBlock):
+            data = data.combine()
+        if not isinstance(data, pv.PolyData):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data = data.extract_surface()
+        surface = data.triangulate()
+    except Exception as exc:  # VTK raises assorted types for corrupt files
+        raise fail(
+            path, f"cannot read the VTK file ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+        ) from None
+    points = np.asarray(surface.points, dtype=np.float64).reshape(-1, 3)
+    if surface.n_cells and getattr(surface, "is_all_triangles", False):
+        faces = np.asarray(surface.faces).reshape(-1, 4)[:, 1:]
+        if len(faces):
+            return Mesh(points, _checked_faces(path, faces, len(points)))
+    if not len(points):
+        points = np.asarray(data.points, dtype=np.float64).reshape(-1, 3)
+    return points
+
+
+# --------------------------------------------------------------------------- text points
+
+
+class _Reservoir:
+    """A uniform random sample of ``k`` rows from a stream (Vitter's Algorithm R, vectorized)."""
+
+    def __init__(self, k: int, rng: np.random.Generator) -> None:
+        self.k, self.rng, self.seen = k, rng, 0
+        self.rows = np.empty((k, 3), dtype=np.float64)
+
+    def add(self, block: np.ndarray) -> None:
+        take = max(0, min(self.k - self.seen, len(block)))
+        self.rows[self.seen : self.seen + take] = block[:take]
+        rest = block[take:]
+        if len(rest):
+            index = self.seen + take + np.arange(len(rest))  # 0-based stream positions
+            slot = self.rng.integers(0, index + 1)
+            keep = slot < self.k
+            slot, rest = slot[keep], rest[keep]
+            # Several rows of one block may land in one slot: the latest one wins.
+            _, last_rev = np.unique(slot[::-1], return_index=True)
+            last = len(slot) - 1 - last_rev
+            self.rows[slot[last]] = rest[last]
+        self.seen += len(block)
+
+    def result(self) -> np.ndarray:
+        return self.rows[: min(self.seen, self.k)]
+
+
+def _parse_row(line: str) -> list[float] | None:
+    words = line.replace(",", " ").replace(";", " ").split()
+    if len(words) < 3:
+        return None
+    try:
+        return [float(w) for w in words[:3]]
+    except ValueError:
+        return None
+
+
+def read_text_points(path: Path, max_points: int | None, rng: np.random.Generator) -> np.ndarray:
+    """XYZ / PTS / TXT / CSV: ``x y z`` per line, comma/space/semicolon separated.
+
+    Extra columns (intensity, colours, normals) are ignored; non-numeric lines at the top
+    (a CSV header, the point count of a PTS file) and ``#`` comments are skipped. The file
+    is read in blocks; with ``max_points`` only a reservoir sample is kept in memory.
+    """
+    reservoir = _Reservoir(max_points, rng) if max_points else None
+    blocks: list[np.ndarray] = []
+    started, line_base = False, 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.readlines(1 << 22)
+            if not chunk:
+                break
+            raw = b"".join(chunk)
+            if b"\x00" in raw:
+                raise fail(path, "binary data, not a text file of x y z coordinates")
+            try:
+                lines = raw.decode("utf-8").splitlines()
+            except UnicodeDecodeError:
+                raise fail(path, "binary data, not a text file of x y z coordinates") from None
+            skip = 0
+            if not started:
+                while skip < len(lines) and _parse_row(lines[skip].split("#")[0]) is None:
+                    skip += 1
+                started = skip < len(lines)
+            block = _parse_text_block(path, lines[skip:], line_base + skip)
+            line_base += len(lines)
+            if not np.isfinite(block).all():
+                row = int(np.argwhere(~np.isfinite(block).all(axis=1))[0, 0])
+                raise fail(
+                    path,
+                    f"NaN or infinite coordinate in data row {row + 1} of a block "
+                    f"starting at line {line_base - len(lines) + skip + 1}",
+                )
+            if reservoir is not None:
+                reservoir.add(block)
+            else:
+                blocks.append(block)
+    if reservoir is not None:
+        return reservoir.result()
+    return np.concatenate(blocks) if blocks else np.zeros((0, 3))
+
+
+def _parse_text_block(path: Path, lines: list[str], first_line: int) -> np.ndarray:
+    cleaned = [ln.split("#")[0].replace(",", " ").replace(";", " ") for ln in lines]
+    cleaned = [ln for ln in cleaned if ln.strip()]
+    if not cleaned:
+        return np.zeros((0, 3))
+    try:
+        return np.loadtxt(cleaned, ndmin=2, usecols=(0, 1, 2), dtype=np.float64)
+    except ValueError:
+        pass
+    for offset, line in enumerate(lines):  # find the culprit for the message
+        stripped = line.split("#")[0]
+        if stripped.strip() and _parse_row(stripped) is None:
+            raise fail(path, f"line {first_line + offset + 1} is not 'x y z' numbers: {line.strip()[:60]!r}")
+    raise fail(path, "malformed text point data")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- NumPy
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """The array of an ``.npy`` file, memory-mapped; never unpickles objects."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise fail(path, f"not a readable .npy file ({_first_line(exc)})") from None
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file (``points`` required); never unpickles objects."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "points" not in data.files:
+                raise fail(path, f"the .npz has no 'points' array (it holds {sorted(data.files)})")
+            return {k: data[k] for k in data.files}
+    except BadInputError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise fail(path, f"not a readable .npz file ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_npy(path: Path, max_points: int | None, rng: np.random.Generator) -> np.ndarray:
+    """One shape in an ``.npy``: (P, 3), or (1, P, 3)."""
+    return _one_shape(path, load_npy(path), max_points, rng)
+
+
+def read_npz(path: Path, max_points: int | None, rng: np.random.Generator) -> np.ndarray:
+    """One shape in an ``.npz``: ``points`` (P, 3), or (1, P, 3)."""
+    return _one_shape(path, load_npz(path)["points"], max_points, rng)
+
+
+def _one_shape(path: Path, array: np.ndarray, max_points: int | None, rng: np.random.Generator) -> np.ndarray:
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim == 3 and array.shape[-1] == 3:
+        raise fail(path, f"holds {array.shape[0]} shapes {array.shape}; open it as a collection")
+    if array.ndim != 2 or array.shape[1] != 3:
+        raise fail(path, f"wrong array shape {array.shape}: expected (P, 3) points")
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise fail(path, f"wrong array type {array.dtype}: expected numbers")
+    if max_points is not None and len(array) > max_points:
+        array = array[_random_subset(len(array), max_points, rng)]
+    return np.asarray(array, dtype=np.float64)

@@ -45,7 +45,8 @@ class Task(Protocol):
 
     def training_step(self, step: int) -> dict[str, Tensor]:
         """Draw a batch and return the loss terms as 0-dim tensors; ``"loss"`` is the total
-        to minimize, the others are for display. Must not call ``backward``."""
+        to minimize, the others are for display. Must not call ``backward``, and should not
+        call ``.item()``: the engine fetches the terms once every ``log_every`` steps."""
         ...
 
     def nfe(self) -> tuple[float | None, float | None]:
@@ -54,11 +55,20 @@ class Task(Protocol):
         ...
 
     def validation_metric(self) -> float:
-        """A held-out score, lower is better, used to keep the best checkpoint."""
+        """A held-out score, lower is better, used to keep the best checkpoint.
+
+        The engine calls it every ``validate_every`` steps with the model in eval mode and
+        the training random generators saved and restored around it. It is NOT wrapped in
+        ``torch.no_grad()`` (a CNF's exact divergence needs autograd): use ``no_grad``
+        yourself where you can."""
         ...
 
     def snapshot(self, n: int, temperature: float = 1.0) -> np.ndarray | list[str | None]:
-        """A few samples for live display: (K, P, 3) points in the data frame, or SMILES."""
+        """A few samples for live display: (K, P, 3) points in the data frame, or SMILES.
+
+        Called in eval mode under ``torch.no_grad()`` (use ``torch.enable_grad()`` inside if
+        sampling needs autograd) with the training random generators saved and restored, so
+        how often the display refreshes never changes the training trajectory."""
         ...
 
     def extra_state(self) -> dict[str, Tensor]:
@@ -67,5 +77,5 @@ class Task(Protocol):
         ...
 
     def load_extra_state(self, state: dict[str, Tensor]) -> None:
-        """Restore what :meth:`extra_state` returned."""
+        """Restore what :meth:`extra_state` returned; the tensors arrive on the CPU."""
         ...

@@ -183,28 +183,29 @@ def _charge_allowed(symbol: str, charge: int, allowed: Collection) -> bool:
 
 def validate_for_vocabulary(
     mol: Chem.Mol,
-    atom_types: Iterable[str],
+    atom_types: Iterable[str] | None,
     max_atoms: int | None = None,
-    allowed_charges: Collection = (0,),
+    allowed_charges: Collection | None = (0,),
 ) -> str | None:
     """Why a model with this vocabulary cannot represent ``mol``, or ``None`` if it can.
 
     Heavy atoms only (hydrogens are implicit). The checks, in order: every element is in
     ``atom_types`` ("atom outside the vocabulary (Se)"), every formal charge is allowed
     ("formal charge the vocabulary cannot express (N+)"), the size fits ("more atoms than
-    the model's maximum (41 > 38)").
+    the model's maximum (41 > 38)"). ``None`` lifts a limit: any element, any charge, any size.
     """
-    vocabulary = set(atom_types)
+    vocabulary = set(atom_types) if atom_types is not None else None
     outside: list[str] = []
     charged: list[str] = []
     for atom in mol.GetAtoms():
         symbol = atom.GetSymbol()
         if symbol == "H":
             continue
-        if symbol not in vocabulary and symbol not in outside:
+        if vocabulary is not None and symbol not in vocabulary and symbol not in outside:
             outside.append(symbol)
         label = format_charge(symbol, atom.GetFormalCharge())
-        if not _charge_allowed(symbol, atom.GetFormalCharge(), allowed_charges) and label not in charged:
+        allowed = allowed_charges is None or _charge_allowed(symbol, atom.GetFormalCharge(), allowed_charges)
+        if not allowed and label not in charged:
             charged.append(label)
     if outside:
         return f"atom outside the vocabulary ({', '.join(outside)})"

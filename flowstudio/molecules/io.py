@@ -167,6 +167,7 @@ def read_molecules(
     limit: int | None = None,
     vocabulary: Vocabulary | Sequence[str] | None = None,
     max_atoms: int | None = None,
+    require_valid: bool = True,
 ) -> MoleculeSet:
     """Read the molecules of a SMILES, CSV or SDF file (optionally gzipped).
 
@@ -175,6 +176,8 @@ def read_molecules(
         vocabulary: skip molecules a model cannot express: a :class:`Vocabulary`, or a
             sequence of element symbols (then only neutral atoms are allowed).
         max_atoms: skip molecules with more heavy atoms (overrides the vocabulary's).
+        require_valid: raise when no molecule is valid (set False for generated samples,
+            where "all invalid" is a result; a file with no entries at all still raises).
 
     Returns:
         canonical SMILES and names in file order, and the skipped entries with reasons.
@@ -199,9 +202,7 @@ def read_molecules(
                 continue
             mol = mol_or_reason
             if atom_types is not None or max_atoms is not None:
-                reason = validate_for_vocabulary(
-                    mol, atom_types if atom_types is not None else _all_elements(mol), max_atoms, charges
-                )
+                reason = validate_for_vocabulary(mol, atom_types, max_atoms, charges)
                 if reason is not None:
                     _skip(result, line, text, reason)
                     continue
@@ -211,23 +212,19 @@ def read_molecules(
                 break
     except (OSError, EOFError, UnicodeError, csv.Error) as exc:
         raise BadInputError(f"cannot read {path.name}: {exc}") from None
-    if not result.smiles:
+    if not result.smiles and (require_valid or result.skipped_count == 0):
         raise BadInputError(_no_valid_message(path, result))
     return result
 
 
 def _vocabulary_parts(vocabulary: Any) -> tuple[set[str] | None, Any, int | None]:
     if vocabulary is None:
-        return None, (0,), None
+        return None, None, None
     if isinstance(vocabulary, Vocabulary):
         return set(vocabulary.atom_types), vocabulary.allowed_charges, vocabulary.max_atoms
     atom_types = getattr(vocabulary, "atom_types", vocabulary)
     charges = getattr(vocabulary, "allowed_charges", (0,))
     return set(atom_types), charges, getattr(vocabulary, "max_atoms", None)
-
-
-def _all_elements(mol: Chem.Mol) -> set[str]:
-    return {a.GetSymbol() for a in mol.GetAtoms()}
 
 
 def _skip(result: MoleculeSet, line: int, text: str, reason: str) -> None:

@@ -1,0 +1,82 @@
+"""The window's one doorway to the engines: data sets, models, tasks and analyses.
+
+Each workspace talks to a :class:`Domain` (points or molecules) so that the Qt code never
+needs to know which engine module provides what. Engine modules are imported on first
+use, which keeps the window's start fast (torch and RDKit load while the window shows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowstudio.params import Param
+
+
+@dataclass
+class Sample:
+    """A built-in data set for the Samples menu."""
+
+    key: str
+    title: str
+    path: Path
+    description: str = ""
+
+
+@dataclass
+class DataInfo:
+    """What the data panel shows about a loaded data set, plus the engine's own object."""
+
+    name: str
+    source: Path | None
+    rows: list[tuple[str, str]]
+    skipped: list[str] = field(default_factory=list)
+    skipped_count: int = 0
+    data: Any = None
+
+
+ENGINE_PARAMS = ("device",)
+"""Engine options the window shows as its own widgets rather than in the form."""
+
+
+def training_options(values: dict[str, Any], device: str) -> Any:
+    """The engine's :class:`TrainOptions` from the form's values (0 budgets mean none)."""
+    from dataclasses import fields
+
+    from flowstudio.training.options import TrainOptions
+
+    names = {f.name for f in fields(TrainOptions)}
+    options = {k: v for k, v in values.items() if k in names}
+    options["device"] = device
+    if not options.get("iters"):
+        options["iters"] = None
+    if not options.get("minutes"):
+        options["minutes"] = None
+    if "grad_clip" in options and not options["grad_clip"]:
+        options["grad_clip"] = None
+    return TrainOptions(**options)
+
+
+def train_events(task_factory, run_dir: Path, options: Any, control: Any) -> Iterator[Any]:
+    """Build the task (slow: networks, data normalization) and train it, on the worker thread."""
+    from flowstudio.training.engine import train
+    from flowstudio.training.events import Message
+
+    task = task_factory()
+    yield Message(f"{task.model_name}: {sum(p.numel() for p in task.model.parameters()):,} parameters")
+    yield from train(task, run_dir, options, control)
+
+
+def device_choices() -> list[tuple[str, str]]:
+    from flowstudio.training.device import device_choices as choices
+
+    return choices()
+
+
+def checkpoint_summary(path: Path, expect_kind: str) -> Any:
+    """Load a checkpoint's contents, refusing one of the wrong kind with a clear message."""
+    from flowstudio.training.checkpoint import load_checkpoint
+
+    return load_checkpoint(path, expect_kind=expect_kind)

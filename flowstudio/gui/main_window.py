@@ -1,0 +1,441 @@
+"""The FlowStudio main window: two workspaces, menus, drag and drop, the log, settings.
+
+Everything a menu does is also reachable as a method (``open_path``, ``export_samples``,
+``save_screenshot``, ``open_checkpoint``, ...) so that the tests and the screenshot script
+drive the same code the user does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+)
+
+from flowstudio import __version__
+from flowstudio.errors import BadInputError
+from flowstudio.gui.log_panel import LogPanel
+from flowstudio.gui.settings import Settings
+from flowstudio.gui.views_points import VtkView
+from flowstudio.gui.widgets import icon
+from flowstudio.gui.workspace import Workspace
+from flowstudio.gui.workspace_molecules import MoleculesWorkspace
+from flowstudio.gui.workspace_points import PointsWorkspace
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+
+
+def molecule_suffixes() -> set[str]:
+    from flowstudio.molecules import io
+
+    return {ext for fmt in io.formats() for ext in fmt.extensions} - {".txt"} | {".smi", ".smiles"}
+
+
+def workspace_kind_for(path: Path) -> str:
+    """Which workspace a dropped or opened file belongs to (or ``checkpoint``)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in CHECKPOINT_SUFFIXES:
+        return "checkpoint"
+    if path.is_dir():
+        return "points"
+    if suffix in molecule_suffixes():
+        return "molecules"
+    if suffix == ".txt":  # SMILES or xyz text: look at the first line
+        try:
+            first = path.read_text(errors="replace").lstrip().splitlines()[0]
+            numbers = first.replace(",", " ").split()
+            float(numbers[0])
+            return "points"
+        except (IndexError, ValueError, OSError):
+            return "molecules"
+    return "points"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("FlowStudio")
+        self.setObjectName("MainWindow")
+        self.settings = settings or Settings()
+        self.setAcceptDrops(True)
+        self.log_panel = LogPanel(self)
+        self.points = PointsWorkspace(self.settings, self.log_panel, self)
+        self.molecules = MoleculesWorkspace(self.settings, self.log_panel, self)
+        self.workspaces: list[Workspace] = [self.points, self.molecules]
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("WorkspaceTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.points, icon("points"), "Point clouds")
+        self.tabs.addTab(self.molecules, icon("molecule"), "Molecules")
+        self.setCentralWidget(self.tabs)
+        dock = QDockWidget("Log", self)
+        dock.setObjectName("LogDock")
+        dock.setWidget(self.log_panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.log_dock = dock
+        self.device_label = QLabel(self)
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.log_panel.logged.connect(self._log_to_status)
+        for ws in self.workspaces:
+            ws.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            ws.state_changed.connect(lambda _: self._update_actions())
+            ws.data_loaded.connect(lambda _: self._rebuild_recent_menu())
+        self._closing = False
+        self._build_menus()
+        self._restore_geometry()
+        self.tabs.currentChanged.connect(self._workspace_changed)
+        self.resize_docks()
+
+    # ------------------------------------------------------------------ menus
+    def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None, tip: str = "",
+                icon_name: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda *_: slot())
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addAction(self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
+                                    "Open a point cloud, mesh, collection or molecule file", "open"))
+        file.addAction(self._action("Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O",
+                                    "Open a folder of shapes as one collection"))
+        self.recent_menu = file.addMenu("Open &recent")
+        self.samples_menu = file.addMenu("&Samples")
+        file.addSeparator()
+        file.addAction(self._action("Open &checkpoint…", self.open_checkpoint_dialog, "Ctrl+Shift+K",
+                                    "Load a trained model to explore it"))
+        self.save_checkpoint_action = self._action("Save checkpoint &as…", self.save_checkpoint_dialog, "Ctrl+S",
+                                                   "Save the current model's checkpoint", "save")
+        file.addAction(self.save_checkpoint_action)
+        file.addSeparator()
+        file.addAction(self._action("&Export samples…", self.export_dialog, "Ctrl+E",
+                                    "Save the samples shown (points: PLY/XYZ/NPY/NPZ; molecules: SDF/SMILES/CSV)",
+                                    "save"))
+        file.addAction(self._action("Save &screenshot…", self.screenshot_dialog, "Ctrl+Shift+S",
+                                    "Save the current view as a PNG image", "camera"))
+        file.addSeparator()
+        file.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        train = bar.addMenu("&Training")
+        self.train_action = self._action("&Train", lambda: self.current.start_training(), "F5",
+                                         "Start training", "play")
+        self.pause_action = self._action("&Pause / Resume", self.toggle_pause, "F6", "Pause or resume", "pause")
+        self.stop_action = self._action("&Stop", lambda: self.current.stop_training(), "F7",
+                                        "Stop after the current step (a checkpoint is kept)", "stop")
+        for a in (self.train_action, self.pause_action, self.stop_action):
+            train.addAction(a)
+
+        view = bar.addMenu("&View")
+        view.addAction(self._action("&Point clouds", lambda: self.tabs.setCurrentWidget(self.points), "Ctrl+1"))
+        view.addAction(self._action("&Molecules", lambda: self.tabs.setCurrentWidget(self.molecules), "Ctrl+2"))
+        view.addSeparator()
+        view.addAction(self.log_dock.toggleViewAction())
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("&About FlowStudio", self.about))
+        self._rebuild_recent_menu()
+
+    def _rebuild_samples_menu(self) -> None:
+        self.samples_menu.clear()
+        for ws in self.workspaces:
+            section = self.samples_menu.addSection(ws.title)
+            section.setEnabled(False)
+            for i in range(ws.sample_combo.count()):
+                sample = ws.sample_combo.itemData(i)
+                action = self.samples_menu.addAction(sample.title)
+                action.setToolTip(sample.description)
+                action.triggered.connect(lambda *_, w=ws, s=sample: self._open_sample(w, s))
+
+    def _open_sample(self, ws: Workspace, sample) -> None:
+        self.tabs.setCurrentWidget(ws)
+        ws.load_sample(sample)
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_files()
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda *_, p=path: self.open_path(p))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", lambda: (self.settings.clear_recent_files(),
+                                                              self._rebuild_recent_menu()))
+        else:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    # ------------------------------------------------------------------ start-up
+    def populate(self) -> None:
+        """Fill the workspaces from the engines and load the default samples."""
+        for ws in self.workspaces:
+            try:
+                ws.populate()
+            except (ImportError, AttributeError) as exc:
+                ws.error(f"The {ws.title.lower()} engine is not available in this install: {exc}")
+                continue
+            if ws.sample_combo.count():
+                ws.load_sample(ws.sample_combo.itemData(0))
+        self._rebuild_samples_menu()
+        self.device_label.setText(f"Device: {self.points.device_combo.currentText() or '?'}  ")
+        self._update_actions()
+
+    def resize_docks(self) -> None:
+        self.resizeDocks([self.log_dock], [130], Qt.Orientation.Vertical)
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.bytes_value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1480, 920)
+        state = self.settings.bytes_value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        index = int(self.settings.value("window/workspace", "0") or 0)
+        self.tabs.setCurrentIndex(min(max(index, 0), self.tabs.count() - 1))
+
+    def _save_geometry(self) -> None:
+        self.settings.set_bytes("window/geometry", QByteArray(self.saveGeometry()))
+        self.settings.set_bytes("window/state", QByteArray(self.saveState()))
+        self.settings.set_value("window/workspace", str(self.tabs.currentIndex()))
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def current(self) -> Workspace:
+        return self.tabs.currentWidget()
+
+    def _workspace_changed(self, _: int) -> None:
+        self.settings.set_value("window/workspace", str(self.tabs.currentIndex()))
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        ws = self.current
+        state = getattr(ws, "state", "idle")
+        self.train_action.setEnabled(state == "idle")
+        self.pause_action.setEnabled(state in ("running", "paused"))
+        self.stop_action.setEnabled(state in ("running", "paused"))
+        running = [w.title for w in self.workspaces if w.training]
+        self.setWindowTitle("FlowStudio" + (f" — training ({', '.join(running)})" if running else ""))
+
+    def _log_to_status(self, text: str, level: str) -> None:
+        if level != "info":
+            self.statusBar().showMessage(text.splitlines()[0], 10000)
+
+    def toggle_pause(self) -> None:
+        ws = self.current
+        ws.resume_training() if ws.state == "paused" else ws.pause_training()
+
+    def error(self, text: str) -> None:
+        self.current.error(text)
+
+    # ------------------------------------------------------------------ opening
+    def open_path(self, path: str | Path) -> None:
+        """Open a data file, folder or checkpoint in the workspace it belongs to."""
+        path = Path(path)
+        if not path.exists():
+            self.error(f"{path}: no such file or folder")
+            return
+        kind = workspace_kind_for(path)
+        if kind == "checkpoint":
+            self.open_checkpoint(path)
+            return
+        ws = self.points if kind == "points" else self.molecules
+        if ws.training:
+            ws.error("Stop the training run before loading other data.")
+            return
+        self.tabs.setCurrentWidget(ws)
+        ws.load_path(path)
+
+    def _dialog_folder(self, purpose: str) -> str:
+        return self.settings.last_folder(purpose)
+
+    def open_dialog(self) -> None:
+        ws = self.current
+        try:
+            filters = ws.open_filters() + [f for f in self._other(ws).open_filters() if "All files" not in f]
+        except (ImportError, AttributeError) as exc:
+            self.error(f"cannot list the file formats: {exc}")
+            return
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {ws.title.lower()} data", self._dialog_folder("data"),
+                                              ";;".join(filters))
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of shapes", self._dialog_folder("data"))
+        if path:
+            self.open_path(path)
+
+    def _other(self, ws: Workspace) -> Workspace:
+        return self.molecules if ws is self.points else self.points
+
+    # ------------------------------------------------------------------ checkpoints
+    def open_checkpoint_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", self._dialog_folder("checkpoint"),
+                                              "FlowStudio checkpoints (*.pt *.pth *.ckpt);;All files (*)")
+        if path:
+            self.settings.remember_folder("checkpoint", path)
+            self.open_checkpoint(path)
+
+    def open_checkpoint(self, path: str | Path) -> None:
+        """Open a checkpoint in the current workspace; a wrong kind or a corrupt file is explained."""
+        ws = self.current
+        if ws.training:
+            ws.error("Stop the training run before opening a checkpoint.")
+            return
+        ws.open_model(Path(path))
+
+    def save_checkpoint_dialog(self) -> None:
+        ws = self.current
+        source = ws._best_checkpoint() if ws.run_dir else ws.latest_checkpoint
+        if source is None or not Path(source).is_file():
+            self.error("No checkpoint yet: train a model (a checkpoint is kept when it stops) or open one.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint as", str(
+            Path(self._dialog_folder("checkpoint")) / f"{ws.kind}-model.pt"), "FlowStudio checkpoint (*.pt)")
+        if path:
+            self.save_checkpoint(Path(path), Path(source))
+
+    def save_checkpoint(self, path: Path, source: Path) -> Path:
+        """Copy ``source`` to ``path`` atomically (a temporary file beside it, then a rename)."""
+        if path.suffix == "":
+            path = path.with_suffix(".pt")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            self.error(f"Could not save the checkpoint to {path}: {exc}")
+            return path
+        self.settings.remember_folder("checkpoint", path)
+        self.current.notify(f"Saved checkpoint {path}")
+        return path
+
+    # ------------------------------------------------------------------ export
+    def export_dialog(self) -> None:
+        ws = self.current
+        filters = ws.save_filters()
+        default = Path(self._dialog_folder("export")) / ("samples.ply" if ws is self.points else "molecules.sdf")
+        path, chosen = QFileDialog.getSaveFileName(self, "Export samples", str(default), ";;".join(filters))
+        if path:
+            path = Path(path)
+            if not path.suffix and "*." in chosen:
+                path = path.with_suffix(chosen.split("*")[1].split()[0].rstrip(")"))
+            self.export_samples(path)
+
+    def export_samples(self, path: str | Path) -> Path | None:
+        ws = self.current
+        try:
+            written = ws.export_samples(Path(path))
+        except BadInputError as exc:
+            ws.error(f"Export failed: {exc}")
+            return None
+        self.settings.remember_folder("export", path)
+        ws.notify(f"Exported samples to {written}")
+        return written
+
+    def current_view(self):
+        """The widget of the view tab shown in the current workspace."""
+        page = self.current.tabs.currentWidget()
+        views = page.findChildren(VtkView)
+        visible = [v for v in views if v.isVisible()]
+        if isinstance(page, VtkView):
+            return page
+        return visible[-1] if visible else page
+
+    def screenshot_dialog(self) -> None:
+        name = self.current.tabs.tabText(self.current.tabs.currentIndex()).lower().replace(" ", "-")
+        default = Path(self._dialog_folder("screenshot")) / f"flowstudio-{self.current.kind}-{name}.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", str(default), "PNG image (*.png)")
+        if path:
+            self.save_screenshot(Path(path).with_suffix(".png"))
+
+    def save_screenshot(self, path: str | Path, whole_window: bool = False) -> Path:
+        path = Path(path)
+        if whole_window:
+            self.grab().save(str(path), "PNG")
+        else:
+            view = self.current_view()
+            if isinstance(view, VtkView):
+                view.save_png(str(path))
+            else:
+                view.grab().save(str(path), "PNG")
+        self.settings.remember_folder("screenshot", path)
+        self.statusBar().showMessage(f"Saved {path}", 6000)
+        return path
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        for path in paths[:2]:
+            self.open_path(path)
+        event.acceptProposedAction()
+
+    # ------------------------------------------------------------------ about and close
+    def about(self) -> None:
+        QMessageBox.about(self, "About FlowStudio", (
+            f"<h3>FlowStudio {__version__}</h3><p>A playground for flow-based generative models on 3D point "
+            "clouds (PointFlow, FFJORD CNFs with RNODE, RealNVP, Glow, MAF, NICE, planar flows) and molecules "
+            "(GraphAF).</p><p>Settings live in " + str(self.settings.path) + "</p>"))
+
+    def confirm_close(self) -> bool:
+        running = [w.title for w in self.workspaces if w.training]
+        if not running:
+            return True
+        answer = QMessageBox.question(
+            self, "Training is running",
+            f"Training is running in {', '.join(running)}. Stop it and quit? A checkpoint is kept.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing and not self.confirm_close():
+            event.ignore()
+            return
+        self._closing = True
+        self._save_geometry()
+        self.statusBar().showMessage("Stopping…")
+        QApplication.processEvents()
+        for ws in self.workspaces:
+            if not ws.shutdown():
+                self.log_panel.log(f"{ws.title}: a worker did not stop in time", "warning")
+        for view in list(VtkView.open_views):
+            if view.window() is self:
+                view.close_view()
+        event.accept()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.resize_docks) if not getattr(self, "_shown_once", False) else None
+        self._shown_once = True

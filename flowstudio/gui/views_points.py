@@ -1,0 +1,278 @@
+"""Point-cloud views: pyvistaqt render windows and a painted density-slice heat map.
+
+:class:`CloudView` wraps one :class:`pyvistaqt.QtInteractor`. Its render window is created
+the first time the view is shown (so the window opens fast) and closed explicitly by
+:meth:`CloudView.close_view` before the widget dies: a VTK window destroyed by Qt's
+teardown instead can crash the interpreter at exit. Several clouds are laid out side by
+side in one scene, each with an optional per-point scalar (e.g. ``log p(x)``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedLayout, QWidget
+
+CLOUD_BG = "#10141b"
+DEFAULT_CMAP = "viridis"
+
+
+class VtkView(QWidget):
+    """A lazily created pyvistaqt render window behind a placeholder label.
+
+    Drawing calls made while the view is hidden are kept (the latest only) and replayed
+    when it is shown, so hidden tabs cost nothing. Every live view is listed in
+    :attr:`open_views` so the main window can close them all before Qt tears them down.
+    """
+
+    open_views: list[VtkView] = []
+
+    def __init__(self, parent: QWidget | None = None, placeholder: str = "Nothing to show yet.") -> None:
+        super().__init__(parent)
+        self.setMinimumSize(200, 160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._stack = QStackedLayout(self)
+        self._placeholder = QLabel(placeholder, self)
+        self._placeholder.setObjectName("ViewPlaceholder")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setWordWrap(True)
+        self._stack.addWidget(self._placeholder)
+        self.plotter = None
+        self._pending: tuple | None = None
+        self.closed = False
+        self.draw_count = 0
+        VtkView.open_views.append(self)
+
+    def ensure_plotter(self):
+        if self.plotter is None and not self.closed:
+            from pyvistaqt import QtInteractor
+
+            self.plotter = QtInteractor(self, auto_update=False)
+            self.plotter.set_background(CLOUD_BG)
+            self._stack.addWidget(self.plotter.interactor)
+        self._stack.setCurrentWidget(self.plotter.interactor)
+        return self.plotter
+
+    def defer(self, method, *args) -> bool:
+        """``True`` when the draw was kept for later because the view is hidden or closed."""
+        if self.closed:
+            return True
+        if not self.isVisible():
+            self._pending = (method, args)
+            return True
+        return False
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._pending is not None:
+            (method, args), self._pending = self._pending, None
+            method(*args)
+
+    def close_view(self) -> None:
+        """Release the VTK render window; safe to call twice."""
+        if self.plotter is not None and not self.closed:
+            self.plotter.close()
+        self.closed = True
+        self.plotter = None
+        if self in VtkView.open_views:
+            VtkView.open_views.remove(self)
+
+    def set_placeholder(self, text: str) -> None:
+        self._placeholder.setText(text)
+        self._stack.setCurrentWidget(self._placeholder)
+        self._pending = None
+
+    def image(self) -> np.ndarray:
+        """The rendered pixels (H, W, 3) of the scene, for tests and screenshots."""
+        if self.plotter is None or self._stack.currentWidget() is self._placeholder:
+            return qimage_to_array(self.grab().toImage())
+        self.plotter.render()
+        return np.asarray(self.plotter.screenshot(return_img=True))
+
+    def save_png(self, path: str) -> None:
+        if self.plotter is None or self._stack.currentWidget() is self._placeholder:
+            self.grab().save(path, "PNG")
+        else:
+            self.plotter.render()
+            self.plotter.screenshot(path)
+
+
+class CloudView(VtkView):
+    """One 3-D scene showing a row/grid of point clouds."""
+
+    def __init__(self, parent: QWidget | None = None, placeholder: str = "Nothing to show yet.",
+                 point_size: float = 5.0) -> None:
+        super().__init__(parent, placeholder)
+        self.point_size = point_size
+        self._layout_key: tuple | None = None
+
+    # drawing ------------------------------------------------------------------------------
+    def show_clouds(self, clouds: Sequence[np.ndarray], scalars: Sequence[np.ndarray] | None = None,
+                    labels: Sequence[str] | None = None, columns: int | None = None,
+                    scalar_title: str = "", cmap: str | None = None,
+                    clim: tuple[float, float] | None = None, reset_camera: bool = False) -> None:
+        """Draw ``clouds`` (each (P, 3)) in a grid; ``scalars`` color the points."""
+        if self.defer(self.show_clouds, clouds, scalars, labels, columns, scalar_title, cmap, clim, reset_camera):
+            return
+        import pyvista as pv
+
+        plotter = self.ensure_plotter()
+        clouds = [np.asarray(c, dtype=np.float32) for c in clouds]
+        k = len(clouds)
+        columns = columns or max(1, math.ceil(math.sqrt(k * 1.6)))
+        extent = max((float(np.ptp(c, axis=0).max()) for c in clouds if len(c)), default=1.0) or 1.0
+        spacing = extent * 1.25
+        plotter.clear()
+        if scalars is not None and clim is None:
+            joined = np.concatenate([np.asarray(s).ravel() for s in scalars])
+            finite = joined[np.isfinite(joined)]
+            clim = (float(np.percentile(finite, 2)), float(np.percentile(finite, 98))) if finite.size else None
+        label_points, label_texts = [], []
+        for i, cloud in enumerate(clouds):
+            if not len(cloud):
+                continue
+            row, col = divmod(i, columns)
+            center = cloud.mean(axis=0)
+            offset = np.array([col * spacing, -row * spacing, 0.0], dtype=np.float32) - center
+            poly = pv.PolyData(cloud + offset)
+            if scalars is not None:
+                poly["values"] = np.asarray(scalars[i], dtype=np.float32)
+                name = scalar_title or "values"
+            else:
+                poly["values"] = cloud[:, 1]  # height coloring reads the shape at a glance
+                name = None
+            plotter.add_mesh(poly, scalars="values", cmap=cmap or DEFAULT_CMAP, clim=clim,
+                             render_points_as_spheres=True, point_size=self.point_size,
+                             show_scalar_bar=False, style="points")
+            if labels is not None and i < len(labels) and labels[i]:
+                low = (cloud + offset)[:, 1].min()
+                label_points.append([col * spacing, low - extent * 0.12, 0.0])
+                label_texts.append(labels[i])
+        if scalars is not None and name:
+            plotter.add_scalar_bar(title=name, n_labels=4, color="#c9d1d9", vertical=True,
+                                   position_x=0.9, position_y=0.1, width=0.06, height=0.8,
+                                   title_font_size=12, label_font_size=11)
+        if label_points:
+            plotter.add_point_labels(np.array(label_points), label_texts, font_size=13, text_color="#c9d1d9",
+                                     shape=None, show_points=False, always_visible=True)
+        key = (k, columns, round(extent, 3))
+        if reset_camera or key != self._layout_key:
+            plotter.view_xy()
+            plotter.reset_camera()
+            plotter.camera.zoom(1.15)
+            self._layout_key = key
+        plotter.render()
+        self.draw_count += 1
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """An (H, W, 3) uint8 copy of a QImage's pixels."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    w, h, stride = image.width(), image.height(), image.bytesPerLine()
+    return np.frombuffer(image.constBits(), np.uint8, count=h * stride).reshape(h, stride)[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+# --- density slice -------------------------------------------------------------------------
+
+_VIRIDIS = np.array([
+    [68, 1, 84], [72, 35, 116], [64, 67, 135], [52, 94, 141], [41, 120, 142], [32, 144, 140],
+    [34, 167, 132], [68, 190, 112], [121, 209, 81], [189, 222, 38], [253, 231, 37]], dtype=np.float32)
+
+
+def colormap(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map values to viridis RGB (uint8); NaN becomes the background."""
+    t = np.clip((values - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+    t = np.nan_to_num(t, nan=0.0)
+    pos = t * (len(_VIRIDIS) - 1)
+    i = np.minimum(pos.astype(int), len(_VIRIDIS) - 2)
+    frac = (pos - i)[..., None]
+    return (_VIRIDIS[i] * (1 - frac) + _VIRIDIS[i + 1] * frac).astype(np.uint8)
+
+
+class DensitySliceView(QWidget):
+    """A heat map of ``log p`` on a plane through the shape, with nearby points overlaid."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("DensitySliceView")
+        self.setMinimumSize(240, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._image: QImage | None = None
+        self._extent = (0.0, 1.0, 0.0, 1.0)
+        self._points = np.zeros((0, 2), dtype=np.float32)
+        self._range = (0.0, 1.0)
+        self._axes = ("x", "y")
+        self.caption = ""
+        self.placeholder = "Train or open a model to see its density on a plane."
+
+    def set_slice(self, log_p: np.ndarray, extent: tuple[float, float, float, float],
+                  points: np.ndarray | None = None, axes: tuple[str, str] = ("x", "y"), caption: str = "") -> None:
+        """``log_p`` (H, W) over ``extent`` (u0, u1, v0, v1); ``points`` (M, 2) in (u, v)."""
+        log_p = np.asarray(log_p, dtype=np.float64)
+        finite = log_p[np.isfinite(log_p)]
+        lo, hi = (float(np.percentile(finite, 1)), float(finite.max())) if finite.size else (0.0, 1.0)
+        rgb = np.ascontiguousarray(colormap(log_p[::-1], lo, hi))  # row 0 is the top (largest v)
+        h, w = log_p.shape
+        self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        self._extent, self._range, self._axes, self.caption = extent, (lo, hi), axes, caption
+        self._points = np.zeros((0, 2)) if points is None else np.asarray(points, dtype=np.float32)
+        self.update()
+
+    def clear(self) -> None:
+        self._image = None
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(CLOUD_BG))
+        if self._image is None:
+            p.setPen(QColor("#8b949e"))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            return
+        side = min(self.width() - 120, self.height() - 60)
+        side = max(side, 50)
+        area = QRectF(50, 20, side, side)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(area, self._image)
+        u0, u1, v0, v1 = self._extent
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if len(self._points):
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(255, 255, 255, 190))
+            for u, v in self._points:
+                x = area.left() + (u - u0) / (u1 - u0) * area.width()
+                y = area.bottom() - (v - v0) / (v1 - v0) * area.height()
+                if area.contains(QPointF(x, y)):
+                    p.drawEllipse(QPointF(x, y), 1.8, 1.8)
+        p.setPen(QPen(QColor("#30363d")))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(area)
+        p.setPen(QColor("#c9d1d9"))
+        p.drawText(QRectF(area.left(), area.bottom() + 4, area.width(), 18), Qt.AlignmentFlag.AlignCenter,
+                   f"{self._axes[0]}  [{u0:.2f}, {u1:.2f}]")
+        p.save()
+        p.translate(area.left() - 8, area.center().y())
+        p.rotate(-90)
+        p.drawText(QRectF(-area.height() / 2, -18, area.height(), 18), Qt.AlignmentFlag.AlignCenter,
+                   f"{self._axes[1]}  [{v0:.2f}, {v1:.2f}]")
+        p.restore()
+        if self.caption:
+            p.drawText(QRectF(area.left(), area.bottom() + 22, area.width() + 80, 18),
+                       Qt.AlignmentFlag.AlignLeft, self.caption)
+        # color bar
+        bar = QRectF(area.right() + 16, area.top(), 14, area.height())
+        ramp = colormap(np.linspace(1, 0, 128)[:, None].repeat(2, axis=1), 0, 1)
+        ramp = np.ascontiguousarray(ramp)
+        p.drawImage(bar, QImage(ramp.data, 2, 128, 6, QImage.Format.Format_RGB888).copy())
+        lo, hi = self._range
+        p.drawText(QRectF(bar.right() + 4, bar.top() - 2, 70, 16), Qt.AlignmentFlag.AlignLeft, f"{hi:.2f}")
+        p.drawText(QRectF(bar.right() + 4, bar.bottom() - 14, 70, 16), Qt.AlignmentFlag.AlignLeft, f"{lo:.2f}")
+        p.drawText(QRectF(bar.right() + 4, bar.center().y() - 8, 70, 16), Qt.AlignmentFlag.AlignLeft, "log p")
+        p.end()
+
+    def save_png(self, path: str) -> None:
+        self.grab().save(path, "PNG")

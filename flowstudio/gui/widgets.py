@@ -1,0 +1,114 @@
+"""Small widgets shared by the workspaces: the message banner, labelled sliders, icons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+
+def icon(name: str, color: str = "#c9d1d9") -> QIcon:
+    """An icon from ``resources/icons/<name>.svg`` recolored with ``color``."""
+    from PySide6.QtSvg import QSvgRenderer
+
+    text = (RESOURCES / "icons" / f"{name}.svg").read_text().replace("currentColor", color)
+    renderer = QSvgRenderer(QByteArray(text.encode()))
+    result = QIcon()
+    for size in (16, 24, 32, 48):
+        pixmap = QPixmap(QSize(size, size))
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        renderer.render(painter)
+        painter.end()
+        result.addPixmap(pixmap)
+    return result
+
+
+class MessageBanner(QWidget):
+    """A dismissable message strip at the top of a workspace (errors never pop modal boxes
+    that would block a running test or a user's training)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("MessageBanner")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setToolTip("Dismiss")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.hide)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error", seconds: float | None = None) -> None:
+        self.setProperty("level", level)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.label.setText(text)
+        self.show()
+        if seconds:
+            self._timer.start(int(seconds * 1000))
+        else:
+            self._timer.stop()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class LabeledSlider(QWidget):
+    """A horizontal slider over a float range with its value shown beside it."""
+
+    value_changed = Signal(float)
+    released = Signal(float)
+
+    def __init__(self, label: str, lo: float, hi: float, value: float, steps: int = 100,
+                 fmt: str = "{:.2f}", tooltip: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lo, self.hi, self.steps, self.fmt = lo, hi, steps, fmt
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.caption = QLabel(label, self)
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setRange(0, steps)
+        self.slider.setMinimumWidth(120)
+        self.readout = QLabel(self)
+        self.readout.setMinimumWidth(44)
+        self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for w in (self.caption, self.slider, self.readout):
+            w.setToolTip(tooltip)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.readout)
+        self.slider.valueChanged.connect(self._changed)
+        self.slider.sliderReleased.connect(lambda: self.released.emit(self.value()))
+        self.set_value(value)
+
+    def value(self) -> float:
+        return self.lo + (self.hi - self.lo) * self.slider.value() / self.steps
+
+    def set_value(self, value: float) -> None:
+        position = round((value - self.lo) / (self.hi - self.lo) * self.steps) if self.hi > self.lo else 0
+        self.slider.setValue(max(0, min(self.steps, position)))
+        self.readout.setText(self.fmt.format(self.value()))
+
+    def set_range(self, lo: float, hi: float) -> None:
+        value = self.value()
+        self.lo, self.hi = lo, hi
+        self.set_value(min(max(value, lo), hi))
+
+    def _changed(self, _: int) -> None:
+        self.readout.setText(self.fmt.format(self.value()))
+        self.value_changed.emit(self.value())

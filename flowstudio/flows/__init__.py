@@ -3,6 +3,8 @@
 Imports neither Qt, RDKit nor VTK. See :mod:`flowstudio.flows.core` for the conventions.
 """
 
+from flowstudio.flows.autoregressive import IAF, MADE, MAF
+from flowstudio.flows.batchnorm import MovingBatchNorm
 from flowstudio.flows.core import Compose, InverseTransform, Transform, brute_force_logdet
 from flowstudio.flows.distributions import (
     ConditionalDiagonalNormal,
@@ -11,15 +13,21 @@ from flowstudio.flows.distributions import (
     StandardNormal,
 )
 from flowstudio.flows.flow import Flow
+from flowstudio.flows.glow import ActNorm, InvertibleLinear
 from flowstudio.flows.nets import MLP, alternating_mask, half_mask
 from flowstudio.flows.nice import AdditiveCoupling, Coupling, DiagonalScaling
 from flowstudio.flows.permutations import Permutation, RandomPermutation, ReversePermutation
+from flowstudio.flows.planar import PlanarTransform, RadialTransform
 from flowstudio.flows.realnvp import AffineCoupling
 from flowstudio.flows.zoo import FAMILIES, family_defaults, make_flow
 
 __all__ = [
     "FAMILIES",
+    "IAF",
+    "MADE",
+    "MAF",
     "MLP",
+    "ActNorm",
     "AdditiveCoupling",
     "AffineCoupling",
     "Compose",
@@ -30,7 +38,11 @@ __all__ = [
     "Distribution",
     "Flow",
     "InverseTransform",
+    "InvertibleLinear",
+    "MovingBatchNorm",
     "Permutation",
+    "PlanarTransform",
+    "RadialTransform",
     "RandomPermutation",
     "ReversePermutation",
     "StandardNormal",

@@ -53,9 +53,17 @@ class Distribution(nn.Module):
         """Reparametrized samples. Unconditional: shape (*n, features). Conditional with a
         (B, C) context: shape (B, *n, features)."""
         temperature = _check_temperature(temperature)
-        if self.context_features:
-            check_context(context, self.context_features, context.shape[:-1] if context is not None else ())
+        self._check_sampling_context(context)
         return self._rsample(_batch_shape(n, context), context, temperature)
+
+    def _check_sampling_context(self, context: Tensor | None) -> None:
+        """A conditional distribution needs a (B, C) context; an unconditional one takes none."""
+        check_context(context, self.context_features, context.shape[:-1] if context is not None else ())
+        if context is not None and context.dim() != 2:
+            raise ValueError(
+                f"context for sampling must have shape (B, {self.context_features}), "
+                f"got {tuple(context.shape)}"
+            )
 
     @torch.no_grad()
     def sample(

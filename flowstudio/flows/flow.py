@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from flowstudio.flows.core import Transform
-from flowstudio.flows.distributions import Distribution
+from flowstudio.flows.distributions import Distribution, _batch_shape, _check_temperature
 
 
 class Flow(Distribution):
@@ -50,11 +50,20 @@ class Flow(Distribution):
     def sample_and_log_prob(
         self, n: int | tuple[int, ...], context: Tensor | None = None, temperature: float = 1.0
     ) -> tuple[Tensor, Tensor]:
-        """Draw samples and their log-density under the model (at temperature 1) in one pass."""
+        """Draw samples (no gradient) and their log-density under the model in one pass.
+
+        Shapes as for :meth:`sample`: (*n, features) and ``n``, or (B, *n, features) and
+        (B, *n) with a (B, C) context. The log-density is that of the model itself (at
+        temperature 1), evaluated at the samples, whatever temperature they were drawn at.
+        """
+        temperature = _check_temperature(temperature)
+        self._check_sampling_context(context)
+        shape = _batch_shape(n, context)
+        base_ctx = context if self.base.context_features else None
         with torch.no_grad():
-            z = self.base.rsample(n, context if self.base.context_features else None, temperature)
-            base_lp = self.base._log_prob(z, context if self.base.context_features else None)
+            z = self.base._rsample(shape, base_ctx, temperature)
             x, logdet_inv = self.transform._inverse(
                 z, context if self.transform.context_features else None
             )
+            base_lp = self.base._log_prob(z, base_ctx)
         return x, base_lp - logdet_inv

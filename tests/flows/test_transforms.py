@@ -41,6 +41,12 @@ def _batchnorm(d: int) -> Transform:
     return bn
 
 
+def _actnorm(d: int) -> Transform:
+    an = _mod("glow").ActNorm(d)
+    an(3.0 * torch.randn(32, d) - 2.0)  # data-dependent initialization
+    return an
+
+
 # name -> factory(features, context_features) -> Transform. Conditional factories have a "|c" suffix.
 FACTORIES: dict[str, Callable[[int, int], Transform]] = {
     "additive": lambda d, c: _mod("nice").AdditiveCoupling(d, _nets().alternating_mask(d, 0), c, 16),
@@ -53,10 +59,16 @@ FACTORIES: dict[str, Callable[[int, int], Transform]] = {
         d, _nets().alternating_mask(d, 0), c, 16, scale_fn="none"
     ),
     "moving_batchnorm": lambda d, c: _batchnorm(d),
+    "actnorm": lambda d, c: _actnorm(d),
+    "invertible_linear": lambda d, c: _mod("glow").InvertibleLinear(d),
+    "planar": lambda d, c: _mod("planar").PlanarTransform(d, c, hidden=8),
+    "radial": lambda d, c: _mod("planar").RadialTransform(d, c, hidden=8),
+    "maf": lambda d, c: _mod("autoregressive").MAF(d, c, hidden=16),
+    "iaf": lambda d, c: _mod("autoregressive").IAF(d, c, hidden=16),
     "random_perm": lambda d, c: _mod("permutations").RandomPermutation(d, seed=3),
     "reverse_perm": lambda d, c: _mod("permutations").ReversePermutation(d),
 }
-CONDITIONAL = {"additive", "affine_soft", "affine_tanh", "affine_none"}
+CONDITIONAL = {"additive", "affine_soft", "affine_tanh", "affine_none", "planar", "radial", "maf", "iaf"}
 
 CASES = [(name, d, 0) for name in FACTORIES for d in (2, 3)] + [
     (name, d, C) for name in sorted(CONDITIONAL) for d in (2, 3)
@@ -170,3 +182,112 @@ def test_batchnorm_training_uses_batch_statistics_and_eval_is_exact() -> None:
     torch.testing.assert_close(x_back, x, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(ld, -ld_i)
     assert bn.state_dict()["running_var"].shape == (3,)
+
+
+def test_actnorm_initializes_from_the_first_batch_once_and_survives_a_checkpoint() -> None:
+    glow = _mod("glow")
+    an = glow.ActNorm(3)
+    assert not bool(an.initialized)
+    x = torch.tensor([5.0, -2.0, 0.5]) + torch.tensor([3.0, 0.1, 10.0]) * torch.randn(4, 100, 3)
+    z, ld = an(x)
+    flat = z.reshape(-1, 3)
+    torch.testing.assert_close(flat.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(flat.std(0, unbiased=False), torch.ones(3), atol=1e-4, rtol=0)
+    assert bool(an.initialized) and ld.shape == (4, 100)
+    # a second batch does not re-initialize
+    bias = an.bias.detach().clone()
+    an(torch.randn(50, 3))
+    torch.testing.assert_close(an.bias.detach(), bias)
+    # a fresh layer loading the checkpoint keeps the trained values on its first batch
+    fresh = glow.ActNorm(3)
+    fresh.load_state_dict(an.state_dict())
+    assert "initialized" in an.state_dict() and bool(fresh.initialized)
+    fresh(torch.randn(50, 3) * 100)
+    torch.testing.assert_close(fresh.bias.detach(), bias)
+    # the inverse before any forward leaves it uninitialized (identity)
+    other = glow.ActNorm(2)
+    y, ld = other.inverse(torch.ones(3, 2))
+    torch.testing.assert_close(y, torch.ones(3, 2))
+    assert not bool(other.initialized)
+
+
+def test_invertible_linear_starts_as_rotation_and_logdet_is_slogdet() -> None:
+    lin = _mod("glow").InvertibleLinear(4)
+    w = lin.weight().detach()
+    torch.testing.assert_close(w @ w.T, torch.eye(4), atol=1e-5, rtol=0)
+    _perturb(lin)
+    _, ld = lin(torch.randn(2, 4))
+    torch.testing.assert_close(ld[0], torch.linalg.slogdet(lin.weight())[1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["planar", "radial"])
+def test_planar_radial_inverse_float32_vectorized_and_near_the_constraint(kind: str) -> None:
+    """The root-find inverse is accurate to 1e-5 in float32, for many samples at once; and,
+    in float64, where the map is close to non-invertible (u_hat.w -> -1, beta -> -alpha),
+    which is ill-conditioned for any method in float32."""
+    planar = _mod("planar")
+    for extreme in (False, True):
+        t = planar.PlanarTransform(3) if kind == "planar" else planar.RadialTransform(3)
+        dtype = torch.float64 if extreme else torch.float32
+        with torch.no_grad():
+            if kind == "planar":
+                t.params.copy_(
+                    torch.tensor([-4.0, -4.0, -4.0, 1.0, 1.0, 1.0, 0.3])
+                    if extreme
+                    else torch.tensor([2.0, -1.0, 0.5, 1.5, 0.2, -0.7, 0.3])
+                )
+            else:
+                t.params.copy_(torch.tensor([0.2, -0.1, 0.3, 0.5, -8.0 if extreme else 1.5]))
+        t = t.to(dtype)
+        x = 2.0 * torch.randn(20000, 3, dtype=dtype)
+        z, ld = t(x)
+        x_back, ld_i = t.inverse(z)
+        assert (x_back - x).abs().max() < 1e-5 * max(1.0, float(x.abs().max()))
+        torch.testing.assert_close(ld_i, -ld, atol=1e-4, rtol=1e-4)
+
+
+def test_made_is_autoregressive_and_the_passes_count() -> None:
+    ar = _mod("autoregressive")
+    d = 5
+    for cls in (ar.MAF, ar.IAF):
+        t = _perturb(cls(d, C, hidden=16)).double()
+        x, ctx = _data((1,), d, C)
+        jac = torch.autograd.functional.jacobian(lambda v, t=t, ctx=ctx: t.made(v, ctx)[..., 0], x)[0, :, 0]
+        assert torch.all(jac.triu() == 0), "output i must not depend on x_>=i"
+        assert torch.any(jac.tril(-1) != 0)
+        calls = []
+        hook = t.made.register_forward_hook(lambda *a, calls=calls: calls.append(1))
+        t(x, ctx)
+        n_density = len(calls)
+        t.inverse(x, ctx)
+        n_sampling = len(calls) - n_density
+        hook.remove()
+        if cls is ar.MAF:
+            assert (n_density, n_sampling) == (1, d)
+        else:
+            assert (n_density, n_sampling) == (d, 1)
+
+
+def test_planar_inverse_is_differentiable_through_the_root_find() -> None:
+    """Sampling gradients (rsample) flow through the bisection by the implicit function theorem."""
+    t = _perturb(_mod("planar").PlanarTransform(2, C, hidden=4)).double()
+    z, ctx = _data((4,), 2, C)
+    z.requires_grad_(True)
+    ctx.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda z, c: t.inverse(z, c)[0], (z, ctx))
+    weights = torch.randn(4, 2, dtype=torch.float64)
+
+    def loss() -> torch.Tensor:
+        return (t.inverse(z.detach(), ctx.detach())[0] * weights).sum()
+
+    (grad,) = torch.autograd.grad(loss(), [t.params])
+    numeric = torch.zeros_like(grad)
+    with torch.no_grad():
+        for k in range(t.params.numel()):
+            t.params[k] += 1e-6
+            up = loss()
+            t.params[k] -= 2e-6
+            down = loss()
+            t.params[k] += 1e-6
+            numeric[k] = (up - down) / 2e-6
+    torch.testing.assert_close(grad, numeric, atol=1e-6, rtol=1e-5)

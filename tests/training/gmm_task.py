@@ -55,6 +55,7 @@ class GaussianMixtureTask:
 
     def __init__(self, components: int = 4, batch: int = 64, model_name: str = "gmm2d",
                  nan_at: tuple[int, ...] = (), nan_from: int | None = None,
+                 grad_nan_at: tuple[int, ...] = (),
                  raise_at: int | None = None, hook: Callable[[int], None] | None = None) -> None:
         self.model_name = model_name
         self.components, self.batch = components, batch
@@ -62,6 +63,7 @@ class GaussianMixtureTask:
         self.data, self.val = make_data(2048, seed=1), make_data(256, seed=2)
         self.seen = torch.zeros((), dtype=torch.int64)
         self.nan_pending = set(nan_at)  # each fires once: a transient blow-up
+        self.grad_nan_pending = set(grad_nan_at)  # finite loss, NaN gradient, once each
         self.nan_from, self.raise_at, self.hook = nan_from, raise_at, hook
         self.steps_called: list[int] = []
 
@@ -85,6 +87,9 @@ class GaussianMixtureTask:
         if step in self.nan_pending or (self.nan_from is not None and step >= self.nan_from):
             self.nan_pending.discard(step)
             loss = loss * float("nan")
+        if step in self.grad_nan_pending:
+            self.grad_nan_pending.discard(step)
+            loss = loss + torch.sqrt((self.model.means * 0).sum())  # value 0, gradient inf*0 = NaN
         self.seen += self.batch
         return {"loss": loss, "nll": nll, "prior": prior}
 

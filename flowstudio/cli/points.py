@@ -1,14 +1,156 @@
-"""``flowstudio points …``: train, sample and evaluate point clouds headless."""
+"""``flowstudio points …``: train, sample and evaluate point clouds headless.
+
+::
+
+    flowstudio points train  --data PATH --out RUN [--model pointflow|cnf|realnvp|glow|maf|nice|planar]
+                             [--preset quick|full] [--iters N] [--minutes M] [--device auto|cpu|cuda]
+                             [--seed S] [--resume] [--set key=value ...]
+    flowstudio points sample --run RUN --shapes K --points P [--temperature T] --out FILE
+    flowstudio points eval   --samples FILE --ref PATH [--split test]
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
 
 from flowstudio.cli import points_eval
+from flowstudio.errors import BadInputError, CheckpointError
+from flowstudio.pointclouds.settings import BY_NAME, ENGINE_OPTIONS, MODELS, PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``points`` command group to the top-level parser."""
     group = sub.add_parser("points", help="train, sample and evaluate point clouds")
     actions = group.add_subparsers(dest="command", metavar="ACTION")
+    _register_train(actions)
+    _register_sample(actions)
     points_eval.register(actions)
+
+
+def _register_train(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "train", help="train a point-cloud model into a run folder",
+        description="Train PointFlow on a collection of shapes, or a single-shape density (cnf or a "
+        "discrete flow) on one shape. The run folder receives config.json, checkpoints/latest.pt "
+        "and best.pt, and metrics.jsonl. Every hyperparameter can be set with --set key=value; "
+        f"the keys are: {', '.join(BY_NAME)}.",
+    )
+    p.add_argument("--data", help="a collection (.npz with 'points' (N, P, 3), folder, .npy) or one "
+                   "shape (mesh or point file); with --resume, defaults to the run's data")
+    p.add_argument("--out", required=True, help="the run folder")
+    p.add_argument("--model", choices=MODELS, help="the model (default pointflow)")
+    p.add_argument("--preset", choices=PRESETS, help="quick (CPU, minutes) or full (the paper's sizes, "
+                   "GPU); default quick")
+    p.add_argument("--iters", type=int, help="total optimization steps of the run")
+    p.add_argument("--minutes", type=float, help="wall-clock budget of this session")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
+    p.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a hyperparameter (repeatable), e.g. --set kinetic_weight=0.01")
+    p.set_defaults(handler=_train)
+
+
+def _register_sample(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "sample", help="sample point clouds from a trained run",
+        description="Draw new point clouds from a run's best checkpoint (or latest) and write them in "
+        "the training data's own frame: .npy/.npz hold all shapes; .ply/.xyz hold one shape, so "
+        "several shapes go to FILE_000.ply, FILE_001.ply, ...",
+    )
+    p.add_argument("--run", required=True, help="a run folder written by 'points train'")
+    p.add_argument("--shapes", type=int, default=1, help="number of point clouds K (default 1)")
+    p.add_argument("--points", type=int, default=2048, help="points per cloud P (default 2048)")
+    p.add_argument("--temperature", type=float, default=1.0, help="scale of the base noise (default 1)")
+    p.add_argument("--out", required=True, help="the file to write: .ply, .xyz, .npy or .npz")
+    p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                   help="which checkpoint to sample from (default best, else latest)")
+    p.add_argument("--seed", type=int, default=None, help="make the samples repeatable")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="cpu")
+    p.set_defaults(handler=_sample)
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(f"--set expects KEY=VALUE, got {pair!r}")
+        key = key.strip()
+        if key not in BY_NAME:
+            raise BadInputError(f"--set: unknown hyperparameter {key!r}; valid names: {', '.join(BY_NAME)}")
+        values[key] = BY_NAME[key].validate(value.strip())
+    return values
+
+
+def _train(args: argparse.Namespace) -> int:
+    from flowstudio.cli.progress import run_training
+    from flowstudio.pointclouds.task import PointCloudTask
+    from flowstudio.training import TrainOptions, read_config
+
+    overrides = _parse_sets(args.set)
+    for flag in ("iters", "minutes", "device", "seed"):
+        if getattr(args, flag) is not None:
+            overrides[flag] = BY_NAME[flag].validate(getattr(args, flag))
+    if args.resume:
+        config = read_config(args.out)
+        task_config = config.get("task")
+        if config.get("kind") != "points" or not isinstance(task_config, dict):
+            raise BadInputError(f"{args.out}: not a point-cloud run (kind {config.get('kind')!r})")
+        if args.model and args.model != task_config.get("model_name"):
+            raise BadInputError(
+                f"{args.out}: holds a {task_config.get('model_name')!r} run, not {args.model!r}"
+            )
+        task_config = {**task_config, "values": {**task_config.get("values", {}), **overrides}}
+        task = PointCloudTask.from_config(task_config, data=args.data)
+    else:
+        if not args.data:
+            raise BadInputError("--data is required (the shapes to train on)")
+        if not Path(args.data).exists():
+            raise BadInputError(f"--data {args.data}: no such file or folder")
+        task = PointCloudTask(args.data, args.model or "pointflow", args.preset or "quick", overrides)
+    v = task.values
+    options = TrainOptions(
+        **{name: v[name] for name in ENGINE_OPTIONS if name not in ("iters", "minutes", "grad_clip")},
+        iters=v["iters"] or None, minutes=v["minutes"] or None, grad_clip=v["grad_clip"] or None,
+        resume=args.resume,
+    )
+    return run_training(task, args.out, options)
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from flowstudio.pointclouds import analyses
+    from flowstudio.pointclouds.io import write_points, write_shapes, writer_for
+    from flowstudio.pointclouds.task import PointCloudTask
+    from flowstudio.training import Run, load_checkpoint, select_device
+
+    if args.shapes < 1 or args.points < 1:
+        raise BadInputError(f"--shapes and --points must be >= 1, got {args.shapes} and {args.points}")
+    if not args.temperature >= 0:
+        raise BadInputError(f"--temperature must be >= 0, got {args.temperature}")
+    out = Path(args.out)
+    writer = writer_for(out)  # refuse an unknown extension before any work
+    if not Path(args.run).is_dir():
+        raise BadInputError(f"--run {args.run}: no such run folder")
+    ckpt = load_checkpoint(Run(args.run).checkpoint(args.checkpoint), expect_kind="points")
+    try:
+        task = PointCloudTask.from_config(ckpt.config)
+        task.model.load_state_dict(ckpt.model_state)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        if isinstance(exc, BadInputError):
+            raise CheckpointError(f"{ckpt.path}: {exc}") from None
+        reason = " ".join(str(exc).split())[:200]
+        raise CheckpointError(f"{ckpt.path}: does not fit its own config: {reason}") from None
+    task.to(select_device(args.device))
+    points = analyses.sample(task, args.shapes, args.points, args.temperature, seed=args.seed)
+    if args.shapes > 1 and not writer.collections:
+        paths = write_shapes(out.parent, points, ext=out.suffix, stem=out.stem)
+    else:
+        paths = [write_points(out, points if args.shapes > 1 else points[0])]
+    for path in paths:
+        sys.stdout.write(f"{path}\n")
+    return 0

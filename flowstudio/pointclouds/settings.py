@@ -1,0 +1,412 @@
+"""Hyperparameters of the point-cloud models and their presets.
+
+:data:`HYPERPARAMETERS` lists every setting a point-cloud run has, the engine's training
+options included, each with a tooltip and a range, so that the window builds its form
+from it and ``flowstudio points train --set key=value`` checks values against it.
+:func:`resolve` merges a preset with the user's overrides into one flat dict of values.
+
+Presets:
+
+* ``quick`` learns visibly shape-like samples on two CPU cores within about ten minutes:
+  small networks, a fixed-step Runge-Kutta solver, a few hundred points per shape and
+  step, RNODE regularization on.
+* ``full`` uses PointFlow's own settings (Yang et al. 2019, supplement): a 128-d shape
+  latent, a 512-512-512 point CNF and a 256-256 latent CNF, dopri5 at atol = rtol = 1e-5,
+  batch 128 of 2048 points, learning rate 2e-3; meant for a GPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowstudio.errors import BadInputError
+from flowstudio.params import Param
+
+MODELS = ("pointflow", "cnf", "realnvp", "glow", "maf", "nice", "planar")
+PRESETS = ("quick", "full")
+SOLVERS = ("dopri5", "bosh3", "adaptive_heun", "rk4", "midpoint", "euler")
+CNF_MODELS = ("pointflow", "cnf")
+DISCRETE = ("realnvp", "glow", "maf", "nice", "planar")
+
+HYPERPARAMETERS: list[Param] = [
+    # -- data --------------------------------------------------------------------------
+    Param(
+        "normalization",
+        "dataset",
+        "How points are centred and scaled before training: 'dataset' "
+        "uses one centre and scale for the whole collection (PointFlow's default), 'shape' "
+        "one per shape, 'none' trains on raw coordinates. Samples are always written back "
+        "in the data's own frame.",
+        choices=("dataset", "shape", "none"),
+        group="data",
+    ),
+    Param(
+        "points_per_shape",
+        2048,
+        "Points read from each shape (meshes are sampled on their surface with this many points).",
+        minimum=16,
+        maximum=100000,
+        group="data",
+    ),
+    Param(
+        "test_fraction",
+        0.1,
+        "Share held out for validation when the data has no test split: "
+        "whole shapes for PointFlow, points of the shape for single-shape models.",
+        minimum=0.01,
+        maximum=0.5,
+        group="data",
+    ),
+    Param(
+        "shape_index",
+        0,
+        "Single-shape models: which shape of a collection to learn.",
+        minimum=0,
+        group="data",
+    ),
+    # -- model -------------------------------------------------------------------------
+    Param("latent_dim", 128, "Size of the shape latent z (PointFlow).", minimum=1, maximum=1024),
+    Param(
+        "encoder_hidden",
+        "128-128-256-512",
+        "Widths of the PointNet encoder's shared per-point layers, dash-separated (PointFlow).",
+    ),
+    Param(
+        "prior_flow",
+        True,
+        "Learn the latent prior p(z) with a CNF; off, p(z) is N(0, I) (the paper's ablation).",
+    ),
+    Param("prior_hidden", "256-256", "Widths of the latent CNF's network, dash-separated."),
+    Param("point_hidden", "512-512-512", "Widths of the point CNF's network, dash-separated."),
+    Param("blocks", 1, "CNF blocks stacked in each flow (each its own ODE).", minimum=1, maximum=8),
+    Param(
+        "batch_norm",
+        False,
+        "Moving batch norm between CNF blocks (FFJORD/PointFlow).",
+    ),
+    Param(
+        "flow_layers",
+        8,
+        "Discrete flows: coupling / autoregressive layers, Glow steps or planar maps.",
+        minimum=1,
+        maximum=128,
+    ),
+    Param("flow_hidden", 64, "Discrete flows: width of the conditioner networks.", minimum=2, maximum=2048),
+    # -- solver ------------------------------------------------------------------------
+    Param(
+        "solver",
+        "dopri5",
+        "ODE solver of the CNFs: adaptive (dopri5, bosh3, adaptive_heun) "
+        "or fixed-step (rk4, midpoint, euler).",
+        choices=SOLVERS,
+        group="solver",
+    ),
+    Param(
+        "atol", 1e-5, "Absolute tolerance of adaptive solvers.", minimum=1e-10, maximum=1.0, group="solver"
+    ),
+    Param(
+        "rtol", 1e-5, "Relative tolerance of adaptive solvers.", minimum=1e-10, maximum=1.0, group="solver"
+    ),
+    Param("steps", 4, "Steps over [0, T] for fixed-step solvers.", minimum=1, maximum=1000, group="solver"),
+    Param(
+        "trace",
+        "exact",
+        "Divergence of the point CNF: 'exact' (cheap in 3-D) or the Hutchinson estimator.",
+        choices=("exact", "hutchinson"),
+        group="solver",
+    ),
+    Param(
+        "prior_trace",
+        "hutchinson",
+        "Divergence of the latent CNF (exact costs one vector-Jacobian product per latent dimension).",
+        choices=("exact", "hutchinson"),
+        group="solver",
+    ),
+    Param("end_time", 0.5, "Integration time T of each CNF.", minimum=0.01, maximum=10.0, group="solver"),
+    Param("train_end_time", True, "Learn T along with the weights (PointFlow, FFJORD).", group="solver"),
+    Param(
+        "adjoint",
+        False,
+        "Backpropagate with the adjoint ODE: memory constant in the number "
+        "of steps, at the cost of a second solve.",
+        group="solver",
+    ),
+    # -- regularization ----------------------------------------------------------------
+    Param(
+        "kinetic_weight",
+        0.0,
+        "RNODE: weight of the kinetic energy ∫||f||² dt (Finlay et al. "
+        "2020); straighter paths, fewer function evaluations.",
+        minimum=0.0,
+        maximum=10.0,
+        group="regularization",
+    ),
+    Param(
+        "jacobian_weight",
+        0.0,
+        "RNODE: weight of the Jacobian Frobenius norm ∫||∂f/∂z||²_F dt.",
+        minimum=0.0,
+        maximum=10.0,
+        group="regularization",
+    ),
+    # -- objective ---------------------------------------------------------------------
+    Param(
+        "prior_weight",
+        1.0,
+        "Weight of log p(z) in PointFlow's ELBO.",
+        minimum=0.0,
+        maximum=100.0,
+        group="objective",
+    ),
+    Param(
+        "entropy_weight",
+        1.0,
+        "Weight of the entropy of q(z|X) in PointFlow's ELBO.",
+        minimum=0.0,
+        maximum=100.0,
+        group="objective",
+    ),
+    # -- batches and display -------------------------------------------------------------
+    Param(
+        "batch_size",
+        128,
+        "Shapes per step (PointFlow) or point clouds per step (single shape).",
+        minimum=1,
+        maximum=4096,
+        group="training",
+    ),
+    Param(
+        "train_points",
+        2048,
+        "Points per shape and step: a random subset of each shape.",
+        minimum=8,
+        maximum=100000,
+        group="training",
+    ),
+    Param(
+        "val_shapes",
+        16,
+        "Held-out shapes (or point clouds) scored at each validation.",
+        minimum=1,
+        maximum=10000,
+        group="training",
+    ),
+    Param(
+        "snapshot_points",
+        2048,
+        "Points per cloud in the live samples.",
+        minimum=16,
+        maximum=100000,
+        group="training",
+    ),
+    # -- the engine's options (flowstudio.training.options.TrainOptions) --------------------
+    Param("lr", 2e-3, "Learning rate of AdamW.", minimum=1e-7, maximum=1.0, group="engine"),
+    Param("weight_decay", 0.0, "AdamW weight decay.", minimum=0.0, maximum=1.0, group="engine"),
+    Param(
+        "grad_clip",
+        10.0,
+        "Clip the gradient norm to this value (0 turns clipping off).",
+        minimum=0.0,
+        group="engine",
+    ),
+    Param("iters", 0, "Total optimization steps of the run (0: no limit).", minimum=0, group="engine"),
+    Param(
+        "minutes",
+        0.0,
+        "Wall-clock budget of this session in minutes (0: no limit).",
+        minimum=0.0,
+        group="engine",
+    ),
+    Param("seed", 0, "Seed of every random generator.", minimum=0, group="engine"),
+    Param(
+        "device",
+        "auto",
+        "Where to train: 'auto' picks CUDA, then MPS, then the CPU.",
+        choices=("auto", "cpu", "cuda", "mps"),
+        group="engine",
+    ),
+    Param(
+        "checkpoint_every_s", 60.0, "Seconds between checkpoints (latest.pt).", minimum=0.0, group="engine"
+    ),
+    Param("samples_every_s", 5.0, "Seconds between live samples.", minimum=0.0, group="engine"),
+    Param("samples_n", 4, "Clouds in each live sample (0: none).", minimum=0, maximum=64, group="engine"),
+    Param(
+        "validate_every",
+        100,
+        "Steps between validations (best.pt keeps the best).",
+        minimum=1,
+        group="engine",
+    ),
+    Param("log_every", 10, "Steps between progress reports.", minimum=1, group="engine"),
+    Param(
+        "max_recoveries",
+        5,
+        "Rollbacks after a non-finite loss before the run gives up.",
+        minimum=0,
+        group="engine",
+    ),
+    Param(
+        "lr_decay_on_nan",
+        0.5,
+        "Factor on the learning rate at each rollback.",
+        minimum=1e-3,
+        maximum=1.0,
+        group="engine",
+    ),
+]
+
+BY_NAME: dict[str, Param] = {p.name: p for p in HYPERPARAMETERS}
+ENGINE_OPTIONS = tuple(p.name for p in HYPERPARAMETERS if p.group == "engine")
+
+_POINTFLOW_ONLY = {
+    "latent_dim",
+    "encoder_hidden",
+    "prior_flow",
+    "prior_hidden",
+    "prior_trace",
+    "prior_weight",
+    "entropy_weight",
+}
+_CNF_ONLY = {
+    "point_hidden",
+    "blocks",
+    "batch_norm",
+    "solver",
+    "atol",
+    "rtol",
+    "steps",
+    "trace",
+    "end_time",
+    "train_end_time",
+    "adjoint",
+    "kinetic_weight",
+    "jacobian_weight",
+}
+_DISCRETE_ONLY = {"flow_layers", "flow_hidden"}
+_SINGLE_SHAPE_ONLY = {"shape_index"}
+
+_PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
+    "quick": {
+        "pointflow": {
+            "latent_dim": 32,
+            "encoder_hidden": "64-128-256",
+            "prior_hidden": "64-64",
+            "point_hidden": "64-64-64",
+            "solver": "rk4",
+            "steps": 2,
+            "batch_size": 16,
+            "train_points": 256,
+            "kinetic_weight": 0.01,
+            "jacobian_weight": 0.01,
+            "lr": 2e-3,
+            "val_shapes": 8,
+            "snapshot_points": 1024,
+            "train_end_time": False,
+        },
+        "cnf": {
+            "point_hidden": "64-64-64",
+            "solver": "rk4",
+            "steps": 4,
+            "batch_size": 1,
+            "train_points": 1024,
+            "kinetic_weight": 0.01,
+            "jacobian_weight": 0.01,
+            "lr": 3e-3,
+            "val_shapes": 1,
+            "snapshot_points": 2048,
+            "normalization": "shape",
+            "train_end_time": False,
+        },
+        "discrete": {
+            "batch_size": 1,
+            "train_points": 2048,
+            "lr": 1e-3,
+            "val_shapes": 1,
+            "snapshot_points": 2048,
+            "normalization": "shape",
+        },
+    },
+    "full": {
+        "pointflow": {"adjoint": True, "batch_norm": True},
+        "cnf": {
+            "point_hidden": "512-512-512",
+            "batch_size": 1,
+            "train_points": 2048,
+            "val_shapes": 1,
+            "normalization": "shape",
+            "adjoint": True,
+        },
+        "discrete": {
+            "batch_size": 1,
+            "train_points": 2048,
+            "flow_layers": 16,
+            "flow_hidden": 256,
+            "val_shapes": 1,
+            "normalization": "shape",
+            "lr": 1e-3,
+        },
+    },
+}
+
+
+def applies_to(param: Param, model_name: str) -> bool:
+    """Whether ``param`` means anything for ``model_name``."""
+    name = param.name
+    if name in _POINTFLOW_ONLY:
+        return model_name == "pointflow"
+    if name in _CNF_ONLY:
+        return model_name in CNF_MODELS
+    if name in _DISCRETE_ONLY:
+        return model_name in DISCRETE
+    if name in _SINGLE_SHAPE_ONLY:
+        return model_name != "pointflow"
+    return True
+
+
+def hyperparameters(model_name: str) -> list[Param]:
+    """The parameters the form shows for ``model_name``."""
+    check_model(model_name)
+    return [p for p in HYPERPARAMETERS if applies_to(p, model_name)]
+
+
+def check_model(model_name: str) -> str:
+    if model_name not in MODELS:
+        raise BadInputError(f"unknown point-cloud model {model_name!r}; choose one of {', '.join(MODELS)}")
+    return model_name
+
+
+def preset_values(model_name: str, preset: str) -> dict[str, Any]:
+    """Every parameter's value under ``preset`` for ``model_name``."""
+    check_model(model_name)
+    if preset not in PRESETS:
+        raise BadInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    family = model_name if model_name in CNF_MODELS else "discrete"
+    values = {p.name: p.default for p in HYPERPARAMETERS}
+    values.update(_PRESET_VALUES[preset][family])
+    if model_name == "planar":
+        values["flow_layers"] = 32 if preset == "quick" else 64
+    return values
+
+
+def resolve(model_name: str, preset: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Preset values with ``overrides`` applied, each checked against its :class:`Param`;
+    an unknown name is refused with the list of valid ones."""
+    values = preset_values(model_name, preset)
+    for name, value in (overrides or {}).items():
+        if name not in BY_NAME:
+            raise BadInputError(f"unknown hyperparameter {name!r}; valid names: {', '.join(sorted(BY_NAME))}")
+        values[name] = BY_NAME[name].validate(value)
+    return values
+
+
+def widths(text: str, name: str) -> tuple[int, ...]:
+    """Parse dash-separated layer widths such as ``"512-512-512"``."""
+    try:
+        parts = tuple(int(p) for p in str(text).split("-") if p.strip())
+    except ValueError:
+        parts = ()
+    if not parts or any(p < 1 for p in parts):
+        raise BadInputError(
+            f"hyperparameter {name!r} must be dash-separated positive widths such as '64-64', got {text!r}"
+        )
+    return parts

@@ -17,6 +17,9 @@ class TrainOptions:
     run counts on from its checkpoint); ``minutes`` is the wall-clock budget of this
     session, pauses excluded. Whichever is reached first ends the run; with neither, the
     run trains until stopped. ``samples_n = 0`` turns live samples off.
+
+    On resume, the learning rate is the checkpoint's (it may have been lowered by NaN
+    rollbacks); ``lr`` and ``weight_decay`` apply to new runs.
     """
 
     iters: int | None = None

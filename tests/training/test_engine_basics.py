@@ -33,6 +33,7 @@ def test_iters_budget_fills_the_run_folder(tmp_path):
     assert isinstance(events[0], Message) and "CPU" in events[0].text
     finished = events[-1]
     assert isinstance(finished, Finished) and finished.reason == "iterations" and finished.step == 60
+    assert finished.extra["recoveries"] == 0 and finished.extra["elapsed_s"] > 0
     progress = [e for e in events if isinstance(e, Progress)]
     assert [p.step for p in progress] == [10, 20, 30, 40, 50, 60]
     assert set(progress[0].losses) == {"loss", "nll", "prior"}

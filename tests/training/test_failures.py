@@ -42,6 +42,7 @@ def test_a_transient_nan_is_rolled_back_with_a_lower_lr(tmp_path, fault, reason)
     assert reason in recovered[0].reason
     assert task.steps_called[10:17] == [10, 11, 12, 13, 14, 15, 10]  # back to the last good state
     assert events[-1].reason == "iterations" and events[-1].step == 40
+    assert events[-1].extra["recoveries"] == 1
     assert [p.lr for p in events if isinstance(p, Progress)][-1] == pytest.approx(5e-4)
     assert all(math.isfinite(v) for p in events if isinstance(p, Progress) for v in p.losses.values())
     logged = [r for r in read_metrics(tmp_path) if r.get("event") == "recovered"]

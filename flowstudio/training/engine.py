@@ -74,6 +74,8 @@ class _Trainer:
     def _setup(self) -> Iterator[Event]:
         task, options, run = self.task, self.options, self.run_folder
         self.device = select_device(options.device)
+        if options.resume and not run.latest.is_file():
+            raise CheckpointError(f"{run.latest}: no checkpoint to resume from")
         run.create()
         if not options.resume and run.latest.exists():
             raise BadInputError(
@@ -98,8 +100,6 @@ class _Trainer:
 
     def _resume(self) -> Message:
         task, path = self.task, self.run_folder.latest
-        if not path.is_file():
-            raise CheckpointError(f"{path}: no checkpoint to resume from")
         ckpt = load_checkpoint(path, expect_kind=task.kind, expect_model=task.model_name)
         try:
             task.model.load_state_dict(ckpt.model_state)

@@ -53,6 +53,7 @@ def test_resume_reaches_the_same_state_as_an_uninterrupted_run(tmp_path):
 def test_resume_refuses_a_foreign_or_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint to resume"):
         list(train(make_task(), tmp_path / "empty", _opts(resume=True)))
+    assert not (tmp_path / "empty").exists()
     list(train(make_task(), tmp_path / "run", _opts(iters=5)))
     with pytest.raises(CheckpointError, match="'gmm2d' model, not 'other'"):
         list(train(make_task(model_name="other"), tmp_path / "run", _opts(resume=True)))
@@ -113,6 +114,17 @@ def test_pause_blocks_without_spinning_and_resume_continues(tmp_path):
     assert not worker.is_alive()
     assert events[-1].reason == "iterations" and events[-1].step == 30
     assert any(isinstance(e, Message) and e.text.startswith("resumed") for e in events)
+
+
+def test_stop_releases_a_paused_run(tmp_path):
+    control = Control()
+    control.pause()  # paused before the first step
+    gen = train(make_task(), tmp_path, _opts(iters=1000), control)
+    for event in gen:
+        if isinstance(event, Message) and event.text.startswith("paused"):
+            threading.Timer(0.1, control.stop).start()
+    assert event.reason == "stopped" and event.step == 0
+    assert load_checkpoint(tmp_path / "checkpoints" / "latest.pt").step == 0
 
 
 def test_minutes_budget_ends_the_run(tmp_path):

@@ -1,9 +1,105 @@
-"""``flowstudio mols eval``: metrics of sampled molecules as one JSON object on stdout."""
+"""``flowstudio mols eval``: metrics of sampled molecules as one JSON object on stdout.
+
+    flowstudio mols eval --samples samples.smi --train train.smi [--test test.smi]
+
+The samples file is read like any molecule file; its invalid entries count against
+``valid`` (a file of only invalid entries gives ``valid: 0``). ``valid_without_check``
+comes from ``--valid-without-check`` or from a comment line
+``# valid_without_check: 0.93`` that ``flowstudio mols sample`` may write at the top of a
+SMILES file. Metrics that cannot be computed are ``null``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+_VWC = re.compile(r"^#\s*valid_without_check\s*[:=]\s*([0-9.eE+-]+)\s*$")
 
 
 def register(actions: argparse._SubParsersAction) -> None:
-    """Add ``eval`` to the ``mols`` group (filled in by the metrics work)."""
+    """Add ``eval`` to the ``mols`` group."""
+    parser = actions.add_parser(
+        "eval",
+        help="MOSES metrics of sampled molecules (JSON on stdout)",
+        description="Validity, uniqueness, novelty, IntDiv, SNN, Frag, Scaf, FCD and property "
+        "distances (MOSES, Polykovskiy et al. 2020) of a file of sampled molecules.",
+    )
+    parser.add_argument("--samples", required=True, type=Path, help="sampled molecules (.smi, .csv, .sdf)")
+    parser.add_argument("--train", required=True, type=Path, help="training molecules (for novelty)")
+    parser.add_argument(
+        "--test",
+        type=Path,
+        help="held-out molecules: the reference of SNN, Frag, Scaf, FCD, properties "
+        "(default: the training set)",
+    )
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument(
+        "--max-reference",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="compare with a seeded random subset of at most N reference molecules (0: all)",
+    )
+    parser.add_argument("--valid-without-check", type=float, metavar="FRACTION")
+    parser.add_argument("--no-fcd", action="store_true", help="skip FCD (slow on a CPU)")
+    parser.set_defaults(handler=run)
+
+
+def _valid_without_check_from(path: Path) -> float | None:
+    if path.suffix.lower() not in (".smi", ".txt", ".smiles", ".gz"):
+        return None
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            for _, line in zip(range(20), fh, strict=False):
+                match = _VWC.match(line.strip())
+                if match:
+                    return float(match.group(1))
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        from flowstudio.errors import BadInputError
+
+        raise BadInputError("--device cuda: no CUDA device is available")
+    return name
+
+
+def run(args: argparse.Namespace) -> int:
+    from flowstudio.molecules.io import read_molecules
+    from flowstudio.molecules.metrics import evaluate
+
+    device = _device(args.device)
+    samples = read_molecules(args.samples, require_valid=False)
+    train = read_molecules(args.train)
+    test = read_molecules(args.test) if args.test is not None else None
+    generated: list[str | None] = [*samples.smiles, *([None] * samples.skipped_count)]
+    vwc = args.valid_without_check
+    if vwc is None:
+        vwc = _valid_without_check_from(args.samples)
+    metrics = evaluate(
+        generated,
+        train.smiles,
+        test.smiles if test is not None else None,
+        valid_without_check=vwc,
+        device=device,
+        max_reference=args.max_reference or None,
+        canonicalize_train=False,
+        fcd=not args.no_fcd,
+    )
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+    sys.stdout.write(json.dumps(clean) + "\n")
+    return 0

@@ -1,0 +1,64 @@
+"""``flowstudio mols eval`` prints one JSON object, and exits 2 with one line on bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from flowstudio.cli import main
+from flowstudio.molecules.io import write_molecules
+
+TRAIN = ["CC(=O)Oc1ccccc1C(=O)O", "CC(=O)Nc1ccc(O)cc1", "c1ccc(-c2ccncc2)cc1", "CN1CCC[C@H]1c1cccnc1"]
+
+
+def test_eval_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    samples = tmp_path / "samples.smi"
+    samples.write_text("# valid_without_check: 0.75\nCCO\nOCC\nc1ccc(-c2ccncc2)cc1\nC1CC\n")
+    train = write_molecules(tmp_path / "train.csv", TRAIN)
+    test = write_molecules(tmp_path / "test.sdf", TRAIN[:3])
+    code = main(["mols", "eval", "--samples", str(samples), "--train", str(train), "--test", str(test)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("\n") == 1
+    result = json.loads(out)
+    assert result["valid"] == 3 / 4
+    assert result["valid_without_check"] == 0.75
+    assert result["unique"] == pytest.approx(2 / 3)
+    assert result["novel"] == 1 / 2
+    assert result["n_reference"] == 3
+    for key in ("IntDiv1", "IntDiv2", "SNN/Test", "Frag/Test", "FCD/Test", "logP", "SA", "QED", "weight"):
+        assert isinstance(result[key], float) and math.isfinite(result[key]), key
+    assert result["Scaf/Test"] is None or isinstance(result["Scaf/Test"], float)  # NaN becomes null
+
+
+def test_eval_of_all_invalid_samples_reports_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    samples = write_molecules(tmp_path / "s.smi", [None, "C1CC"])
+    train = write_molecules(tmp_path / "train.smi", TRAIN)
+    code = main(["mols", "eval", "--samples", str(samples), "--train", str(train), "--no-fcd"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["valid"] == 0.0 and result["FCD/Test"] is None
+
+
+@pytest.mark.parametrize(
+    ("train_content", "expected"),
+    [
+        (None, "no such file"),
+        ("CXC\nC1CC\n", "no valid molecule in train.smi"),
+        ("a,b\n1,2\n", "no SMILES column"),
+    ],
+)
+def test_eval_exits_2_on_a_bad_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], train_content: str | None, expected: str
+) -> None:
+    samples = write_molecules(tmp_path / "s.smi", ["CCO"])
+    train = tmp_path / ("train.csv" if train_content and "," in train_content else "train.smi")
+    if train_content is not None:
+        train.write_text(train_content)
+    code = main(["mols", "eval", "--samples", str(samples), "--train", str(train)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert expected in captured.err and captured.err.count("\n") == 1

@@ -351,6 +351,8 @@ class _Trainer:
             yield Message(f"resumed at step {self.step}")
 
     def _finish(self, reason: str) -> Iterator[Event]:
+        if self.window:  # the steps since the last Progress, so the display ends on the last step
+            yield self._progress()
         if reason in ("iterations", "minutes") and self.step > self.validated_step:
             yield from self._validate()
         yield self._save(self.run_folder.latest)

@@ -35,8 +35,8 @@ def test_live_bar_renders(tmp_path):
 def test_bad_input_exits_2_with_one_line(tmp_path):
     out = io.StringIO()
     assert run_training(make_task(), tmp_path, _opts(resume=True), stream=out) == 2
-    assert out.getvalue().count("\n") == 2  # the device line, then the one-line reason
-    assert out.getvalue().splitlines()[-1].startswith("flowstudio: error: ")
+    assert out.getvalue().count("\n") == 1  # one line: the reason
+    assert out.getvalue().startswith("flowstudio: error: ") and "no checkpoint to resume" in out.getvalue()
 
 
 def test_task_error_exits_1(tmp_path):

@@ -85,3 +85,9 @@ def test_samples_are_numpy_copies_and_do_not_change_training(tmp_path):
     a = [r["losses"] for r in read_metrics(tmp_path / "a") if "losses" in r]
     b = [r["losses"] for r in read_metrics(tmp_path / "b") if "losses" in r]
     assert a == b  # snapshots run under their own RNG
+
+
+def test_the_last_steps_are_reported_when_the_budget_is_not_a_multiple(tmp_path):
+    events = list(train(make_task(), tmp_path, _opts(iters=23)))
+    assert [e.step for e in events if isinstance(e, Progress)] == [10, 20, 23]
+    assert [r["step"] for r in read_metrics(tmp_path) if "losses" in r] == [10, 20, 23]

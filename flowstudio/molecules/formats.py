@@ -1,7 +1,9 @@
 """The molecule file formats behind :mod:`flowstudio.molecules.io`: SMILES, CSV and SDF.
 
-Readers yield ``(line, text, name, mol or reason)`` for every entry, so that the registry
-can count and explain what it skips; writers receive parsed molecules (``None`` for an
+Readers yield ``(line, text, name, item)`` for every entry, where ``item`` is ``None`` for a
+SMILES still to be parsed (the registry parses them, in worker processes for big files),
+a molecule already parsed (SDF), or the reason the entry is unusable; so the registry can
+count and explain what it skips; writers receive parsed molecules (``None`` for an
 invalid entry) and write to a text stream that the registry makes atomic.
 """
 
@@ -17,7 +19,7 @@ from rdkit import Chem, rdBase
 from rdkit.Chem import AllChem, rdDepictor
 
 from flowstudio.errors import BadInputError
-from flowstudio.molecules.chem import PROPERTY_NAMES, parse_smiles, properties, sanitize_mol
+from flowstudio.molecules.chem import PROPERTY_NAMES, properties, sanitize_mol
 
 #: Column names recognized as the SMILES column of a CSV (compared case-insensitively).
 SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "isomeric_smiles", "smi", "smiles_string", "mol_smiles")
@@ -30,18 +32,11 @@ def open_text(path: Path, mode: str = "rt") -> IO[str]:
     return open(path, mode, encoding="utf-8", errors="replace", newline="")
 
 
-def _parse_entry(text: str) -> Chem.Mol | str:
-    try:
-        return parse_smiles(text)
-    except BadInputError as exc:
-        return str(exc)
-
-
 def _looks_like_smiles_header(token: str) -> bool:
     return token.strip().lower() in SMILES_COLUMN_NAMES
 
 
-def read_smiles_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str]]:
+def read_smiles_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str | None]]:
     """SMILES files: the first token of a line is the SMILES (commas and tabs also split,
     since neither occurs in SMILES), the rest of the line its name."""
     with open_text(path) as fh:
@@ -56,10 +51,10 @@ def read_smiles_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | 
                 first_content = False
                 continue
             first_content = False
-            yield number, token, name, _parse_entry(token)
+            yield number, token, name, None
 
 
-def read_csv_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str]]:
+def read_csv_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str | None]]:
     with open_text(path) as fh:
         sample = fh.read(16384)
     try:
@@ -97,7 +92,7 @@ def _csv_entry(number: int, row: list[str], smiles_col: int, name_col: int | Non
     name = row[name_col].strip() if name_col is not None and name_col < len(row) else ""
     if not text:
         return number, "", name, "empty SMILES cell"
-    return number, text, name, _parse_entry(text)
+    return number, text, name, None
 
 
 def _find_columns(path: Path, head: list[tuple[int, list[str]]]) -> tuple[int, int | None, bool]:
@@ -144,7 +139,7 @@ def _name_column(header: list[str]) -> int | None:
     return None
 
 
-def read_sdf_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str]]:
+def read_sdf_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str | None]]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rb") as fh, rdBase.BlockLogs():
         supplier = Chem.ForwardSDMolSupplier(fh, sanitize=False, removeHs=False)

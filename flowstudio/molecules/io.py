@@ -15,9 +15,12 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import multiprocessing
 import os
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -158,6 +161,7 @@ def read_molecules(
     vocabulary: Vocabulary | Sequence[str] | None = None,
     max_atoms: int | None = None,
     require_valid: bool = True,
+    n_jobs: int | None = None,
 ) -> MoleculeSet:
     """Read the molecules of a SMILES, CSV or SDF file (optionally gzipped).
 
@@ -168,6 +172,9 @@ def read_molecules(
         max_atoms: skip molecules with more heavy atoms (overrides the vocabulary's).
         require_valid: raise when no molecule is valid (set False for generated samples,
             where "all invalid" is a result; a file with no entries at all still raises).
+        n_jobs: worker processes for big SMILES/CSV files (default: the CPU count less one,
+            at most 8); the first 32k entries are always parsed here, so small files never
+            start a worker.
 
     Returns:
         canonical SMILES and names in file order, and the skipped entries with reasons.
@@ -183,25 +190,104 @@ def read_molecules(
         raise BadInputError(f"{path} is a folder, not a molecule file")
     fmt = sniff_format(path)
     atom_types, charges, vocab_max = _vocabulary_parts(vocabulary)
-    max_atoms = max_atoms if max_atoms is not None else vocab_max
+    rules = (atom_types, charges, max_atoms if max_atoms is not None else vocab_max)
     result = MoleculeSet(smiles=[], names=[], source=str(path))
+    workers = _worker_count(n_jobs)
+    pool: ProcessPoolExecutor | None = None
+    pending: deque = deque()  # (batch, future or None), in file order
     try:
-        for line, text, name, mol_or_reason in fmt.read_entries(path):
-            if isinstance(mol_or_reason, str):
-                _skip(result, line, text, mol_or_reason)
-                continue
-            mol = mol_or_reason
-            if atom_types is not None or max_atoms is not None:
-                reason = validate_for_vocabulary(mol, atom_types, max_atoms, charges)
-                if reason is not None:
-                    _skip(result, line, text, reason)
-                    continue
-            result.smiles.append(Chem.MolToSmiles(mol))
-            result.names.append(name)
-            if limit is not None and len(result.smiles) >= limit:
+        for batch in _batches(fmt.read_entries(path)):
+            if pool is None and workers > 1 and batch.index >= _SERIAL_BATCHES:
+                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+            texts = [text for _, text, _, item in batch.entries if item is None]
+            future = pool.submit(check_smiles, texts, *rules) if pool is not None and texts else None
+            pending.append((batch, future if future is not None else check_smiles(texts, *rules)))
+            while pending and (pool is None or len(pending) > 2 * workers):
+                if _collect(result, *pending.popleft(), rules, limit):
+                    return _finish(path, result, require_valid)
+        while pending:
+            if _collect(result, *pending.popleft(), rules, limit):
                 break
     except (OSError, EOFError, UnicodeError, csv.Error) as exc:
         raise BadInputError(f"cannot read {path.name}: {exc}") from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    return _finish(path, result, require_valid)
+
+
+#: Batches parsed in this process before worker processes start (small files stay serial).
+_SERIAL_BATCHES = 8
+_BATCH = 4096
+
+
+@dataclass
+class _Batch:
+    index: int
+    entries: list
+
+
+def _batches(entries: Iterator) -> Iterator[_Batch]:
+    batch = _Batch(0, [])
+    for entry in entries:
+        batch.entries.append(entry)
+        if len(batch.entries) >= _BATCH:
+            yield batch
+            batch = _Batch(batch.index + 1, [])
+    if batch.entries:
+        yield batch
+
+
+def _worker_count(n_jobs: int | None) -> int:
+    if n_jobs is not None:
+        return max(1, n_jobs)
+    return max(1, min(8, (os.cpu_count() or 1) - 1))
+
+
+def check_smiles(
+    texts: Sequence[str], atom_types: set[str] | None, charges: Any, max_atoms: int | None
+) -> list[tuple[str | None, str | None]]:
+    """``(canonical SMILES, None)`` or ``(None, reason)`` for each text; runs in workers."""
+    out: list[tuple[str | None, str | None]] = []
+    for text in texts:
+        try:
+            mol = parse_smiles(text)
+        except BadInputError as exc:
+            out.append((None, str(exc)))
+            continue
+        reason = _rule_violation(mol, atom_types, charges, max_atoms)
+        out.append((None, reason) if reason else (Chem.MolToSmiles(mol), None))
+    return out
+
+
+def _rule_violation(mol: Chem.Mol, atom_types, charges, max_atoms) -> str | None:
+    if atom_types is None and max_atoms is None:
+        return None
+    return validate_for_vocabulary(mol, atom_types, max_atoms, charges)
+
+
+def _collect(result: MoleculeSet, batch: _Batch, checked: Any, rules: tuple, limit: int | None) -> bool:
+    """Add a batch's molecules to ``result`` in file order; True once ``limit`` is reached."""
+    checked_iter = iter(checked.result() if isinstance(checked, Future) else checked)
+    for line, text, name, item in batch.entries:
+        if item is None:
+            smiles, reason = next(checked_iter)
+        elif isinstance(item, str):
+            smiles, reason = None, item
+        else:
+            reason = _rule_violation(item, *rules)
+            smiles = None if reason else Chem.MolToSmiles(item)
+        if smiles is None:
+            _skip(result, line, text, reason or "invalid")
+            continue
+        result.smiles.append(smiles)
+        result.names.append(name)
+        if limit is not None and len(result.smiles) >= limit:
+            return True
+    return False
+
+
+def _finish(path: Path, result: MoleculeSet, require_valid: bool) -> MoleculeSet:
     if not result.smiles and (require_valid or result.skipped_count == 0):
         raise BadInputError(_no_valid_message(path, result))
     return result

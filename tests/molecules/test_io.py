@@ -200,3 +200,18 @@ def test_builtin_sample_set_reads_cleanly() -> None:
     assert len(result) == 500 and result.skipped_count == 0
     with sample.path.open() as fh:
         assert sum(1 for _ in fh) == 20_000
+
+
+def test_worker_processes_keep_file_order_skips_and_limit(tmp_path: Path, monkeypatch) -> None:
+    from flowstudio.molecules import io as molio
+
+    monkeypatch.setattr(molio, "_SERIAL_BATCHES", 1)
+    monkeypatch.setattr(molio, "_BATCH", 3)
+    lines = [s if i % 4 else "C1CC" for i, s in enumerate(MOLECULES * 4)]
+    path = tmp_path / "many.smi"
+    path.write_text("\n".join(lines) + "\n")
+    serial = read_molecules(path, n_jobs=1)
+    parallel = read_molecules(path, n_jobs=2)
+    assert parallel.smiles == serial.smiles and parallel.skipped == serial.skipped
+    assert serial.skipped_count == 5 and [s.line for s in serial.skipped] == [1, 5, 9, 13, 17]
+    assert read_molecules(path, n_jobs=2, limit=7).smiles == serial.smiles[:7]

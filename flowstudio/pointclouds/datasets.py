@@ -63,7 +63,10 @@ class Normalization:
         pts = np.asarray(train_points, dtype=np.float64).reshape(-1, np.shape(train_points)[-2], 3)
         if mode == "dataset":
             center = pts.reshape(-1, 3).mean(axis=0)
-            scale = float(pts.std())  # over all coordinates, as PointFlow's all_points_std
+            # One std over all coordinates, as PointFlow's all_points_std, but about the
+            # per-axis centre: PointFlow's data is centred, and data far from the origin
+            # would otherwise be scaled by its offset rather than its spread.
+            scale = float((pts.reshape(-1, 3) - center).std())
         elif mode == "shape":
             centers = pts.mean(axis=1)
             radii = np.linalg.norm(pts - centers[:, None], axis=2).max(axis=1)

@@ -5,8 +5,9 @@
 The samples file is read like any molecule file; its invalid entries count against
 ``valid`` (a file of only invalid entries gives ``valid: 0``). ``valid_without_check``
 comes from ``--valid-without-check`` or from a comment line
-``# valid_without_check: 0.93`` that ``flowstudio mols sample`` may write at the top of a
-SMILES file. Metrics that cannot be computed are ``null``.
+``# valid_without_check: 0.93`` at the top of a SMILES or CSV file, which
+``write_molecules(..., comments=["valid_without_check: 0.93"])`` writes. Metrics that
+cannot be computed are ``null``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def register(actions: argparse._SubParsersAction) -> None:
 
 
 def _valid_without_check_from(path: Path) -> float | None:
-    if path.suffix.lower() not in (".smi", ".txt", ".smiles", ".gz"):
+    if path.suffix.lower() not in (".smi", ".txt", ".smiles", ".csv", ".tsv", ".gz"):
         return None
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:

@@ -328,6 +328,7 @@ def write_molecules(
     properties: bool = True,
     conformers_3d: bool = False,
     extra_columns: Mapping[str, Sequence[Any]] | None = None,
+    comments: Sequence[str] = (),
 ) -> Path:
     """Write molecules as SDF, SMILES or CSV, chosen by the extension (``.gz`` allowed).
 
@@ -339,6 +340,10 @@ def write_molecules(
     Entries that are ``None`` or not valid SMILES (e.g. unchecked samples) are written as
     they are in SMILES and CSV files (``None`` as the word ``invalid``), so that a reader
     counts them as skipped; an SDF file cannot hold them, so it refuses them.
+
+    ``comments`` go at the top of SMILES and CSV files as ``# …`` lines, which the readers
+    skip (e.g. ``valid_without_check: 0.93`` for ``flowstudio mols eval``); SDF has no
+    comment syntax and leaves them out.
 
     The file appears atomically (a temporary file, then a rename). Returns the path.
     """
@@ -375,6 +380,8 @@ def write_molecules(
     tmp = Path(tmp_name)
     try:
         buffer = io.StringIO()
+        if fmt.name != "sdf":
+            buffer.writelines(f"# {' '.join(str(c).split())}\n" for c in comments)
         fmt.write(buffer, mols, names_list, texts, {"extras": extras, **options})
         data = buffer.getvalue().encode("utf-8")
         if path.name.lower().endswith(".gz"):

@@ -35,11 +35,12 @@ def test_eval_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_eval_of_all_invalid_samples_reports_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    samples = write_molecules(tmp_path / "s.smi", [None, "C1CC"])
+    samples = write_molecules(tmp_path / "s.csv", [None, "C1CC"], comments=["valid_without_check: 0.1"])
     train = write_molecules(tmp_path / "train.smi", TRAIN)
     code = main(["mols", "eval", "--samples", str(samples), "--train", str(train), "--no-fcd"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["valid"] == 0.0 and result["FCD/Test"] is None
+    assert result["valid_without_check"] == 0.1
 
 
 @pytest.mark.parametrize(

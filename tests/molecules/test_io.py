@@ -29,7 +29,7 @@ NAMES = ["ethanol", "phenol", "aspirin", "L-alanine", "pyrrolidone"]
     "name", ["m.smi", "m.txt", "m.csv", "m.tsv", "m.sdf", "m.smi.gz", "m.csv.gz", "m.sdf.gz"]
 )
 def test_round_trip_through_every_format(tmp_path: Path, name: str) -> None:
-    path = write_molecules(tmp_path / name, MOLECULES, names=NAMES)
+    path = write_molecules(tmp_path / name, MOLECULES, names=NAMES, comments=["made by a test"])
     back = read_molecules(path)
     assert back.smiles == MOLECULES  # canonical already, and stereo survives
     assert back.names == NAMES

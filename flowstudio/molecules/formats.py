@@ -37,16 +37,19 @@ def _looks_like_smiles_header(token: str) -> bool:
 
 
 def read_smiles_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str | None]]:
-    """SMILES files: the first token of a line is the SMILES (commas and tabs also split,
-    since neither occurs in SMILES), the rest of the line its name."""
+    """SMILES files: the first token of a line (up to white space or a comma, which never
+    occurs in SMILES) is the SMILES, the rest of the line its name."""
     with open_text(path) as fh:
         first_content = True
         for number, raw in enumerate(fh, start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
-            parts = line.replace(",", " ").replace("\t", " ").split(None, 1)
+            parts = line.split(None, 1)
             token, name = parts[0], (parts[1].strip() if len(parts) > 1 else "")
+            if "," in token:  # "CCO,ethanol": commas never occur in SMILES
+                token, _, before = token.partition(",")
+                name = f"{before.strip(',')} {name}".strip()
             if first_content and _looks_like_smiles_header(token):
                 first_content = False
                 continue

@@ -90,7 +90,7 @@ class MoleculeFormat:
     name: str
     label: str
     extensions: tuple[str, ...]
-    read_entries: Callable[[Path], Iterator[tuple[int, str, str, Chem.Mol | str]]]
+    read_entries: Callable[[Path], Iterator[tuple[int, str, str, Chem.Mol | str | None]]]
     write: Callable[[IO[str], list[Chem.Mol | None], list[str], list[str | None], dict[str, list]], None]
 
 
@@ -126,13 +126,13 @@ def _head(path: Path, n_bytes: int = 8192) -> bytes:
 
 def sniff_format(path: Path) -> MoleculeFormat:
     """The format of ``path``: by extension, else by looking at its first bytes."""
+    head = _head(path)
+    if b"\x00" in head:
+        raise BadInputError(f"{path.name} is a binary file, not a molecule file (SMILES, CSV or SDF)")
     by_extension = {ext: fmt for fmt in _FORMATS.values() for ext in fmt.extensions}
     suffix = _suffix(path)
     if suffix in by_extension and suffix != ".txt":
         return by_extension[suffix]
-    head = _head(path)
-    if b"\x00" in head:
-        raise BadInputError(f"{path.name} is a binary file, not a molecule file (SMILES, CSV or SDF)")
     text = head.decode("utf-8", errors="replace")
     if "$$$$" in text or "M  END" in text or "V2000" in text or "V3000" in text:
         return _FORMATS["sdf"]

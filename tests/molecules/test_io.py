@@ -66,10 +66,12 @@ def test_sdf_2d_and_3d_coordinates(tmp_path: Path) -> None:
 
 def test_smiles_file_with_comments_header_and_bad_lines(tmp_path: Path) -> None:
     path = tmp_path / "mixed.smi"
-    path.write_text("# my molecules\nSMILES name\n\nOCC ethanol\nCXC broken\nC[Se]C selenide\nC1CC ring\n")
+    lines = ["# my molecules", "SMILES name", "", "OCC ethanol, absolute", "CXC broken"]
+    lines += ["C[Se]C\tselenide", "C1CC ring", "N,ammonia"]
+    path.write_text("\n".join(lines) + "\n")
     result = read_molecules(path)
-    assert result.smiles == ["CCO", "C[Se]C"]
-    assert result.names == ["ethanol", "selenide"]
+    assert result.smiles == ["CCO", "C[Se]C", "N"]
+    assert result.names == ["ethanol, absolute", "selenide", "ammonia"]
     assert result.skipped_count == 2
     assert [s.line for s in result.skipped] == [5, 7]
     assert "syntax error" in result.skipped[0].reason and "unclosed ring" in result.skipped[1].reason
@@ -134,15 +136,12 @@ def test_sdf_bad_record_is_skipped(tmp_path: Path) -> None:
             "no valid molecule in bad.smi (3 skipped): first reasons: line 1: SMILES",
         ),
         (b"\x00\x01\x02garbage\xff", "is a binary file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "is a binary file"),
     ],
 )
 def test_files_without_a_valid_molecule_are_refused(tmp_path: Path, content, expected: str) -> None:
     path = tmp_path / "bad.smi"
-    if isinstance(content, bytes):
-        path = tmp_path / "bad.dat"
-        path.write_bytes(content)
-    else:
-        path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(BadInputError, match=re.escape(expected)):
         read_molecules(path)
 

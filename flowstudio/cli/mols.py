@@ -1,14 +1,208 @@
-"""``flowstudio mols …``: train, sample and evaluate molecules headless."""
+"""``flowstudio mols …``: train, sample and evaluate molecules headless.
+
+::
+
+    flowstudio mols train  --data PATH --out RUN [--preset quick|full] [--iters N] [--minutes M]
+                           [--device auto|cpu|cuda] [--seed S] [--resume] [--lr LR] [--set key=value ...]
+    flowstudio mols sample --run RUN --n N [--temperature T] [--no-check] --out FILE
+    flowstudio mols eval   --samples FILE --train PATH [--test PATH]
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
 
 from flowstudio.cli import mols_eval
+from flowstudio.errors import BadInputError, CheckpointError
+
+_DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``mols`` command group to the top-level parser."""
     group = sub.add_parser("mols", help="train, sample and evaluate molecules")
     actions = group.add_subparsers(dest="command", metavar="ACTION")
+    _register_train(actions)
+    _register_sample(actions)
     mols_eval.register(actions)
+
+
+def _register_train(actions: argparse._SubParsersAction) -> None:
+    from flowstudio.molecules.task import BY_NAME, PRESETS
+
+    p = actions.add_parser(
+        "train", help="train GraphAF on molecules into a run folder",
+        description="Train GraphAF (Shi et al. 2020) on a molecule file (.smi/.txt, .csv with a SMILES "
+        "column, .sdf; gzipped too). The run folder receives config.json, checkpoints/latest.pt and "
+        "best.pt, and metrics.jsonl. Every hyperparameter can be set with --set key=value; the keys "
+        f"are: {', '.join(BY_NAME)}.",
+    )
+    p.add_argument("--data", help="the training molecules; with --resume, defaults to the run's data")
+    p.add_argument("--out", required=True, help="the run folder")
+    p.add_argument("--preset", choices=PRESETS, help="quick (2 CPU cores, minutes) or full (the paper's "
+                   "sizes, GPU); default quick")
+    p.add_argument("--iters", type=int, help="total optimization steps of the run")
+    p.add_argument("--minutes", type=float, help="wall-clock budget of this session")
+    p.add_argument("--device", choices=_DEVICES, help="default auto (the GPU when there is one)")
+    p.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
+    p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a hyperparameter (repeatable), e.g. --set hidden=128")
+    p.set_defaults(handler=_train)
+
+
+def _register_sample(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser(
+        "sample", help="sample molecules from a trained GraphAF run",
+        description="Draw N molecules from a run's best checkpoint (else latest) with the valency "
+        "check (or --no-check) and write them by extension: .smi (SMILES; a comment line holds the "
+        "validity without check), .csv (SMILES, QED, logP, SA, MW, heavy atoms, resampled), .sdf "
+        "(valid molecules only). A one-line summary goes to stderr.",
+    )
+    p.add_argument("--run", required=True, help="a run folder written by 'mols train'")
+    p.add_argument("--n", type=int, required=True, help="number of molecules")
+    p.add_argument("--temperature", type=float, help="prior temperature (default: the run's, 0.75)")
+    p.add_argument("--no-check", action="store_true", help="never redraw a bond that breaks a valence")
+    p.add_argument("--out", required=True, help="the file to write: .smi, .csv or .sdf (.gz allowed)")
+    p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
+                   help="which checkpoint to sample from (default best, else latest)")
+    p.add_argument("--seed", type=int, default=None, help="make the samples repeatable")
+    p.add_argument("--device", choices=_DEVICES, default="auto")
+    p.add_argument("--batch-size", type=int, default=1000, help="molecules generated together")
+    p.set_defaults(handler=_sample)
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    from flowstudio.molecules.task import BY_NAME
+
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(f"--set expects KEY=VALUE, got {pair!r}")
+        key = key.strip()
+        if key not in BY_NAME:
+            raise BadInputError(f"--set: unknown hyperparameter {key!r}; valid names: {', '.join(BY_NAME)}")
+        values[key] = BY_NAME[key].validate(value.strip())
+    return values
+
+
+def _train(args: argparse.Namespace) -> int:
+    from flowstudio.cli.progress import run_training
+    from flowstudio.molecules.task import BY_NAME, ENGINE_OPTIONS, MoleculeTask
+    from flowstudio.training import TrainOptions, read_config
+
+    overrides = _parse_sets(args.set)
+    for flag in ("iters", "minutes", "device", "seed", "lr"):
+        if getattr(args, flag) is not None:
+            overrides[flag] = BY_NAME[flag].validate(getattr(args, flag))
+    if args.resume:
+        config = read_config(args.out)
+        task_config = config.get("task")
+        if config.get("kind") != "molecules" or not isinstance(task_config, dict):
+            raise BadInputError(f"{args.out}: not a molecule run (kind {config.get('kind')!r})")
+        data = args.data or task_config.get("data_path")
+        if not data:
+            raise BadInputError("--data is required: the run does not record its data file")
+        if not Path(data).is_file():
+            raise BadInputError(f"--data {data}: no such file")
+        task_config = {**task_config, "values": {**task_config.get("values", {}), **overrides}}
+        task = MoleculeTask.from_config(task_config, data=str(data))
+    else:
+        if not args.data:
+            raise BadInputError("--data is required (the molecules to train on)")
+        if not Path(args.data).is_file():
+            raise BadInputError(f"--data {args.data}: no such file")
+        task = MoleculeTask(args.data, args.preset or "quick", overrides)
+    sys.stderr.write(
+        f"data: {len(task.train_graphs)} training and {len(task.valid_graphs)} held-out molecules"
+        f" ({task.skipped} skipped); atoms {', '.join(s for s, _ in task.vocab.atoms)}, "
+        f"at most {task.vocab.max_atoms} atoms, edge window {task.vocab.edge_window}\n"
+    )
+    v = task.values
+    options = TrainOptions(
+        **{name: v[name] for name in ENGINE_OPTIONS if name not in ("iters", "minutes", "grad_clip")},
+        iters=v["iters"] or None, minutes=v["minutes"] or None, grad_clip=v["grad_clip"] or None,
+        resume=args.resume,
+    )
+    return run_training(task, args.out, options)
+
+
+def load_task(run: str | Path, which: str = "best", device: str = "cpu"):
+    """The :class:`MoleculeTask` of a run folder with its trained weights, on ``device``."""
+    from flowstudio.molecules.task import MoleculeTask
+    from flowstudio.training import Run, load_checkpoint, select_device
+
+    if not Path(run).is_dir():
+        raise BadInputError(f"--run {run}: no such run folder")
+    folder = Run(run)
+    path = folder.checkpoint(which)
+    ckpt = load_checkpoint(path, expect_kind="molecules", expect_model="graphaf")
+    try:
+        task = MoleculeTask.from_config(ckpt.config)
+        task.model.load_state_dict(ckpt.model_state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise CheckpointError(f"{ckpt.path}: does not fit its own config: {reason}") from None
+    task.to(select_device(device))
+    return task
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from flowstudio.molecules.generate import generate
+    from flowstudio.molecules.io import format_for_writing, write_molecules
+
+    if args.n < 1:
+        raise BadInputError(f"--n must be >= 1, got {args.n}")
+    if args.temperature is not None and not args.temperature >= 0:
+        raise BadInputError(f"--temperature must be >= 0, got {args.temperature}")
+    if args.batch_size < 1:
+        raise BadInputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    out = Path(args.out)
+    fmt = format_for_writing(out)  # refuse an unknown extension before any work
+    task = load_task(args.run, args.checkpoint, args.device)
+    temperature = task.values["temperature"] if args.temperature is None else args.temperature
+    result = generate(
+        task.model, args.n, temperature=temperature, check=not args.no_check,
+        max_retries=task.values["max_retries"], batch_size=args.batch_size, seed=args.seed,
+    )
+    smiles = result.smiles
+    valid = result.validity
+    without = valid if args.no_check else result.validity_without_check
+    sizes = [m.GetNumAtoms() for m in result.mols if m is not None]
+    if fmt.name == "sdf":
+        smiles = [s for s in smiles if s is not None]
+        if not smiles:
+            raise BadInputError("no valid molecule to write to SDF; write .smi or .csv instead")
+    extra = None
+    if fmt.name == "csv":
+        extra = {"resampled": [bool(r) for r in result.resampled]}
+    write_molecules(out, smiles, properties=True, extra_columns=extra)
+    if fmt.name == "smiles":
+        _prepend_comment(out, f"# valid_without_check: {without:.4f}")
+    unique = len({s for s in result.smiles if s is not None})
+    sys.stderr.write(
+        f"sampled {args.n} molecules at temperature {temperature:g}: valid {valid:.1%} "
+        f"({'no check' if args.no_check else 'with check'}), valid without check {without:.1%}, "
+        f"unique {unique / max(1, sum(s is not None for s in result.smiles)):.1%}, "
+        f"mean heavy atoms {np.mean(sizes) if sizes else float('nan'):.1f} -> {out}\n"
+    )
+    return 0
+
+
+def _prepend_comment(path: Path, line: str) -> None:
+    """Put a comment line at the top of a (possibly gzipped) SMILES file."""
+    import gzip
+
+    if path.name.lower().endswith(".gz"):
+        data = gzip.decompress(path.read_bytes()).decode("utf-8")
+        path.write_bytes(gzip.compress((line + "\n" + data).encode("utf-8"), mtime=0))
+    else:
+        path.write_text(line + "\n" + path.read_text(encoding="utf-8"), encoding="utf-8")

@@ -1,0 +1,282 @@
+"""Molecules as kekulized graphs: atom vocabulary, graph tensors and BFS orderings.
+
+GraphAF (Shi et al. 2020, §3) generates a molecule atom by atom in a breadth-first order;
+each new atom ``i`` decides its bonds to the ``W`` atoms before it (the *edge unroll
+window*). Everything here is plain numpy + RDKit; the model lives in
+:mod:`flowstudio.molecules.graphaf`.
+
+- Atoms are ``(element, formal charge)`` pairs taken from the data (MOSES gives
+  C N O F S Cl Br, all neutral); hydrogens stay implicit.
+- Bonds are kekulized: classes ``1, 2, 3`` = single, double, triple; ``0`` = no bond.
+- ``max_atoms`` and the window ``W`` are derived from the data: ``W`` is the largest bond
+  span ``i - j`` that a random BFS ordering of a training molecule needs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rdkit import Chem, rdBase
+
+from flowstudio.errors import BadInputError
+
+BOND_TYPES = (Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE)
+NUM_EDGE_CLASSES = 1 + len(BOND_TYPES)  # class 0 = no bond
+_BOND_CLASS = {t: k + 1 for k, t in enumerate(BOND_TYPES)}
+_ELEMENT_ORDER = ("C", "N", "O", "F", "P", "S", "Cl", "Br", "I", "B", "Si", "Se")
+_ORDERING_TRIES = 16
+
+
+@dataclass(frozen=True)
+class MolGraph:
+    """A kekulized molecule: ``atoms`` (N,) vocabulary indices and ``bonds`` (E, 3) rows
+    ``(a, b, class)`` in RDKit atom order, ``class`` in 1..3."""
+
+    atoms: np.ndarray
+    bonds: np.ndarray
+
+    @property
+    def num_atoms(self) -> int:
+        return len(self.atoms)
+
+
+@dataclass(frozen=True)
+class OrderedGraph:
+    """A :class:`MolGraph` renumbered by a generation ordering.
+
+    ``atoms[i]`` is the type of the i-th generated atom; ``bonds`` rows ``(i, j, class)``
+    have ``j < i`` and are sorted by ``(i, j)``, the order in which GraphAF decides them.
+    """
+
+    atoms: np.ndarray
+    bonds: np.ndarray
+
+
+@dataclass(frozen=True)
+class AtomVocabulary:
+    """The atom types, the size limit and the edge window of one training set."""
+
+    atoms: tuple[tuple[str, int], ...]
+    max_atoms: int
+    edge_window: int
+
+    def __post_init__(self) -> None:
+        if not self.atoms:
+            raise BadInputError("the atom vocabulary is empty")
+        if self.max_atoms < 1 or self.edge_window < 1:
+            raise BadInputError("max_atoms and edge_window must be positive")
+
+    @property
+    def size(self) -> int:
+        return len(self.atoms)
+
+    def index(self, symbol: str, charge: int) -> int | None:
+        try:
+            return self.atoms.index((symbol, charge))
+        except ValueError:
+            return None
+
+    def max_valences(self) -> np.ndarray:
+        """The largest total bond order RDKit accepts for each atom type.
+
+        A charged atom is given the valences of its isoelectronic neutral element
+        (N+ like C: 4, O- like F: 1), which is how RDKit treats them.
+        """
+        table = Chem.GetPeriodicTable()
+        out = []
+        for symbol, charge in self.atoms:
+            number = table.GetAtomicNumber(symbol) - charge
+            valences = [v for v in table.GetValenceList(max(1, number)) if v >= 0]
+            out.append(max(valences) if valences else 4)
+        return np.asarray(out, dtype=np.int64)
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "atoms": [[s, c] for s, c in self.atoms],
+            "max_atoms": self.max_atoms,
+            "edge_window": self.edge_window,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> AtomVocabulary:
+        try:
+            atoms = tuple((str(s), int(c)) for s, c in config["atoms"])
+            return cls(atoms, int(config["max_atoms"]), int(config["edge_window"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadInputError(f"invalid atom vocabulary in the configuration: {exc}") from None
+
+
+def kekulized(mol: Chem.Mol) -> Chem.Mol:
+    """A copy of ``mol`` without explicit hydrogens, kekulized (no aromatic flags)."""
+    mol = Chem.RemoveHs(Chem.Mol(mol))
+    Chem.Kekulize(mol, clearAromaticFlags=True)
+    return mol
+
+
+def atom_key(atom: Chem.Atom) -> tuple[str, int]:
+    return atom.GetSymbol(), atom.GetFormalCharge()
+
+
+def mol_to_graph(mol: Chem.Mol, vocab: AtomVocabulary | None = None) -> MolGraph:
+    """Graph tensors of ``mol``; raises :class:`BadInputError` when an atom or a bond is
+    outside ``vocab`` (or the molecule is disconnected, which GraphAF cannot generate)."""
+    mol = kekulized(mol)
+    if mol.GetNumAtoms() == 0:
+        raise BadInputError("empty molecule")
+    if len(Chem.GetMolFrags(mol)) > 1:
+        raise BadInputError("disconnected molecule (several fragments)")
+    atoms = []
+    for atom in mol.GetAtoms():
+        key = atom_key(atom)
+        if atom.GetNumRadicalElectrons():
+            raise BadInputError(f"radical atom {key[0]}")
+        if vocab is None:
+            atoms.append(-1)
+            continue
+        index = vocab.index(*key)
+        if index is None:
+            raise BadInputError(f"atom {key[0]}{key[1]:+d} is not in the vocabulary")
+        atoms.append(index)
+    bonds = []
+    for bond in mol.GetBonds():
+        klass = _BOND_CLASS.get(bond.GetBondType())
+        if klass is None:
+            raise BadInputError(f"unsupported bond type {bond.GetBondType()}")
+        bonds.append((bond.GetBeginAtomIdx(), bond.GetEndAtomIdx(), klass))
+    return MolGraph(np.asarray(atoms, np.int64), np.asarray(bonds, np.int64).reshape(-1, 3))
+
+
+def graph_to_mol(
+    atoms: Iterable[int], bonds: Iterable[tuple[int, int, int]], vocab: AtomVocabulary
+) -> Chem.Mol | None:
+    """Build and sanitize a molecule from graph tensors; ``None`` when RDKit refuses it."""
+    rw = Chem.RWMol()
+    for a in atoms:
+        symbol, charge = vocab.atoms[int(a)]
+        atom = Chem.Atom(symbol)
+        atom.SetFormalCharge(charge)
+        rw.AddAtom(atom)
+    for i, j, klass in bonds:
+        rw.AddBond(int(i), int(j), BOND_TYPES[int(klass) - 1])
+    mol = rw.GetMol()
+    try:
+        with rdBase.BlockLogs():
+            Chem.SanitizeMol(mol)
+    except (Chem.rdchem.MolSanitizeException, ValueError, RuntimeError):
+        return None
+    return mol
+
+
+def _neighbours(graph: MolGraph) -> list[list[int]]:
+    nbrs: list[list[int]] = [[] for _ in range(graph.num_atoms)]
+    for a, b, _ in graph.bonds:
+        nbrs[a].append(int(b))
+        nbrs[b].append(int(a))
+    return nbrs
+
+
+Random = np.random.Generator | np.random.RandomState | Any
+"""A numpy generator, or the ``np.random`` module (whose global state checkpoints keep)."""
+
+
+def _random_index(rng: Random, n: int) -> int:
+    return int(rng.integers(n)) if hasattr(rng, "integers") else int(rng.randint(n))
+
+
+def bfs_order(graph: MolGraph, rng: Random | None, start: int | None = None) -> np.ndarray:
+    """A breadth-first ordering of the atoms: ``order[k]`` is the atom generated k-th.
+
+    With ``rng`` the start atom (unless given) and the order in which each atom's
+    neighbours are visited are random (the paper's randomized BFS); without it the
+    ordering is deterministic (start 0, neighbours by index).
+    """
+    n = graph.num_atoms
+    nbrs = _neighbours(graph)
+    if start is None:
+        start = _random_index(rng, n) if rng is not None else 0
+    seen = np.zeros(n, bool)
+    seen[start] = True
+    order = [start]
+    head = 0
+    while head < len(order):
+        current = nbrs[order[head]]
+        head += 1
+        if rng is not None:
+            current = list(rng.permutation(current))
+        for v in current:
+            if not seen[v]:
+                seen[v] = True
+                order.append(int(v))
+    return np.asarray(order, np.int64)
+
+
+def apply_order(graph: MolGraph, order: np.ndarray) -> OrderedGraph:
+    """Renumber ``graph`` so that atom ``order[k]`` becomes atom ``k``."""
+    position = np.empty(graph.num_atoms, np.int64)
+    position[order] = np.arange(graph.num_atoms)
+    a = position[graph.bonds[:, 0]]
+    b = position[graph.bonds[:, 1]]
+    i, j = np.maximum(a, b), np.minimum(a, b)
+    rows = np.stack([i, j, graph.bonds[:, 2]], axis=1)
+    rows = rows[np.lexsort((j, i))]
+    return OrderedGraph(graph.atoms[order], rows)
+
+
+def bond_span(graph: MolGraph, order: np.ndarray) -> int:
+    """The largest ``i - j`` over the bonds under ``order`` (0 for a single atom)."""
+    if len(graph.bonds) == 0:
+        return 0
+    position = np.empty(graph.num_atoms, np.int64)
+    position[order] = np.arange(graph.num_atoms)
+    return int(np.abs(position[graph.bonds[:, 0]] - position[graph.bonds[:, 1]]).max())
+
+
+def fitting_order(
+    graph: MolGraph, window: int, rng: Random | None, tries: int = _ORDERING_TRIES
+) -> np.ndarray | None:
+    """A BFS ordering whose bonds all lie within ``window``: random BFS first (``tries``
+    attempts), then every deterministic start atom; ``None`` when none fits."""
+    if rng is not None:
+        for _ in range(tries):
+            order = bfs_order(graph, rng)
+            if bond_span(graph, order) <= window:
+                return order
+    for start in range(graph.num_atoms):
+        order = bfs_order(graph, None, start=start)
+        if bond_span(graph, order) <= window:
+            return order
+    return None
+
+
+def build_vocabulary(mols: Iterable[Chem.Mol], seed: int = 0) -> AtomVocabulary:
+    """Derive the atom types, ``max_atoms`` and the edge window from training molecules.
+
+    Atom types are the ``(element, charge)`` pairs present, in a fixed element order
+    (neutral first). The window is the largest bond span over one random BFS ordering per
+    molecule, so that a random ordering of a typical molecule fits without retries.
+    """
+    rng = np.random.default_rng(seed)
+    counts: Counter[tuple[str, int]] = Counter()
+    max_atoms = 0
+    window = 1
+    seen_any = False
+    for mol in mols:
+        graph = mol_to_graph(mol)
+        counts.update(atom_key(a) for a in kekulized(mol).GetAtoms())
+        max_atoms = max(max_atoms, graph.num_atoms)
+        window = max(window, bond_span(graph, bfs_order(graph, rng)))
+        seen_any = True
+    if not seen_any:
+        raise BadInputError("no molecule to build an atom vocabulary from")
+
+    def rank(key: tuple[str, int]) -> tuple[bool, int, str, int, int]:
+        symbol, charge = key
+        known = _ELEMENT_ORDER.index(symbol) if symbol in _ELEMENT_ORDER else len(_ELEMENT_ORDER)
+        return (charge != 0, known, symbol, abs(charge), charge)
+
+    atoms = tuple(sorted(counts, key=rank))
+    return AtomVocabulary(atoms, max_atoms, min(window, max(1, max_atoms - 1)))

@@ -1,0 +1,320 @@
+"""GraphAF: a flow-based autoregressive model of molecular graphs (Shi et al., ICLR 2020).
+
+A molecule is a sequence of generation steps in a BFS ordering (see
+:mod:`flowstudio.molecules.graph`): for each atom ``i`` a *node step* draws its type, then
+one *edge step* per earlier atom ``j`` in the window ``[i - W, i)`` draws the bond class
+(none, single, double, triple). Discrete one-hot choices are dequantized,
+``x~ = onehot + c * u`` with ``u ~ U[0, 1)^d`` and ``c = 0.9`` (paper §3.1), and each step
+is an affine flow conditioned on the partial graph (paper Eq. 7-8):
+
+    z = f_L(... f_1(x~)),   f_l(x) = x * exp(a_l(G)) + b_l(G),   z ~ N(0, I),
+
+where ``a_l, b_l`` are MLPs of R-GCN embeddings of the graph built so far: the sum-pooled
+graph embedding for a node step, and ``[graph, h_i, h_j]`` for an edge step. ``argmax`` of
+``x~`` recovers the discrete choice, so decoding a latent is exact.
+
+Two choices beyond the paper, both documented in ``benchmarks/results/graphaf.md``:
+an explicit END atom class (the node step after the last atom is trained to draw END, so
+the size distribution is learned instead of emerging from failures), and bounded
+log-scales ``a = s * tanh(a_raw / s)`` for stability.
+
+Training is teacher-forced and parallel over every step of a batch. The graph only changes
+when an atom or a bond is added, so a molecule with N atoms and E bonds has N + E + 1
+distinct partial graphs (*states*) although it has about ``N (W + 1)`` steps; the R-GCN runs
+once per state on the packed disjoint union of all states of the batch, and each step
+gathers the embeddings of its state. Nothing is padded to the maximum size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary, OrderedGraph
+from flowstudio.molecules.rgcn import RelationalGCN, segment_sum
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class GraphAFConfig:
+    """Architecture hyperparameters (the paper: R-GCN 3 x 128, 12 flow layers)."""
+
+    hidden: int = 128
+    rgcn_layers: int = 3
+    flow_layers: int = 12
+    st_hidden: int = 128
+    dequantization: float = 0.9
+    scale_bound: float = 2.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GraphAFConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+class ConditionalAffineStack(nn.Module):
+    """``L`` affine layers ``x -> x * exp(a_l) + b_l`` whose parameters are MLPs of a
+    condition (GraphAF's "ST nets", one per layer).
+
+    All ``L`` MLPs are evaluated together: their first layers are one ``Linear`` (applied
+    by the caller, so that it can be split over the parts of the condition) and their
+    second layers one batched matmul. The last layers start at zero: an untrained stack is
+    the identity.
+    """
+
+    def __init__(self, dim: int, num_layers: int, hidden: int, scale_bound: float) -> None:
+        super().__init__()
+        self.dim, self.num_layers, self.hidden = dim, num_layers, hidden
+        self.scale_bound = scale_bound
+        self.out_weight = nn.Parameter(torch.zeros(num_layers, hidden, 2 * dim))
+        self.out_bias = nn.Parameter(torch.zeros(num_layers, 2 * dim))
+
+    def parameters_from(self, pre_activation: Tensor) -> tuple[Tensor, Tensor]:
+        """``(a, b)`` each (n, L, dim) from the first layers' output (n, L * hidden)."""
+        h = torch.relu(pre_activation).view(-1, self.num_layers, self.hidden)
+        out = torch.einsum("nlh,lho->nlo", h, self.out_weight) + self.out_bias
+        raw_scale, shift = out.split(self.dim, dim=-1)
+        scale = self.scale_bound * torch.tanh(raw_scale / self.scale_bound)
+        return scale, shift
+
+    @staticmethod
+    def forward_transform(x: Tensor, scale: Tensor, shift: Tensor) -> tuple[Tensor, Tensor]:
+        """Data to latent: ``z`` (n, dim) and ``log|det J|`` (n,)."""
+        for layer in range(scale.shape[1]):
+            x = x * scale[:, layer].exp() + shift[:, layer]
+        return x, scale.sum(dim=(1, 2))
+
+    @staticmethod
+    def inverse_transform(z: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+        """Latent to data."""
+        for layer in reversed(range(scale.shape[1])):
+            z = (z - shift[:, layer]) * (-scale[:, layer]).exp()
+        return z
+
+
+@dataclass
+class PackedSteps:
+    """Every generation step of a batch of ordered molecules, teacher-forced.
+
+    States are the distinct partial graphs; ``inst_*`` are their nodes (an atom of a
+    molecule appears once per state that holds it) and ``edge_*`` their directed bonds.
+    """
+
+    num_molecules: int
+    num_states: int
+    inst_type: Tensor  # (I,) atom type of each state-node
+    inst_state: Tensor  # (I,) state it belongs to
+    edge_src: Tensor  # (2M,) state-node index
+    edge_dst: Tensor
+    edge_rel: Tensor  # bond class - 1
+    state_newest: Tensor  # (S,) index of the newest state-node (0 for the empty state)
+    node_state: Tensor  # (Nn,) state each node step is conditioned on
+    node_target: Tensor  # (Nn,) atom type, END for the step after the last atom
+    node_mol: Tensor
+    edge_state: Tensor  # (Ne,)
+    edge_inst_j: Tensor  # (Ne,) state-node of the earlier atom j
+    edge_target: Tensor  # (Ne,) bond class 0..3
+    edge_mol: Tensor
+
+    def to(self, device: torch.device) -> PackedSteps:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Tensor):
+                setattr(self, f.name, value.to(device, non_blocking=True))
+        return self
+
+
+def edge_step_pairs(num_atoms: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edge steps ``(i, j)`` of a molecule in generation order: for each atom ``i``,
+    ``j`` runs over ``[max(0, i - window), i)`` ascending."""
+    lo = np.maximum(np.arange(num_atoms) - window, 0)
+    count = np.arange(num_atoms) - lo
+    ei = np.repeat(np.arange(num_atoms), count)
+    ej = np.arange(len(ei)) - np.repeat(np.cumsum(count) - count, count) + lo[ei]
+    return ei, ej
+
+
+def _molecule_steps(graph: OrderedGraph, window: int, end_class: int) -> dict[str, np.ndarray]:
+    """The packed steps of one molecule with local indices (see :class:`PackedSteps`)."""
+    atoms, bonds = graph.atoms, graph.bonds
+    n, e = len(atoms), len(bonds)
+    per_atom = np.bincount(bonds[:, 0], minlength=n) if e else np.zeros(n, np.int64)
+    node_event = np.arange(n) + np.concatenate([[0], np.cumsum(per_atom)[:-1]])
+    is_node = np.zeros(n + e, np.int64)
+    is_node[node_event] = 1
+    state_nodes = np.concatenate([[0], np.cumsum(is_node)])  # (S,)
+    state_bonds = np.arange(n + e + 1) - state_nodes
+    num_states = n + e + 1
+    inst_offset = np.concatenate([[0], np.cumsum(state_nodes)[:-1]])
+    inst_state = np.repeat(np.arange(num_states), state_nodes)
+    inst_atom = np.arange(len(inst_state)) - inst_offset[inst_state]
+    bond_offset = np.concatenate([[0], np.cumsum(state_bonds)[:-1]])
+    bond_state = np.repeat(np.arange(num_states), state_bonds)
+    bond_k = np.arange(len(bond_state)) - bond_offset[bond_state]
+    later = inst_offset[bond_state] + bonds[bond_k, 0]
+    earlier = inst_offset[bond_state] + bonds[bond_k, 1]
+    rel = bonds[bond_k, 2] - 1
+    newest = np.maximum(inst_offset + state_nodes - 1, 0)
+
+    node_state = np.concatenate([node_event, [num_states - 1]])
+    node_target = np.concatenate([atoms, [end_class]])
+
+    table = np.zeros((n, n), np.int64)
+    if e:
+        table[bonds[:, 0], bonds[:, 1]] = bonds[:, 2]
+    present = (table > 0).astype(np.int64)
+    before = np.cumsum(present, axis=1) - present  # bonds of atom i decided before j
+    ei, ej = edge_step_pairs(n, window)
+    edge_state = node_event[ei] + 1 + before[ei, ej]
+    return {
+        "num_states": np.int64(num_states),
+        "inst_type": atoms[inst_atom],
+        "inst_state": inst_state,
+        "edge_src": np.concatenate([earlier, later]),
+        "edge_dst": np.concatenate([later, earlier]),
+        "edge_rel": np.concatenate([rel, rel]),
+        "state_newest": newest,
+        "node_state": node_state,
+        "node_target": node_target,
+        "edge_state": edge_state,
+        "edge_inst_j": inst_offset[edge_state] + ej,
+        "edge_target": table[ei, ej],
+    }
+
+
+def pack_steps(graphs: list[OrderedGraph], window: int, end_class: int) -> PackedSteps:
+    """Pack the teacher-forced steps of ``graphs`` (already ordered) into flat tensors."""
+    parts = [_molecule_steps(g, window, end_class) for g in graphs]
+    state_base = np.concatenate([[0], np.cumsum([p["num_states"] for p in parts])])
+    inst_base = np.concatenate([[0], np.cumsum([len(p["inst_type"]) for p in parts])])
+
+    def cat(key: str, base: np.ndarray | None = None) -> Tensor:
+        arrays = [p[key] + (base[k] if base is not None else 0) for k, p in enumerate(parts)]
+        return torch.from_numpy(np.concatenate(arrays).astype(np.int64))
+
+    def mol_index(key: str) -> Tensor:
+        return torch.from_numpy(np.repeat(np.arange(len(parts)), [len(p[key]) for p in parts]))
+
+    return PackedSteps(
+        num_molecules=len(parts),
+        num_states=int(state_base[-1]),
+        inst_type=cat("inst_type"),
+        inst_state=cat("inst_state", state_base),
+        edge_src=cat("edge_src", inst_base),
+        edge_dst=cat("edge_dst", inst_base),
+        edge_rel=cat("edge_rel"),
+        state_newest=cat("state_newest", inst_base),
+        node_state=cat("node_state", state_base),
+        node_target=cat("node_target"),
+        node_mol=mol_index("node_target"),
+        edge_state=cat("edge_state", state_base),
+        edge_inst_j=cat("edge_inst_j", inst_base),
+        edge_target=cat("edge_target"),
+        edge_mol=mol_index("edge_target"),
+    )
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    return -0.5 * (z.pow(2) + _LOG_2PI).sum(dim=-1)
+
+
+class GraphAF(nn.Module):
+    """The GraphAF model: an R-GCN and two conditional affine flows (nodes, edges)."""
+
+    def __init__(self, vocab: AtomVocabulary, config: GraphAFConfig | None = None) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.config = config = config or GraphAFConfig()
+        self.num_node_classes = vocab.size + 1  # the atom types and END
+        self.end_class = vocab.size
+        d, layers, h = config.hidden, config.flow_layers, config.st_hidden
+        self.rgcn = RelationalGCN(vocab.size, NUM_EDGE_CLASSES - 1, d, config.rgcn_layers)
+        self.node_first = nn.Linear(d, layers * h)
+        # The edge MLPs' first layer on [graph, h_i, h_j], split by part so that the graph
+        # and h_i terms are computed once per state, not once per step.
+        self.edge_first_graph = nn.Linear(d, layers * h)
+        self.edge_first_i = nn.Linear(d, layers * h, bias=False)
+        self.edge_first_j = nn.Linear(d, layers * h, bias=False)
+        self.node_flow = ConditionalAffineStack(self.num_node_classes, layers, h, config.scale_bound)
+        self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound)
+        self.register_buffer("max_valence", torch.from_numpy(vocab.max_valences()), persistent=False)
+
+    # ----------------------------------------------------------------- conditions
+    def state_embeddings(
+        self, atom_types: Tensor, node_graph: Tensor, num_graphs: int, src: Tensor, dst: Tensor, rel: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Node embeddings (n, d) and sum-pooled graph embeddings (num_graphs, d)."""
+        nodes = self.rgcn(atom_types, src, dst, rel)
+        graphs = segment_sum(nodes, node_graph, num_graphs)
+        return nodes, graphs
+
+    def node_conditions(self, graph_emb: Tensor) -> Tensor:
+        return self.node_first(graph_emb)
+
+    def edge_state_conditions(self, graph_emb: Tensor, newest_emb: Tensor) -> Tensor:
+        """The per-state part of the edge MLPs' first layer."""
+        return self.edge_first_graph(graph_emb) + self.edge_first_i(newest_emb)
+
+    def edge_conditions(self, state_part: Tensor, j_emb: Tensor) -> Tensor:
+        return state_part + self.edge_first_j(j_emb)
+
+    # ----------------------------------------------------------------- likelihood
+    def dequantize(self, target: Tensor, num_classes: int, noise: Tensor | None) -> Tensor:
+        onehot = torch.nn.functional.one_hot(target, num_classes).to(self.node_first.weight.dtype)
+        if noise is None:
+            noise = torch.rand_like(onehot)
+        return onehot + self.config.dequantization * noise
+
+    def step_latents(
+        self, packed: PackedSteps, node_noise: Tensor | None = None, edge_noise: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Teacher-forced ``(z_node, logdet_node, z_edge, logdet_edge)`` of every step.
+
+        ``*_noise`` in [0, 1) dequantizes (uniform random when ``None``; 0.5 gives the
+        deterministic encoding used by :mod:`flowstudio.molecules.latent`).
+        """
+        nodes, graphs = self.state_embeddings(
+            packed.inst_type,
+            packed.inst_state,
+            packed.num_states,
+            packed.edge_src,
+            packed.edge_dst,
+            packed.edge_rel,
+        )
+        node_scale, node_shift = self.node_flow.parameters_from(
+            self.node_conditions(graphs[packed.node_state])
+        )
+        x_node = self.dequantize(packed.node_target, self.num_node_classes, node_noise)
+        z_node, ld_node = self.node_flow.forward_transform(x_node, node_scale, node_shift)
+
+        state_part = self.edge_state_conditions(graphs, nodes[packed.state_newest])
+        edge_cond = self.edge_conditions(state_part[packed.edge_state], nodes[packed.edge_inst_j])
+        edge_scale, edge_shift = self.edge_flow.parameters_from(edge_cond)
+        x_edge = self.dequantize(packed.edge_target, NUM_EDGE_CLASSES, edge_noise)
+        z_edge, ld_edge = self.edge_flow.forward_transform(x_edge, edge_scale, edge_shift)
+        return z_node, ld_node, z_edge, ld_edge
+
+    def log_likelihood(self, packed: PackedSteps) -> tuple[Tensor, Tensor]:
+        """Per-molecule log-densities (nats) of the node steps and of the edge steps."""
+        z_node, ld_node, z_edge, ld_edge = self.step_latents(packed)
+        ll_node = standard_normal_log_prob(z_node) + ld_node
+        ll_edge = standard_normal_log_prob(z_edge) + ld_edge
+        b = packed.num_molecules
+        per_node = segment_sum(ll_node, packed.node_mol, b)
+        per_edge = segment_sum(ll_edge, packed.edge_mol, b)
+        return per_node, per_edge
+
+    def loss_terms(self, packed: PackedSteps) -> dict[str, Tensor]:
+        """Mean negative log-likelihood per molecule (``loss``) and its two parts."""
+        per_node, per_edge = self.log_likelihood(packed)
+        node_nll, edge_nll = -per_node.mean(), -per_edge.mean()
+        return {"loss": node_nll + edge_nll, "node_nll": node_nll, "edge_nll": edge_nll}

@@ -35,9 +35,12 @@ Metrics that cannot be computed (no valid molecule, FCD of fewer than two) are `
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from rdkit import Chem, rdBase
@@ -46,7 +49,7 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 from scipy.stats import wasserstein_distance
 
 from flowstudio.molecules.chem import sa_score
-from flowstudio.molecules.fcd import frechet_chemnet_distance
+from flowstudio.molecules.fcd import chemnet_statistics, frechet_chemnet_distance
 from flowstudio.molecules.similarity import max_similarity, mean_power_similarity, morgan_fingerprints
 
 #: Keys of :func:`evaluate`, in the order they are printed.
@@ -184,6 +187,55 @@ def _subset(items: list[str], limit: int | None, seed: int) -> list[str]:
     return [items[i] for i in index]
 
 
+@dataclass
+class ReferenceStatistics:
+    """What the metrics need of a reference set, computed once and reused: repeated
+    evaluations against the same training or test set (the GUI's Metrics button, a run
+    evaluated at several checkpoints) then only pay for the generated molecules."""
+
+    size: int
+    fingerprints: np.ndarray
+    fragments: Counter
+    scaffolds: Counter
+    properties: dict[str, np.ndarray]
+    canonical: list[str]
+    chemnet: dict[str, dict[str, np.ndarray] | None] = field(default_factory=dict)  # per device
+
+    def chemnet_statistics(self, device: str) -> dict[str, np.ndarray] | None:
+        if device not in self.chemnet:
+            self.chemnet[device] = chemnet_statistics(self.canonical, device)
+        return self.chemnet[device]
+
+
+_reference_cache: OrderedDict[str, ReferenceStatistics] = OrderedDict()
+_reference_lock = threading.Lock()
+_REFERENCE_CACHE_SIZE = 4
+
+
+def reference_statistics(smiles: Sequence[str]) -> ReferenceStatistics:
+    """The :class:`ReferenceStatistics` of ``smiles`` (its valid entries), from a small
+    cache keyed by the exact list."""
+    key = hashlib.sha256("\n".join(smiles).encode("utf-8", "replace")).hexdigest()
+    with _reference_lock:
+        if key in _reference_cache:
+            _reference_cache.move_to_end(key)
+            return _reference_cache[key]
+    mols, canonical = valid_molecules(smiles)
+    stats = ReferenceStatistics(
+        size=len(mols),
+        fingerprints=morgan_fingerprints(mols),
+        fragments=brics_fragments(mols),
+        scaffolds=murcko_scaffolds(mols),
+        properties=property_values(mols),
+        canonical=canonical,
+    )
+    with _reference_lock:
+        _reference_cache[key] = stats
+        while len(_reference_cache) > _REFERENCE_CACHE_SIZE:
+            _reference_cache.popitem(last=False)
+    return stats
+
+
 def evaluate(
     samples: Sequence[str | None],
     train: Sequence[str],
@@ -205,10 +257,12 @@ def evaluate(
         valid_without_check: reported as is when given.
         device: where Tanimoto blocks and ChemNet run (``"cpu"``, ``"cuda"``).
         max_reference: use a seeded random subset of at most this many reference
-            molecules (``None``: all); ChemNet and QED cost ~10 ms and ~1 ms a molecule.
+            molecules (``None``: all); ChemNet and QED cost ~10 ms and ~1 ms a molecule
+            on a CPU. The reference's statistics are cached (:func:`reference_statistics`).
         canonicalize_train: set False when ``train`` already holds canonical SMILES
             (e.g. from :func:`~flowstudio.molecules.io.read_molecules`), saving a pass.
         fcd: set False to skip FCD (``nan``), the slowest metric on a CPU.
+        seed: of the reference subset.
     """
     results: dict[str, float] = {"valid": fraction_valid(samples)}
     if valid_without_check is not None:
@@ -222,30 +276,29 @@ def evaluate(
     results["novel"] = fraction_novel(canonical, train_set)
 
     reference_source = list(test) if test is not None else list(train)
-    ref_mols, ref_canonical = valid_molecules(_subset(reference_source, max_reference, seed))
+    ref = reference_statistics(_subset(reference_source, max_reference, seed))
 
     fps = morgan_fingerprints(mols)
-    ref_fps = morgan_fingerprints(ref_mols)
     results["IntDiv1"] = internal_diversity(fps, p=1, device=device)
     results["IntDiv2"] = internal_diversity(fps, p=2, device=device)
     results["IntDiv"] = results["IntDiv1"]
-    results["SNN/Test"] = nearest_neighbour_similarity(fps, ref_fps, device=device)
-    results["Frag/Test"] = cosine_similarity(brics_fragments(mols), brics_fragments(ref_mols))
-    results["Scaf/Test"] = cosine_similarity(murcko_scaffolds(mols), murcko_scaffolds(ref_mols))
-    results["FCD/Test"] = frechet_chemnet_distance(canonical, ref_canonical, device) if fcd else math.nan
+    results["SNN/Test"] = nearest_neighbour_similarity(fps, ref.fingerprints, device=device)
+    results["Frag/Test"] = cosine_similarity(brics_fragments(mols), ref.fragments)
+    results["Scaf/Test"] = cosine_similarity(murcko_scaffolds(mols), ref.scaffolds)
+    if fcd:
+        results["FCD/Test"] = frechet_chemnet_distance(canonical, ref.chemnet_statistics(device), device)
+    else:
+        results["FCD/Test"] = math.nan
 
-    generated_props = property_values(mols)
-    reference_props = property_values(ref_mols)
+    generated = property_values(mols)
     for name in PROPERTY_FUNCTIONS:
-        if len(mols) and len(ref_mols):
-            results[name] = float(wasserstein_distance(generated_props[name], reference_props[name]))
+        if len(mols) and ref.size:
+            results[name] = float(wasserstein_distance(generated[name], ref.properties[name]))
         else:
             results[name] = math.nan
-    results["heavy_atoms_mean"] = float(generated_props["heavy_atoms"].mean()) if len(mols) else math.nan
-    results["heavy_atoms_mean_ref"] = (
-        float(reference_props["heavy_atoms"].mean()) if len(ref_mols) else math.nan
-    )
+    results["heavy_atoms_mean"] = float(generated["heavy_atoms"].mean()) if len(mols) else math.nan
+    results["heavy_atoms_mean_ref"] = float(ref.properties["heavy_atoms"].mean()) if ref.size else math.nan
     results["n_samples"] = len(samples)
     results["n_valid"] = len(mols)
-    results["n_reference"] = len(ref_mols)
+    results["n_reference"] = ref.size
     return {key: results[key] for key in METRIC_KEYS if key in results}

@@ -151,3 +151,12 @@ def test_no_valid_sample_gives_nan_not_an_error() -> None:
 
 def _mols(smiles: list[str]) -> list[Chem.Mol]:
     return [Chem.MolFromSmiles(s) for s in smiles]
+
+
+def test_reference_statistics_are_cached_and_reused() -> None:
+    from flowstudio.molecules.metrics import reference_statistics
+
+    first = reference_statistics(DRUGS)
+    assert reference_statistics(list(DRUGS)) is first
+    assert reference_statistics(DRUGS[:-1]) is not first
+    assert first.size == len(DRUGS) and first.fingerprints.shape == (len(DRUGS), 1024)

@@ -113,6 +113,8 @@ class Normalization:
             if len(center) != 3:
                 raise ValueError
             return cls(str(data.get("mode", "dataset")), center, float(data.get("scale", 1.0)))  # type: ignore[arg-type]
+        except BadInputError:
+            raise
         except (TypeError, ValueError, AttributeError):
             raise BadInputError(f"malformed normalization record {data!r}") from None
 

@@ -15,12 +15,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import multiprocessing
 import os
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -28,7 +26,7 @@ from typing import IO, Any
 from rdkit import Chem
 
 from flowstudio.errors import BadInputError
-from flowstudio.molecules.chem import Vocabulary, parse_smiles, validate_for_vocabulary
+from flowstudio.molecules.chem import Vocabulary, parse_smiles
 from flowstudio.molecules.formats import (
     read_csv_entries,
     read_sdf_entries,
@@ -37,6 +35,7 @@ from flowstudio.molecules.formats import (
     write_sdf,
     write_smiles,
 )
+from flowstudio.molecules.parsing import checked_entries
 
 #: How many skipped entries keep their reason (the count covers all of them).
 MAX_SKIPPED_KEPT = 20
@@ -192,99 +191,19 @@ def read_molecules(
     atom_types, charges, vocab_max = _vocabulary_parts(vocabulary)
     rules = (atom_types, charges, max_atoms if max_atoms is not None else vocab_max)
     result = MoleculeSet(smiles=[], names=[], source=str(path))
-    workers = _worker_count(n_jobs)
-    pool: ProcessPoolExecutor | None = None
-    pending: deque = deque()  # (batch, future or None), in file order
     try:
-        for batch in _batches(fmt.read_entries(path)):
-            if pool is None and workers > 1 and batch.index >= _SERIAL_BATCHES:
-                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
-            texts = [text for _, text, _, item in batch.entries if item is None]
-            future = pool.submit(check_smiles, texts, *rules) if pool is not None and texts else None
-            pending.append((batch, future if future is not None else check_smiles(texts, *rules)))
-            while pending and (pool is None or len(pending) > 2 * workers):
-                if _collect(result, *pending.popleft(), rules, limit):
-                    return _finish(path, result, require_valid)
-        while pending:
-            if _collect(result, *pending.popleft(), rules, limit):
-                break
+        with closing(checked_entries(fmt.read_entries(path), rules, n_jobs)) as entries:
+            for line, text, name, smiles, reason in entries:
+                if smiles is None:
+                    _skip(result, line, text, reason or "invalid")
+                    continue
+                result.smiles.append(smiles)
+                result.names.append(name)
+                if limit is not None and len(result.smiles) >= limit:
+                    break
     except (OSError, EOFError, UnicodeError, csv.Error) as exc:
         raise BadInputError(f"cannot read {path.name}: {exc}") from None
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
     return _finish(path, result, require_valid)
-
-
-#: Batches parsed in this process before worker processes start (small files stay serial).
-_SERIAL_BATCHES = 8
-_BATCH = 4096
-
-
-@dataclass
-class _Batch:
-    index: int
-    entries: list
-
-
-def _batches(entries: Iterator) -> Iterator[_Batch]:
-    batch = _Batch(0, [])
-    for entry in entries:
-        batch.entries.append(entry)
-        if len(batch.entries) >= _BATCH:
-            yield batch
-            batch = _Batch(batch.index + 1, [])
-    if batch.entries:
-        yield batch
-
-
-def _worker_count(n_jobs: int | None) -> int:
-    if n_jobs is not None:
-        return max(1, n_jobs)
-    return max(1, min(8, (os.cpu_count() or 1) - 1))
-
-
-def check_smiles(
-    texts: Sequence[str], atom_types: set[str] | None, charges: Any, max_atoms: int | None
-) -> list[tuple[str | None, str | None]]:
-    """``(canonical SMILES, None)`` or ``(None, reason)`` for each text; runs in workers."""
-    out: list[tuple[str | None, str | None]] = []
-    for text in texts:
-        try:
-            mol = parse_smiles(text)
-        except BadInputError as exc:
-            out.append((None, str(exc)))
-            continue
-        reason = _rule_violation(mol, atom_types, charges, max_atoms)
-        out.append((None, reason) if reason else (Chem.MolToSmiles(mol), None))
-    return out
-
-
-def _rule_violation(mol: Chem.Mol, atom_types, charges, max_atoms) -> str | None:
-    if atom_types is None and max_atoms is None:
-        return None
-    return validate_for_vocabulary(mol, atom_types, max_atoms, charges)
-
-
-def _collect(result: MoleculeSet, batch: _Batch, checked: Any, rules: tuple, limit: int | None) -> bool:
-    """Add a batch's molecules to ``result`` in file order; True once ``limit`` is reached."""
-    checked_iter = iter(checked.result() if isinstance(checked, Future) else checked)
-    for line, text, name, item in batch.entries:
-        if item is None:
-            smiles, reason = next(checked_iter)
-        elif isinstance(item, str):
-            smiles, reason = None, item
-        else:
-            reason = _rule_violation(item, *rules)
-            smiles = None if reason else Chem.MolToSmiles(item)
-        if smiles is None:
-            _skip(result, line, text, reason or "invalid")
-            continue
-        result.smiles.append(smiles)
-        result.names.append(name)
-        if limit is not None and len(result.smiles) >= limit:
-            return True
-    return False
 
 
 def _finish(path: Path, result: MoleculeSet, require_valid: bool) -> MoleculeSet:

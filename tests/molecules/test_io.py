@@ -202,10 +202,10 @@ def test_builtin_sample_set_reads_cleanly() -> None:
 
 
 def test_worker_processes_keep_file_order_skips_and_limit(tmp_path: Path, monkeypatch) -> None:
-    from flowstudio.molecules import io as molio
+    from flowstudio.molecules import parsing
 
-    monkeypatch.setattr(molio, "_SERIAL_BATCHES", 1)
-    monkeypatch.setattr(molio, "_BATCH", 3)
+    monkeypatch.setattr(parsing, "SERIAL_BATCHES", 1)
+    monkeypatch.setattr(parsing, "BATCH", 3)
     lines = [s if i % 4 else "C1CC" for i, s in enumerate(MOLECULES * 4)]
     path = tmp_path / "many.smi"
     path.write_text("\n".join(lines) + "\n")

@@ -39,7 +39,12 @@ def register(actions: argparse._SubParsersAction) -> None:
         help="held-out molecules: the reference of SNN, Frag, Scaf, FCD, properties "
         "(default: the training set)",
     )
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="where ChemNet (FCD) and the similarity blocks run (default: the GPU when there is one)",
+    )
     parser.add_argument(
         "--max-reference",
         type=int,
@@ -47,7 +52,13 @@ def register(actions: argparse._SubParsersAction) -> None:
         metavar="N",
         help="compare with a seeded random subset of at most N reference molecules (0: all)",
     )
-    parser.add_argument("--valid-without-check", type=float, metavar="FRACTION")
+    parser.add_argument(
+        "--valid-without-check",
+        type=float,
+        metavar="FRACTION",
+        help="validity before valency correction, as reported by the sampler (default: read from a "
+        "'# valid_without_check: X' comment in the samples file)",
+    )
     parser.add_argument("--no-fcd", action="store_true", help="skip FCD (slow on a CPU)")
     parser.set_defaults(handler=run)
 

@@ -60,7 +60,7 @@ class Dynamics:
         *,
         noise: Tensor | None,
         counter: NFECounter,
-        max_nfe: int,
+        max_nfe: float,
         count_backward_hooks: bool,
     ) -> None:
         self.net = net
@@ -155,7 +155,9 @@ def solve(
             raise
         span = float((times[-1] - times[0]).abs())
         log.warning("%s Retrying with fixed-step %s over %d steps.", err, FALLBACK_SOLVER, fallback_steps)
+        # A fixed-step solve cannot run away: its NFE is fixed by the grid.
         dynamics.forward_calls = dynamics.backward_calls = 0
+        dynamics.max_nfe = math.inf
         step = span / fallback_steps
         return _checked_odeint(
             dynamics, state, times, FALLBACK_SOLVER, atol, rtol, step, adjoint, adjoint_params

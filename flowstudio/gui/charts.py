@@ -108,10 +108,22 @@ class LossChart(QWidget):
         pad = (hi - lo) * 0.06 or max(abs(hi) * 0.05, 1e-3)
         return lo - pad, hi + pad
 
-    def _layout(self) -> None:
+    def _layout(self, p: QPainter) -> None:
         has_secondary = any(s.secondary and s.visible and s.values for s in self.series.values())
-        self._plot = QRectF(64, 34, max(10, self.width() - 64 - (58 if has_secondary else 16)),
-                            max(10, self.height() - 34 - 30))
+        right = self.width() - (58 if has_secondary else 16)
+        # legend entries flow left to right and wrap; the plot starts below them
+        self._legend_boxes = []
+        metrics = p.fontMetrics()
+        x, y = 64.0, 6.0
+        for s in self.series.values():
+            label = f"{s.name} {format_tick(s.values[-1])}" if s.values else s.name
+            width = 18 + metrics.horizontalAdvance(label) + 14
+            if x + width > right and x > 64:
+                x, y = 64.0, y + 18
+            self._legend_boxes.append((QRectF(x, y, width, 18), s.name))
+            x += width
+        top = y + 26
+        self._plot = QRectF(64, top, max(10, right - 64), max(10, self.height() - top - 30))
         steps = [s.steps[-1] for s in self.series.values() if s.steps]
         first = [s.steps[0] for s in self.series.values() if s.steps]
         lo, hi = (min(first), max(steps)) if steps else (0.0, 1.0)
@@ -131,12 +143,12 @@ class LossChart(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), QColor(BACKGROUND))
-        self._layout()
-        plot = self._plot
-        p.fillRect(plot, QColor(PLOT_BG))
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
         p.setFont(font)
+        self._layout(p)
+        plot = self._plot
+        p.fillRect(plot, QColor(PLOT_BG))
         if not any(s.values for s in self.series.values()):
             p.setPen(QColor("#8b949e"))
             p.drawText(plot, Qt.AlignmentFlag.AlignCenter, self.placeholder)
@@ -217,23 +229,22 @@ class LossChart(QWidget):
             p.drawEllipse(QPointF(xs[0], ys[0]), 2.5, 2.5)
 
     def _draw_legend(self, p: QPainter) -> None:
-        self._legend_boxes = []
-        x = self._plot.left()
-        metrics = p.fontMetrics()
-        for s in self.series.values():
-            last = f" {format_tick(s.values[-1])}" if s.values else ""
-            label = f"{s.name}{last}"
-            width = 18 + metrics.horizontalAdvance(label) + 14
-            box = QRectF(x, 8, width, 18)
+        for box, name in self._legend_boxes:
+            s = self.series[name]
+            label = f"{s.name} {format_tick(s.values[-1])}" if s.values else s.name
             color = QColor(s.color)
             if not s.visible:
                 color.setAlpha(70)
-            p.setPen(QPen(color, 3))
-            p.drawLine(QPointF(x + 2, 17), QPointF(x + 14, 17))
+            mid = box.center().y()
+            pen = QPen(color, 3)
+            if s.secondary:
+                pen.setStyle(Qt.PenStyle.DashLine)
+                pen.setWidthF(2)
+            p.setPen(pen)
+            p.drawLine(QPointF(box.left() + 2, mid), QPointF(box.left() + 14, mid))
             p.setPen(QColor(TEXT) if s.visible else QColor("#6e7681"))
-            p.drawText(QRectF(x + 18, 8, width - 18, 18), Qt.AlignmentFlag.AlignVCenter, label)
-            self._legend_boxes.append((box, s.name))
-            x += width
+            p.drawText(QRectF(box.left() + 18, box.top(), box.width() - 18, box.height()),
+                       Qt.AlignmentFlag.AlignVCenter, label)
 
     def _draw_hover(self, p: QPainter, primary, secondary) -> None:
         if self._hover_x is None or not self._plot.contains(QPointF(self._hover_x, self._plot.center().y())):

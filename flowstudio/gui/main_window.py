@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
             ws.state_changed.connect(lambda _: self._update_actions())
             ws.data_loaded.connect(lambda _: self._rebuild_recent_menu())
         self._closing = False
+        self.load_samples_on_show = True  # each workspace reads its default sample when first shown
         self._build_menus()
         self._restore_geometry()
         self.tabs.currentChanged.connect(self._workspace_changed)
@@ -195,16 +196,19 @@ class MainWindow(QMainWindow):
     def populate(self) -> None:
         """Fill the workspaces from the engines and load the default samples."""
         for ws in self.workspaces:
-            try:
-                ws.populate()
-            except (ImportError, AttributeError) as exc:
-                ws.error(f"The {ws.title.lower()} engine is not available in this install: {exc}")
-                continue
-            if ws.sample_combo.count():
-                ws.load_sample(ws.sample_combo.itemData(0))
+            ws.populate()
+        self._populated = True
+        self._load_default_sample(self.current)
         self._rebuild_samples_menu()
         self.device_label.setText(f"Device: {self.points.device_combo.currentText() or '?'}  ")
         self._update_actions()
+
+    def _load_default_sample(self, ws: Workspace) -> None:
+        """Each workspace opens on its first built-in sample, read when first shown (the
+        20,000-molecule set takes seconds: no need to pay for it in the points workspace)."""
+        if (self.load_samples_on_show and getattr(self, "_populated", False) and ws.data is None
+                and not ws.io_jobs.busy and ws.sample_combo.count()):
+            ws.load_sample(ws.sample_combo.itemData(0))
 
     def resize_docks(self) -> None:
         self.resizeDocks([self.log_dock], [130], Qt.Orientation.Vertical)
@@ -231,6 +235,7 @@ class MainWindow(QMainWindow):
 
     def _workspace_changed(self, _: int) -> None:
         self.settings.set_value("window/workspace", str(self.tabs.currentIndex()))
+        self._load_default_sample(self.current)
         self._update_actions()
 
     def _update_actions(self) -> None:

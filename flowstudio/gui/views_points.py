@@ -51,7 +51,7 @@ class VtkView(QWidget):
         if self.plotter is None and not self.closed:
             from pyvistaqt import QtInteractor
 
-            self.plotter = QtInteractor(self, auto_update=False)
+            self.plotter = QtInteractor(self, auto_update=False, multi_samples=1)
             self.plotter.set_background(CLOUD_BG)
             self._stack.addWidget(self.plotter.interactor)
         self._stack.setCurrentWidget(self.plotter.interactor)
@@ -82,6 +82,7 @@ class VtkView(QWidget):
             VtkView.open_views.remove(self)
 
     def set_placeholder(self, text: str) -> None:
+        self._scene = None
         self._placeholder.setText(text)
         self._stack.setCurrentWidget(self._placeholder)
         self._pending = None
@@ -109,64 +110,94 @@ class CloudView(VtkView):
         super().__init__(parent, placeholder)
         self.point_size = point_size
         self._layout_key: tuple | None = None
+        self._scene: tuple | None = None
+        self._cloud = None
+        self._actor = None
+        self._title_actor = None
 
     # drawing ------------------------------------------------------------------------------
     def show_clouds(self, clouds: Sequence[np.ndarray], scalars: Sequence[np.ndarray] | None = None,
                     labels: Sequence[str] | None = None, columns: int | None = None,
                     scalar_title: str = "", cmap: str | None = None,
-                    clim: tuple[float, float] | None = None, reset_camera: bool = False) -> None:
-        """Draw ``clouds`` (each (P, 3)) in a grid; ``scalars`` color the points."""
-        if self.defer(self.show_clouds, clouds, scalars, labels, columns, scalar_title, cmap, clim, reset_camera):
-            return
-        import pyvista as pv
+                    clim: tuple[float, float] | None = None, reset_camera: bool = False, title: str = "") -> None:
+        """Draw ``clouds`` (each (P, 3)) in a grid; ``scalars`` color the points.
 
+        All clouds form one merged point set and one actor. When only the coordinates and
+        values change (live samples, a trajectory's frames), they are updated in place,
+        which costs one render instead of rebuilding the scene.
+        """
+        if self.defer(self.show_clouds, clouds, scalars, labels, columns, scalar_title, cmap, clim, reset_camera,
+                      title):
+            return
         plotter = self.ensure_plotter()
         clouds = [np.asarray(c, dtype=np.float32) for c in clouds]
         k = len(clouds)
-        columns = columns or max(1, math.ceil(math.sqrt(k * 1.6)))
+        columns = columns or best_columns(k, self.width() / max(1, self.height()))
         extent = max((float(np.ptp(c, axis=0).max()) for c in clouds if len(c)), default=1.0) or 1.0
         spacing = extent * 1.25
-        plotter.clear()
-        if scalars is not None and clim is None:
-            joined = np.concatenate([np.asarray(s).ravel() for s in scalars])
-            finite = joined[np.isfinite(joined)]
-            clim = (float(np.percentile(finite, 2)), float(np.percentile(finite, 98))) if finite.size else None
-        label_points, label_texts = [], []
+        placed, values, anchors = [], [], []
         for i, cloud in enumerate(clouds):
-            if not len(cloud):
-                continue
             row, col = divmod(i, columns)
-            center = cloud.mean(axis=0)
-            offset = np.array([col * spacing, -row * spacing, 0.0], dtype=np.float32) - center
-            poly = pv.PolyData(cloud + offset)
-            if scalars is not None:
-                poly["values"] = np.asarray(scalars[i], dtype=np.float32)
-                name = scalar_title or "values"
-            else:
-                poly["values"] = cloud[:, 1]  # height coloring reads the shape at a glance
-                name = None
-            plotter.add_mesh(poly, scalars="values", cmap=cmap or DEFAULT_CMAP, clim=clim,
-                             render_points_as_spheres=True, point_size=self.point_size,
-                             show_scalar_bar=False, style="points")
-            if labels is not None and i < len(labels) and labels[i]:
-                low = (cloud + offset)[:, 1].min()
-                label_points.append([col * spacing, low - extent * 0.12, 0.0])
-                label_texts.append(labels[i])
-        if scalars is not None and name:
-            plotter.add_scalar_bar(title=name, n_labels=4, color="#c9d1d9", vertical=True,
-                                   position_x=0.9, position_y=0.1, width=0.06, height=0.8,
-                                   title_font_size=12, label_font_size=11)
-        if label_points:
-            plotter.add_point_labels(np.array(label_points), label_texts, font_size=13, text_color="#c9d1d9",
-                                     shape=None, show_points=False, always_visible=True)
-        key = (k, columns, round(extent, 3))
-        if reset_camera or key != self._layout_key:
-            plotter.view_xy()
-            plotter.reset_camera()
+            offset = np.array([col * spacing, -row * spacing, 0.0], dtype=np.float32)
+            shifted = cloud - (cloud.mean(axis=0) if len(cloud) else 0) + offset
+            placed.append(shifted)
+            # without scalars, color by height: it reads the shape at a glance
+            values.append(np.asarray(scalars[i], dtype=np.float32) if scalars is not None else cloud[:, 1])
+            anchors.append([col * spacing, (shifted[:, 1].min() if len(cloud) else 0) - extent * 0.12, 0.0])
+        points = np.concatenate(placed) if placed else np.zeros((0, 3), np.float32)
+        values = np.concatenate(values) if values else np.zeros(0, np.float32)
+        if clim is None:
+            finite = values[np.isfinite(values)]
+            clim = (float(np.percentile(finite, 2)), float(np.percentile(finite, 98))) if finite.size else (0, 1)
+            if clim[1] <= clim[0]:
+                clim = (clim[0], clim[0] + 1e-6)
+        labels = list(labels) if labels else []
+        scene = (tuple(len(c) for c in clouds), columns, scalars is None, scalar_title, cmap, tuple(labels))
+        if scene == self._scene and self._cloud is not None:
+            self._cloud.points = points
+            self._cloud["values"] = values
+            self._actor.mapper.scalar_range = clim
+        else:
+            self._build_scene(plotter, points, values, clim, scalars is not None, scalar_title, cmap,
+                              [a for a, t in zip(anchors, labels, strict=False) if t], [t for t in labels if t])
+            self._scene = scene
+        if self._title_actor is None:
+            self._title_actor = plotter.add_text(title, position="upper_left", font_size=11, color="#c9d1d9",
+                                                 name="title")
+        else:
+            self._title_actor.SetText(2, title)  # 2: the upper-left corner of the annotation
+        # keep the user's camera while the layout stays (live samples jitter a little in size)
+        old = self._layout_key
+        if reset_camera or old is None or old[:2] != (k, columns) or not 0.75 < extent / old[2] < 1.33:
+            plotter.view_xy(render=False)
+            plotter.reset_camera(render=False)
             plotter.camera.zoom(1.15)
-            self._layout_key = key
+            self._layout_key = (k, columns, extent)
         plotter.render()
         self.draw_count += 1
+
+    def _build_scene(self, plotter, points, values, clim, has_scalars, scalar_title, cmap, anchors, texts) -> None:
+        import pyvista as pv
+
+        plotter.clear()
+        self._title_actor = None
+        self._cloud = pv.PolyData(points)
+        self._cloud["values"] = values
+        self._actor = plotter.add_mesh(self._cloud, scalars="values", cmap=cmap or DEFAULT_CMAP, clim=clim,
+                                       render_points_as_spheres=True, point_size=self.point_size,
+                                       show_scalar_bar=False, style="points", render=False)
+        if has_scalars:
+            plotter.add_scalar_bar(title=scalar_title or "value", n_labels=4, color="#c9d1d9", vertical=True,
+                                   position_x=0.9, position_y=0.1, width=0.06, height=0.8,
+                                   title_font_size=12, label_font_size=11, render=False)
+        if texts:
+            plotter.add_point_labels(np.array(anchors), texts, font_size=13, text_color="#c9d1d9",
+                                     shape=None, show_points=False, always_visible=True, render=False)
+
+
+def best_columns(k: int, aspect: float) -> int:
+    """The column count that gives ``k`` square cells the most room in a view of ``aspect``."""
+    return max(range(1, max(1, k) + 1), key=lambda c: min(aspect / c, 1 / math.ceil(k / c)))
 
 
 def qimage_to_array(image: QImage) -> np.ndarray:

@@ -14,15 +14,30 @@ a backlog of stale redraws. :class:`RateLimiter` coalesces redraw requests on th
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, QTimer, Signal, Slot
 
 from flowstudio.training.control import Control
 from flowstudio.training.events import Event, Finished, Progress
+
+
+def lower_priority(niceness: int = 10) -> None:
+    """Make the calling worker thread yield the CPU to the GUI thread.
+
+    Qt's thread priorities do nothing on Linux (SCHED_OTHER), but a thread's nice value
+    does: with every core busy training, the GUI thread still gets scheduled at once and
+    can take the GIL when it needs it.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):  # not Linux, or not allowed: no harm done
+        pass
 
 
 class TrainingWorker(QObject):
@@ -41,6 +56,7 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        lower_priority()
         pending: Progress | None = None
         last_sent = 0.0
         try:
@@ -82,7 +98,9 @@ class TrainingSession(QObject):
         self.thread.started.connect(self.worker.run)
         self.worker.event.connect(self.event)
         self.worker.failed.connect(self.failed)
-        self.worker.done.connect(self.thread.quit)
+        # direct: the GUI thread may be blocked in wait() (closing the window) and could not
+        # run a queued quit, so the thread would never end
+        self.worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.ended)
         self.finished_event: Finished | None = None
         self.event.connect(self._remember_finish)
@@ -129,6 +147,7 @@ class _Job(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        lower_priority()
         try:
             result = self.fn()
         except Exception as exc:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -66,7 +67,8 @@ class Workspace(QWidget):
         super().__init__(parent)
         self.setObjectName(f"Workspace_{self.kind}")
         self.settings, self.log_panel = settings, log
-        self.jobs = JobRunner(self._job_failed, self)
+        self.jobs = JobRunner(self._job_failed, self)  # model queries, one at a time
+        self.io_jobs = JobRunner(self._job_failed, self)  # file reading, never queued behind a model query
         self.session: TrainingSession | None = None
         self.sessions_started: list[TrainingSession] = []
         self.data: DataInfo | None = None
@@ -102,7 +104,7 @@ class Workspace(QWidget):
     def preset_values(self, model: str, preset: str) -> dict[str, Any]:
         raise NotImplementedError
 
-    def task_factory(self, data: DataInfo, model: str, values: dict[str, Any]):
+    def task_factory(self, data: DataInfo, model: str, preset: str, values: dict[str, Any]):
         """A zero-argument callable building the engine's task (run on the worker thread)."""
         raise NotImplementedError
 
@@ -138,7 +140,7 @@ class Workspace(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(330)
+        scroll.setMinimumWidth(340)
 
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
@@ -169,6 +171,7 @@ class Workspace(QWidget):
         self.data_name = QLabel("No data loaded", box)
         self.data_name.setObjectName("DataName")
         self.data_name.setWordWrap(True)
+        self.data_name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.data_name)
         self.data_form = QFormLayout()
         self.data_form.setContentsMargins(0, 0, 0, 0)
@@ -188,6 +191,9 @@ class Workspace(QWidget):
         self.open_button.setToolTip("Open a data file (Ctrl+O); you can also drop files on the window")
         self.sample_combo = QComboBox(box)
         self.sample_combo.setToolTip("Built-in sample data sets")
+        self.sample_combo.setPlaceholderText("Built-in samples…")
+        self.sample_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.sample_combo.setMinimumContentsLength(8)
         row.addWidget(self.open_button)
         row.addWidget(self.sample_combo, 1)
         layout.addLayout(row)
@@ -199,13 +205,16 @@ class Workspace(QWidget):
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
         self.model_combo = QComboBox(box)
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_combo.setObjectName("ModelCombo")
         self.model_combo.setToolTip("The flow architecture to train")
         self.preset_combo = QComboBox(box)
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.preset_combo.setObjectName("PresetCombo")
         self.preset_combo.setToolTip("quick: small networks that learn on a CPU in minutes;\n"
                                      "full: the paper's settings, meant for a GPU")
         self.device_combo = QComboBox(box)
+        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.device_combo.setObjectName("DeviceCombo")
         self.device_combo.setToolTip("Where to train: auto picks the GPU when there is one")
         form.addRow("Model", self.model_combo)
@@ -258,8 +267,15 @@ class Workspace(QWidget):
 
     # ------------------------------------------------------------------ set-up
     def populate(self) -> None:
-        """Fill the combos from the engine (after construction, so subclasses are ready)."""
-        for sample in self.samples():
+        """Fill the combos from the engine (after construction, so subclasses are ready).
+
+        A missing engine piece becomes a message, so the other workspace stays usable."""
+        try:
+            samples = self.samples()
+        except ImportError as exc:
+            samples = []
+            self.log(f"{self.title}: no built-in samples ({exc})", "warning")
+        for sample in samples:
             self.sample_combo.addItem(sample.title, sample)
             self.sample_combo.setItemData(self.sample_combo.count() - 1, sample.description,
                                           Qt.ItemDataRole.ToolTipRole)
@@ -267,8 +283,13 @@ class Workspace(QWidget):
         self.device_combo.clear()
         for value, label in backend.device_choices():
             self.device_combo.addItem(label, value)
-        self.model_combo.addItems(self.models())
-        self.preset_combo.addItems(self.presets())
+        try:
+            self.model_combo.addItems(self.models())
+            self.preset_combo.addItems(self.presets())
+        except ImportError as exc:
+            self.error(f"The {self.title.lower()} models are not available in this install: {exc}")
+            self.train_button.setEnabled(False)
+            return
         self._restore_choice(self.model_combo, "model")
         self._restore_choice(self.preset_combo, "preset")
         self._restore_choice(self.device_combo, "device", by_data=True)
@@ -315,7 +336,7 @@ class Workspace(QWidget):
                 self.settings.remember_folder("data", path)
             self.data_loaded.emit(str(path))
 
-        self.jobs.submit("data", lambda: self.read_data(path), done)
+        self.io_jobs.submit("data", lambda: self.read_data(path), done)
 
     def set_data(self, info: DataInfo) -> None:
         self.data = info
@@ -326,6 +347,8 @@ class Workspace(QWidget):
         for label, value in info.rows:
             text = QLabel(value)
             text.setWordWrap(True)
+            text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            text.setToolTip(value)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.data_form.addRow(f"{label}:", text)
         self.skipped_list.clear()
@@ -333,7 +356,7 @@ class Workspace(QWidget):
         self.skipped_label.setText(f"Skipped {info.skipped_count} item(s):")
         self.skipped_label.setVisible(info.skipped_count > 0)
         self.skipped_list.setVisible(bool(info.skipped))
-        self.log(f"{self.title}: loaded {info.name} ({', '.join(v for k, v in info.rows[:2])})")
+        self.log(f"{self.title}: loaded {info.name} ({'; '.join(f'{k.lower()} {v}' for k, v in info.rows[:2])})")
         if info.skipped_count:
             self.log(f"{info.skipped_count} item(s) skipped in {info.name}; first: "
                      f"{info.skipped[0] if info.skipped else '?'}", "warning")
@@ -374,7 +397,7 @@ class Workspace(QWidget):
             model = self.model_combo.currentText()
             options = backend.training_options(values, self.device_combo.currentData() or "auto")
             options.validate()
-            factory = self.task_factory(self.data, model, values)
+            factory = self.task_factory(self.data, model, self.preset_combo.currentText(), values)
         except BadInputError as exc:
             self.error(f"Cannot train: {exc}")
             return
@@ -531,8 +554,7 @@ class Workspace(QWidget):
             self.model = model
             self.latest_checkpoint = path
             if announce:
-                self.notify(f"Opened checkpoint {path.name}: {getattr(model, 'model_name', 'model')} "
-                            f"at step {getattr(model, 'step', '?')}.")
+                self.notify(f"Opened checkpoint {path.name}: {model.model_name} at step {model.step}.")
             self.model_ready()
 
         self.jobs.submit("model", lambda: self.load_model(path), ready)
@@ -540,4 +562,5 @@ class Workspace(QWidget):
     # ------------------------------------------------------------------ shutdown
     def shutdown(self, timeout_ms: int = 20_000) -> bool:
         ok = self.wait_for_training(timeout_ms)
+        ok = self.io_jobs.wait(timeout_ms) and ok
         return self.jobs.wait(timeout_ms) and ok

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from flowstudio.errors import BadInputError
-from flowstudio.gui.backend import DataInfo, Sample
+from flowstudio.gui.backend import DataInfo, Sample, TrainedModel, load_trained
 from flowstudio.gui.views_molecules import Molecule3DView, MoleculeEntry, MoleculeGrid, MetricsTable, conformer
 from flowstudio.gui.widgets import LabeledSlider, icon
 from flowstudio.gui.workspace import Workspace
@@ -35,6 +35,7 @@ from flowstudio.params import Param
 from flowstudio.training.events import Samples
 
 PREVIEW_MOLECULES = 48
+STATS_MOLECULES = 3000
 NO_MODEL = "Train a model (Train) or open a checkpoint (File > Open checkpoint…) to generate molecules."
 METRIC_TIPS = {
     "valid": "Fraction of generated molecules RDKit accepts",
@@ -101,15 +102,17 @@ class MoleculesWorkspace(Workspace):
         molecules = io.read_molecules(path)
         elements: Counter[str] = Counter()
         sizes = []
-        for text in molecules.smiles:
+        surveyed = molecules.smiles[:STATS_MOLECULES]  # enough for the proportions, fast to parse
+        for text in surveyed:
             mol = Chem.MolFromSmiles(text)
             if mol is not None:
                 elements.update(a.GetSymbol() for a in mol.GetAtoms())
                 sizes.append(mol.GetNumHeavyAtoms())
+        survey = "" if len(surveyed) == len(molecules) else f" (first {len(surveyed):,})"
         rows = [("Molecules", f"{len(molecules):,}"),
-                ("Atom types", ", ".join(f"{e} {c / max(1, sum(elements.values())):.0%}"
-                                         for e, c in elements.most_common())),
-                ("Heavy atoms", f"{min(sizes)}–{max(sizes)} (mean {sum(sizes) / len(sizes):.1f})" if sizes else "–"),
+                ("Atom types", ", ".join(f"{e} {c / max(1, sum(elements.values())):.1%}"
+                                         for e, c in elements.most_common()) + survey),
+                ("Heavy atoms", f"{min(sizes)}–{max(sizes)}, mean {sum(sizes) / len(sizes):.1f}{survey}" if sizes else "–"),
                 ("Source", Path(path).name)]
         skipped = [str(s) for s in molecules.skipped]
         preview = entries_for(molecules.smiles[:PREVIEW_MOLECULES], molecules.names[:PREVIEW_MOLECULES] or None)
@@ -117,9 +120,9 @@ class MoleculesWorkspace(Workspace):
                         {"set": molecules, "preview": preview})
 
     def models(self) -> list[str]:
-        from flowstudio.molecules import task
+        from flowstudio.molecules.task import MoleculeTask
 
-        return list(task.MODELS)
+        return [MoleculeTask.model_name]
 
     def presets(self) -> list[str]:
         from flowstudio.molecules import task
@@ -129,23 +132,23 @@ class MoleculesWorkspace(Workspace):
     def params_for(self, model: str) -> list[Param]:
         from flowstudio.molecules import task
 
-        return task.hyperparameters(model)
+        return list(task.HYPERPARAMETERS)
 
     def preset_values(self, model: str, preset: str) -> dict[str, Any]:
         from flowstudio.molecules import task
 
-        return task.preset_values(model, preset)
+        return task.resolve(preset)
 
-    def task_factory(self, data: DataInfo, model: str, values: dict[str, Any]):
+    def task_factory(self, data: DataInfo, model: str, preset: str, values: dict[str, Any]):
         from flowstudio.molecules.task import MoleculeTask
 
         smiles = list(data.data["set"].smiles)
-        return lambda: MoleculeTask.from_values(smiles, model, values)
+        return lambda: MoleculeTask(smiles, preset, values)
 
-    def load_model(self, checkpoint: Path) -> Any:
+    def load_model(self, checkpoint: Path) -> TrainedModel:
         from flowstudio.molecules.task import MoleculeTask
 
-        return MoleculeTask.from_checkpoint(checkpoint)
+        return load_trained(checkpoint, self.kind, MoleculeTask)
 
     # ------------------------------------------------------------------ views
     def build_views(self, tabs: QTabWidget) -> None:
@@ -288,7 +291,7 @@ class MoleculesWorkspace(Workspace):
             if switch:
                 self.tabs.setCurrentWidget(self.view3d.parentWidget())
 
-        self.jobs.submit("conformer", lambda: conformer(smiles), done)
+        self.io_jobs.submit("conformer", lambda: conformer(smiles), done)
 
     # ------------------------------------------------------------------ model queries
     def model_ready(self) -> None:
@@ -306,7 +309,7 @@ class MoleculesWorkspace(Workspace):
         train = set(self.data.data["set"].smiles) if self.data else set()
 
         def work():
-            result = generate(model.model, n, temperature, check)
+            result = generate(model.task.model, n, temperature, check)
             _, canonical = valid_molecules(result.smiles)
             summary = {"valid": result.validity, "valid w/o check": result.validity_without_check,
                        "unique": fraction_unique(canonical), "novel": fraction_novel(canonical, train)}
@@ -338,7 +341,7 @@ class MoleculesWorkspace(Workspace):
         model, steps = self.model, self.interp_steps.value()
 
         def work():
-            result = interpolate(model.model, a, b, steps)
+            result = interpolate(model.task.model, a, b, steps)
             titles = [f"t={i / (steps - 1):.2f}  {s or 'invalid'}" for i, s in enumerate(result.smiles)]
             return entries_for(result.smiles, titles)
 
@@ -356,7 +359,7 @@ class MoleculesWorkspace(Workspace):
         temperature = self.gen_temperature.value()
 
         def work():
-            result = generate(model.model, n, temperature, True)
+            result = generate(model.task.model, n, temperature, True)
             return evaluate(result.smiles, train, valid_without_check=result.validity_without_check, fcd=fcd,
                             canonicalize_train=False)
 

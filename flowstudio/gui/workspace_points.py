@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flowstudio.gui.backend import DataInfo, Sample
+from flowstudio.gui.backend import DataInfo, Sample, TrainedModel, load_trained
 from flowstudio.gui.views_points import CloudView, DensitySliceView
 from flowstudio.gui.widgets import LabeledSlider, icon
 from flowstudio.gui.workspace import Workspace
@@ -62,7 +62,7 @@ class PointsWorkspace(Workspace):
     def samples(self) -> list[Sample]:
         from flowstudio.pointclouds import samples
 
-        return [Sample(s.key, s.title, s.path, s.description) for s in samples.builtin_samples()]
+        return [Sample(s.path.stem, s.name, s.path, s.description) for s in samples.builtin_samples()]
 
     def open_filters(self) -> list[str]:
         from flowstudio.pointclouds import io
@@ -110,16 +110,16 @@ class PointsWorkspace(Workspace):
 
         return settings.preset_values(model, preset)
 
-    def task_factory(self, data: DataInfo, model: str, values: dict[str, Any]):
+    def task_factory(self, data: DataInfo, model: str, preset: str, values: dict[str, Any]):
         from flowstudio.pointclouds.task import PointCloudTask
 
         collection = data.data
-        return lambda: PointCloudTask.from_values(collection, model, values)
+        return lambda: PointCloudTask(collection, model, preset, values)
 
-    def load_model(self, checkpoint: Path) -> Any:
+    def load_model(self, checkpoint: Path) -> TrainedModel:
         from flowstudio.pointclouds.task import PointCloudTask
 
-        return PointCloudTask.from_checkpoint(checkpoint)
+        return load_trained(checkpoint, self.kind, PointCloudTask)
 
     # ------------------------------------------------------------------ views
     def build_views(self, tabs: QTabWidget) -> None:
@@ -267,14 +267,15 @@ class PointsWorkspace(Workspace):
         lo, hi = float(points.min()), float(points.max())
         self.slice_offset.set_range(lo, hi)
         self.slice_offset.set_value((lo + hi) / 2)
-        self.tabs.setCurrentWidget(self.preview) if not self.training else None
+        if not self.training:
+            self.tabs.setCurrentWidget(self.preview)
 
     def show_live_samples(self, event: Samples) -> None:
         if event.points is None:
             return
         self.live_points = np.asarray(event.points)
         self.live_view.show_clouds([thin(c) for c in self.live_points],
-                                   labels=[f"step {event.step}"] + [""] * (len(self.live_points) - 1))
+                                   title=f"live samples · step {event.step:,} · T = {event.temperature:g}")
         if self.model is None:  # until a model is loaded, the Samples tab shows the live ones
             self.sampled = self.live_points
 
@@ -298,14 +299,14 @@ class PointsWorkspace(Workspace):
             self.interpolate()
 
     def _has_latent(self) -> bool:
-        return bool(getattr(self.model.model, "latent_dim", 0))
+        return bool(getattr(self.model.task.model, "latent_dim", 0))
 
     def resample(self) -> None:
         if self.model is None:
             return
         from flowstudio.pointclouds import analyses
 
-        model, k, p = self.model, self.sample_count.value(), self.sample_points.value()
+        model, k, p = self.model.task, self.sample_count.value(), self.sample_points.value()
         temperature, with_logp = self.temperature.value(), self.color_by_logp.isChecked()
 
         def work():
@@ -318,7 +319,8 @@ class PointsWorkspace(Workspace):
             self.sampled = clouds
             self.samples_view.show_clouds(list(clouds), scalars=None if logp is None else list(logp),
                                           scalar_title="log p(x)", cmap="plasma" if logp is not None else None,
-                                          labels=[f"T={temperature:.2f}"] + [""] * (len(clouds) - 1))
+                                          title=f"{len(clouds)} samples · T = {temperature:.2f}"
+                                          + (" · colored by log p(x)" if logp is not None else ""))
 
         self.jobs.submit("samples", work, done)
 
@@ -333,7 +335,7 @@ class PointsWorkspace(Workspace):
         from flowstudio.pointclouds import analyses
 
         a, b = shapes[max(0, self.shape_a.currentIndex())], shapes[max(0, self.shape_b.currentIndex())]
-        model, steps = self.model, self.interp_steps.value()
+        model, steps = self.model.task, self.interp_steps.value()
 
         def done(frames: np.ndarray) -> None:
             self.interpolation = frames
@@ -368,7 +370,7 @@ class PointsWorkspace(Workspace):
             return
         from flowstudio.pointclouds import analyses
 
-        model, axis = self.model, self.slice_axis.currentText()
+        model, axis = self.model.task, self.slice_axis.currentText()
         offset, resolution = self.slice_offset.value(), self.slice_resolution.value()
         shapes = self.shapes()
         reference = self.sampled[0] if self.sampled is not None else (shapes[0] if shapes is not None else None)
@@ -405,7 +407,7 @@ class PointsWorkspace(Workspace):
             return
         from flowstudio.pointclouds import analyses
 
-        model = self.model
+        model = self.model.task
 
         def done(frames: np.ndarray) -> None:
             self.trajectory = frames
@@ -437,7 +439,7 @@ class PointsWorkspace(Workspace):
         from flowstudio.pointclouds import analyses
 
         shape = thin(shapes[max(0, self.recon_shape.currentIndex())])
-        model = self.model
+        model = self.model.task
 
         def done(recon: np.ndarray) -> None:
             self.recon_view.show_clouds([shape, recon], labels=["input", "reconstruction"], columns=2)
@@ -457,5 +459,7 @@ class PointsWorkspace(Workspace):
         writer = io.writer_for(path)
         if len(clouds) > 1 and not writer.collections:
             written = io.write_shapes(path.parent, clouds, path.suffix, path.stem)
-            return written[0].parent
+            self.log(f"{writer.name} holds one shape: wrote {len(written)} files, {written[0].name} … "
+                     f"{written[-1].name}")
+            return written[0]
         return io.write_points(path, clouds)

@@ -59,6 +59,13 @@ def register(actions: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"points per shape for the exact EMD (default {DEFAULT_EMD_POINTS}; 0 skips EMD)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="W",
+        help="processes for the EMD assignments (default: automatic, up to 8 for large jobs)",
+    )
     p.add_argument("--device", default="cpu", help="where to compute the Chamfer matrices: cpu, cuda, auto")
     p.add_argument("--seed", type=int, default=0, help="seeds the point subsets")
     p.set_defaults(handler=run)
@@ -97,7 +104,14 @@ def run(args: argparse.Namespace) -> int:
         for shape, reason in collection.skipped:
             sys.stderr.write(f"flowstudio: skipped {name} shape {shape}: {reason}\n")
 
-    scores = evaluate(samples.points, ref.points, emd_points=args.emd_points, device=device, seed=args.seed)
+    scores = evaluate(
+        samples.points,
+        ref.points,
+        emd_points=args.emd_points,
+        device=device,
+        seed=args.seed,
+        emd_workers=args.workers,
+    )
     out = dict(scores)
     out.update(
         n_samples=len(samples),

@@ -33,15 +33,16 @@ points so that the memory stays bounded (``memory_mb``), on the GPU when asked.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial.distance import cdist
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
+from flowstudio.pointclouds import _emd_worker
+from flowstudio.pointclouds._emd_worker import emd_exact as emd_exact  # re-exported
 
 METRIC_KEYS = ("MMD-CD", "COV-CD", "1-NNA-CD", "MMD-EMD", "COV-EMD", "1-NNA-EMD")
 DEFAULT_EMD_POINTS = 256
@@ -70,16 +71,6 @@ def chamfer_distance(a: np.ndarray | Tensor, b: np.ndarray | Tensor) -> Tensor:
     d = ((a_t[:, :, None, :] - b_t[:, None, :, :]) ** 2).sum(-1)
     cd = d.amin(2).mean(1) + d.amin(1).mean(1)
     return cd[0] if squeeze else cd
-
-
-def emd_exact(a: np.ndarray, b: np.ndarray) -> float:
-    """EMD between two clouds of equal size: the mean matched Euclidean distance."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"EMD needs clouds of equal size, got {a.shape} and {b.shape}")
-    cost = cdist(a, b)
-    rows, cols = linear_sum_assignment(cost)
-    return float(cost[rows, cols].mean())
 
 
 def _augmented(points: Tensor) -> tuple[Tensor, Tensor]:
@@ -174,19 +165,21 @@ def pairwise_emd(
     *,
     n_points: int = DEFAULT_EMD_POINTS,
     seed: int = 0,
+    workers: int | None = None,
     progress: Progress | None = None,
 ) -> Tensor:
     """The EMD matrix (N_x, N_y), exact on ``n_points`` random points per shape.
 
     The subsample is ``min(n_points, P_x, P_y)`` points, drawn once per shape with
-    ``seed``; with ``y=None`` only the upper triangle is solved.
+    ``seed``; with ``y=None`` only the upper triangle is solved. ``workers`` processes
+    share the assignments (default: one for small jobs, else up to 8, one per core).
     """
     xt = _as_tensor(x, "samples")
     yt = None if y is None else _as_tensor(y, "references")
     m = _emd_size(n_points, xt, xt if yt is None else yt)
     xs = _emd_subsets(xt, m, seed)
     ys = None if yt is None else _emd_subsets(yt, m, seed)
-    return _emd_matrix(xs, ys, progress)
+    return _emd_matrix(xs, ys, progress, workers)
 
 
 def _emd_size(n_points: int, x: Tensor, y: Tensor) -> int:
@@ -196,18 +189,38 @@ def _emd_size(n_points: int, x: Tensor, y: Tensor) -> int:
     return m
 
 
-def _emd_matrix(xs: np.ndarray, ys: np.ndarray | None, progress: Progress | None) -> Tensor:
+def _auto_workers(n_pairs: int, m: int) -> int:
+    """Worker processes for ``n_pairs`` assignments of size ``m``: one when the work is
+    small enough (about ten seconds) that starting processes would not pay off."""
+    seconds = n_pairs * 5e-10 * m**3  # linear_sum_assignment: about 8 ms at m = 256
+    if seconds < 10:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(8, cpus))
+
+
+def _emd_matrix(
+    xs: np.ndarray, ys: np.ndarray | None, progress: Progress | None, workers: int | None = None
+) -> Tensor:
     symmetric = ys is None
     ys = xs if ys is None else ys
     rows, cols = _pair_plan(len(xs), len(ys), symmetric, torch.device("cpu"))
+    pairs = torch.stack([rows, cols], 1).numpy()
+    total = max(1, len(pairs))
+    workers = _auto_workers(len(pairs), xs.shape[1]) if workers is None else max(1, workers)
+    if workers > 1 and len(pairs) >= 2 * workers:
+        report = None if progress is None else (lambda done: progress(done / total))
+        values = _emd_worker.solve_in_processes(xs, ys, pairs, workers, report)
+    else:
+        values = np.empty(len(pairs))
+        for start in range(0, len(pairs), 64):
+            values[start : start + 64] = _emd_worker.solve_pairs(xs, ys, pairs[start : start + 64])
+            if progress is not None:
+                progress(min(len(pairs), start + 64) / total)
     out = torch.zeros(len(xs), len(ys), dtype=torch.float64)
-    total = len(rows)
-    for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
-        out[i, j] = emd_exact(xs[i], ys[j])
-        if symmetric:
-            out[j, i] = out[i, j]
-        if progress is not None and (k % 64 == 63 or k == total - 1):
-            progress((k + 1) / total)
+    out[rows, cols] = torch.from_numpy(values)
+    if symmetric:
+        out[cols, rows] = out[rows, cols]
     return out.to(torch.float32)
 
 
@@ -248,13 +261,15 @@ def evaluate(
     emd_points: int | None = DEFAULT_EMD_POINTS,
     device: str | torch.device | None = None,
     seed: int = 0,
+    emd_workers: int | None = None,
     progress: Progress | None = None,
 ) -> dict[str, float | None]:
     """MMD, COV and 1-NNA for CD and EMD of ``samples`` (N, P, 3) against ``refs`` (M, Q, 3).
 
     Returns a dict with :data:`METRIC_KEYS`. ``emd_points=0`` or ``None`` skips EMD (its
     keys are then ``None``). ``device`` runs the Chamfer matrices there (e.g. ``"cuda"``);
-    ``progress`` receives the fraction done, from 0 to 1.
+    ``emd_workers`` processes solve the EMD assignments (default: automatic, see
+    :func:`pairwise_emd`); ``progress`` receives the fraction done, from 0 to 1.
     """
     s = _as_tensor(samples, "samples")
     r = _as_tensor(refs, "references")
@@ -283,9 +298,9 @@ def evaluate(
         assert emd_points is not None
         m = _emd_size(emd_points, s, r)
         s_sub, r_sub = _emd_subsets(s, m, seed), _emd_subsets(r, m, seed)
-        e_sr = _emd_matrix(s_sub, r_sub, stage(n_s * n_r))
-        e_ss = _emd_matrix(s_sub, None, stage(n_s * (n_s - 1) // 2))
-        e_rr = _emd_matrix(r_sub, None, stage(n_r * (n_r - 1) // 2))
+        e_sr = _emd_matrix(s_sub, r_sub, stage(n_s * n_r), emd_workers)
+        e_ss = _emd_matrix(s_sub, None, stage(n_s * (n_s - 1) // 2), emd_workers)
+        e_rr = _emd_matrix(r_sub, None, stage(n_r * (n_r - 1) // 2), emd_workers)
         result.update(_scores("EMD", e_ss, e_rr, e_sr))
     else:
         result.update({"MMD-EMD": None, "COV-EMD": None, "1-NNA-EMD": None})

@@ -31,6 +31,17 @@ def test_emd_by_hand_and_against_brute_force() -> None:
     assert metrics.emd_exact(x, y) == pytest.approx(brute)
 
 
+def test_emd_in_worker_processes_matches_in_process() -> None:
+    x, y = blobs(5, 0, points=40), blobs(4, 1, points=40)
+    serial = metrics.pairwise_emd(x, y, n_points=32, workers=1)
+    seen: list[float] = []
+    parallel = metrics.pairwise_emd(x, y, n_points=32, workers=2, progress=seen.append)
+    torch.testing.assert_close(parallel, serial)
+    assert seen[-1] == 1.0
+    xs, ys = (metrics._emd_subsets(torch.from_numpy(v), 32, seed=0) for v in (x, y))
+    assert serial[0, 1].item() == pytest.approx(metrics.emd_exact(xs[0], ys[1]), rel=1e-6)
+
+
 def test_pairwise_cd_matches_brute_force_for_any_tiling() -> None:
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(5, 70, 3, generator=g) * 3 + 10, torch.randn(4, 50, 3, generator=g)

@@ -109,8 +109,7 @@ class PlanarTransform(_ParamsFromContext):
 
     def _inverse(self, z: Tensor, context: Tensor | None) -> tuple[Tensor, Tensor]:
         u_hat, w, b = self._uwb(z, context)
-        c = (u_hat * w).sum(-1).expand(z.shape[:-1])  # > -1
-        b = b.expand(z.shape[:-1])
+        c = (u_hat * w).sum(-1)  # > -1; shape () or batch
         wz = (z * w).sum(-1)
         # Solve g(a) = a + c tanh(a + b) - wz = 0; g is increasing and the root is bracketed.
         with torch.no_grad():

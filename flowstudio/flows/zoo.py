@@ -125,7 +125,12 @@ def _coupling_masks(features: int, context_features: int, o: dict[str, Any], fam
     if features < 2 and context_features == 0:
         raise BadInputError(f"{family} needs features >= 2 (a coupling splits the features), got {features}")
     kind = _choice(o, "mask", ("alternating", "half"))
-    return [make_mask(kind, features, i) for i in range(_positive_int(o, "num_layers"))]
+    return [_mask(make_mask(kind, features, i)) for i in range(_positive_int(o, "num_layers"))]
+
+
+def _mask(mask: Any) -> Any:
+    """A 1-D conditional coupling transforms its only feature from the context alone."""
+    return mask & False if mask.numel() == 1 else mask
 
 
 def _nice(features: int, context_features: int, o: dict[str, Any]) -> list[Transform]:
@@ -168,7 +173,7 @@ def _glow(features: int, context_features: int, o: dict[str, Any]) -> list[Trans
             ActNorm(features),
             InvertibleLinear(features),
             AffineCoupling(
-                features, half_mask(features, i), context_features, hidden, depth, scale_fn, clamp
+                features, _mask(half_mask(features, i)), context_features, hidden, depth, scale_fn, clamp
             ),
         ]
     return layers

@@ -7,9 +7,9 @@ products (VJPs) ``e^T ∂f/∂z``:
 
 * exact, for small ``D``: the ``D`` VJPs with the basis vectors give every row of the
   Jacobian, so ``tr J = Σ_i (e_i^T J)_i`` and ``||J||_F^2 = Σ_i ||e_i^T J||^2``. They are
-  computed in one batched autograd call (``is_grads_batched``, vmapped over the basis),
-  which on CPU at ``D = 3`` beat a Python loop of ``D`` calls and ``torch.func`` ``vjp``
-  under ``vmap`` (see ``benchmarks/divergence_vjp.py``).
+  ``D`` plain autograd calls: on CPU at ``D = 3`` this beat one batched call
+  (``is_grads_batched``) and ``torch.func.vjp`` under ``vmap`` by 15-30% from 1024 points
+  up, and tied below (``benchmarks/divergence_vjp.py``, ``benchmarks/results/cnf.md``).
 * Hutchinson (1989) / FFJORD (Grathwohl et al. 2018): one VJP with a noise vector ``e``
   with ``E[e e^T] = I`` gives unbiased estimates ``E[e^T J e] = tr J`` and
   ``E[||e^T J||^2] = ||J||_F^2``. FFJORD keeps ``e`` fixed during one ODE solve, so that
@@ -42,10 +42,12 @@ def exact_divergence(
     ``create_graph`` keeps the result differentiable (needed when training).
     """
     d = z.shape[-1]
-    basis = torch.eye(d, dtype=f.dtype, device=f.device)
-    basis = basis.reshape(d, *([1] * (f.dim() - 1)), d).expand(d, *f.shape)
-    rows = torch.autograd.grad(f, z, basis, create_graph=create_graph, is_grads_batched=True)[0]
-    jac = rows.movedim(0, -2)  # (*batch, D, D): jac[..., i, j] = ∂f_i/∂z_j
+    rows = [
+        torch.autograd.grad(f[..., i].sum(), z, retain_graph=create_graph or i < d - 1,
+                            create_graph=create_graph)[0]
+        for i in range(d)
+    ]
+    jac = torch.stack(rows, -2)  # (*batch, D, D): jac[..., i, j] = ∂f_i/∂z_j
     div = jac.diagonal(dim1=-2, dim2=-1).sum(-1)
     return div, (jac.pow(2).sum((-2, -1)) if frobenius else None)
 

@@ -98,6 +98,13 @@ def _choice(options: dict[str, Any], key: str, valid: tuple[str, ...]) -> str:
     return value
 
 
+def _flag(options: dict[str, Any], key: str) -> bool:
+    value = options[key]
+    if not isinstance(value, bool):
+        raise BadInputError(f"option {key} must be True or False, got {value!r}")
+    return value
+
+
 def _positive_float(options: dict[str, Any], key: str) -> float:
     value = options[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
@@ -153,7 +160,7 @@ def _realnvp(features: int, context_features: int, o: dict[str, Any]) -> list[Tr
     layers: list[Transform] = []
     for m in _coupling_masks(features, context_features, o, "realnvp"):
         layers.append(AffineCoupling(features, m, context_features, hidden, depth, scale_fn, clamp))
-        if o["batch_norm"]:
+        if _flag(o, "batch_norm"):
             layers.append(MovingBatchNorm(features))
     return layers
 
@@ -193,7 +200,7 @@ def _autoregressive(
     layers: list[Transform] = []
     for i in range(n):
         layers.append(cls(features, context_features, hidden, depth, clamp))
-        if o["batch_norm"] and i < n - 1:
+        if _flag(o, "batch_norm") and i < n - 1:
             layers.append(MovingBatchNorm(features))
         if i < n - 1 and features > 1:
             layers.append(ReversePermutation(features))
@@ -232,7 +239,16 @@ def make_flow(name: str, features: int, context_features: int = 0, **options: An
     if name in ("cnf", "ffjord"):
         from flowstudio.flows.cnf import make_cnf_flow
 
-        return make_cnf_flow(features, context_features, **options)
+        try:
+            return make_cnf_flow(features, context_features, **options)
+        except TypeError as err:  # an unknown keyword
+            if "argument" not in str(err):
+                raise
+            raise BadInputError(f"bad option for flow family {name!r}: {err}") from err
+        except ValueError as err:
+            if isinstance(err, BadInputError):
+                raise
+            raise BadInputError(f"bad option for flow family {name!r}: {err}") from err
     defaults = _DEFAULTS[name]
     unknown = sorted(set(options) - set(defaults))
     if unknown:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import pytest
 import torch
 
@@ -116,6 +119,30 @@ def test_make_flow_names_the_valid_choices() -> None:
     # names are case-insensitive; 1-D flows work where the family allows them
     assert make_flow("MAF", 1).log_prob(torch.randn(5, 1)).shape == (5,)
     assert make_flow("realnvp", 1, context_features=2).sample(3, torch.randn(2, 2)).shape == (2, 3, 1)
+
+
+def test_cnf_names_are_delegated_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    fake = types.ModuleType("flowstudio.flows.cnf")
+
+    def make_cnf_flow(features: int, context_features: int = 0, **options: object) -> str:
+        if "bogus" in options:
+            raise TypeError("make_cnf_flow() got an unexpected keyword argument 'bogus'")
+        calls.append((features, context_features, options))
+        return "a cnf flow"
+
+    fake.make_cnf_flow = make_cnf_flow  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "flowstudio.flows.cnf", fake)
+    assert make_flow("ffjord", 3, 8, blocks=2) == "a cnf flow"
+    assert make_flow("cnf", 2) == "a cnf flow"
+    assert calls == [(3, 8, {"blocks": 2}), (2, 0, {})]
+    with pytest.raises(BadInputError, match=r"bad option for flow family 'cnf'.*bogus"):
+        make_flow("cnf", 2, bogus=1)
+
+
+def test_batch_norm_option_must_be_a_flag() -> None:
+    with pytest.raises(BadInputError, match="batch_norm must be True or False"):
+        make_flow("realnvp", 2, batch_norm="yes")
 
 
 def test_layer_constructors_check_their_arguments() -> None:

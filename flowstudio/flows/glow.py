@@ -47,6 +47,11 @@ class ActNorm(Transform):
         self.bias = nn.Parameter(torch.zeros(features))
         self.log_scale = nn.Parameter(torch.zeros(features))
         self.register_buffer("initialized", torch.tensor(False))
+        self._known_initialized = False  # caches the buffer: no device sync per call
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super()._load_from_state_dict(*args, **kwargs)
+        self._known_initialized = False
 
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
@@ -60,8 +65,10 @@ class ActNorm(Transform):
         self.initialized.fill_(True)
 
     def _forward(self, x: Tensor, context: Tensor | None) -> tuple[Tensor, Tensor]:
-        if not bool(self.initialized):
-            self.initialize(x)
+        if not self._known_initialized:
+            if not bool(self.initialized):
+                self.initialize(x)
+            self._known_initialized = True
         z = (x + self.bias) * torch.exp(self.log_scale)
         return z, self.log_scale.sum().expand(x.shape[:-1])
 

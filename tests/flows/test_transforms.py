@@ -65,10 +65,17 @@ FACTORIES: dict[str, Callable[[int, int], Transform]] = {
     "radial": lambda d, c: _mod("planar").RadialTransform(d, c, hidden=8),
     "maf": lambda d, c: _mod("autoregressive").MAF(d, c, hidden=16),
     "iaf": lambda d, c: _mod("autoregressive").IAF(d, c, hidden=16),
+    "inverse_of_affine": lambda d, c: _mod("realnvp")
+    .AffineCoupling(d, _nets().alternating_mask(d, 0), c, 16)
+    .inv,
     "random_perm": lambda d, c: _mod("permutations").RandomPermutation(d, seed=3),
     "reverse_perm": lambda d, c: _mod("permutations").ReversePermutation(d),
 }
-CONDITIONAL = {"additive", "affine_soft", "affine_tanh", "affine_none", "planar", "radial", "maf", "iaf"}
+CONDITIONAL = {
+    "inverse_of_affine",
+    *("additive", "affine_soft", "affine_tanh", "affine_none"),
+    *("planar", "radial", "maf", "iaf"),
+}
 
 CASES = [(name, d, 0) for name in FACTORIES for d in (2, 3)] + [
     (name, d, C) for name in sorted(CONDITIONAL) for d in (2, 3)
@@ -203,6 +210,10 @@ def test_actnorm_initializes_from_the_first_batch_once_and_survives_a_checkpoint
     fresh.load_state_dict(an.state_dict())
     assert "initialized" in an.state_dict() and bool(fresh.initialized)
     fresh(torch.randn(50, 3) * 100)
+    torch.testing.assert_close(fresh.bias.detach(), bias)
+    # loading an uninitialized state makes the next forward batch initialize again
+    fresh.load_state_dict(glow.ActNorm(3).state_dict())
+    fresh(x)
     torch.testing.assert_close(fresh.bias.detach(), bias)
     # the inverse before any forward leaves it uninitialized (identity)
     other = glow.ActNorm(2)

@@ -194,7 +194,7 @@ class CNF(Transform):
         from_end = bool(times[0] < end_time - 1e-6)
         grid = torch.cat([end_time.reshape(1).to(times), times]) if from_end else times
         aug = torch.randn(*z.shape[:-1], self.augment_dims, dtype=z.dtype, device=z.device)
-        path = self._solve((self._augment(z, aug),), context, grid, keep_path=True)[0]
+        path = self._solve((self._augment(z, aug),), context, grid, keep_path=True)[0][..., : self.features]
         return path[1:] if from_end else path
 
     # --- internals -------------------------------------------------------------------

@@ -99,11 +99,14 @@ def test_adjoint_gradients_match_direct_backpropagation() -> None:
     grads = []
     for adjoint in (False, True):
         torch.manual_seed(1)
-        cnf = _cnf(features=3, context_features=2, adjoint=adjoint, atol=1e-7, rtol=1e-7).double()
+        cnf = _cnf(
+            features=3, context_features=2, adjoint=adjoint, atol=1e-7, rtol=1e-7, train_end_time=True,
+            augment_dims=1, kinetic_weight=0.1, jacobian_weight=0.1,
+        ).double()
         x = torch.randn(2, 10, 3, dtype=torch.float64)
         context = torch.randn(2, 2, dtype=torch.float64, requires_grad=True)
         z, logdet = cnf(x, context)
-        (z.pow(2).sum() - logdet.sum()).backward()
+        (z.pow(2).sum() - logdet.sum() + sum(regularization_terms(cnf).values())).backward()
         grads.append(torch.cat([context.grad.reshape(-1), *[p.grad.reshape(-1) for p in cnf.parameters()]]))
     torch.testing.assert_close(grads[1], grads[0], atol=1e-4, rtol=1e-3)
 
@@ -199,6 +202,7 @@ def test_augmented_log_density_is_the_joint_density_at_zero() -> None:
     expected = -0.5 * z.pow(2).sum(-1) - 2 * math.log(2 * math.pi) + T * torch.trace(A_full)
     torch.testing.assert_close(logp, expected, atol=1e-6, rtol=0)
     assert cnf.inverse(z)[0].shape == (5, 2)
+    assert cnf.trajectory(z, times=torch.tensor([0.5, 0.0])).shape == (2, 5, 2)
 
 
 def test_density_of_a_random_cnf_integrates_to_one() -> None:

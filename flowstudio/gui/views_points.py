@@ -171,7 +171,7 @@ class CloudView(VtkView):
         if reset_camera or old is None or old[:2] != (k, columns) or not 0.75 < extent / old[2] < 1.33:
             plotter.view_xy(render=False)
             plotter.reset_camera(render=False)
-            plotter.camera.zoom(1.15)
+            plotter.camera.zoom(1.3 if k > 1 else 1.15)
             self._layout_key = (k, columns, extent)
         plotter.render()
         self.draw_count += 1

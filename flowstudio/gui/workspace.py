@@ -225,6 +225,10 @@ class Workspace(QWidget):
         reset.setToolTip("Set every hyperparameter back to the selected preset's value")
         reset.clicked.connect(self._apply_preset)
         layout.addWidget(reset)
+        hint = QLabel("Hover a name for its meaning; bold names differ from their default.", box)
+        hint.setObjectName("HintLabel")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
         self.params = ParamsPanel(box)
         layout.addWidget(self.params)
         return box

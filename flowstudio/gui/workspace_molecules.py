@@ -153,7 +153,7 @@ class MoleculesWorkspace(Workspace):
     # ------------------------------------------------------------------ views
     def build_views(self, tabs: QTabWidget) -> None:
         self.preview = MoleculeGrid(self, placeholder="Open a molecule file or pick a built-in sample.")
-        tabs.addTab(self.preview, icon("molecule"), "Data")
+        tabs.addTab(self.preview, "Data")
 
         self.training_tab = QSplitter(Qt.Orientation.Vertical, self)
         self.live_grid = MoleculeGrid(self, max_shown=24,

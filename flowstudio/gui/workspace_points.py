@@ -124,7 +124,7 @@ class PointsWorkspace(Workspace):
     # ------------------------------------------------------------------ views
     def build_views(self, tabs: QTabWidget) -> None:
         self.preview = CloudView(self, "Open a point cloud or pick a built-in sample.")
-        tabs.addTab(self.preview, icon("points"), "Data")
+        tabs.addTab(self.preview, "Data")
 
         self.training_tab = QSplitter(Qt.Orientation.Vertical, self)
         self.live_view = CloudView(self, "Live samples appear here every few seconds while training.")
@@ -255,8 +255,10 @@ class PointsWorkspace(Workspace):
 
     def show_data(self, info: DataInfo) -> None:
         points = info.data.points
-        shown = points[:PREVIEW_SHAPES]
-        names = list(info.data.names[:PREVIEW_SHAPES])
+        # spread over the collection: its shapes are often grouped by category
+        picks = np.unique(np.linspace(0, len(points) - 1, min(PREVIEW_SHAPES, len(points))).round().astype(int))
+        shown = points[picks]
+        names = [info.data.names[i] for i in picks]
         self.preview.show_clouds([thin(c) for c in shown], labels=names if len(shown) > 1 else None,
                                  reset_camera=True)
         for combo in (self.shape_a, self.shape_b, self.recon_shape):

@@ -82,9 +82,13 @@ class CNF(Transform):
         kinetic_weight, jacobian_weight: RNODE weights λ_K, λ_J (Finlay et al. use 0.01).
         augment_dims: extra zero-initialized state dimensions (see the module docstring).
         max_nfe: function evaluations allowed in one solve before :class:`ODESolverError`.
-        on_underflow: ``"raise"`` an :class:`ODESolverError` when the solver fails, or
+        on_underflow: ``"raise"`` an :class:`ODESolverError` when a solve fails (step size
+            underflow, more than ``max_nfe`` evaluations, a non-finite result), or
             ``"fallback"``: log a warning and solve again with fixed-step RK4 in
-            ``FALLBACK_STEPS`` steps.
+            ``FALLBACK_STEPS`` steps. This covers the solves of ``forward``, ``inverse`` and
+            ``trajectory``. The adjoint's backward solve runs inside autograd: ``max_nfe``
+            still stops it with an :class:`ODESolverError`, but a step-size underflow there
+            surfaces as torchdiffeq's ``AssertionError`` and is not retried.
 
     Attributes:
         regularization: after a training-mode ``forward``, ``{"kinetic": mean ∫||f||^2 dt,
@@ -121,6 +125,7 @@ class CNF(Transform):
         super().__init__(features, context_features)
         _check_options(end_time, solver, step_size, trace, noise, augment_dims, max_nfe, on_underflow)
         self.augment_dims = int(augment_dims)
+        self.augment_base = StandardNormal(self.augment_dims) if self.augment_dims else None
         self.net = net if net is not None else ODENet(
             features + self.augment_dims, context_features, hidden, activation
         )
@@ -161,7 +166,7 @@ class CNF(Transform):
         end = self._solve(state, context, self._times(x, reverse=False))
         z, logdet = end[0][..., : self.features], end[1]
         if self.augment_dims:
-            logdet = logdet + StandardNormal(self.augment_dims)._log_prob(end[0][..., self.features :], None)
+            logdet = logdet + self.augment_base._log_prob(end[0][..., self.features :], None)
         self.regularization = {"kinetic": end[2].mean(), "jacobian": end[3].mean()} if regularize else {}
         return z, logdet
 
@@ -170,7 +175,7 @@ class CNF(Transform):
         end = self._solve((self._augment(z, aug), z.new_zeros(z.shape[:-1])), context, self._times(z, True))
         logdet = end[1]
         if self.augment_dims:
-            logdet = logdet - StandardNormal(self.augment_dims)._log_prob(aug, None)
+            logdet = logdet - self.augment_base._log_prob(aug, None)
         return end[0][..., : self.features], logdet
 
     def trajectory(self, z: Tensor, context: Tensor | None = None, *, times: Tensor) -> Tensor:

@@ -5,6 +5,14 @@ Imports neither Qt, RDKit nor VTK. See :mod:`flowstudio.flows.core` for the conv
 
 from flowstudio.flows.autoregressive import IAF, MADE, MAF
 from flowstudio.flows.batchnorm import MovingBatchNorm
+from flowstudio.flows.cnf import (
+    CNF,
+    ODESolverError,
+    count_nfe,
+    make_cnf_flow,
+    regularization_terms,
+    reset_nfe,
+)
 from flowstudio.flows.core import Compose, InverseTransform, Transform, brute_force_logdet
 from flowstudio.flows.distributions import (
     ConditionalDiagonalNormal,
@@ -16,12 +24,14 @@ from flowstudio.flows.flow import Flow
 from flowstudio.flows.glow import ActNorm, InvertibleLinear
 from flowstudio.flows.nets import MLP, alternating_mask, half_mask
 from flowstudio.flows.nice import AdditiveCoupling, Coupling, DiagonalScaling
+from flowstudio.flows.odenets import ConcatSquashLinear, ODENet
 from flowstudio.flows.permutations import Permutation, RandomPermutation, ReversePermutation
 from flowstudio.flows.planar import PlanarTransform, RadialTransform
 from flowstudio.flows.realnvp import AffineCoupling
 from flowstudio.flows.zoo import FAMILIES, family_defaults, make_flow
 
 __all__ = [
+    "CNF",
     "FAMILIES",
     "IAF",
     "MADE",
@@ -31,6 +41,7 @@ __all__ = [
     "AdditiveCoupling",
     "AffineCoupling",
     "Compose",
+    "ConcatSquashLinear",
     "ConditionalDiagonalNormal",
     "Coupling",
     "DiagonalNormal",
@@ -40,6 +51,8 @@ __all__ = [
     "InverseTransform",
     "InvertibleLinear",
     "MovingBatchNorm",
+    "ODENet",
+    "ODESolverError",
     "Permutation",
     "PlanarTransform",
     "RadialTransform",
@@ -49,7 +62,11 @@ __all__ = [
     "Transform",
     "alternating_mask",
     "brute_force_logdet",
+    "count_nfe",
     "family_defaults",
     "half_mask",
+    "make_cnf_flow",
     "make_flow",
+    "regularization_terms",
+    "reset_nfe",
 ]

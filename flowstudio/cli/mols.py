@@ -184,9 +184,8 @@ def _sample(args: argparse.Namespace) -> int:
     extra = None
     if fmt.name == "csv":
         extra = {"resampled": [bool(r) for r in result.resampled]}
-    write_molecules(out, smiles, properties=True, extra_columns=extra)
-    if fmt.name == "smiles":
-        _prepend_comment(out, f"# valid_without_check: {without:.4f}")
+    comments = [f"valid_without_check: {without:.4f}"] if fmt.name in ("smiles", "csv") else []
+    write_molecules(out, smiles, properties=True, extra_columns=extra, comments=comments)
     unique = len({s for s in result.smiles if s is not None})
     sys.stderr.write(
         f"sampled {args.n} molecules at temperature {temperature:g}: valid {valid:.1%} "
@@ -196,13 +195,3 @@ def _sample(args: argparse.Namespace) -> int:
     )
     return 0
 
-
-def _prepend_comment(path: Path, line: str) -> None:
-    """Put a comment line at the top of a (possibly gzipped) SMILES file."""
-    import gzip
-
-    if path.name.lower().endswith(".gz"):
-        data = gzip.decompress(path.read_bytes()).decode("utf-8")
-        path.write_bytes(gzip.compress((line + "\n" + data).encode("utf-8"), mtime=0))
-    else:
-        path.write_text(line + "\n" + path.read_text(encoding="utf-8"), encoding="utf-8")

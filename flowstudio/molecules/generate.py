@@ -186,7 +186,8 @@ def _generate_batch(
         connected = torch.zeros(batch, dtype=torch.bool, device=device)
         for j in range(max(0, i - window), i):
             state.refresh(grown)
-            cond = model.edge_conditions(state.edge_state[grown], state.node_emb[grown, j])
+            offset = torch.full_like(grown, i - 1 - j)
+            cond = model.edge_conditions(state.edge_state[grown], state.node_emb[grown, j], offset)
             scale, shift = model.edge_flow.parameters_from(cond)
             z = (
                 edge_latents[grown, i, i - 1 - j]

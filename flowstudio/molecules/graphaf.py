@@ -13,10 +13,11 @@ where ``a_l, b_l`` are MLPs of R-GCN embeddings of the graph built so far: the s
 graph embedding for a node step, and ``[graph, h_i, h_j]`` for an edge step. ``argmax`` of
 ``x~`` recovers the discrete choice, so decoding a latent is exact.
 
-Two choices beyond the paper, both documented in ``benchmarks/results/graphaf.md``:
-an explicit END atom class (the node step after the last atom is trained to draw END, so
-the size distribution is learned instead of emerging from failures), and bounded
-log-scales ``a = s * tanh(a_raw / s)`` for stability.
+Three choices beyond the paper, documented in ``benchmarks/results/graphaf.md``: an
+explicit END atom class (the node step after the last atom is trained to draw END, so
+the size distribution is learned instead of emerging from failures), a learned embedding
+of the window position ``i - 1 - j`` in the edge conditioner, and bounded log-scales
+``a = s * tanh(a_raw / s)`` for stability.
 
 Training is teacher-forced and parallel over every step of a batch. The graph only changes
 when an atom or a bond is added, so a molecule with N atoms and E bonds has N + E + 1
@@ -122,6 +123,7 @@ class PackedSteps:
     node_mol: Tensor
     edge_state: Tensor  # (Ne,)
     edge_inst_j: Tensor  # (Ne,) state-node of the earlier atom j
+    edge_offset: Tensor  # (Ne,) i - 1 - j, the position of j in the window
     edge_target: Tensor  # (Ne,) bond class 0..3
     edge_mol: Tensor
 
@@ -187,6 +189,7 @@ def _molecule_steps(graph: OrderedGraph, window: int, end_class: int) -> dict[st
         "node_target": node_target,
         "edge_state": edge_state,
         "edge_inst_j": inst_offset[edge_state] + ej,
+        "edge_offset": ei - 1 - ej,
         "edge_target": table[ei, ej],
     }
 
@@ -218,6 +221,7 @@ def pack_steps(graphs: list[OrderedGraph], window: int, end_class: int) -> Packe
         node_mol=mol_index("node_target"),
         edge_state=cat("edge_state", state_base),
         edge_inst_j=cat("edge_inst_j", inst_base),
+        edge_offset=cat("edge_offset"),
         edge_target=cat("edge_target"),
         edge_mol=mol_index("edge_target"),
     )
@@ -244,6 +248,10 @@ class GraphAF(nn.Module):
         self.edge_first_graph = nn.Linear(d, layers * h)
         self.edge_first_i = nn.Linear(d, layers * h, bias=False)
         self.edge_first_j = nn.Linear(d, layers * h, bias=False)
+        # Where j sits in the window (i - 1 - j): the R-GCN alone cannot tell the last
+        # candidate of atom i from the others. Starts at zero (the paper's model).
+        self.edge_first_offset = nn.Embedding(vocab.edge_window, layers * h)
+        nn.init.zeros_(self.edge_first_offset.weight)
         self.node_flow = ConditionalAffineStack(self.num_node_classes, layers, h, config.scale_bound)
         self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound)
         self.register_buffer("max_valence", torch.from_numpy(vocab.max_valences()), persistent=False)
@@ -264,8 +272,8 @@ class GraphAF(nn.Module):
         """The per-state part of the edge MLPs' first layer."""
         return self.edge_first_graph(graph_emb) + self.edge_first_i(newest_emb)
 
-    def edge_conditions(self, state_part: Tensor, j_emb: Tensor) -> Tensor:
-        return state_part + self.edge_first_j(j_emb)
+    def edge_conditions(self, state_part: Tensor, j_emb: Tensor, offset: Tensor) -> Tensor:
+        return state_part + self.edge_first_j(j_emb) + self.edge_first_offset(offset)
 
     # ----------------------------------------------------------------- likelihood
     def dequantize(self, target: Tensor, num_classes: int, noise: Tensor | None) -> Tensor:
@@ -297,7 +305,9 @@ class GraphAF(nn.Module):
         z_node, ld_node = self.node_flow.forward_transform(x_node, node_scale, node_shift)
 
         state_part = self.edge_state_conditions(graphs, nodes[packed.state_newest])
-        edge_cond = self.edge_conditions(state_part[packed.edge_state], nodes[packed.edge_inst_j])
+        edge_cond = self.edge_conditions(
+            state_part[packed.edge_state], nodes[packed.edge_inst_j], packed.edge_offset
+        )
         edge_scale, edge_shift = self.edge_flow.parameters_from(edge_cond)
         x_edge = self.dequantize(packed.edge_target, NUM_EDGE_CLASSES, edge_noise)
         z_edge, ld_edge = self.edge_flow.forward_transform(x_edge, edge_scale, edge_shift)

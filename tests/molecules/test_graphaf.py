@@ -68,7 +68,7 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
             weight = torch.cat(
                 [model.edge_first_graph.weight, model.edge_first_i.weight, model.edge_first_j.weight], dim=1
             )
-            pre = cond @ weight.T + model.edge_first_graph.bias
+            pre = cond @ weight.T + model.edge_first_graph.bias + model.edge_first_offset.weight[i - 1 - j]
             target = table.get((i, int(j)), 0)
             x = torch.nn.functional.one_hot(torch.tensor([target]), 4).float()
             x = x + model.config.dequantization * edge_noise[edge_k : edge_k + 1]

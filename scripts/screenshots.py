@@ -19,12 +19,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-POINTS_SMALL = {"latent_dim": 16, "encoder_hidden": "32-64", "prior_hidden": "32", "point_hidden": "32-32",
-                "batch_size": 8, "train_points": 256, "snapshot_points": 1024, "val_shapes": 4,
-                "samples_every_s": 2.0, "log_every": 1, "validate_every": 50}
-MOLECULES_SMALL = {"hidden": 32, "rgcn_layers": 2, "flow_layers": 2, "st_hidden": 32, "batch_size": 32,
-                   "max_molecules": 5000, "samples_every_s": 3.0, "samples_n": 12, "log_every": 1,
-                   "validate_every": 50, "max_validation": 64, "minutes": 0.0}
+POINTS_SMALL = {
+    "latent_dim": 16,
+    "encoder_hidden": "32-64",
+    "prior_hidden": "32",
+    "point_hidden": "32-32",
+    "batch_size": 8,
+    "train_points": 256,
+    "snapshot_points": 1024,
+    "val_shapes": 4,
+    "samples_every_s": 2.0,
+    "log_every": 1,
+    "validate_every": 50,
+}
+MOLECULES_SMALL = {
+    "hidden": 32,
+    "rgcn_layers": 2,
+    "flow_layers": 2,
+    "st_hidden": 32,
+    "batch_size": 32,
+    "max_molecules": 5000,
+    "samples_every_s": 3.0,
+    "samples_n": 12,
+    "log_every": 1,
+    "validate_every": 50,
+    "max_validation": 64,
+    "minutes": 0.0,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,8 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     molecules.interpolate()
     wait(lambda: molecules.interp_grid.entries and not molecules.jobs.busy, timeout=300, settle=1.0)
     shot("molecules-interpolation")
-    first_valid = next((s for s in molecules.generated.smiles if s), "CC(=O)Nc1ccc(O)cc1")
-    molecules.show_3d(first_valid)
+    molecules.show_3d(molecules.data.data["set"].smiles[0])
     wait(lambda: molecules.view3d.draw_count > 0 and not molecules.io_jobs.busy, settle=1.0)
     shot("molecules-3d")
     show(molecules, molecules.metrics.parentWidget())

@@ -6,7 +6,6 @@ import os
 import sys
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from flowstudio.gui.widgets import RESOURCES, icon
@@ -43,9 +42,7 @@ def run_app(argv: list[str]) -> int:
     paths = [a for a in argv if not a.startswith("-")]
     for path in paths:
         QTimer.singleShot(50, lambda p=path: window.open_path(p))
-    code = app.exec()
-    del window
-    return code
+    return app.exec()
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowstudio.params import Param
-
 
 @dataclass
 class Sample:
@@ -108,6 +106,8 @@ def load_trained(path: Path, kind: str, task_class: Any) -> TrainedModel:
         task.model.load_state_dict(checkpoint.model_state)
         task.load_extra_state(checkpoint.extra_state)
     except (RuntimeError, KeyError, ValueError) as exc:
-        raise CheckpointError(f"{path}: the weights do not fit the model its config describes ({exc})") from None
+        raise CheckpointError(
+            f"{path}: the weights do not fit the model its config describes ({exc})"
+        ) from None
     task.model.eval()
     return TrainedModel(task, Path(path), checkpoint.step, checkpoint.metric)

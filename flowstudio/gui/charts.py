@@ -83,7 +83,10 @@ class LossChart(QWidget):
     def _append(self, name: str, secondary: bool, step: int, value: float) -> None:
         series = self.series.get(name)
         if series is None:
-            color = NFE_COLORS.get(name) or PALETTE[len([s for s in self.series.values() if not s.secondary]) % len(PALETTE)]
+            color = (
+                NFE_COLORS.get(name)
+                or PALETTE[len([s for s in self.series.values() if not s.secondary]) % len(PALETTE)]
+            )
             series = self.series[name] = Series(name, color, secondary)
         if math.isfinite(value):
             series.steps.append(float(step))
@@ -177,14 +180,20 @@ class LossChart(QWidget):
                 p.setPen(grid)
                 p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
                 p.setPen(QColor(TEXT))
-                p.drawText(QRectF(0, y - 8, plot.left() - 6, 16),
-                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, format_tick(t))
+                p.drawText(
+                    QRectF(0, y - 8, plot.left() - 6, 16),
+                    Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                    format_tick(t),
+                )
         if secondary is not None:
             p.setPen(QColor(NFE_COLORS["NFE forward"]))
             for t in nice_ticks(*secondary, count=4):
                 y = self._y(t, secondary, plot)
-                p.drawText(QRectF(plot.right() + 6, y - 8, 52, 16),
-                           Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, format_tick(t))
+                p.drawText(
+                    QRectF(plot.right() + 6, y - 8, 52, 16),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    format_tick(t),
+                )
             p.save()
             p.translate(self.width() - 4, plot.center().y())
             p.rotate(-90)
@@ -197,14 +206,16 @@ class LossChart(QWidget):
             p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
             p.setPen(QColor(TEXT))
             p.drawText(QRectF(x - 40, plot.bottom() + 4, 80, 16), Qt.AlignmentFlag.AlignCenter, f"{t:g}")
-        p.drawText(QRectF(plot.right() - 60, plot.bottom() + 14, 60, 16),
-                   Qt.AlignmentFlag.AlignRight, "step")
+        p.drawText(QRectF(plot.right() - 60, plot.bottom() + 14, 60, 16), Qt.AlignmentFlag.AlignRight, "step")
         p.setPen(QPen(QColor(GRID), 1))
         p.drawRect(plot)
 
     def _draw_series(self, p: QPainter, s: Series, rng: tuple[float, float]) -> None:
         steps, values = np.asarray(s.steps), np.asarray(s.values)
-        xs = self._plot.left() + (steps - self._x_range[0]) / (self._x_range[1] - self._x_range[0]) * self._plot.width()
+        xs = (
+            self._plot.left()
+            + (steps - self._x_range[0]) / (self._x_range[1] - self._x_range[0]) * self._plot.width()
+        )
         ys = self._plot.bottom() - (values - rng[0]) / (rng[1] - rng[0]) * self._plot.height()
         if len(xs) > 2 * self._plot.width():  # min/max envelope per pixel column
             cols = xs.astype(int)
@@ -243,8 +254,11 @@ class LossChart(QWidget):
             p.setPen(pen)
             p.drawLine(QPointF(box.left() + 2, mid), QPointF(box.left() + 14, mid))
             p.setPen(QColor(TEXT) if s.visible else QColor("#6e7681"))
-            p.drawText(QRectF(box.left() + 18, box.top(), box.width() - 18, box.height()),
-                       Qt.AlignmentFlag.AlignVCenter, label)
+            p.drawText(
+                QRectF(box.left() + 18, box.top(), box.width() - 18, box.height()),
+                Qt.AlignmentFlag.AlignVCenter,
+                label,
+            )
 
     def _draw_hover(self, p: QPainter, primary, secondary) -> None:
         if self._hover_x is None or not self._plot.contains(QPointF(self._hover_x, self._plot.center().y())):
@@ -264,13 +278,19 @@ class LossChart(QWidget):
         metrics = p.fontMetrics()
         width = max(metrics.horizontalAdvance(t) for _, t in lines) + 16
         height = 18 * (len(lines) + 1) + 6
-        x = self._hover_x + 10 if self._hover_x + 10 + width < self._plot.right() else self._hover_x - 10 - width
+        x = (
+            self._hover_x + 10
+            if self._hover_x + 10 + width < self._plot.right()
+            else self._hover_x - 10 - width
+        )
         box = QRectF(x, self._plot.top() + 6, width, height)
         p.setPen(QColor(GRID))
         p.setBrush(QColor(13, 17, 23, 220))
         p.drawRoundedRect(box, 4, 4)
         p.setPen(QColor(TEXT))
-        p.drawText(QRectF(x + 8, box.top() + 3, width, 18), Qt.AlignmentFlag.AlignVCenter, f"step {step_shown:g}")
+        p.drawText(
+            QRectF(x + 8, box.top() + 3, width, 18), Qt.AlignmentFlag.AlignVCenter, f"step {step_shown:g}"
+        )
         for k, (color, text) in enumerate(lines, start=1):
             p.setPen(QColor(color))
             p.drawText(QRectF(x + 8, box.top() + 3 + 18 * k, width, 18), Qt.AlignmentFlag.AlignVCenter, text)

@@ -86,8 +86,9 @@ class MainWindow(QMainWindow):
         dock = QDockWidget("Log", self)
         dock.setObjectName("LogDock")
         dock.setWidget(self.log_panel)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable
+        )
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.log_dock = dock
         self.device_label = QLabel(self)
@@ -105,8 +106,14 @@ class MainWindow(QMainWindow):
         self.resize_docks()
 
     # ------------------------------------------------------------------ menus
-    def _action(self, text: str, slot, shortcut: str | QKeySequence | None = None, tip: str = "",
-                icon_name: str | None = None) -> QAction:
+    def _action(
+        self,
+        text: str,
+        slot,
+        shortcut: str | QKeySequence | None = None,
+        tip: str = "",
+        icon_name: str | None = None,
+    ) -> QAction:
         action = QAction(text, self)
         if icon_name:
             action.setIcon(icon(icon_name))
@@ -122,39 +129,88 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        file.addAction(self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open,
-                                    "Open a point cloud, mesh, collection or molecule file", "open"))
-        file.addAction(self._action("Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O",
-                                    "Open a folder of shapes as one collection"))
+        file.addAction(
+            self._action(
+                "&Open…",
+                self.open_dialog,
+                QKeySequence.StandardKey.Open,
+                "Open a point cloud, mesh, collection or molecule file",
+                "open",
+            )
+        )
+        file.addAction(
+            self._action(
+                "Open &folder…",
+                self.open_folder_dialog,
+                "Ctrl+Shift+O",
+                "Open a folder of shapes as one collection",
+            )
+        )
         self.recent_menu = file.addMenu("Open &recent")
         self.samples_menu = file.addMenu("&Samples")
         file.addSeparator()
-        file.addAction(self._action("Open &checkpoint…", self.open_checkpoint_dialog, "Ctrl+Shift+K",
-                                    "Load a trained model to explore it"))
-        self.save_checkpoint_action = self._action("Save checkpoint &as…", self.save_checkpoint_dialog, "Ctrl+S",
-                                                   "Save the current model's checkpoint", "save")
+        file.addAction(
+            self._action(
+                "Open &checkpoint…",
+                self.open_checkpoint_dialog,
+                "Ctrl+Shift+K",
+                "Load a trained model to explore it",
+            )
+        )
+        self.save_checkpoint_action = self._action(
+            "Save checkpoint &as…",
+            self.save_checkpoint_dialog,
+            "Ctrl+S",
+            "Save the current model's checkpoint",
+            "save",
+        )
         file.addAction(self.save_checkpoint_action)
         file.addSeparator()
-        file.addAction(self._action("&Export samples…", self.export_dialog, "Ctrl+E",
-                                    "Save the samples shown (points: PLY/XYZ/NPY/NPZ; molecules: SDF/SMILES/CSV)",
-                                    "save"))
-        file.addAction(self._action("Save &screenshot…", self.screenshot_dialog, "Ctrl+Shift+S",
-                                    "Save the current view as a PNG image", "camera"))
+        file.addAction(
+            self._action(
+                "&Export samples…",
+                self.export_dialog,
+                "Ctrl+E",
+                "Save the samples shown (points: PLY/XYZ/NPY/NPZ; molecules: SDF/SMILES/CSV)",
+                "save",
+            )
+        )
+        file.addAction(
+            self._action(
+                "Save &screenshot…",
+                self.screenshot_dialog,
+                "Ctrl+Shift+S",
+                "Save the current view as a PNG image",
+                "camera",
+            )
+        )
         file.addSeparator()
         file.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
         train = bar.addMenu("&Training")
-        self.train_action = self._action("&Train", lambda: self.current.start_training(), "F5",
-                                         "Start training", "play")
-        self.pause_action = self._action("&Pause / Resume", self.toggle_pause, "F6", "Pause or resume", "pause")
-        self.stop_action = self._action("&Stop", lambda: self.current.stop_training(), "F7",
-                                        "Stop after the current step (a checkpoint is kept)", "stop")
+        self.train_action = self._action(
+            "&Train", lambda: self.current.start_training(), "F5", "Start training", "play"
+        )
+        self.pause_action = self._action(
+            "&Pause / Resume", self.toggle_pause, "F6", "Pause or resume", "pause"
+        )
+        self.stop_action = self._action(
+            "&Stop",
+            lambda: self.current.stop_training(),
+            "F7",
+            "Stop after the current step (a checkpoint is kept)",
+            "stop",
+        )
         for a in (self.train_action, self.pause_action, self.stop_action):
             train.addAction(a)
 
         view = bar.addMenu("&View")
-        view.addAction(self._action("&Point clouds", lambda: self.tabs.setCurrentWidget(self.points), "Ctrl+1"))
-        view.addAction(self._action("&Molecules", lambda: self.tabs.setCurrentWidget(self.molecules), "Ctrl+2"))
+        view.addAction(
+            self._action("&Point clouds", lambda: self.tabs.setCurrentWidget(self.points), "Ctrl+1")
+        )
+        view.addAction(
+            self._action("&Molecules", lambda: self.tabs.setCurrentWidget(self.molecules), "Ctrl+2")
+        )
         view.addSeparator()
         view.addAction(self.log_dock.toggleViewAction())
 
@@ -187,8 +243,9 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda *_, p=path: self.open_path(p))
         if recent:
             self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", lambda: (self.settings.clear_recent_files(),
-                                                              self._rebuild_recent_menu()))
+            self.recent_menu.addAction(
+                "Clear list", lambda: (self.settings.clear_recent_files(), self._rebuild_recent_menu())
+            )
         else:
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 
@@ -206,8 +263,13 @@ class MainWindow(QMainWindow):
     def _load_default_sample(self, ws: Workspace) -> None:
         """Each workspace opens on its first built-in sample, read when first shown (the
         20,000-molecule set takes seconds: no need to pay for it in the points workspace)."""
-        if (self.load_samples_on_show and getattr(self, "_populated", False) and ws.data is None
-                and not ws.io_jobs.busy and ws.sample_combo.count()):
+        if (
+            self.load_samples_on_show
+            and getattr(self, "_populated", False)
+            and ws.data is None
+            and not ws.io_jobs.busy
+            and ws.sample_combo.count()
+        ):
             ws.load_sample(ws.sample_combo.itemData(0))
 
     def resize_docks(self) -> None:
@@ -286,8 +348,9 @@ class MainWindow(QMainWindow):
         except (ImportError, AttributeError) as exc:
             self.error(f"cannot list the file formats: {exc}")
             return
-        path, _ = QFileDialog.getOpenFileName(self, f"Open {ws.title.lower()} data", self._dialog_folder("data"),
-                                              ";;".join(filters))
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Open {ws.title.lower()} data", self._dialog_folder("data"), ";;".join(filters)
+        )
         if path:
             self.open_path(path)
 
@@ -301,8 +364,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ checkpoints
     def open_checkpoint_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", self._dialog_folder("checkpoint"),
-                                              "FlowStudio checkpoints (*.pt *.pth *.ckpt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open checkpoint",
+            self._dialog_folder("checkpoint"),
+            "FlowStudio checkpoints (*.pt *.pth *.ckpt);;All files (*)",
+        )
         if path:
             self.settings.remember_folder("checkpoint", path)
             self.open_checkpoint(path)
@@ -321,8 +388,12 @@ class MainWindow(QMainWindow):
         if source is None or not Path(source).is_file():
             self.error("No checkpoint yet: train a model (a checkpoint is kept when it stops) or open one.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint as", str(
-            Path(self._dialog_folder("checkpoint")) / f"{ws.kind}-model.pt"), "FlowStudio checkpoint (*.pt)")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save checkpoint as",
+            str(Path(self._dialog_folder("checkpoint")) / f"{ws.kind}-model.pt"),
+            "FlowStudio checkpoint (*.pt)",
+        )
         if path:
             self.save_checkpoint(Path(path), Path(source))
 
@@ -347,7 +418,9 @@ class MainWindow(QMainWindow):
     def export_dialog(self) -> None:
         ws = self.current
         filters = ws.save_filters()
-        default = Path(self._dialog_folder("export")) / ("samples.ply" if ws is self.points else "molecules.sdf")
+        default = Path(self._dialog_folder("export")) / (
+            "samples.ply" if ws is self.points else "molecules.sdf"
+        )
         path, chosen = QFileDialog.getSaveFileName(self, "Export samples", str(default), ";;".join(filters))
         if path:
             path = Path(path)
@@ -409,19 +482,27 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ about and close
     def about(self) -> None:
-        QMessageBox.about(self, "About FlowStudio", (
-            f"<h3>FlowStudio {__version__}</h3><p>A playground for flow-based generative models on 3D point "
-            "clouds (PointFlow, FFJORD CNFs with RNODE, RealNVP, Glow, MAF, NICE, planar flows) and molecules "
-            "(GraphAF).</p><p>Settings live in " + str(self.settings.path) + "</p>"))
+        QMessageBox.about(
+            self,
+            "About FlowStudio",
+            (
+                f"<h3>FlowStudio {__version__}</h3><p>A playground for flow-based generative models on "
+                "3D point clouds (PointFlow, FFJORD CNFs with RNODE, RealNVP, Glow, MAF, NICE, planar "
+                "flows) and molecules (GraphAF).</p><p>Settings live in " + str(self.settings.path) + "</p>"
+            ),
+        )
 
     def confirm_close(self) -> bool:
         running = [w.title for w in self.workspaces if w.training]
         if not running:
             return True
         answer = QMessageBox.question(
-            self, "Training is running",
+            self,
+            "Training is running",
             f"Training is running in {', '.join(running)}. Stop it and quit? A checkpoint is kept.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:

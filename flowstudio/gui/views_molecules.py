@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from flowstudio.gui.views_points import VtkView
 
-CARD_SIZE = QSize(196, 150)
+CARD_SIZE = QSize(200, 150)
 
 
 @lru_cache(maxsize=2048)
@@ -44,6 +44,8 @@ def depiction_png(smiles: str, width: int, height: int, highlight: bool = False)
     options.clearBackground = True
     options.setBackgroundColour((1, 1, 1, 1))
     options.padding = 0.08
+    options.fixedBondLength = 26  # small molecules keep a readable scale instead of filling the tile
+    options.maxFontSize = 20
     options.bondLineWidth = 1.6
     options.addStereoAnnotation = False
     if highlight:
@@ -79,11 +81,13 @@ class MoleculeEntry:
 
 
 def format_properties(props: dict[str, float]) -> str:
-    parts = []
-    for key in ("QED", "logP", "SA", "MW"):
-        if key in props:
-            parts.append(f"{key} {props[key]:.2f}" if key != "MW" else f"MW {props[key]:.0f}")
-    return " · ".join(parts)
+    """Two short lines: drug-likeness and lipophilicity, then synthetic accessibility and mass."""
+
+    def part(key: str) -> str:
+        return f"MW {props[key]:.0f}" if key == "MW" else f"{key} {props[key]:.2f}"
+
+    lines = [" · ".join(part(k) for k in keys if k in props) for keys in (("QED", "logP"), ("SA", "MW"))]
+    return "\n".join(line for line in lines if line)
 
 
 class MoleculeCard(QFrame):
@@ -105,13 +109,15 @@ class MoleculeCard(QFrame):
         title = entry.title or (entry.smiles or "invalid")
         smiles = QLabel(self)
         smiles.setObjectName("CardSmiles")
-        smiles.setText(smiles.fontMetrics().elidedText(title, Qt.TextElideMode.ElideMiddle, CARD_SIZE.width()))
+        smiles.setText(
+            smiles.fontMetrics().elidedText(title, Qt.TextElideMode.ElideMiddle, CARD_SIZE.width())
+        )
         smiles.setToolTip(entry.smiles or "the decoder produced no valid molecule")
         smiles.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(smiles)
         detail = format_properties(entry.properties)
         if entry.badges:
-            detail = (detail + "  " if detail else "") + " ".join(f"[{b}]" for b in entry.badges)
+            detail = (detail + "\n" if detail else "") + " ".join(f"[{b}]" for b in entry.badges)
         props = QLabel(detail or " ", self)
         props.setObjectName("CardProps")
         layout.addWidget(props)
@@ -133,8 +139,9 @@ class MoleculeGrid(QScrollArea):
 
     activated = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, max_shown: int = 60,
-                 placeholder: str = "No molecules yet.") -> None:
+    def __init__(
+        self, parent: QWidget | None = None, max_shown: int = 60, placeholder: str = "No molecules yet."
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("MoleculeGrid")
         self.setWidgetResizable(True)
@@ -184,25 +191,26 @@ class MoleculeGrid(QScrollArea):
 
 
 class MetricsTable(QTableWidget):
-    """Metric names and values (two columns), with the metric's meaning as a tooltip."""
+    """Metric names, values and what each measures."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(0, 2, parent)
+        super().__init__(0, 3, parent)
         self.setObjectName("MetricsTable")
-        self.setHorizontalHeaderLabels(["Metric", "Value"])
-        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.setHorizontalHeaderLabels(["Metric", "Value", "What it measures"])
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
 
-    def set_metrics(self, metrics: dict[str, float | int | str | None], tips: dict[str, str] | None = None) -> None:
+    def set_metrics(
+        self, metrics: dict[str, float | int | str | None], tips: dict[str, str] | None = None
+    ) -> None:
         self.setRowCount(len(metrics))
         for row, (name, value) in enumerate(metrics.items()):
-            item = QTableWidgetItem(name)
-            if tips and name in tips:
-                item.setToolTip(tips[name])
-            self.setItem(row, 0, item)
+            self.setItem(row, 0, QTableWidgetItem(name))
             if isinstance(value, float):
                 text = "n/a" if not math.isfinite(value) else f"{value:.4g}"
             else:
@@ -210,12 +218,27 @@ class MetricsTable(QTableWidget):
             cell = QTableWidgetItem(text)
             cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.setItem(row, 1, cell)
+            meaning = QTableWidgetItem((tips or {}).get(name, ""))
+            meaning.setToolTip(meaning.text())
+            self.setItem(row, 2, meaning)
 
 
 # --- 3-D conformer ------------------------------------------------------------------------
 
-CPK = {"H": "#f0f0f0", "C": "#909090", "N": "#3050f8", "O": "#ff0d0d", "F": "#90e050", "Cl": "#1ff01f",
-       "Br": "#a62929", "I": "#940094", "S": "#ffff30", "P": "#ff8000", "B": "#ffb5b5", "Si": "#f0c8a0"}
+CPK = {
+    "H": "#f0f0f0",
+    "C": "#909090",
+    "N": "#3050f8",
+    "O": "#ff0d0d",
+    "F": "#90e050",
+    "Cl": "#1ff01f",
+    "Br": "#a62929",
+    "I": "#940094",
+    "S": "#ffff30",
+    "P": "#ff8000",
+    "B": "#ffb5b5",
+    "Si": "#f0c8a0",
+}
 RADIUS = {"H": 0.25}
 
 
@@ -240,7 +263,7 @@ def conformer(smiles: str, seed: int = 7) -> tuple[list[str], np.ndarray, list[t
         AllChem.MMFFOptimizeMolecule(mol, maxIters=200)
     coords = mol.GetConformer().GetPositions()
     elements = [a.GetSymbol() for a in mol.GetAtoms()]
-    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), int(round(b.GetBondTypeAsDouble()))) for b in mol.GetBonds()]
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), round(b.GetBondTypeAsDouble())) for b in mol.GetBonds()]
     return elements, coords, bonds
 
 
@@ -251,13 +274,16 @@ class Molecule3DView(VtkView):
         super().__init__(parent, "Click a molecule to see a 3-D conformer (RDKit ETKDG).")
         self.smiles: str | None = None
 
-    def show_conformer(self, smiles: str, elements: list[str], coords: np.ndarray,
-                       bonds: list[tuple[int, int, int]]) -> None:
+    def show_conformer(
+        self, smiles: str, elements: list[str], coords: np.ndarray, bonds: list[tuple[int, int, int]]
+    ) -> None:
         if self.defer(self.show_conformer, smiles, elements, coords, bonds):
             return
         import pyvista as pv
 
         plotter = self.ensure_plotter()
+        if not self.draw_count:
+            plotter.enable_anti_aliasing("fxaa")  # one cheap pass; this view redraws rarely
         plotter.clear()
         coords = np.asarray(coords, dtype=float)
         for element in sorted(set(elements)):
@@ -265,8 +291,9 @@ class Molecule3DView(VtkView):
             cloud = pv.PolyData(coords[idx])
             sphere = pv.Sphere(radius=RADIUS.get(element, 0.38), theta_resolution=20, phi_resolution=20)
             glyphs = cloud.glyph(geom=sphere, scale=False, orient=False)
-            plotter.add_mesh(glyphs, color=CPK.get(element, "#ff1493"), smooth_shading=True,
-                             specular=0.4, label=element)
+            plotter.add_mesh(
+                glyphs, color=CPK.get(element, "#ff1493"), smooth_shading=True, specular=0.4, label=element
+            )
         tubes = []
         for i, j, order in bonds:
             a, b = coords[i], coords[j]
@@ -275,15 +302,23 @@ class Molecule3DView(VtkView):
             if np.linalg.norm(normal) < 1e-6:
                 normal = np.cross(axis, [0, 1.0, 0])
             normal = normal / np.linalg.norm(normal) * 0.09
-            offsets = [0.0] if order <= 1 or "H" in (elements[i], elements[j]) else (
-                [-1.0, 1.0] if order == 2 else [-1.5, 0.0, 1.5])
+            offsets = (
+                [0.0]
+                if order <= 1 or "H" in (elements[i], elements[j])
+                else ([-1.0, 1.0] if order == 2 else [-1.5, 0.0, 1.5])
+            )
             for k in offsets:
-                tubes.append(pv.Line(a + k * normal, b + k * normal).tube(radius=0.07 if len(offsets) > 1 else 0.1,
-                                                                          n_sides=12))
+                tubes.append(
+                    pv.Line(a + k * normal, b + k * normal).tube(
+                        radius=0.07 if len(offsets) > 1 else 0.1, n_sides=12
+                    )
+                )
         if tubes:
             plotter.add_mesh(pv.merge(tubes), color="#b0b6be", smooth_shading=True)
         plotter.add_text(smiles, font_size=10, color="#c9d1d9", position="upper_left")
-        plotter.add_legend(bcolor=None, face="circle", size=(0.12, 0.05 * len(set(elements))), loc="lower right")
+        plotter.add_legend(
+            bcolor=None, face="circle", size=(0.12, 0.05 * len(set(elements))), loc="lower right"
+        )
         plotter.reset_camera()
         plotter.render()
         self.smiles = smiles

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -29,7 +30,7 @@ class VtkView(QWidget):
     :attr:`open_views` so the main window can close them all before Qt tears them down.
     """
 
-    open_views: list[VtkView] = []
+    open_views: ClassVar[list[VtkView]] = []
 
     def __init__(self, parent: QWidget | None = None, placeholder: str = "Nothing to show yet.") -> None:
         super().__init__(parent)
@@ -105,8 +106,12 @@ class VtkView(QWidget):
 class CloudView(VtkView):
     """One 3-D scene showing a row/grid of point clouds."""
 
-    def __init__(self, parent: QWidget | None = None, placeholder: str = "Nothing to show yet.",
-                 point_size: float = 5.0) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        placeholder: str = "Nothing to show yet.",
+        point_size: float = 5.0,
+    ) -> None:
         super().__init__(parent, placeholder)
         self.point_size = point_size
         self._layout_key: tuple | None = None
@@ -116,18 +121,27 @@ class CloudView(VtkView):
         self._title_actor = None
 
     # drawing ------------------------------------------------------------------------------
-    def show_clouds(self, clouds: Sequence[np.ndarray], scalars: Sequence[np.ndarray] | None = None,
-                    labels: Sequence[str] | None = None, columns: int | None = None,
-                    scalar_title: str = "", cmap: str | None = None,
-                    clim: tuple[float, float] | None = None, reset_camera: bool = False, title: str = "") -> None:
+    def show_clouds(
+        self,
+        clouds: Sequence[np.ndarray],
+        scalars: Sequence[np.ndarray] | None = None,
+        labels: Sequence[str] | None = None,
+        columns: int | None = None,
+        scalar_title: str = "",
+        cmap: str | None = None,
+        clim: tuple[float, float] | None = None,
+        reset_camera: bool = False,
+        title: str = "",
+    ) -> None:
         """Draw ``clouds`` (each (P, 3)) in a grid; ``scalars`` color the points.
 
         All clouds form one merged point set and one actor. When only the coordinates and
         values change (live samples, a trajectory's frames), they are updated in place,
         which costs one render instead of rebuilding the scene.
         """
-        if self.defer(self.show_clouds, clouds, scalars, labels, columns, scalar_title, cmap, clim, reset_camera,
-                      title):
+        if self.defer(
+            self.show_clouds, clouds, scalars, labels, columns, scalar_title, cmap, clim, reset_camera, title
+        ):
             return
         plotter = self.ensure_plotter()
         clouds = [np.asarray(c, dtype=np.float32) for c in clouds]
@@ -148,7 +162,9 @@ class CloudView(VtkView):
         values = np.concatenate(values) if values else np.zeros(0, np.float32)
         if clim is None:
             finite = values[np.isfinite(values)]
-            clim = (float(np.percentile(finite, 2)), float(np.percentile(finite, 98))) if finite.size else (0, 1)
+            clim = (
+                (float(np.percentile(finite, 2)), float(np.percentile(finite, 98))) if finite.size else (0, 1)
+            )
             if clim[1] <= clim[0]:
                 clim = (clim[0], clim[0] + 1e-6)
         labels = list(labels) if labels else []
@@ -158,12 +174,22 @@ class CloudView(VtkView):
             self._cloud["values"] = values
             self._actor.mapper.scalar_range = clim
         else:
-            self._build_scene(plotter, points, values, clim, scalars is not None, scalar_title, cmap,
-                              [a for a, t in zip(anchors, labels, strict=False) if t], [t for t in labels if t])
+            self._build_scene(
+                plotter,
+                points,
+                values,
+                clim,
+                scalars is not None,
+                scalar_title,
+                cmap,
+                [a for a, t in zip(anchors, labels, strict=False) if t],
+                [t for t in labels if t],
+            )
             self._scene = scene
         if self._title_actor is None:
-            self._title_actor = plotter.add_text(title, position="upper_left", font_size=11, color="#c9d1d9",
-                                                 name="title")
+            self._title_actor = plotter.add_text(
+                title, position="upper_left", font_size=11, color="#c9d1d9", name="title"
+            )
         else:
             self._title_actor.SetText(2, title)  # 2: the upper-left corner of the annotation
         # keep the user's camera while the layout stays (live samples jitter a little in size)
@@ -176,23 +202,51 @@ class CloudView(VtkView):
         plotter.render()
         self.draw_count += 1
 
-    def _build_scene(self, plotter, points, values, clim, has_scalars, scalar_title, cmap, anchors, texts) -> None:
+    def _build_scene(
+        self, plotter, points, values, clim, has_scalars, scalar_title, cmap, anchors, texts
+    ) -> None:
         import pyvista as pv
 
         plotter.clear()
         self._title_actor = None
         self._cloud = pv.PolyData(points)
         self._cloud["values"] = values
-        self._actor = plotter.add_mesh(self._cloud, scalars="values", cmap=cmap or DEFAULT_CMAP, clim=clim,
-                                       render_points_as_spheres=True, point_size=self.point_size,
-                                       show_scalar_bar=False, style="points", render=False)
+        self._actor = plotter.add_mesh(
+            self._cloud,
+            scalars="values",
+            cmap=cmap or DEFAULT_CMAP,
+            clim=clim,
+            render_points_as_spheres=True,
+            point_size=self.point_size,
+            show_scalar_bar=False,
+            style="points",
+            render=False,
+        )
         if has_scalars:
-            plotter.add_scalar_bar(title=scalar_title or "value", n_labels=4, color="#c9d1d9", vertical=True,
-                                   position_x=0.9, position_y=0.1, width=0.06, height=0.8,
-                                   title_font_size=12, label_font_size=11, render=False)
+            plotter.add_scalar_bar(
+                title=scalar_title or "value",
+                n_labels=4,
+                color="#c9d1d9",
+                vertical=True,
+                position_x=0.9,
+                position_y=0.1,
+                width=0.06,
+                height=0.8,
+                title_font_size=12,
+                label_font_size=11,
+                render=False,
+            )
         if texts:
-            plotter.add_point_labels(np.array(anchors), texts, font_size=13, text_color="#c9d1d9",
-                                     shape=None, show_points=False, always_visible=True, render=False)
+            plotter.add_point_labels(
+                np.array(anchors),
+                texts,
+                font_size=13,
+                text_color="#c9d1d9",
+                shape=None,
+                show_points=False,
+                always_visible=True,
+                render=False,
+            )
 
 
 def best_columns(k: int, aspect: float) -> int:
@@ -204,14 +258,32 @@ def qimage_to_array(image: QImage) -> np.ndarray:
     """An (H, W, 3) uint8 copy of a QImage's pixels."""
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     w, h, stride = image.width(), image.height(), image.bytesPerLine()
-    return np.frombuffer(image.constBits(), np.uint8, count=h * stride).reshape(h, stride)[:, : 3 * w].reshape(h, w, 3).copy()
+    return (
+        np.frombuffer(image.constBits(), np.uint8, count=h * stride)
+        .reshape(h, stride)[:, : 3 * w]
+        .reshape(h, w, 3)
+        .copy()
+    )
 
 
 # --- density slice -------------------------------------------------------------------------
 
-_VIRIDIS = np.array([
-    [68, 1, 84], [72, 35, 116], [64, 67, 135], [52, 94, 141], [41, 120, 142], [32, 144, 140],
-    [34, 167, 132], [68, 190, 112], [121, 209, 81], [189, 222, 38], [253, 231, 37]], dtype=np.float32)
+_VIRIDIS = np.array(
+    [
+        [68, 1, 84],
+        [72, 35, 116],
+        [64, 67, 135],
+        [52, 94, 141],
+        [41, 120, 142],
+        [32, 144, 140],
+        [34, 167, 132],
+        [68, 190, 112],
+        [121, 209, 81],
+        [189, 222, 38],
+        [253, 231, 37],
+    ],
+    dtype=np.float32,
+)
 
 
 def colormap(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -240,8 +312,14 @@ class DensitySliceView(QWidget):
         self.caption = ""
         self.placeholder = "Train or open a model to see its density on a plane."
 
-    def set_slice(self, log_p: np.ndarray, extent: tuple[float, float, float, float],
-                  points: np.ndarray | None = None, axes: tuple[str, str] = ("x", "y"), caption: str = "") -> None:
+    def set_slice(
+        self,
+        log_p: np.ndarray,
+        extent: tuple[float, float, float, float],
+        points: np.ndarray | None = None,
+        axes: tuple[str, str] = ("x", "y"),
+        caption: str = "",
+    ) -> None:
         """``log_p`` (H, W) over ``extent`` (u0, u1, v0, v1); ``points`` (M, 2) in (u, v)."""
         log_p = np.asarray(log_p, dtype=np.float64)
         finite = log_p[np.isfinite(log_p)]
@@ -283,17 +361,26 @@ class DensitySliceView(QWidget):
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(area)
         p.setPen(QColor("#c9d1d9"))
-        p.drawText(QRectF(area.left(), area.bottom() + 4, area.width(), 18), Qt.AlignmentFlag.AlignCenter,
-                   f"{self._axes[0]}  [{u0:.2f}, {u1:.2f}]")
+        p.drawText(
+            QRectF(area.left(), area.bottom() + 4, area.width(), 18),
+            Qt.AlignmentFlag.AlignCenter,
+            f"{self._axes[0]}  [{u0:.2f}, {u1:.2f}]",
+        )
         p.save()
         p.translate(area.left() - 8, area.center().y())
         p.rotate(-90)
-        p.drawText(QRectF(-area.height() / 2, -18, area.height(), 18), Qt.AlignmentFlag.AlignCenter,
-                   f"{self._axes[1]}  [{v0:.2f}, {v1:.2f}]")
+        p.drawText(
+            QRectF(-area.height() / 2, -18, area.height(), 18),
+            Qt.AlignmentFlag.AlignCenter,
+            f"{self._axes[1]}  [{v0:.2f}, {v1:.2f}]",
+        )
         p.restore()
         if self.caption:
-            p.drawText(QRectF(area.left(), area.bottom() + 22, area.width() + 80, 18),
-                       Qt.AlignmentFlag.AlignLeft, self.caption)
+            p.drawText(
+                QRectF(area.left(), area.bottom() + 22, area.width() + 80, 18),
+                Qt.AlignmentFlag.AlignLeft,
+                self.caption,
+            )
         # color bar
         bar = QRectF(area.right() + 16, area.top(), 14, area.height())
         ramp = colormap(np.linspace(1, 0, 128)[:, None].repeat(2, axis=1), 0, 1)
@@ -301,7 +388,9 @@ class DensitySliceView(QWidget):
         p.drawImage(bar, QImage(ramp.data, 2, 128, 6, QImage.Format.Format_RGB888).copy())
         lo, hi = self._range
         p.drawText(QRectF(bar.right() + 4, bar.top() - 2, 70, 16), Qt.AlignmentFlag.AlignLeft, f"{hi:.2f}")
-        p.drawText(QRectF(bar.right() + 4, bar.bottom() - 14, 70, 16), Qt.AlignmentFlag.AlignLeft, f"{lo:.2f}")
+        p.drawText(
+            QRectF(bar.right() + 4, bar.bottom() - 14, 70, 16), Qt.AlignmentFlag.AlignLeft, f"{lo:.2f}"
+        )
         p.drawText(QRectF(bar.right() + 4, bar.center().y() - 8, 70, 16), Qt.AlignmentFlag.AlignLeft, "log p")
         p.end()
 

@@ -74,8 +74,17 @@ class LabeledSlider(QWidget):
     value_changed = Signal(float)
     released = Signal(float)
 
-    def __init__(self, label: str, lo: float, hi: float, value: float, steps: int = 100,
-                 fmt: str = "{:.2f}", tooltip: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        lo: float,
+        hi: float,
+        value: float,
+        steps: int = 100,
+        fmt: str = "{:.2f}",
+        tooltip: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.lo, self.hi, self.steps, self.fmt = lo, hi, steps, fmt
         layout = QHBoxLayout(self)

@@ -14,6 +14,7 @@ a backlog of stale redraws. :class:`RateLimiter` coalesces redraw requests on th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -34,10 +35,8 @@ def lower_priority(niceness: int = 10) -> None:
     does: with every core busy training, the GUI thread still gets scheduled at once and
     can take the GIL when it needs it.
     """
-    try:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: no harm done
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-    except (AttributeError, OSError):  # not Linux, or not allowed: no harm done
-        pass
 
 
 class TrainingWorker(QObject):
@@ -47,8 +46,12 @@ class TrainingWorker(QObject):
     failed = Signal(str)
     done = Signal()
 
-    def __init__(self, make_events: Callable[[Control], Iterator[Event]], control: Control,
-                 progress_interval_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        make_events: Callable[[Control], Iterator[Event]],
+        control: Control,
+        progress_interval_s: float = 0.05,
+    ) -> None:
         super().__init__()
         self._make_events = make_events
         self.control = control
@@ -88,7 +91,9 @@ class TrainingSession(QObject):
     failed = Signal(str)
     ended = Signal()
 
-    def __init__(self, make_events: Callable[[Control], Iterator[Event]], parent: QObject | None = None) -> None:
+    def __init__(
+        self, make_events: Callable[[Control], Iterator[Event]], parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.control = Control()
         self.thread = QThread()

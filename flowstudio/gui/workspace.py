@@ -46,7 +46,7 @@ from flowstudio.training.events import Checkpointed, Finished, Message, Progress
 def format_duration(seconds: float | None) -> str:
     if seconds is None or seconds != seconds:
         return "–"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
     if seconds >= 60:
@@ -192,7 +192,9 @@ class Workspace(QWidget):
         self.sample_combo = QComboBox(box)
         self.sample_combo.setToolTip("Built-in sample data sets")
         self.sample_combo.setPlaceholderText("Built-in samples…")
-        self.sample_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.sample_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.sample_combo.setMinimumContentsLength(8)
         row.addWidget(self.open_button)
         row.addWidget(self.sample_combo, 1)
@@ -209,12 +211,18 @@ class Workspace(QWidget):
         self.model_combo.setObjectName("ModelCombo")
         self.model_combo.setToolTip("The flow architecture to train")
         self.preset_combo = QComboBox(box)
-        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.preset_combo.setObjectName("PresetCombo")
-        self.preset_combo.setToolTip("quick: small networks that learn on a CPU in minutes;\n"
-                                     "full: the paper's settings, meant for a GPU")
+        self.preset_combo.setToolTip(
+            "quick: small networks that learn on a CPU in minutes;\n"
+            "full: the paper's settings, meant for a GPU"
+        )
         self.device_combo = QComboBox(box)
-        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.device_combo.setObjectName("DeviceCombo")
         self.device_combo.setToolTip("Where to train: auto picks the GPU when there is one")
         form.addRow("Model", self.model_combo)
@@ -281,8 +289,9 @@ class Workspace(QWidget):
             self.log(f"{self.title}: no built-in samples ({exc})", "warning")
         for sample in samples:
             self.sample_combo.addItem(sample.title, sample)
-            self.sample_combo.setItemData(self.sample_combo.count() - 1, sample.description,
-                                          Qt.ItemDataRole.ToolTipRole)
+            self.sample_combo.setItemData(
+                self.sample_combo.count() - 1, sample.description, Qt.ItemDataRole.ToolTipRole
+            )
         self.sample_combo.activated.connect(lambda i: self.load_sample(self.sample_combo.itemData(i)))
         self.device_combo.clear()
         for value, label in backend.device_choices():
@@ -300,7 +309,8 @@ class Workspace(QWidget):
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.preset_combo.currentIndexChanged.connect(self._apply_preset)
         self.device_combo.currentIndexChanged.connect(
-            lambda _: self.settings.set_value(f"{self.kind}/device", self.device_combo.currentData()))
+            lambda _: self.settings.set_value(f"{self.kind}/device", self.device_combo.currentData())
+        )
         self._model_changed()
 
     def _restore_choice(self, combo: QComboBox, key: str, by_data: bool = False) -> None:
@@ -360,10 +370,15 @@ class Workspace(QWidget):
         self.skipped_label.setText(f"Skipped {info.skipped_count} item(s):")
         self.skipped_label.setVisible(info.skipped_count > 0)
         self.skipped_list.setVisible(bool(info.skipped))
-        self.log(f"{self.title}: loaded {info.name} ({'; '.join(f'{k.lower()} {v}' for k, v in info.rows[:2])})")
+        self.log(
+            f"{self.title}: loaded {info.name} ({'; '.join(f'{k.lower()} {v}' for k, v in info.rows[:2])})"
+        )
         if info.skipped_count:
-            self.log(f"{info.skipped_count} item(s) skipped in {info.name}; first: "
-                     f"{info.skipped[0] if info.skipped else '?'}", "warning")
+            self.log(
+                f"{info.skipped_count} item(s) skipped in {info.name}; first: "
+                f"{info.skipped[0] if info.skipped else '?'}",
+                "warning",
+            )
         self.show_data(info)
         self.status.emit(f"Loaded {info.name}")
 
@@ -416,7 +431,9 @@ class Workspace(QWidget):
         self.last_progress = None
         self.latest_checkpoint = None
         run_dir = self.run_dir
-        session = TrainingSession(lambda control: backend.train_events(factory, run_dir, options, control), self)
+        session = TrainingSession(
+            lambda control: backend.train_events(factory, run_dir, options, control), self
+        )
         session.event.connect(self._on_event)
         session.failed.connect(self._on_failed)
         session.ended.connect(lambda: self._on_ended(session))
@@ -464,8 +481,14 @@ class Workspace(QWidget):
         self.stop_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setVisible(state != "paused")
         self.resume_button.setVisible(state == "paused")
-        for w in (self.model_combo, self.preset_combo, self.device_combo, self.params, self.open_button,
-                  self.sample_combo):
+        for w in (
+            self.model_combo,
+            self.preset_combo,
+            self.device_combo,
+            self.params,
+            self.open_button,
+            self.sample_combo,
+        ):
             w.setEnabled(not running)
         if state == "paused":
             self.progress.setFormat("paused · " + self.progress.format())
@@ -483,8 +506,10 @@ class Workspace(QWidget):
             metric = f" (validation {event.metric:.4g})" if event.metric is not None else ""
             self.log(f"step {event.step}: {label}checkpoint {event.path.name}{metric}")
         elif isinstance(event, Recovered):
-            self.log(f"step {event.step}: {event.reason}; rolled back, learning rate now {event.new_lr:.3g}",
-                     "warning")
+            self.log(
+                f"step {event.step}: {event.reason}; rolled back, learning rate now {event.new_lr:.3g}",
+                "warning",
+            )
         elif isinstance(event, Message):
             self.log(event.text, event.level)
             if event.level == "error":
@@ -510,7 +535,8 @@ class Workspace(QWidget):
         loss = losses.get("loss")
         self.eta_label.setText(
             f"{event.steps_per_s:.1f} it/s · elapsed {format_duration(event.elapsed_s)} · "
-            f"ETA {format_duration(event.eta_s)}" + (f" · loss {loss:.4g}" if loss is not None else ""))
+            f"ETA {format_duration(event.eta_s)}" + (f" · loss {loss:.4g}" if loss is not None else "")
+        )
 
     def _draw_live_samples(self, event: Samples) -> None:
         self.show_live_samples(event)
@@ -521,15 +547,23 @@ class Workspace(QWidget):
         self.banner.show_message(f"Training failed: {first}", "error")
 
     def _on_finished(self, event: Finished) -> None:
-        reasons = {"iterations": "reached its step budget", "minutes": "reached its time budget",
-                   "stopped": "was stopped", "error": "failed"}
-        self.log(f"run {reasons.get(event.reason, event.reason)} at step {event.step} ({event.run_dir})",
-                 "error" if event.reason == "error" else "info")
+        reasons = {
+            "iterations": "reached its step budget",
+            "minutes": "reached its time budget",
+            "stopped": "was stopped",
+            "error": "failed",
+        }
+        self.log(
+            f"run {reasons.get(event.reason, event.reason)} at step {event.step} ({event.run_dir})",
+            "error" if event.reason == "error" else "info",
+        )
         if event.reason == "error" and event.error:
             self.banner.show_message(f"Training failed at step {event.step}: {event.error.splitlines()[0]}")
         elif event.reason != "error":
-            self.notify(f"Training {reasons.get(event.reason, event.reason)} at step {event.step}; "
-                        "the model is ready to explore.")
+            self.notify(
+                f"Training {reasons.get(event.reason, event.reason)} at step {event.step}; "
+                "the model is ready to explore."
+            )
 
     def _on_ended(self, session: TrainingSession) -> None:
         if session is not self.session:

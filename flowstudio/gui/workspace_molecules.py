@@ -28,7 +28,13 @@ from PySide6.QtWidgets import (
 
 from flowstudio.errors import BadInputError
 from flowstudio.gui.backend import DataInfo, Sample, TrainedModel, load_trained
-from flowstudio.gui.views_molecules import Molecule3DView, MoleculeEntry, MoleculeGrid, MetricsTable, conformer
+from flowstudio.gui.views_molecules import (
+    MetricsTable,
+    Molecule3DView,
+    MoleculeEntry,
+    MoleculeGrid,
+    conformer,
+)
 from flowstudio.gui.widgets import LabeledSlider, icon
 from flowstudio.gui.workspace import Workspace
 from flowstudio.params import Param
@@ -40,16 +46,33 @@ NO_MODEL = "Train a model (Train) or open a checkpoint (File > Open checkpoint�
 METRIC_TIPS = {
     "valid": "Fraction of generated molecules RDKit accepts",
     "valid_without_check": "Valid molecules that needed no valency correction (GraphAF's 'w/o check')",
-    "unique": "Distinct canonical SMILES among the valid ones",
-    "novel": "Distinct valid molecules not in the training set",
+    "unique@1000": "Distinct canonical SMILES among the first 1,000 valid molecules",
+    "unique@10000": "Distinct canonical SMILES among the first 10,000 valid molecules",
+    "unique": "Distinct canonical SMILES among all valid molecules",
+    "novel": "Distinct valid molecules that are not in the training set",
     "IntDiv1": "Internal diversity: 1 - mean Tanimoto similarity between generated molecules",
+    "IntDiv2": "Internal diversity with the squared similarity (p = 2)",
+    "IntDiv": "Same as IntDiv1",
     "SNN/Test": "Mean similarity of each generated molecule to its nearest reference molecule",
+    "Frag/Test": "Cosine similarity of BRICS fragment counts to the reference (1 = same)",
+    "Scaf/Test": "Cosine similarity of Bemis-Murcko scaffold counts to the reference (1 = same)",
     "FCD/Test": "Fréchet ChemNet Distance to the reference set (lower is better)",
+    "logP": "Wasserstein distance of the logP distribution to the reference (lower is better)",
+    "SA": "Wasserstein distance of synthetic-accessibility scores to the reference",
+    "QED": "Wasserstein distance of drug-likeness (QED) to the reference",
+    "weight": "Wasserstein distance of molecular weights to the reference",
+    "heavy_atoms": "Wasserstein distance of heavy-atom counts to the reference",
+    "heavy_atoms_mean": "Mean heavy atoms per generated molecule",
+    "heavy_atoms_mean_ref": "Mean heavy atoms per reference molecule",
 }
 
 
-def entries_for(smiles: list[str | None], titles: list[str] | None = None,
-                flags: list[tuple[str, ...]] | None = None, with_properties: bool = True) -> list[MoleculeEntry]:
+def entries_for(
+    smiles: list[str | None],
+    titles: list[str] | None = None,
+    flags: list[tuple[str, ...]] | None = None,
+    with_properties: bool = True,
+) -> list[MoleculeEntry]:
     """Grid entries with RDKit properties (QED, logP, SA, MW) for the valid ones."""
     from flowstudio.molecules.chem import parse_smiles, properties
 
@@ -109,15 +132,31 @@ class MoleculesWorkspace(Workspace):
                 elements.update(a.GetSymbol() for a in mol.GetAtoms())
                 sizes.append(mol.GetNumHeavyAtoms())
         survey = "" if len(surveyed) == len(molecules) else f" (first {len(surveyed):,})"
-        rows = [("Molecules", f"{len(molecules):,}"),
-                ("Atom types", ", ".join(f"{e} {c / max(1, sum(elements.values())):.1%}"
-                                         for e, c in elements.most_common()) + survey),
-                ("Heavy atoms", f"{min(sizes)}–{max(sizes)}, mean {sum(sizes) / len(sizes):.1f}{survey}" if sizes else "–"),
-                ("Source", Path(path).name)]
+        rows = [
+            ("Molecules", f"{len(molecules):,}"),
+            (
+                "Atom types",
+                ", ".join(f"{e} {c / max(1, sum(elements.values())):.1%}" for e, c in elements.most_common())
+                + survey,
+            ),
+            (
+                "Heavy atoms",
+                f"{min(sizes)}–{max(sizes)}, mean {sum(sizes) / len(sizes):.1f}{survey}" if sizes else "–",
+            ),
+            ("Source", Path(path).name),
+        ]
         skipped = [str(s) for s in molecules.skipped]
-        preview = entries_for(molecules.smiles[:PREVIEW_MOLECULES], molecules.names[:PREVIEW_MOLECULES] or None)
-        return DataInfo(Path(path).name, Path(path), rows, skipped, molecules.skipped_count,
-                        {"set": molecules, "preview": preview})
+        preview = entries_for(
+            molecules.smiles[:PREVIEW_MOLECULES], molecules.names[:PREVIEW_MOLECULES] or None
+        )
+        return DataInfo(
+            Path(path).name,
+            Path(path),
+            rows,
+            skipped,
+            molecules.skipped_count,
+            {"set": molecules, "preview": preview},
+        )
 
     def models(self) -> list[str]:
         from flowstudio.molecules.task import MoleculeTask
@@ -156,8 +195,9 @@ class MoleculesWorkspace(Workspace):
         tabs.addTab(self.preview, "Data")
 
         self.training_tab = QSplitter(Qt.Orientation.Vertical, self)
-        self.live_grid = MoleculeGrid(self, max_shown=24,
-                                      placeholder="Live samples appear here every few seconds while training.")
+        self.live_grid = MoleculeGrid(
+            self, max_shown=24, placeholder="Live samples appear here every few seconds while training."
+        )
         self.training_tab.addWidget(self.chart)
         self.training_tab.addWidget(self.live_grid)
         self.training_tab.setSizes([300, 400])
@@ -195,8 +235,16 @@ class MoleculesWorkspace(Workspace):
         self.gen_count.setValue(48)
         self.gen_count.setPrefix("n ")
         self.gen_count.setToolTip("How many molecules to generate (the grid shows the first 60)")
-        self.gen_temperature = LabeledSlider("Temperature", 0.0, 1.5, 0.75, 150, tooltip=(
-            "Scales the prior's noise: GraphAF samples at 0.75 by default; lower is more conservative"))
+        self.gen_temperature = LabeledSlider(
+            "Temperature",
+            0.0,
+            1.5,
+            0.75,
+            150,
+            tooltip=(
+                "Scales the prior's noise: GraphAF samples at 0.75 by default; lower is more conservative"
+            ),
+        )
         self.gen_check = QCheckBox("Valency check", self)
         self.gen_check.setChecked(True)
         self.gen_check.setToolTip("Redraw bonds that would exceed an atom's valence (GraphAF §3.3)")
@@ -207,8 +255,11 @@ class MoleculesWorkspace(Workspace):
         self.summary.setObjectName("SummaryLabel")
         self.summary.setWordWrap(True)
         self.sample_grid = MoleculeGrid(self, placeholder=NO_MODEL)
-        return self._page(row(self.gen_count, self.gen_temperature, self.gen_check, self.generate_button),
-                          self.sample_grid, self.summary)
+        return self._page(
+            row(self.gen_count, self.gen_temperature, self.gen_check, self.generate_button),
+            self.sample_grid,
+            self.summary,
+        )
 
     def _build_interpolation_tab(self) -> QWidget:
         self.interp_a = QLineEdit(self)
@@ -227,7 +278,9 @@ class MoleculesWorkspace(Workspace):
         self.interp_steps.setPrefix("steps ")
         button = QPushButton("Interpolate", self)
         button.clicked.connect(self.interpolate)
-        self.interp_grid = MoleculeGrid(self, placeholder="Pick two molecules and press Interpolate.\n" + NO_MODEL)
+        self.interp_grid = MoleculeGrid(
+            self, placeholder="Pick two molecules and press Interpolate.\n" + NO_MODEL
+        )
         controls = QVBoxLayout()
         controls.addLayout(row(QLabel("A"), self.interp_a, use_a))
         controls.addLayout(row(QLabel("B"), self.interp_b, use_b, self.interp_steps, button))
@@ -269,8 +322,12 @@ class MoleculesWorkspace(Workspace):
         self.live_smiles = list(event.smiles)
         valid = sum(s is not None for s in self.live_smiles)
         titles = [f"step {event.step}" if i == 0 else "" for i in range(len(self.live_smiles))]
-        self.live_grid.set_entries(entries_for(self.live_smiles, [t or (s or "invalid") for t, s in
-                                                                   zip(titles, self.live_smiles, strict=True)]))
+        self.live_grid.set_entries(
+            entries_for(
+                self.live_smiles,
+                [t or (s or "invalid") for t, s in zip(titles, self.live_smiles, strict=True)],
+            )
+        )
         self.status.emit(f"step {event.step}: {valid}/{len(self.live_smiles)} live samples valid")
 
     def select(self, grid: MoleculeGrid, index: int) -> None:
@@ -311,8 +368,12 @@ class MoleculesWorkspace(Workspace):
         def work():
             result = generate(model.task.model, n, temperature, check)
             _, canonical = valid_molecules(result.smiles)
-            summary = {"valid": result.validity, "valid w/o check": result.validity_without_check,
-                       "unique": fraction_unique(canonical), "novel": fraction_novel(canonical, train)}
+            summary = {
+                "valid": result.validity,
+                "valid w/o check": result.validity_without_check,
+                "unique": fraction_unique(canonical),
+                "novel": fraction_novel(canonical, train),
+            }
             flags = [("resampled",) if r else () for r in result.resampled]
             return result, summary, entries_for(result.smiles[:60], flags=flags[:60])
 
@@ -321,8 +382,11 @@ class MoleculesWorkspace(Workspace):
             self.generated = result
             self.sample_grid.set_entries(entries)
             self.summary.setText(
-                f"{n} molecules at T = {temperature:.2f}" + (" with" if check else " without") + " valency check: "
-                + " · ".join(f"{k} {v:.1%}" for k, v in summary.items()))
+                f"{n} molecules at T = {temperature:.2f}"
+                + (" with" if check else " without")
+                + " valency check: "
+                + " · ".join(f"{k} {v:.1%}" for k, v in summary.items())
+            )
 
         self.jobs.submit("generate", work, done)
 
@@ -360,8 +424,13 @@ class MoleculesWorkspace(Workspace):
 
         def work():
             result = generate(model.task.model, n, temperature, True)
-            return evaluate(result.smiles, train, valid_without_check=result.validity_without_check, fcd=fcd,
-                            canonicalize_train=False)
+            return evaluate(
+                result.smiles,
+                train,
+                valid_without_check=result.validity_without_check,
+                fcd=fcd,
+                canonicalize_train=False,
+            )
 
         self.metrics.set_metrics({"computing…": None})
         self.jobs.submit("metrics", work, lambda m: self.metrics.set_metrics(m, METRIC_TIPS))
@@ -372,7 +441,9 @@ class MoleculesWorkspace(Workspace):
 
         smiles = list(self.generated.smiles) if self.generated is not None else list(self.live_smiles)
         if not smiles:
-            raise BadInputError("no molecules to export yet: train a model or open a checkpoint, then Generate")
+            raise BadInputError(
+                "no molecules to export yet: train a model or open a checkpoint, then Generate"
+            )
         if path.suffix.lower() in (".sdf", ".mol"):
             dropped = sum(s is None for s in smiles)
             smiles = [s for s in smiles if s is not None]

@@ -163,8 +163,16 @@ class PointsWorkspace(Workspace):
         self.sample_points.setValue(2048)
         self.sample_points.setPrefix("points ")
         self.sample_points.setToolTip("Points per sampled cloud")
-        self.temperature = LabeledSlider("Temperature", 0.0, 1.5, 1.0, 150, tooltip=(
-            "Scales the base noise: below 1 gives cleaner, more typical shapes; above 1 more varied ones"))
+        self.temperature = LabeledSlider(
+            "Temperature",
+            0.0,
+            1.5,
+            1.0,
+            150,
+            tooltip=(
+                "Scales the base noise: below 1 gives cleaner, more typical shapes; above 1 more varied ones"
+            ),
+        )
         self.color_by_logp = QCheckBox("Color by log p(x)", self)
         self.color_by_logp.setToolTip("Color each point by its log-likelihood under the model")
         self.resample_button = QPushButton(icon("dice"), "Resample", self)
@@ -173,8 +181,16 @@ class PointsWorkspace(Workspace):
         self.resample_button.clicked.connect(self.resample)
         self.temperature.released.connect(lambda _: self.resample())
         self.color_by_logp.toggled.connect(lambda _: self.resample())
-        return self._tab(controls_row(self.sample_count, self.sample_points, self.temperature,
-                                      self.color_by_logp, self.resample_button), self.samples_view)
+        return self._tab(
+            controls_row(
+                self.sample_count,
+                self.sample_points,
+                self.temperature,
+                self.color_by_logp,
+                self.resample_button,
+            ),
+            self.samples_view,
+        )
 
     def _build_interpolation_tab(self) -> QWidget:
         self.shape_a = QComboBox(self)
@@ -191,22 +207,39 @@ class PointsWorkspace(Workspace):
         self.interp_slider = LabeledSlider("t", 0.0, 1.0, 0.5, 100)
         self.interp_slider.setToolTip("Where along the path: 0 is the first shape, 1 the second")
         self.interp_strip = QCheckBox("Whole strip", self)
+        self.interp_strip.setToolTip(
+            "Show every step side by side; moving t shows one step between the two ends"
+        )
         self.interp_strip.setChecked(True)
-        self.interp_view = CloudView(self, "Interpolation needs a PointFlow model (it has a shape latent).\n"
-                                     + NO_MODEL)
+        self.interp_view = CloudView(
+            self, "Interpolation needs a PointFlow model (it has a shape latent).\n" + NO_MODEL
+        )
         self.interp_button.clicked.connect(self.interpolate)
-        self.interp_slider.value_changed.connect(lambda _: self._draw_interpolation())
+        self.interp_slider.value_changed.connect(lambda _: self._interpolation_moved())
         self.interp_strip.toggled.connect(lambda _: self._draw_interpolation())
         self.interpolation: np.ndarray | None = None
-        return self._tab(controls_row(QLabel("From"), self.shape_a, QLabel("to"), self.shape_b, self.interp_steps,
-                                      self.interp_button, self.interp_strip, self.interp_slider), self.interp_view)
+        return self._tab(
+            controls_row(
+                QLabel("From"),
+                self.shape_a,
+                QLabel("to"),
+                self.shape_b,
+                self.interp_steps,
+                self.interp_button,
+                self.interp_strip,
+                self.interp_slider,
+            ),
+            self.interp_view,
+        )
 
     def _build_slice_tab(self) -> QWidget:
         self.slice_axis = QComboBox(self)
         self.slice_axis.addItems(["x", "y", "z"])
         self.slice_axis.setCurrentText("z")
         self.slice_axis.setToolTip("The plane's normal axis")
-        self.slice_offset = LabeledSlider("Offset", -1.0, 1.0, 0.0, 200, tooltip="Where the plane cuts the axis")
+        self.slice_offset = LabeledSlider(
+            "Offset", -1.0, 1.0, 0.0, 200, tooltip="Where the plane cuts the axis"
+        )
         self.slice_resolution = QSpinBox(self)
         self.slice_resolution.setRange(16, 256)
         self.slice_resolution.setValue(96)
@@ -221,8 +254,10 @@ class PointsWorkspace(Workspace):
         self._slice_timer.setSingleShot(True)
         self._slice_timer.setInterval(120)
         self._slice_timer.timeout.connect(self.compute_slice)
-        return self._tab(controls_row(QLabel("Normal"), self.slice_axis, self.slice_offset, self.slice_resolution),
-                         self.slice_view)
+        return self._tab(
+            controls_row(QLabel("Normal"), self.slice_axis, self.slice_offset, self.slice_resolution),
+            self.slice_view,
+        )
 
     def _build_trajectory_tab(self) -> QWidget:
         self.traj_time = LabeledSlider("Time", 0.0, 1.0, 1.0, 100, tooltip="0: base noise, 1: the sample")
@@ -256,16 +291,19 @@ class PointsWorkspace(Workspace):
     def show_data(self, info: DataInfo) -> None:
         points = info.data.points
         # spread over the collection: its shapes are often grouped by category
-        picks = np.unique(np.linspace(0, len(points) - 1, min(PREVIEW_SHAPES, len(points))).round().astype(int))
+        picks = np.unique(
+            np.linspace(0, len(points) - 1, min(PREVIEW_SHAPES, len(points))).round().astype(int)
+        )
         shown = points[picks]
         names = [info.data.names[i] for i in picks]
-        self.preview.show_clouds([thin(c) for c in shown], labels=names if len(shown) > 1 else None,
-                                 reset_camera=True)
+        self.preview.show_clouds(
+            [thin(c) for c in shown], labels=names if len(shown) > 1 else None, reset_camera=True
+        )
         for combo in (self.shape_a, self.shape_b, self.recon_shape):
             combo.clear()
             combo.addItems([f"{i}: {n}" for i, n in enumerate(info.data.names[:500])])
-        if len(points) > 1:
-            self.shape_b.setCurrentIndex(1)
+        if len(points) > 1:  # the middle one: collections are often grouped by category
+            self.shape_b.setCurrentIndex(min(len(points), 500) // 2)
         lo, hi = float(points.min()), float(points.max())
         self.slice_offset.set_range(lo, hi)
         self.slice_offset.set_value((lo + hi) / 2)
@@ -276,8 +314,10 @@ class PointsWorkspace(Workspace):
         if event.points is None:
             return
         self.live_points = np.asarray(event.points)
-        self.live_view.show_clouds([thin(c) for c in self.live_points],
-                                   title=f"live samples · step {event.step:,} · T = {event.temperature:g}")
+        self.live_view.show_clouds(
+            [thin(c) for c in self.live_points],
+            title=f"live samples · step {event.step:,} · T = {event.temperature:g}",
+        )
         if self.model is None:  # until a model is loaded, the Samples tab shows the live ones
             self.sampled = self.live_points
 
@@ -319,10 +359,14 @@ class PointsWorkspace(Workspace):
         def done(result):
             clouds, logp = result
             self.sampled = clouds
-            self.samples_view.show_clouds(list(clouds), scalars=None if logp is None else list(logp),
-                                          scalar_title="log p(x)", cmap="plasma" if logp is not None else None,
-                                          title=f"{len(clouds)} samples · T = {temperature:.2f}"
-                                          + (" · colored by log p(x)" if logp is not None else ""))
+            self.samples_view.show_clouds(
+                list(clouds),
+                scalars=None if logp is None else list(logp),
+                scalar_title="log p(x)",
+                cmap="plasma" if logp is not None else None,
+                title=f"{len(clouds)} samples · T = {temperature:.2f}"
+                + (" · colored by log p(x)" if logp is not None else ""),
+            )
 
         self.jobs.submit("samples", work, done)
 
@@ -331,8 +375,10 @@ class PointsWorkspace(Workspace):
         if self.model is None or shapes is None:
             return
         if not self._has_latent():
-            self.interp_view.set_placeholder("Interpolation needs a PointFlow model: this model "
-                                             f"({self.model.model_name}) learns a single shape.")
+            self.interp_view.set_placeholder(
+                "Interpolation needs a PointFlow model: this model "
+                f"({self.model.model_name}) learns a single shape."
+            )
             return
         from flowstudio.pointclouds import analyses
 
@@ -343,7 +389,15 @@ class PointsWorkspace(Workspace):
             self.interpolation = frames
             self._draw_interpolation()
 
-        self.jobs.submit("interpolate", lambda: analyses.interpolate(model, a, b, steps, DISPLAY_POINTS, seed=0), done)
+        self.jobs.submit(
+            "interpolate", lambda: analyses.interpolate(model, a, b, steps, DISPLAY_POINTS, seed=0), done
+        )
+
+    def _interpolation_moved(self) -> None:
+        if self.interp_strip.isChecked():
+            self.interp_strip.setChecked(False)  # redraws as A, the shape at t, B
+        else:
+            self._draw_interpolation()
 
     def _draw_interpolation(self) -> None:
         frames = self.interpolation
@@ -351,12 +405,16 @@ class PointsWorkspace(Workspace):
             return
         if self.interp_strip.isChecked():
             n = len(frames)
-            self.interp_view.show_clouds(list(frames), labels=[f"t={i / (n - 1):.2f}" for i in range(n)],
-                                         columns=n)
+            self.interp_view.show_clouds(
+                list(frames), labels=[f"t={i / (n - 1):.2f}" for i in range(n)], columns=n
+            )
         else:
             i = round(self.interp_slider.value() * (len(frames) - 1))
-            self.interp_view.show_clouds([frames[0], frames[i], frames[-1]],
-                                         labels=["A", f"t={i / (len(frames) - 1):.2f}", "B"], columns=3)
+            self.interp_view.show_clouds(
+                [frames[0], frames[i], frames[-1]],
+                labels=["A", f"t={i / (len(frames) - 1):.2f}", "B"],
+                columns=3,
+            )
 
     def _slice_axis_changed(self) -> None:
         shapes = self.shapes()
@@ -375,10 +433,14 @@ class PointsWorkspace(Workspace):
         model, axis = self.model.task, self.slice_axis.currentText()
         offset, resolution = self.slice_offset.value(), self.slice_resolution.value()
         shapes = self.shapes()
-        reference = self.sampled[0] if self.sampled is not None else (shapes[0] if shapes is not None else None)
+        reference = (
+            self.sampled[0] if self.sampled is not None else (shapes[0] if shapes is not None else None)
+        )
+        # the square covers the data with a margin (the engine's default follows the normalization)
+        extent = 0.6 * float(np.ptp(shapes.reshape(-1, 3), axis=0).max()) if shapes is not None else None
 
         def work():
-            coords, log_p = analyses.density_slice(model, axis, offset, resolution)
+            coords, log_p = analyses.density_slice(model, axis, offset, resolution, extent=extent)
             return coords, log_p
 
         def done(result) -> None:
@@ -399,8 +461,13 @@ class PointsWorkspace(Workspace):
                 overlay = np.column_stack([rel @ u_hat, rel @ v_hat])
             names = "xyz"
             axes = tuple(names[int(np.argmax(np.abs(d)))] for d in (u_hat, v_hat))
-            self.slice_view.set_slice(log_p.T, (s0, s0 + nu, t0, t0 + nv), overlay, axes,
-                                      f"plane {axis} = {offset:.3f} · points within ±{0.04 * nu:.3f} overlaid")
+            self.slice_view.set_slice(
+                log_p.T,
+                (s0, s0 + nu, t0, t0 + nv),
+                overlay,
+                axes,
+                f"plane {axis} = {offset:.3f} · points within ±{0.04 * nu:.3f} overlaid",
+            )
 
         self.jobs.submit("slice", work, done)
 
@@ -423,8 +490,13 @@ class PointsWorkspace(Workspace):
             return
         i = round(self.traj_time.value() * (len(frames) - 1))
         # color each point by where it ends up, so one can follow it along the flow
-        self.traj_view.show_clouds([frames[i]], scalars=[frames[-1][:, 1]], scalar_title="final height",
-                                   labels=[f"t = {i / (len(frames) - 1):.2f}"], reset_camera=reset)
+        self.traj_view.show_clouds(
+            [frames[i]],
+            scalars=[frames[-1][:, 1]],
+            scalar_title="final height",
+            labels=[f"t = {i / (len(frames) - 1):.2f}"],
+            reset_camera=reset,
+        )
 
     def _advance_trajectory(self) -> None:
         value = self.traj_time.value() + 1 / 23
@@ -435,8 +507,10 @@ class PointsWorkspace(Workspace):
         if self.model is None or shapes is None:
             return
         if not self._has_latent():
-            self.recon_view.set_placeholder("Reconstruction needs a PointFlow model: this model "
-                                            f"({self.model.model_name}) has no encoder.")
+            self.recon_view.set_placeholder(
+                "Reconstruction needs a PointFlow model: this model "
+                f"({self.model.model_name}) has no encoder."
+            )
             return
         from flowstudio.pointclouds import analyses
 
@@ -461,7 +535,9 @@ class PointsWorkspace(Workspace):
         writer = io.writer_for(path)
         if len(clouds) > 1 and not writer.collections:
             written = io.write_shapes(path.parent, clouds, path.suffix, path.stem)
-            self.log(f"{writer.name} holds one shape: wrote {len(written)} files, {written[0].name} … "
-                     f"{written[-1].name}")
+            self.log(
+                f"{writer.name} holds one shape: wrote {len(written)} files, {written[0].name} … "
+                f"{written[-1].name}"
+            )
             return written[0]
         return io.write_points(path, clouds)

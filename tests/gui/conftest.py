@@ -16,9 +16,19 @@ pytestmark = pytest.mark.gui
 
 # Tiny networks so that a handful of steps take a second, not minutes.
 TINY_POINTS = {
-    "latent_dim": 8, "encoder_hidden": "16-16", "prior_hidden": "16", "point_hidden": "16-16",
-    "batch_size": 4, "train_points": 64, "snapshot_points": 256, "val_shapes": 2, "steps": 1,
-    "samples_every_s": 0.0, "samples_n": 2, "log_every": 1, "validate_every": 1000,
+    "latent_dim": 8,
+    "encoder_hidden": "16-16",
+    "prior_hidden": "16",
+    "point_hidden": "16-16",
+    "batch_size": 4,
+    "train_points": 64,
+    "snapshot_points": 256,
+    "val_shapes": 2,
+    "steps": 1,
+    "samples_every_s": 0.0,
+    "samples_n": 2,
+    "log_every": 1,
+    "validate_every": 1000,
     "checkpoint_every_s": 3600.0,
 }
 
@@ -67,7 +77,9 @@ def grab(widget) -> np.ndarray:
 def train_tiny(qtbot, ws, iters: int = 200, overrides: dict | None = None) -> None:
     """Start a tiny run in workspace ``ws`` and wait for its first progress event."""
     ws.model_combo.setCurrentText("pointflow") if ws.kind == "points" else None
-    ws.params.set_values({**(TINY_POINTS if ws.kind == "points" else {}), "iters": iters, **(overrides or {})})
+    ws.params.set_values(
+        {**(TINY_POINTS if ws.kind == "points" else {}), "iters": iters, **(overrides or {})}
+    )
     ws.start_training()
     assert ws.training, ws.banner.text()
     qtbot.waitUntil(lambda: ws.last_progress is not None, timeout=60_000)

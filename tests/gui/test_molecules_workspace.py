@@ -9,8 +9,17 @@ from tests.gui.conftest import changed, grab, wait_idle
 pytestmark = pytest.mark.gui
 
 TINY_GRAPHAF = {
-    "hidden": 8, "rgcn_layers": 1, "flow_layers": 1, "st_hidden": 8, "batch_size": 8, "max_validation": 4,
-    "samples_every_s": 0.0, "samples_n": 4, "log_every": 1, "validate_every": 1000, "minutes": 0.0,
+    "hidden": 8,
+    "rgcn_layers": 1,
+    "flow_layers": 1,
+    "st_hidden": 8,
+    "batch_size": 8,
+    "max_validation": 4,
+    "samples_every_s": 0.0,
+    "samples_n": 4,
+    "log_every": 1,
+    "validate_every": 1000,
+    "minutes": 0.0,
     "checkpoint_every_s": 3600.0,
 }
 
@@ -21,7 +30,7 @@ def small_set(tmp_path):
 
     lines = default_molecule_set().path.read_text().splitlines()[:80]
     path = tmp_path / "small.smi"
-    path.write_text("\n".join(lines + ["C1CC(", "not_a_smiles"]) + "\n")
+    path.write_text("\n".join([*lines, "C1CC(", "not_a_smiles"]) + "\n")
     return path
 
 
@@ -48,8 +57,10 @@ def test_train_generate_view_and_export(window, qtbot, small_set, tmp_path) -> N
     ws.tabs.setCurrentWidget(ws.sample_grid.parentWidget())
     ws.gen_count.setValue(12)
     ws.generate()
-    qtbot.waitUntil(lambda: ws.generated is not None and len(ws.generated.smiles) == 12 and not ws.jobs.busy,
-                    timeout=60_000)
+    qtbot.waitUntil(
+        lambda: ws.generated is not None and len(ws.generated.smiles) == 12 and not ws.jobs.busy,
+        timeout=60_000,
+    )
     assert "valid" in ws.summary.text() and "novel" in ws.summary.text()
 
     # a 3-D conformer of a data molecule

@@ -32,7 +32,9 @@ def test_train_live_then_explore_and_export(window, qtbot, tmp_path) -> None:
     qtbot.waitUntil(lambda: ws.live_view.draw_count >= 1, timeout=60_000)
     assert ws.samples_received >= 1
     assert changed(live_before, ws.live_view.image()), "the live samples view did not change"
-    qtbot.waitUntil(lambda: len(ws.chart.series.get("loss", ()).__dict__.get("values", [])) >= 2, timeout=60_000)
+    qtbot.waitUntil(
+        lambda: len(ws.chart.series.get("loss", ()).__dict__.get("values", [])) >= 2, timeout=60_000
+    )
     assert changed(chart_before, grab(ws.chart)), "the loss chart did not change"
     assert ws.progress.value() > 0 and "step" in ws.progress.format()
     wait_idle(qtbot, ws)
@@ -46,7 +48,9 @@ def test_train_live_then_explore_and_export(window, qtbot, tmp_path) -> None:
     ws.sample_count.setValue(3)
     ws.sample_points.setValue(300)
     ws.color_by_logp.setChecked(True)
-    qtbot.waitUntil(lambda: ws.sampled is not None and len(ws.sampled) == 3 and not ws.jobs.busy, timeout=60_000)
+    qtbot.waitUntil(
+        lambda: ws.sampled is not None and len(ws.sampled) == 3 and not ws.jobs.busy, timeout=60_000
+    )
     assert changed(before, ws.samples_view.image())
 
     # density slice: a heat map drawn on the widget

@@ -19,7 +19,7 @@ def test_overrides_do_not_leak_references_to_none(qtbot) -> None:
     from PySide6.QtWidgets import QWidget
 
     class Painted(QWidget):
-        def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        def paintEvent(self, event) -> None:
             pass
 
     widget = Painted()

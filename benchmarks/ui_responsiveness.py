@@ -1,0 +1,211 @@
+"""How responsive the FlowStudio window is: launch time and event-loop stalls while training.
+
+* Launch: a fresh interpreter runs the app's start-up; we time (from process spawn) when the
+  window is first shown and when the default sample is loaded and drawn, i.e. Train works.
+* Stalls: with the window showing the Training tab (live chart and live samples redrawing),
+  a 10 ms QTimer records the gaps between its ticks during training; the longest gap is the
+  longest time the UI could not react. Goal: < 100 ms. The same is measured idle, as the
+  baseline of this machine's scheduling noise.
+
+Run under an X server:
+``xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/ui_responsiveness.py``
+Writes ``benchmarks/results/gui.md`` (``--out`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LAUNCH_PROBE = r"""
+import json, sys, time
+from PySide6.QtCore import QEventLoop
+from flowstudio.gui.app import create_app, create_window
+app = create_app([])
+window = create_window()
+marks = {}
+while "ready" not in marks:
+    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    handle = window.windowHandle()
+    if "shown" not in marks and handle is not None and handle.isExposed():
+        marks["shown"] = time.time()
+    if window.points.data is not None and window.points.preview.draw_count > 0:
+        marks["ready"] = time.time()
+window.confirm_close = lambda: True
+window.close()
+print(json.dumps(marks))
+"""
+
+# A PointFlow that steps several times a second on a laptop CPU: the stall test wants many
+# progress events and live-sample redraws, not a good model.
+STALL_OVERRIDES = {
+    "latent_dim": 16,
+    "encoder_hidden": "32-64",
+    "prior_hidden": "32",
+    "point_hidden": "32-32",
+    "batch_size": 8,
+    "train_points": 256,
+    "snapshot_points": 1024,
+    "val_shapes": 4,
+    "samples_every_s": 1.0,
+    "samples_n": 4,
+    "log_every": 1,
+    "validate_every": 100000,
+    "iters": 1000000,
+}
+
+
+def measure_launch(repeats: int) -> list[dict[str, float]]:
+    results = []
+    for _ in range(repeats):
+        env = dict(os.environ)
+        scratch = tempfile.mkdtemp(prefix="flowstudio-bench-")
+        env.update(FLOWSTUDIO_CONFIG_DIR=f"{scratch}/config", FLOWSTUDIO_RUNS_DIR=f"{scratch}/runs")
+        spawned = time.time()
+        out = subprocess.run(
+            [sys.executable, "-c", LAUNCH_PROBE],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+        marks = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append({k: v - spawned for k, v in marks.items()})
+    return results
+
+
+def measure_stalls(seconds: float) -> dict[str, dict[str, float]]:
+    scratch = tempfile.mkdtemp(prefix="flowstudio-bench-")
+    os.environ.update(FLOWSTUDIO_CONFIG_DIR=f"{scratch}/config", FLOWSTUDIO_RUNS_DIR=f"{scratch}/runs")
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from flowstudio.gui.app import create_app, create_window
+
+    app = create_app([])
+    window = create_window(load_samples=False)
+    window.confirm_close = lambda: True
+    window.populate()
+    ws = window.points
+
+    def pump(condition, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while not condition() and time.monotonic() < end:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+    pump(lambda: ws.data is not None and ws.preview.draw_count > 0, 120)
+    gaps: list[float] = []
+    last = [time.monotonic()]
+
+    def tick() -> None:
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+
+    def record(duration: float) -> dict[str, float]:
+        gaps.clear()
+        last[0] = time.monotonic()
+        timer.start()
+        end = time.monotonic() + duration
+        while time.monotonic() < end:
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+        timer.stop()
+        ordered = sorted(gaps)
+        return {
+            "ticks": len(gaps),
+            "max_ms": 1000 * ordered[-1],
+            "p99_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))],
+            "mean_ms": 1000 * sum(gaps) / len(gaps),
+        }
+
+    idle = record(min(10.0, seconds))
+    ws.params.set_values(STALL_OVERRIDES)
+    ws.start_training()
+    pump(lambda: ws.samples_received >= 1, 300)
+    steps_before, redraws_before = ws.last_progress.step if ws.last_progress else 0, ws.live_view.draw_count
+    started = time.monotonic()
+    training = record(seconds)
+    elapsed = time.monotonic() - started
+    training["steps_per_s"] = ((ws.last_progress.step if ws.last_progress else 0) - steps_before) / elapsed
+    training["live_redraws"] = ws.live_view.draw_count - redraws_before
+    ws.stop_training()
+    pump(lambda: ws.state == "idle", 60)
+    window.close()
+    return {"idle": idle, "training": training}
+
+
+def machine() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f} at start, "
+        f"Python {platform.python_version()}, display {os.environ.get('DISPLAY', '?')} "
+        f"(QT_QPA_PLATFORM={os.environ.get('QT_QPA_PLATFORM', 'default')})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="training time to watch")
+    parser.add_argument("--launches", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gui.md")
+    args = parser.parse_args(argv)
+    where = machine()
+    launches = measure_launch(args.launches)
+    stalls = measure_stalls(args.seconds)
+    from PySide6 import __version__ as pyside
+
+    shown = sorted(r["shown"] for r in launches)
+    ready = sorted(r["ready"] for r in launches)
+    t, i = stalls["training"], stalls["idle"]
+    verdict = "meets" if t["max_ms"] < 100 else "misses"
+    lines = [
+        "# GUI responsiveness",
+        "",
+        f"Measured by `benchmarks/ui_responsiveness.py` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {where}; PySide6 {pyside}.",
+        "",
+        f"## Launch (from process spawn, median of {len(launches)})",
+        "",
+        "| milestone | median | all runs |",
+        "|---|---|---|",
+        f"| window shown | {shown[len(shown) // 2]:.2f} s | {', '.join(f'{x:.2f}' for x in shown)} |",
+        f"| sample loaded and drawn (Train works) | {ready[len(ready) // 2]:.2f} s | "
+        f"{', '.join(f'{x:.2f}' for x in ready)} |",
+        "",
+        "Goal: the window titled FlowStudio within 5 s.",
+        "",
+        f"## Event-loop stalls (10 ms timer, {args.seconds:.0f} s of training, Training tab shown)",
+        "",
+        "| condition | longest gap | p99 gap | mean gap | timer ticks |",
+        "|---|---|---|---|---|",
+        f"| idle window (baseline) | {i['max_ms']:.0f} ms | {i['p99_ms']:.0f} ms | {i['mean_ms']:.1f} ms "
+        f"| {i['ticks']} |",
+        f"| training PointFlow, live chart + samples | {t['max_ms']:.0f} ms | {t['p99_ms']:.0f} ms | "
+        f"{t['mean_ms']:.1f} ms | {t['ticks']} |",
+        "",
+        f"Training ran at {t['steps_per_s']:.1f} steps/s with {t['live_redraws']} live-sample redraws. "
+        f"Goal: longest stall < 100 ms; this run {verdict} it.",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -357,7 +357,8 @@ def test_register_a_new_reader(tmp_path: Path) -> None:
         np.testing.assert_allclose(io.read_shape(tmp_path / "p.json"), cloud(20))
         assert "JSON points (*.json)" in io.open_dialog_filters()
     finally:
-        io._READERS[:] = [r for r in io._READERS if r.name != "JSON"]
+        io.unregister_reader("JSON")
+    assert "JSON points (*.json)" not in io.open_dialog_filters()
 
 
 def test_builtin_samples_load() -> None:

@@ -3,10 +3,11 @@
 Every reader has the signature ``read(path, max_points, rng) -> Mesh | np.ndarray``: a
 triangle mesh, or the points (P, 3). When ``max_points`` is given and a point file holds
 more points, the reader may return a uniform random subset of ``max_points`` of them
-without loading the whole file (binary PLY and NPY through a memory map, text through a
-streaming reservoir sample). Problems raise :class:`~flowstudio.errors.BadInputError`
-with a message that names the file; :mod:`flowstudio.pointclouds.io` registers these
-readers and validates what they return.
+without loading the whole file (NPY through a memory map, text through a streaming
+reservoir sample; binary PLY in :mod:`flowstudio.pointclouds.ply`). Problems raise
+:class:`~flowstudio.errors.BadInputError` with a message that names the file;
+:mod:`flowstudio.pointclouds.registry` registers these readers and
+:mod:`flowstudio.pointclouds.io` validates what they return.
 """
 
 from __future__ import annotations

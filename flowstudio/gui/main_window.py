@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -35,6 +35,8 @@ from flowstudio.gui.workspace_molecules import MoleculesWorkspace
 from flowstudio.gui.workspace_points import PointsWorkspace
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+CLOSE_WAIT_S = 30.0
+"""How long closing waits for a run to finish its step before stopping it the hard way (wait)."""
 
 
 def molecule_suffixes() -> set[str]:
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
             ws.state_changed.connect(lambda _: self._update_actions())
             ws.data_loaded.connect(lambda _: self._rebuild_recent_menu())
         self._closing = False
+        self._deadline: float | None = None
         self.load_samples_on_show = True  # each workspace reads its default sample when first shown
         self._build_menus()
         self._restore_geometry()
@@ -506,13 +509,25 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closing and not self.confirm_close():
+        """Ask when a run is going; stop it without freezing the window (the run ends after its
+        current step and writes a checkpoint), then close the 3-D views before Qt's teardown."""
+        if not self._closing:
+            if not self.confirm_close():
+                event.ignore()
+                return
+            self._closing = True
+            self._save_geometry()
+        running = [ws for ws in self.workspaces if ws.training]
+        if running and time.monotonic() < self._close_deadline():
+            for ws in running:
+                ws.stop_training()
+                ws.session.ended.connect(self.close, Qt.ConnectionType.QueuedConnection)
+            self.statusBar().showMessage(
+                "Stopping training: the window closes once its checkpoint is written…"
+            )
+            QTimer.singleShot(1000, self.close)  # re-check, and give up waiting at the deadline
             event.ignore()
             return
-        self._closing = True
-        self._save_geometry()
-        self.statusBar().showMessage("Stopping…")
-        QApplication.processEvents()
         for ws in self.workspaces:
             if not ws.shutdown():
                 self.log_panel.log(f"{ws.title}: a worker did not stop in time", "warning")
@@ -520,6 +535,11 @@ class MainWindow(QMainWindow):
             if view.window() is self:
                 view.close_view()
         event.accept()
+
+    def _close_deadline(self) -> float:
+        if self._deadline is None:
+            self._deadline = time.monotonic() + CLOSE_WAIT_S
+        return self._deadline
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -28,7 +28,7 @@ from flowstudio.training.control import Control
 from flowstudio.training.events import Event, Finished, Progress
 
 
-def lower_priority(niceness: int = 10) -> None:
+def lower_priority(niceness: int = 4) -> None:
     """Make the calling worker thread yield the CPU to the GUI thread.
 
     Qt's thread priorities do nothing on Linux (SCHED_OTHER), but a thread's nice value

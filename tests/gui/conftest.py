@@ -6,13 +6,10 @@ must leave no training thread behind.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytestmark = pytest.mark.gui
 
 # Tiny networks so that a handful of steps take a second, not minutes.
 TINY_POINTS = {
@@ -50,7 +47,7 @@ def window(qtbot, monkeypatch: pytest.MonkeyPatch):
     qtbot.addWidget(win)
     win.confirm_close = lambda: True
     win.populate()
-    qtbot.waitUntil(lambda: win.points.data is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: win.points.data is not None, timeout=60_000)
     win.load_samples_on_show = False  # tests load the (small) molecule files they need
     yield win
     if win.isVisible():
@@ -87,6 +84,3 @@ def train_tiny(qtbot, ws, iters: int = 200, overrides: dict | None = None) -> No
 
 def wait_idle(qtbot, ws, timeout: int = 60_000) -> None:
     qtbot.waitUntil(lambda: ws.state == "idle" and not ws.jobs.busy, timeout=timeout)
-
-
-os.environ.setdefault("QT_QPA_PLATFORM", "xcb")

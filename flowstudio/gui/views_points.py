@@ -195,12 +195,24 @@ class CloudView(VtkView):
         # keep the user's camera while the layout stays (live samples jitter a little in size)
         old = self._layout_key
         if reset_camera or old is None or old[:2] != (k, columns) or not 0.75 < extent / old[2] < 1.33:
-            plotter.view_xy(render=False)
-            plotter.reset_camera(render=False)
-            plotter.camera.zoom(1.3 if k > 1 else 1.15)
+            self._fit_camera(plotter, points, extent * (0.2 if labels else 0.05))
             self._layout_key = (k, columns, extent)
         plotter.render()
         self.draw_count += 1
+
+    def _fit_camera(self, plotter, points: np.ndarray, margin: float) -> None:
+        """Look along -z with an orthographic camera that fits the grid to the view: a grid
+        of shapes reads best flat-on, and the mouse still rotates it."""
+        plotter.view_xy(render=False)
+        plotter.reset_camera(render=False)
+        if not len(points):
+            return
+        lo, hi = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
+        aspect = self.width() / max(1, self.height())
+        half_w, half_h = (hi[0] - lo[0]) / 2 + margin, (hi[1] - lo[1]) / 2 + margin
+        camera = plotter.camera
+        camera.parallel_projection = True
+        camera.parallel_scale = 1.06 * max(half_h, half_w / aspect)
 
     def _build_scene(
         self, plotter, points, values, clim, has_scalars, scalar_title, cmap, anchors, texts

@@ -195,7 +195,10 @@ class JobRunner(QObject):
     def _deliver(self, key: str, serial: int, result: Any) -> None:
         self._settle()
         if serial == self._serial.get(key):
-            self._callbacks[key](result)
+            try:
+                self._callbacks[key](result)
+            except Exception as exc:  # a drawing bug becomes a message, not a lost traceback
+                self._on_error(key, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}")
 
     def _fail(self, key: str, serial: int, message: str) -> None:
         self._settle()

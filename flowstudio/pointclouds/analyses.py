@@ -73,7 +73,7 @@ def _evaluating(frame: _Frame, seed: int | None) -> Iterator[None]:
     model = frame.model
     was_training = model.training
     model.eval()
-    devices = [frame.device] if frame.device.type == "cuda" else []
+    devices = [frame.device.index or 0] if frame.device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=devices, enabled=seed is not None):
             if seed is not None:
@@ -224,9 +224,9 @@ def density_slice(
     if resolution < 2:
         raise BadInputError(f"resolution must be >= 2, got {resolution}")
     frame = _Frame(task_or_model)
-    normal = np.asarray(_AXES.get(axis, axis) if isinstance(axis, str) else axis, dtype=np.float64)
     if isinstance(axis, str) and axis not in _AXES:
         raise BadInputError(f"axis must be 'x', 'y', 'z' or a normal vector, got {axis!r}")
+    normal = np.asarray(_AXES[axis] if isinstance(axis, str) else axis, dtype=np.float64)
     if normal.shape != (3,) or not np.isfinite(normal).all() or np.linalg.norm(normal) == 0:
         raise BadInputError(f"the slice normal must be a non-zero 3-vector, got {axis!r}")
     normal = normal / np.linalg.norm(normal)

@@ -245,19 +245,26 @@ class PointCloudTask:
         negative ELBO of each held-out shape divided by its number of points (an upper
         bound on -log p(X) / N), with a fixed draw of the latent noise.
         """
-        self._ensure_data()
         v = self.values
-        with torch.random.fork_rng(devices=[self._device] if self._device.type == "cuda" else []):
+        held_out = self.held_out()
+        cuda = [self._device.index or 0] if self._device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(0)
-            if self._shape is not None:
-                held_out = self._shape[1][:MAX_VALIDATION_POINTS]
-                return float(-self.model.point_log_prob(held_out[None]).mean())
-            assert self._data is not None and isinstance(self.model, PointFlow)
-            split = "test" if len(self._data.test) else "train"
-            shapes = self._data.test if split == "test" else self._data.train
-            batch = shapes[: v["val_shapes"]]
+            if self.single_shape:
+                return float(-self.model.point_log_prob(held_out[None, :MAX_VALIDATION_POINTS]).mean())
+            assert isinstance(self.model, PointFlow)
+            batch = held_out[: v["val_shapes"]]
             keep = torch.randperm(batch.shape[1], device=batch.device)[: v["train_points"]]
             return float(self.model.negative_elbo(batch[:, keep]).mean() / len(keep))
+
+    def held_out(self) -> Tensor:
+        """Held-out data in the model's frame: PointFlow's test shapes (N, P, 3), or its
+        training shapes when it has none; a single shape's held-out points (P_test, 3)."""
+        self._ensure_data()
+        if self._shape is not None:
+            return self._shape[1]
+        assert self._data is not None
+        return self._data.test if len(self._data.test) else self._data.train
 
     def snapshot(self, n: int, temperature: float = 1.0) -> np.ndarray:
         """n clouds of ``snapshot_points`` points, (n, P, 3) float32 in the data's frame."""

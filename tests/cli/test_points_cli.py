@@ -1,0 +1,138 @@
+"""``flowstudio points train/sample/eval`` end to end, in subprocesses, on tiny data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+TINY = [
+    "--set", "point_hidden=8-8", "--set", "solver=euler", "--set", "steps=1",
+    "--set", "train_points=32", "--set", "points_per_shape=96", "--set", "validate_every=3",
+    "--set", "snapshot_points=16", "--set", "log_every=1",
+]
+OFFSET = 100.0
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flowstudio", "points", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six squashed spheres far from the origin (+100): the frame must survive the round trip."""
+    root = tmp_path_factory.mktemp("points_cli")
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(6, 96, 3))
+    pts /= np.linalg.norm(pts, axis=-1, keepdims=True)
+    pts = pts * np.array([1.0, 0.5, 0.25]) + OFFSET
+    np.savez(root / "tiny.npz", points=pts.astype(np.float32))
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(workdir: Path) -> Path:
+    result = cli("train", "--data", "tiny.npz", "--out", "run", "--model", "cnf", "--iters", "4",
+                 "--device", "cpu", *TINY, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    return workdir / "run"
+
+
+def test_train_writes_the_run_folder(trained: Path) -> None:
+    assert (trained / "config.json").is_file()
+    assert (trained / "checkpoints" / "latest.pt").is_file()
+    assert (trained / "checkpoints" / "best.pt").is_file()
+    records = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert any("validation" in r for r in records)
+    config = json.loads((trained / "config.json").read_text())
+    assert config["kind"] == "points" and config["model_name"] == "cnf"
+    assert config["task"]["normalization"]["center"][0] == pytest.approx(OFFSET, abs=1.0)
+
+
+def test_sample_comes_back_in_the_data_frame(trained: Path, workdir: Path) -> None:
+    result = cli("sample", "--run", "run", "--shapes", "3", "--points", "50", "--out", "s.npy",
+                 "--seed", "1", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    samples = np.load(workdir / "s.npy")
+    assert samples.shape == (3, 50, 3)
+    assert np.isfinite(samples).all()
+    assert np.abs(samples.mean(axis=(0, 1)) - OFFSET).max() < 1.0
+
+    result = cli("sample", "--run", "run", "--shapes", "2", "--points", "20", "--out", "s.ply", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert (workdir / "s_000.ply").is_file() and (workdir / "s_001.ply").is_file()
+
+
+def test_eval_prints_one_json_object(trained: Path, workdir: Path) -> None:
+    assert cli("sample", "--run", "run", "--shapes", "4", "--points", "96", "--out", "e.npz",
+               cwd=workdir).returncode == 0
+    result = cli("eval", "--samples", "e.npz", "--ref", "tiny.npz", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert "1-NNA-CD" in metrics and "MMD-CD" in metrics
+
+
+def test_resume_continues_from_the_saved_step(trained: Path, workdir: Path) -> None:
+    result = cli("train", "--out", "run", "--resume", "--iters", "6", "--device", "cpu", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "resumed from step 4" in result.stderr
+    ckpt = torch.load(trained / "checkpoints" / "latest.pt", weights_only=True)
+    assert ckpt["step"] == 6
+
+
+def run_in_process(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str],
+                   monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """The CLI's exit code and stderr without a subprocess (bad input fails before any work)."""
+    from flowstudio.cli import main
+
+    monkeypatch.chdir(cwd)
+    try:
+        code = main(["points", *args])
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--data", "tiny.npz", "--out", "r", "--model", "unknown"],
+        ["train", "--data", "missing.npz", "--out", "r"],
+        ["train", "--data", "tiny.npz", "--out", "r", "--set", "no_such_key=1"],
+        ["train", "--data", "tiny.npz", "--out", "r", "--set", "latent_dim=-3"],
+        ["train", "--data", "tiny.npz", "--out", "r", "--set", "point_hidden=wide"],
+        ["sample", "--run", "nowhere", "--out", "x.npy"],
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args: list[str], workdir: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    code, err = run_in_process(args, workdir, capsys, monkeypatch)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_or_foreign_checkpoints_exit_2(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowstudio.training.checkpoint import save_checkpoint
+
+    corrupt = workdir / "corrupt" / "checkpoints"
+    corrupt.mkdir(parents=True)
+    (corrupt / "best.pt").write_bytes(b"not a checkpoint")
+    code, err = run_in_process(["sample", "--run", "corrupt", "--out", "x.npy"], workdir, capsys, monkeypatch)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+    foreign = workdir / "molecules" / "checkpoints"
+    save_checkpoint(foreign / "best.pt", kind="molecules", model_name="graphaf", config={},
+                    model_state={"w": torch.zeros(1)})
+    args = ["sample", "--run", "molecules", "--out", "x.npy"]
+    code, err = run_in_process(args, workdir, capsys, monkeypatch)
+    assert code == 2 and "molecules" in err
+    assert len(err.strip().splitlines()) == 1

@@ -1,0 +1,114 @@
+"""PointFlow: the encoder, the ELBO and its terms, RNODE, the task around it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from flowstudio.errors import BadInputError
+from flowstudio.pointclouds.encoder import PointNetEncoder
+from flowstudio.pointclouds.pointflow import PointFlow
+from flowstudio.pointclouds.task import PointCloudTask
+
+from .conftest import OFFSET, TINY_POINTFLOW
+
+
+def test_encoder_is_order_invariant_and_shaped() -> None:
+    encoder = PointNetEncoder(5, (8, 16), (8,)).eval()
+    x = torch.randn(3, 40, 3)
+    mu, logvar = encoder(x)
+    assert mu.shape == logvar.shape == (3, 5)
+    mu_perm, _ = encoder(x[:, torch.randperm(40)])
+    torch.testing.assert_close(mu, mu_perm)
+    with pytest.raises(ValueError, match=r"\(B, N, 3\)"):
+        encoder(torch.randn(40, 3))
+
+
+def test_entropy_of_a_diagonal_gaussian() -> None:
+    logvar = torch.log(torch.tensor([[4.0, 0.25]]))
+    expected = torch.distributions.Normal(0, torch.tensor([2.0, 0.5])).entropy().sum()
+    torch.testing.assert_close(PointNetEncoder.entropy(logvar)[0], expected)
+
+
+def test_elbo_terms_are_finite_and_reach_every_part(pointflow_task: PointCloudTask) -> None:
+    model = pointflow_task.model
+    assert isinstance(model, PointFlow)
+    terms = pointflow_task.training_step(0)
+    assert {"loss", "recon", "nll", "prior", "entropy", "kinetic", "jacobian"} <= set(terms)
+    assert all(t.dim() == 0 and torch.isfinite(t) for t in terms.values())
+    # nll is per point, recon per coordinate: the same quantity three times smaller
+    torch.testing.assert_close(terms["nll"], 3 * terms["recon"])
+    terms["loss"].backward()
+    for part in (model.encoder, model.prior, model.decoder):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+    forward, backward = pointflow_task.nfe()
+    assert forward > 0 and backward > 0
+
+
+def test_validation_is_a_finite_repeatable_negative_elbo(pointflow_task: PointCloudTask) -> None:
+    model = pointflow_task.model
+    batch = pointflow_task.held_out()
+    assert batch.shape == (1, 128, 3)  # one of six shapes held out
+    with torch.no_grad():
+        nelbo = model.negative_elbo(torch.cat([batch, batch]))
+    assert nelbo.shape == (2,) and torch.isfinite(nelbo).all()
+    metric = pointflow_task.validation_metric()
+    assert np.isfinite(metric)
+    assert metric == pointflow_task.validation_metric()  # fixed noise: repeatable
+
+
+def test_rnode_regularization_enters_the_loss(shapes: np.ndarray) -> None:
+    losses = {}
+    for weight in (0.0, 10.0):
+        torch.manual_seed(0)
+        task = PointCloudTask(shapes, "pointflow", "quick",
+                              {**TINY_POINTFLOW, "kinetic_weight": weight, "jacobian_weight": weight})
+        torch.manual_seed(1)
+        losses[weight] = task.training_step(0)
+    assert losses[10.0]["kinetic"] > 0
+    assert losses[10.0]["loss"] > losses[0.0]["loss"]
+    torch.testing.assert_close(losses[10.0]["recon"], losses[0.0]["recon"])
+
+
+def test_a_few_steps_lower_the_loss(pointflow_task: PointCloudTask) -> None:
+    optimizer = torch.optim.Adam(pointflow_task.model.parameters(), lr=1e-2)
+    torch.manual_seed(0)
+    first = pointflow_task.training_step(0)["loss"].item()
+    for step in range(15):
+        optimizer.zero_grad()
+        pointflow_task.training_step(step)["loss"].backward()
+        optimizer.step()
+    torch.manual_seed(0)
+    assert pointflow_task.training_step(0)["loss"].item() < first
+
+
+def test_config_round_trip_rebuilds_the_same_model(pointflow_task: PointCloudTask) -> None:
+    config = json.loads(json.dumps(pointflow_task.config()))
+    clone = PointCloudTask.from_config(config)
+    clone.model.load_state_dict(pointflow_task.model.state_dict())
+    pointflow_task.model.eval()
+    clone.model.eval()
+    torch.manual_seed(3)
+    a = pointflow_task.snapshot(2)
+    torch.manual_seed(3)
+    b = clone.snapshot(2)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+    assert a.shape == (2, TINY_POINTFLOW["snapshot_points"], 3)
+    # the snapshot is in the data's frame, far from the origin
+    assert np.abs(a.reshape(-1, 3).mean(0) - OFFSET).max() < 5.0
+
+
+def test_a_task_opened_without_data_refuses_to_train(pointflow_task: PointCloudTask) -> None:
+    clone = PointCloudTask.from_config(pointflow_task.config())
+    with pytest.raises(BadInputError, match="without its data"):
+        clone.training_step(0)
+
+
+def test_bad_configs_are_bad_input() -> None:
+    with pytest.raises(BadInputError):
+        PointCloudTask.from_config({"model_name": "pointflow"})
+    with pytest.raises(BadInputError, match="unknown point-cloud model"):
+        PointCloudTask(np.zeros((2, 16, 3)), "transformer")

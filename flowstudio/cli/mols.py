@@ -187,11 +187,13 @@ def _sample(args: argparse.Namespace) -> int:
     comments = [f"valid_without_check: {without:.4f}"] if fmt.name in ("smiles", "csv") else []
     write_molecules(out, smiles, properties=True, extra_columns=extra, comments=comments)
     unique = len({s for s in result.smiles if s is not None})
+    ended = np.bincount(result.ended, minlength=3) / max(1, len(result.ended))
     sys.stderr.write(
         f"sampled {args.n} molecules at temperature {temperature:g}: valid {valid:.1%} "
         f"({'no check' if args.no_check else 'with check'}), valid without check {without:.1%}, "
         f"unique {unique / max(1, sum(s is not None for s in result.smiles)):.1%}, "
-        f"mean heavy atoms {np.mean(sizes) if sizes else float('nan'):.1f} -> {out}\n"
+        f"mean heavy atoms {np.mean(sizes) if sizes else float('nan'):.1f} (ended by END {ended[0]:.0%}, "
+        f"by a bondless atom {ended[1]:.0%}, at max size {ended[2]:.0%}) -> {out}\n"
     )
     return 0
 

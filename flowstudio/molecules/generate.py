@@ -34,7 +34,9 @@ class Generated:
 
     ``atoms[k]`` (n_k,) and ``bonds[k]`` (e_k, 3) are the graph in generation order;
     ``mols[k]``/``smiles[k]`` are ``None`` when RDKit refuses the graph; ``resampled[k]``
-    tells whether the valency check had to redraw a bond of molecule ``k``.
+    tells whether the valency check had to redraw a bond of molecule ``k``; ``ended[k]``
+    how it ended: :data:`END_TOKEN`, :data:`END_NO_BOND` (a new atom got no bond) or
+    :data:`END_MAX_ATOMS`.
     """
 
     atoms: list[np.ndarray]
@@ -42,6 +44,7 @@ class Generated:
     mols: list[Chem.Mol | None]
     smiles: list[str | None]
     resampled: np.ndarray
+    ended: np.ndarray
 
     @property
     def validity(self) -> float:
@@ -63,7 +66,11 @@ class Generated:
             mols=[m for p in parts for m in p.mols],
             smiles=[s for p in parts for s in p.smiles],
             resampled=np.concatenate([p.resampled for p in parts]) if parts else np.zeros(0, bool),
+            ended=np.concatenate([p.ended for p in parts]) if parts else np.zeros(0, np.int64),
         )
+
+
+END_TOKEN, END_NO_BOND, END_MAX_ATOMS = 0, 1, 2
 
 
 class _BatchState:
@@ -78,6 +85,7 @@ class _BatchState:
         self.valence = torch.zeros(batch, n_max, dtype=torch.long, device=device)
         self.bonds = torch.zeros(0, 4, dtype=torch.long, device=device)  # (mol, i, j, class)
         self.finished = torch.zeros(batch, dtype=torch.bool, device=device)
+        self.ended = torch.full((batch,), END_MAX_ATOMS, dtype=torch.long, device=device)
         self.resampled = torch.zeros(batch, dtype=torch.bool, device=device)
         self.dirty = torch.zeros(batch, dtype=torch.bool, device=device)
         self.node_emb = torch.zeros(batch, n_max, d, device=device)
@@ -175,6 +183,8 @@ def _generate_batch(
             choice = torch.full_like(choice, end)
         stops = choice == end
         state.finished[active[stops]] = True
+        if i < n_max:
+            state.ended[active[stops]] = END_TOKEN
         grown, types = active[~stops], choice[~stops]
         if grown.numel() == 0:
             continue
@@ -218,6 +228,7 @@ def _generate_batch(
         state.atoms[lonely, i] = -1
         state.count[lonely] = i
         state.finished[lonely] = True
+        state.ended[lonely] = END_NO_BOND
 
     return _to_molecules(model, state)
 
@@ -237,7 +248,9 @@ def _to_molecules(model: GraphAF, state: _BatchState) -> Generated:
         mol = graph_to_mol(a, b, model.vocab) if len(a) else None
         mols.append(mol)
         smiles.append(Chem.MolToSmiles(mol) if mol is not None else None)
-    return Generated(out_atoms, out_bonds, mols, smiles, state.resampled.cpu().numpy())
+    return Generated(
+        out_atoms, out_bonds, mols, smiles, state.resampled.cpu().numpy(), state.ended.cpu().numpy()
+    )
 
 
 def generate(

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from rdkit import Chem, rdBase
+from rdkit.Chem import Descriptors
 
 from flowstudio.errors import BadInputError
 
@@ -112,7 +113,7 @@ class AtomVocabulary:
 
 def kekulized(mol: Chem.Mol) -> Chem.Mol:
     """A copy of ``mol`` without explicit hydrogens, kekulized (no aromatic flags)."""
-    mol = Chem.RemoveHs(Chem.Mol(mol))
+    mol = Chem.RemoveHs(mol) if mol.GetNumAtoms() != mol.GetNumHeavyAtoms() else Chem.Mol(mol)
     Chem.Kekulize(mol, clearAromaticFlags=True)
     return mol
 
@@ -121,33 +122,50 @@ def atom_key(atom: Chem.Atom) -> tuple[str, int]:
     return atom.GetSymbol(), atom.GetFormalCharge()
 
 
-def mol_to_graph(mol: Chem.Mol, vocab: AtomVocabulary | None = None) -> MolGraph:
-    """Graph tensors of ``mol``; raises :class:`BadInputError` when an atom or a bond is
-    outside ``vocab`` (or the molecule is disconnected, which GraphAF cannot generate)."""
+RawGraph = tuple[list[tuple[str, int]], np.ndarray]
+"""A molecule read once: its ``(element, charge)`` atom keys and its bonds (E, 3)."""
+
+
+def raw_graph(mol: Chem.Mol) -> RawGraph:
+    """Read ``mol`` once (kekulized); raises :class:`BadInputError` for what GraphAF cannot
+    generate: no atom, several fragments, radicals, bonds other than single/double/triple."""
     mol = kekulized(mol)
     if mol.GetNumAtoms() == 0:
         raise BadInputError("empty molecule")
     if len(Chem.GetMolFrags(mol)) > 1:
         raise BadInputError("disconnected molecule (several fragments)")
+    if Descriptors.NumRadicalElectrons(mol):
+        raise BadInputError("radical atoms")
+    atoms = [mol.GetAtomWithIdx(k) for k in range(mol.GetNumAtoms())]
+    keys = [(a.GetSymbol(), a.GetFormalCharge()) for a in atoms]
+    # Bond orders from one C++ call; after kekulization only 1, 2 and 3 remain.
+    orders = Chem.GetAdjacencyMatrix(mol, useBO=True)
+    a, b = np.nonzero(np.triu(orders))
+    klass = orders[a, b]
+    if not np.isin(klass, (1.0, 2.0, 3.0)).all():
+        raise BadInputError("unsupported bond type (only single, double and triple)")
+    return keys, np.stack([a, b, klass.astype(np.int64)], axis=1).astype(np.int64).reshape(-1, 3)
+
+
+def graph_from_raw(raw: RawGraph, vocab: AtomVocabulary | None) -> MolGraph:
+    """Map a :func:`raw_graph` onto ``vocab`` (atom types -1 without one)."""
+    keys, bonds = raw
+    if vocab is None:
+        return MolGraph(np.full(len(keys), -1, np.int64), bonds)
+    lookup = {key: k for k, key in enumerate(vocab.atoms)}
     atoms = []
-    for atom in mol.GetAtoms():
-        key = atom_key(atom)
-        if atom.GetNumRadicalElectrons():
-            raise BadInputError(f"radical atom {key[0]}")
-        if vocab is None:
-            atoms.append(-1)
-            continue
-        index = vocab.index(*key)
+    for key in keys:
+        index = lookup.get(key)
         if index is None:
             raise BadInputError(f"atom {key[0]}{key[1]:+d} is not in the vocabulary")
         atoms.append(index)
-    bonds = []
-    for bond in mol.GetBonds():
-        klass = _BOND_CLASS.get(bond.GetBondType())
-        if klass is None:
-            raise BadInputError(f"unsupported bond type {bond.GetBondType()}")
-        bonds.append((bond.GetBeginAtomIdx(), bond.GetEndAtomIdx(), klass))
-    return MolGraph(np.asarray(atoms, np.int64), np.asarray(bonds, np.int64).reshape(-1, 3))
+    return MolGraph(np.asarray(atoms, np.int64), bonds)
+
+
+def mol_to_graph(mol: Chem.Mol, vocab: AtomVocabulary | None = None) -> MolGraph:
+    """Graph tensors of ``mol``; raises :class:`BadInputError` when an atom or a bond is
+    outside ``vocab`` (or the molecule is disconnected, which GraphAF cannot generate)."""
+    return graph_from_raw(raw_graph(mol), vocab)
 
 
 def graph_to_mol(
@@ -173,9 +191,9 @@ def graph_to_mol(
 
 def _neighbours(graph: MolGraph) -> list[list[int]]:
     nbrs: list[list[int]] = [[] for _ in range(graph.num_atoms)]
-    for a, b, _ in graph.bonds:
-        nbrs[a].append(int(b))
-        nbrs[b].append(int(a))
+    for a, b in graph.bonds[:, :2].tolist():
+        nbrs[a].append(b)
+        nbrs[b].append(a)
     return nbrs
 
 
@@ -198,19 +216,20 @@ def bfs_order(graph: MolGraph, rng: Random | None, start: int | None = None) -> 
     nbrs = _neighbours(graph)
     if start is None:
         start = _random_index(rng, n) if rng is not None else 0
-    seen = np.zeros(n, bool)
+    if rng is not None:  # visit neighbours by random keys: one draw per molecule, not per atom
+        keys = rng.random_sample(n) if hasattr(rng, "random_sample") else rng.random(n)
+        nbrs = [sorted(vs, key=keys.__getitem__) for vs in nbrs]
+    seen = [False] * n
     seen[start] = True
     order = [start]
     head = 0
     while head < len(order):
         current = nbrs[order[head]]
         head += 1
-        if rng is not None:
-            current = list(rng.permutation(current))
         for v in current:
             if not seen[v]:
                 seen[v] = True
-                order.append(int(v))
+                order.append(v)
     return np.asarray(order, np.int64)
 
 
@@ -253,6 +272,12 @@ def fitting_order(
 
 
 def build_vocabulary(mols: Iterable[Chem.Mol], seed: int = 0) -> AtomVocabulary:
+    """Derive the atom types, ``max_atoms`` and the edge window from training molecules
+    (see :func:`vocabulary_from_raw`)."""
+    return vocabulary_from_raw((raw_graph(m) for m in mols), seed)
+
+
+def vocabulary_from_raw(raws: Iterable[RawGraph], seed: int = 0) -> AtomVocabulary:
     """Derive the atom types, ``max_atoms`` and the edge window from training molecules.
 
     Atom types are the ``(element, charge)`` pairs present, in a fixed element order
@@ -264,9 +289,9 @@ def build_vocabulary(mols: Iterable[Chem.Mol], seed: int = 0) -> AtomVocabulary:
     max_atoms = 0
     window = 1
     seen_any = False
-    for mol in mols:
-        graph = mol_to_graph(mol)
-        counts.update(atom_key(a) for a in kekulized(mol).GetAtoms())
+    for keys, bonds in raws:
+        graph = MolGraph(np.zeros(len(keys), np.int64), bonds)
+        counts.update(keys)
         max_atoms = max(max_atoms, graph.num_atoms)
         window = max(window, bond_span(graph, bfs_order(graph, rng)))
         seen_any = True

@@ -31,9 +31,10 @@ from flowstudio.molecules.graph import (
     AtomVocabulary,
     MolGraph,
     apply_order,
-    build_vocabulary,
     fitting_order,
-    mol_to_graph,
+    graph_from_raw,
+    raw_graph,
+    vocabulary_from_raw,
 )
 from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig, PackedSteps, pack_steps
 from flowstudio.params import Param
@@ -277,19 +278,28 @@ class MoleculeTask:
                     self.skipped += 1
                     continue
                 mols.append((text, mol))
-        if vocab is None:
-            usable = [m for _, m in mols if len(Chem.GetMolFrags(m)) == 1]
-            if not usable:
-                raise BadInputError("no usable molecule in the data (all invalid or disconnected)")
-            vocab = build_vocabulary(usable, seed=v["seed"])
-        graphs, kept = [], []
+        raws = []
         for text, mol in mols:
             try:
-                graph = mol_to_graph(mol, vocab)
+                raws.append((text, raw_graph(mol)))
+            except BadInputError:
+                self.skipped += 1
+        given = vocab is not None
+        if vocab is None:
+            if not raws:
+                raise BadInputError("no usable molecule in the data (all invalid or disconnected)")
+            # Every molecule then has a BFS ordering within the window (the one that set it).
+            vocab = vocabulary_from_raw((raw for _, raw in raws), seed=v["seed"])
+        graphs, kept = [], []
+        for text, raw in raws:
+            try:
+                graph = graph_from_raw(raw, vocab)
             except BadInputError:
                 self.skipped += 1
                 continue
-            if graph.num_atoms > vocab.max_atoms or fitting_order(graph, vocab.edge_window, None) is None:
+            if given and (
+                graph.num_atoms > vocab.max_atoms or fitting_order(graph, vocab.edge_window, None) is None
+            ):
                 self.skipped += 1
                 continue
             graphs.append(graph)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from rdkit import Chem
 
-from flowstudio.molecules.generate import generate
+from flowstudio.molecules.generate import END_MAX_ATOMS, END_NO_BOND, END_TOKEN, generate
 from flowstudio.molecules.graph import build_vocabulary
 from flowstudio.molecules.graphaf import GraphAF
 from tests.molecules.test_graph import SMILES
@@ -30,6 +30,10 @@ def test_the_check_makes_every_molecule_valid_and_flags_resampling(model) -> Non
     assert all(Chem.MolFromSmiles(s) is not None for s in out.smiles)
     assert out.resampled.any()  # this random model does need the check
     assert out.validity_without_check == pytest.approx(1.0 - out.resampled.mean())
+    assert set(out.ended.tolist()) <= {END_TOKEN, END_NO_BOND, END_MAX_ATOMS}
+    # a molecule that ended because its new atom got no bond kept its earlier atoms only
+    sizes = np.array([len(a) for a in out.atoms])
+    assert (sizes[out.ended == END_MAX_ATOMS] == model.vocab.max_atoms).all()
     for atoms, bonds in zip(out.atoms, out.bonds, strict=True):
         assert 1 <= len(atoms) <= model.vocab.max_atoms
         if len(bonds):

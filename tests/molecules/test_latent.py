@@ -40,7 +40,7 @@ def test_reconstruction_is_exact_after_training(mols) -> None:
     model = GraphAF(vocab, TINY)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     rng = np.random.default_rng(0)
-    for _ in range(10):
+    for _ in range(5):
         ordered = []
         for mol in mols:
             graph = mol_to_graph(mol, vocab)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -23,14 +24,36 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def preload_engines() -> None:
+    """Import the heavy libraries the workspaces need (PyTorch, RDKit, VTK: seconds)."""
+    import pyvista  # noqa: F401
+
+    import flowstudio.molecules.task
+    import flowstudio.pointclouds.task
+    import flowstudio.training.engine  # noqa: F401
+
+
 def create_window(load_samples: bool = True):
-    """The main window, shown; the engines and samples load right after the first paint."""
+    """The main window, shown at once; the engines load on a thread meanwhile (the window
+    stays live), then the workspaces fill in and read their default samples."""
     from flowstudio.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
     if load_samples:
-        QTimer.singleShot(0, window.populate)
+        window.statusBar().showMessage("Loading PyTorch, RDKit and VTK…")
+        loader = threading.Thread(target=preload_engines, name="FlowStudioPreload", daemon=True)
+        loader.start()
+        poll = QTimer(window)
+        poll.setInterval(30)
+
+        def check() -> None:
+            if not loader.is_alive():
+                poll.stop()
+                window.populate()
+
+        poll.timeout.connect(check)
+        poll.start()
     return window
 
 

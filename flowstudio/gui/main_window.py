@@ -79,6 +79,8 @@ class MainWindow(QMainWindow):
         self.points = PointsWorkspace(self.settings, self.log_panel, self)
         self.molecules = MoleculesWorkspace(self.settings, self.log_panel, self)
         self.workspaces: list[Workspace] = [self.points, self.molecules]
+        for ws in self.workspaces:
+            ws.setEnabled(False)  # until populate() has filled them from the engines
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("WorkspaceTabs")
         self.tabs.setDocumentMode(True)
@@ -257,6 +259,8 @@ class MainWindow(QMainWindow):
         """Fill the workspaces from the engines and load the default samples."""
         for ws in self.workspaces:
             ws.populate()
+            ws.setEnabled(True)
+        self.statusBar().clearMessage()
         self._populated = True
         self._load_default_sample(self.current)
         self._rebuild_samples_menu()

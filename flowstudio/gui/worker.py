@@ -20,12 +20,15 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, QTimer, Signal, Slot
 
-from flowstudio.training.control import Control
-from flowstudio.training.events import Event, Finished, Progress
+from flowstudio.errors import BadInputError
+
+if TYPE_CHECKING:  # the training package imports torch: the window loads it after it shows
+    from flowstudio.training.control import Control
+    from flowstudio.training.events import Event
 
 
 def lower_priority(niceness: int = 4) -> None:
@@ -59,6 +62,8 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        from flowstudio.training.events import Progress
+
         lower_priority()
         pending: Progress | None = None
         last_sent = 0.0
@@ -94,6 +99,8 @@ class TrainingSession(QObject):
     def __init__(
         self, make_events: Callable[[Control], Iterator[Event]], parent: QObject | None = None
     ) -> None:
+        from flowstudio.training.control import Control
+
         super().__init__(parent)
         self.control = Control()
         self.thread = QThread()
@@ -107,10 +114,12 @@ class TrainingSession(QObject):
         # run a queued quit, so the thread would never end
         self.worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.ended)
-        self.finished_event: Finished | None = None
+        self.finished_event: Any = None  # the run's Finished event, once it came
         self.event.connect(self._remember_finish)
 
     def _remember_finish(self, event: object) -> None:
+        from flowstudio.training.events import Finished
+
         if isinstance(event, Finished):
             self.finished_event = event
 
@@ -155,6 +164,8 @@ class _Job(QRunnable):
         lower_priority()
         try:
             result = self.fn()
+        except BadInputError as exc:  # the user's input: its message says it all
+            self.signals.error.emit(self.key, self.serial, str(exc))
         except Exception as exc:
             self.signals.error.emit(self.key, self.serial, f"{type(exc).__name__}: {exc}")
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -40,7 +40,9 @@ from flowstudio.gui.settings import Settings, runs_dir
 from flowstudio.gui.widgets import MessageBanner, icon
 from flowstudio.gui.worker import JobRunner, RateLimiter, TrainingSession
 from flowstudio.params import Param
-from flowstudio.training.events import Checkpointed, Finished, Message, Progress, Recovered, Samples
+
+if TYPE_CHECKING:  # the training package imports torch: the window loads it after it shows
+    from flowstudio.training.events import Finished, Progress, Samples
 
 
 def format_duration(seconds: float | None) -> str:
@@ -233,6 +235,12 @@ class Workspace(QWidget):
         reset.setToolTip("Set every hyperparameter back to the selected preset's value")
         reset.clicked.connect(self._apply_preset)
         layout.addWidget(reset)
+        self.model_label = QLabel(box)
+        self.model_label.setObjectName("ModelLabel")
+        self.model_label.setWordWrap(True)
+        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.model_label.hide()
+        layout.addWidget(self.model_label)
         hint = QLabel("Hover a name for its meaning; bold names differ from their default.", box)
         hint.setObjectName("HintLabel")
         hint.setWordWrap(True)
@@ -398,7 +406,12 @@ class Workspace(QWidget):
     def _job_failed(self, key: str, message: str) -> None:
         if key == "data":
             self.data_name.setText(self.data.name if self.data else "No data loaded")
-        self.error(message.split(": ", 1)[1] if message.startswith("BadInputError") else message)
+        if key == "model":
+            message = f"Cannot open the checkpoint: {message}"
+            if f"not a {self.kind!r} one" in message:
+                other = "Molecules" if self.kind == "points" else "Point clouds"
+                message += f". Open it from the {other} workspace."
+        self.error(message)
 
     # ------------------------------------------------------------------ training
     @property
@@ -495,6 +508,8 @@ class Workspace(QWidget):
         self.state_changed.emit(state)
 
     def _on_event(self, event: object) -> None:
+        from flowstudio.training.events import Checkpointed, Finished, Message, Progress, Recovered, Samples
+
         if isinstance(event, Progress):
             self._on_progress(event)
         elif isinstance(event, Samples):
@@ -591,6 +606,9 @@ class Workspace(QWidget):
         def ready(model: Any) -> None:
             self.model = model
             self.latest_checkpoint = path
+            self.model_label.setText(f"Exploring: {model.model_name}, step {model.step:,} ({path.name})")
+            self.model_label.setToolTip(str(path))
+            self.model_label.show()
             if announce:
                 self.notify(f"Opened checkpoint {path.name}: {model.model_name} at step {model.step}.")
             self.model_ready()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -38,7 +38,9 @@ from flowstudio.gui.views_molecules import (
 from flowstudio.gui.widgets import LabeledSlider, icon
 from flowstudio.gui.workspace import Workspace
 from flowstudio.params import Param
-from flowstudio.training.events import Samples
+
+if TYPE_CHECKING:
+    from flowstudio.training.events import Samples
 
 PREVIEW_MOLECULES = 48
 STATS_MOLECULES = 3000
@@ -89,11 +91,13 @@ def entries_for(
 
 
 def row(*widgets: QWidget) -> QHBoxLayout:
+    """A row of controls; text fields take the spare width, else it goes to the right."""
     layout = QHBoxLayout()
     layout.setContentsMargins(6, 4, 6, 4)
     for w in widgets:
-        layout.addWidget(w)
-    layout.addStretch(1)
+        layout.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
+    if not any(isinstance(w, QLineEdit) for w in widgets):
+        layout.addStretch(1)
     return layout
 
 

@@ -9,7 +9,7 @@ Every model query runs on the job thread; the views only draw the arrays that co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -31,7 +31,9 @@ from flowstudio.gui.views_points import CloudView, DensitySliceView
 from flowstudio.gui.widgets import LabeledSlider, icon
 from flowstudio.gui.workspace import Workspace
 from flowstudio.params import Param
-from flowstudio.training.events import Samples
+
+if TYPE_CHECKING:
+    from flowstudio.training.events import Samples
 
 PREVIEW_SHAPES = 8
 DISPLAY_POINTS = 2048

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from flowstudio.flows.cnf import make_cnf_flow
+from flowstudio.flows.distributions import Distribution, StandardNormal
 from flowstudio.pointclouds.encoder import PointNetEncoder
 from flowstudio.pointclouds.models import PointDensity, cnf_trajectory, regularization
 
@@ -68,7 +69,6 @@ class PointFlowConfig:
     use_prior_flow: bool = True
     prior: CNFSettings = field(default_factory=lambda: CNFSettings(hidden=(256, 256), trace="hutchinson"))
     decoder: CNFSettings = field(default_factory=CNFSettings)
-    recon_weight: float = 1.0
     prior_weight: float = 1.0
     entropy_weight: float = 1.0
 
@@ -84,8 +84,10 @@ class PointFlow(PointDensity):
             self.latent_dim, config.encoder_hidden, batch_norm=config.encoder_batch_norm
         )
         # Without a prior flow, p(z) is the standard normal itself (the paper's ablation).
-        self.prior = (
-            make_cnf_flow(self.latent_dim, 0, **config.prior.cnf_options()) if config.use_prior_flow else None
+        self.prior: Distribution = (
+            make_cnf_flow(self.latent_dim, 0, **config.prior.cnf_options())
+            if config.use_prior_flow
+            else StandardNormal(self.latent_dim)
         )
         self.decoder = make_cnf_flow(3, self.latent_dim, **config.decoder.cnf_options())
 
@@ -101,7 +103,7 @@ class PointFlow(PointDensity):
         N = points.shape[1]
         cfg = self.config
         log_px, log_pz, entropy = self._elbo_parts(points)
-        elbo = cfg.recon_weight * log_px + cfg.prior_weight * log_pz + cfg.entropy_weight * entropy
+        elbo = log_px + cfg.prior_weight * log_pz + cfg.entropy_weight * entropy
         dims = float(N * 3)
         penalty, reg = regularization(self)
         return {
@@ -128,8 +130,6 @@ class PointFlow(PointDensity):
 
     def latent_log_prob(self, z: Tensor) -> Tensor:
         """log p(z) under the prior, shape (B,)."""
-        if self.prior is None:
-            return -0.5 * (z.pow(2).sum(-1) + self.latent_dim * torch.log(torch.tensor(2 * torch.pi)))
         return self.prior.log_prob(z)
 
     # ---- generation ---------------------------------------------------------------------
@@ -142,13 +142,8 @@ class PointFlow(PointDensity):
 
     @torch.no_grad()
     def sample_latent(self, k: int, temperature: float = 1.0) -> Tensor:
-        """Draw k shape latents from the prior, w ~ N(0, T^2 I) pushed through the prior CNF."""
-        anchor = next(self.parameters())
-        w = temperature * torch.randn(k, self.latent_dim, device=anchor.device, dtype=anchor.dtype)
-        if self.prior is None:
-            return w
-        z, _ = self.prior.transform.inverse(w)
-        return z
+        """Draw k shape latents from the prior: w ~ N(0, T^2 I) pushed through the prior CNF."""
+        return self.prior.sample(k, temperature=temperature)
 
     def _context(self, k: int, latent: Tensor | None, temperature: float) -> Tensor:
         if latent is None:

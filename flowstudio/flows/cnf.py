@@ -53,6 +53,7 @@ from flowstudio.flows.odesolve import (
     Dynamics,
     NFECounter,
     ODESolverError,
+    SolverSettings,
     inverse_softplus,
     solve,
 )
@@ -227,9 +228,9 @@ class CNF(Transform):
         params = tuple(self.net.parameters())
         if context is not None and context.requires_grad:
             params += (context,)
+        settings = SolverSettings(self.solver, self.atol, self.rtol, self.step_size, self.adjoint)
         path = solve(
-            dynamics, state, times, method=self.solver, atol=self.atol, rtol=self.rtol,
-            step_size=self.step_size, adjoint=self.adjoint, adjoint_params=params,
+            dynamics, state, times, settings, adjoint_params=params,
             fallback_steps=FALLBACK_STEPS if self.on_underflow == "fallback" else None,
         )
         return path if keep_path else tuple(s[-1] for s in path)

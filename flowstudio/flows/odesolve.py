@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -130,16 +131,26 @@ def _error_norm(n_controlled: int) -> Callable[[Sequence[Tensor]], Tensor]:
     return norm
 
 
+@dataclass(frozen=True)
+class SolverSettings:
+    """How to integrate: a torchdiffeq method with its tolerances or step size."""
+
+    method: str
+    atol: float
+    rtol: float
+    step_size: float | None
+    adjoint: bool
+
+    def describe(self) -> str:
+        return f"solver {self.method!r} (atol={self.atol:g}, rtol={self.rtol:g}, step_size={self.step_size})"
+
+
 def solve(
     dynamics: Dynamics,
     state: tuple[Tensor, ...],
     times: Tensor,
+    settings: SolverSettings,
     *,
-    method: str,
-    atol: float,
-    rtol: float,
-    step_size: float | None,
-    adjoint: bool,
     adjoint_params: tuple[Tensor, ...],
     fallback_steps: int | None,
 ) -> tuple[Tensor, ...]:
@@ -149,40 +160,34 @@ def solve(
     when ``fallback_steps`` is set, retries once with fixed-step RK4 over that many steps.
     """
     try:
-        return _checked_odeint(dynamics, state, times, method, atol, rtol, step_size, adjoint, adjoint_params)
+        return _checked_odeint(dynamics, state, times, settings, adjoint_params)
     except ODESolverError as err:
-        if fallback_steps is None or method == FALLBACK_SOLVER:
+        if fallback_steps is None or settings.method == FALLBACK_SOLVER:
             raise
-        span = float((times[-1] - times[0]).abs())
         log.warning("%s Retrying with fixed-step %s over %d steps.", err, FALLBACK_SOLVER, fallback_steps)
         # A fixed-step solve cannot run away: its NFE is fixed by the grid.
         dynamics.forward_calls = dynamics.backward_calls = 0
         dynamics.max_nfe = math.inf
-        step = span / fallback_steps
-        return _checked_odeint(
-            dynamics, state, times, FALLBACK_SOLVER, atol, rtol, step, adjoint, adjoint_params
-        )
+        step = float((times[-1] - times[0]).abs()) / fallback_steps
+        fallback = replace(settings, method=FALLBACK_SOLVER, step_size=step)
+        return _checked_odeint(dynamics, state, times, fallback, adjoint_params)
 
 
 def _checked_odeint(
     dynamics: Dynamics,
     state: tuple[Tensor, ...],
     times: Tensor,
-    method: str,
-    atol: float,
-    rtol: float,
-    step_size: float | None,
-    adjoint: bool,
+    settings: SolverSettings,
     adjoint_params: tuple[Tensor, ...],
 ) -> tuple[Tensor, ...]:
+    method, atol, rtol = settings.method, settings.atol, settings.rtol
     if method in FIXED_STEP_SOLVERS:
-        options: dict = {"step_size": step_size}
+        options: dict = {"step_size": settings.step_size}
     else:
         options = {"norm": _error_norm(min(2, len(state)))}
-    what = f"solver {method!r} (atol={atol:g}, rtol={rtol:g}, step_size={step_size})"
-    dynamics.solver = what
+    what = dynamics.solver = settings.describe()
     try:
-        if adjoint:
+        if settings.adjoint:
             out = odeint_adjoint(
                 dynamics, state, times, rtol=rtol, atol=atol, method=method, options=options,
                 adjoint_params=adjoint_params,

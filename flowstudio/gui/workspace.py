@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -272,10 +273,23 @@ class Workspace(QWidget):
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
         self.progress.setMinimumWidth(180)
+        self.continue_box = QCheckBox("Continue last run", bar)
+        self.continue_box.setToolTip(
+            "Train on from the last run's latest checkpoint (same model and settings; the step budget "
+            "counts the whole run) instead of starting a new run"
+        )
+        self.continue_box.setChecked(True)
+        self.continue_box.hide()
         self.eta_label = QLabel("", bar)
         self.eta_label.setObjectName("EtaLabel")
         self.eta_label.setMinimumWidth(230)
-        for w in (self.train_button, self.pause_button, self.resume_button, self.stop_button):
+        for w in (
+            self.train_button,
+            self.continue_box,
+            self.pause_button,
+            self.resume_button,
+            self.stop_button,
+        ):
             layout.addWidget(w)
         layout.addWidget(self.progress, 1)
         layout.addWidget(self.eta_label)
@@ -328,6 +342,7 @@ class Workspace(QWidget):
             combo.setCurrentIndex(index)
 
     def _model_changed(self, *_: Any) -> None:
+        self._forget_run()
         model = self.model_combo.currentText()
         self.settings.set_value(f"{self.kind}/model", model)
         params = [p for p in self.params_for(model) if p.name not in backend.ENGINE_PARAMS]
@@ -362,6 +377,7 @@ class Workspace(QWidget):
 
     def set_data(self, info: DataInfo) -> None:
         self.data = info
+        self._forget_run()
         self.data_name.setText(info.name)
         self.data_name.setToolTip(str(info.source or ""))
         while self.data_form.rowCount():
@@ -433,13 +449,13 @@ class Workspace(QWidget):
         except BadInputError as exc:
             self.error(f"Cannot train: {exc}")
             return
-        self.run_dir = runs_dir() / f"{self.kind}-{model}-{time.strftime('%Y%m%d-%H%M%S')}"
-        suffix = 1
-        while self.run_dir.exists():
-            suffix += 1
-            self.run_dir = self.run_dir.with_name(f"{self.run_dir.name.split('~')[0]}~{suffix}")
+        resume = self.continue_box.isVisible() and self.continue_box.isChecked() and self._resumable()
+        if resume:  # the engine counts on from the run's latest checkpoint; the chart goes on too
+            options.resume = True
+        else:
+            self.run_dir = self._new_run_dir(model)
+            self.chart.clear()
         self.banner.hide()
-        self.chart.clear()
         self.samples_received = 0
         self.last_progress = None
         self.latest_checkpoint = None
@@ -452,13 +468,31 @@ class Workspace(QWidget):
         session.ended.connect(lambda: self._on_ended(session))
         self.session = session
         self.sessions_started.append(session)
-        self.log(f"{self.title}: training {model} ({self.preset_combo.currentText()} preset) into {run_dir}")
+        verb = "continuing" if resume else "training"
+        self.log(f"{self.title}: {verb} {model} ({self.preset_combo.currentText()} preset) in {run_dir}")
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
         self.eta_label.setText("")
         self.tabs.setCurrentWidget(self.training_tab)
         session.start()
         self._set_state("running")
+
+    def _new_run_dir(self, model: str) -> Path:
+        run_dir = runs_dir() / f"{self.kind}-{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        suffix = 1
+        while run_dir.exists():
+            suffix += 1
+            run_dir = run_dir.with_name(f"{run_dir.name.split('~')[0]}~{suffix}")
+        return run_dir
+
+    def _forget_run(self) -> None:
+        """New data or another model: the next Train starts a new run."""
+        if not self.training:
+            self.run_dir = None
+            self.continue_box.hide()
+
+    def _resumable(self) -> bool:
+        return self.run_dir is not None and (self.run_dir / "checkpoints" / "latest.pt").is_file()
 
     def pause_training(self) -> None:
         if self.training and not self.session.paused:
@@ -492,6 +526,7 @@ class Workspace(QWidget):
         self.pause_button.setEnabled(state == "running")
         self.resume_button.setEnabled(state == "paused")
         self.stop_button.setEnabled(state in ("running", "paused"))
+        self.continue_box.setVisible(not running and self._resumable())
         self.pause_button.setVisible(state != "paused")
         self.resume_button.setVisible(state == "paused")
         for w in (

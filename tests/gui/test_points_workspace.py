@@ -123,6 +123,17 @@ def test_stop_pause_and_responsiveness(window, qtbot) -> None:
     assert ws.session.finished_event.reason == "stopped"
     assert (ws.run_dir / "checkpoints" / "latest.pt").is_file()
 
+    # Train again with "Continue last run": the same run goes on from its checkpoint
+    stopped_step, run_dir = ws.session.finished_event.step, ws.run_dir
+    assert ws.continue_box.isVisible() and ws.continue_box.isChecked()
+    ws.start_training()
+    qtbot.waitUntil(
+        lambda: ws.last_progress is not None and ws.last_progress.step > stopped_step, timeout=60_000
+    )
+    assert ws.run_dir == run_dir
+    ws.stop_training()
+    qtbot.waitUntil(lambda: ws.state == "idle", timeout=30_000)
+
 
 def test_close_while_training_leaves_no_thread(window, qtbot) -> None:
     from flowstudio.gui.views_points import VtkView

@@ -22,11 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from flowstudio.errors import BadInputError
+from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS
 from flowstudio.params import Param
 
 MODELS = ("pointflow", "cnf", "realnvp", "glow", "maf", "nice", "planar")
 PRESETS = ("quick", "full")
-SOLVERS = ("dopri5", "bosh3", "adaptive_heun", "rk4", "midpoint", "euler")
+SOLVERS = ADAPTIVE_SOLVERS + FIXED_STEP_SOLVERS
 CNF_MODELS = ("pointflow", "cnf")
 DISCRETE = ("realnvp", "glow", "maf", "nice", "planar")
 

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from flowstudio.errors import BadInputError
 from flowstudio.flows.cnf import count_nfe, reset_nfe
+from flowstudio.flows.odesolve import FIXED_STEP_SOLVERS
 from flowstudio.pointclouds.datasets import Normalization, PointCloudDataset
 from flowstudio.pointclouds.io import ShapeCollection, load
 from flowstudio.pointclouds.models import PointDensity, SingleShapeModel
@@ -112,10 +113,11 @@ class PointCloudTask:
             self._load(self.data_path)
 
     def _cnf_options(self, hidden: str, trace: str) -> dict[str, Any]:
+        """make_cnf_flow options from the values; ``hidden`` names the widths parameter."""
         v = self.values
-        fixed = v["solver"] in ("rk4", "midpoint", "euler")
+        fixed = v["solver"] in FIXED_STEP_SOLVERS
         return {
-            "hidden": widths(hidden, "hidden"),
+            "hidden": widths(v[hidden], hidden),
             "blocks": v["blocks"],
             "batch_norm": v["batch_norm"],
             "end_time": v["end_time"],
@@ -134,20 +136,20 @@ class PointCloudTask:
         v = self.values
         try:
             if self.model_name == "pointflow":
-                prior = self._cnf_options(v["prior_hidden"], v["prior_trace"])
+                prior = self._cnf_options("prior_hidden", v["prior_trace"])
                 prior.update(blocks=1, batch_norm=False)
                 config = PointFlowConfig(
                     latent_dim=v["latent_dim"],
                     encoder_hidden=widths(v["encoder_hidden"], "encoder_hidden"),
                     use_prior_flow=v["prior_flow"],
                     prior=CNFSettings(**prior),
-                    decoder=CNFSettings(**self._cnf_options(v["point_hidden"], v["trace"])),
+                    decoder=CNFSettings(**self._cnf_options("point_hidden", v["trace"])),
                     prior_weight=v["prior_weight"],
                     entropy_weight=v["entropy_weight"],
                 )
                 return PointFlow(config)
             if self.model_name == "cnf":
-                return SingleShapeModel("cnf", **self._cnf_options(v["point_hidden"], v["trace"]))
+                return SingleShapeModel("cnf", **self._cnf_options("point_hidden", v["trace"]))
             return SingleShapeModel(self.model_name, num_layers=v["flow_layers"], hidden=v["flow_hidden"])
         except ValueError as exc:  # an option the flow library refuses
             if isinstance(exc, BadInputError):

@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
             ws.data_loaded.connect(lambda _: self._rebuild_recent_menu())
         self._closing = False
         self._deadline: float | None = None
+        self._shown_once = False
         self.load_samples_on_show = True  # each workspace reads its default sample when first shown
         self._build_menus()
         self._restore_geometry()
@@ -322,7 +323,10 @@ class MainWindow(QMainWindow):
 
     def toggle_pause(self) -> None:
         ws = self.current
-        ws.resume_training() if ws.state == "paused" else ws.pause_training()
+        if ws.state == "paused":
+            ws.resume_training()
+        else:
+            ws.pause_training()
 
     def error(self, text: str) -> None:
         self.current.error(text)
@@ -391,7 +395,7 @@ class MainWindow(QMainWindow):
 
     def save_checkpoint_dialog(self) -> None:
         ws = self.current
-        source = ws._best_checkpoint() if ws.run_dir else ws.latest_checkpoint
+        source = ws.model.path if ws.model is not None else ws._best_checkpoint()
         if source is None or not Path(source).is_file():
             self.error("No checkpoint yet: train a model (a checkpoint is kept when it stops) or open one.")
             return
@@ -547,5 +551,6 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        QTimer.singleShot(0, self.resize_docks) if not getattr(self, "_shown_once", False) else None
-        self._shown_once = True
+        if not self._shown_once:  # docks take their size once the window has one
+            QTimer.singleShot(0, self.resize_docks)
+            self._shown_once = True

@@ -274,8 +274,8 @@ class MoleculesWorkspace(Workspace):
         use_b = QPushButton("← selected", self)
         use_a.setToolTip("Use the molecule last clicked in any grid")
         use_b.setToolTip("Use the molecule last clicked in any grid")
-        use_a.clicked.connect(lambda: self.selected_smiles and self.interp_a.setText(self.selected_smiles))
-        use_b.clicked.connect(lambda: self.selected_smiles and self.interp_b.setText(self.selected_smiles))
+        use_a.clicked.connect(lambda: self._use_selected(self.interp_a))
+        use_b.clicked.connect(lambda: self._use_selected(self.interp_b))
         self.interp_steps = QSpinBox(self)
         self.interp_steps.setRange(2, 24)
         self.interp_steps.setValue(8)
@@ -296,6 +296,12 @@ class MoleculesWorkspace(Workspace):
         layout.addLayout(controls)
         layout.addWidget(self.interp_grid, 1)
         return page
+
+    def _use_selected(self, edit: QLineEdit) -> None:
+        if self.selected_smiles:
+            edit.setText(self.selected_smiles)
+        else:
+            self.notify("Click a molecule in any grid first.")
 
     def _build_metrics_tab(self) -> QWidget:
         self.metrics_count = QSpinBox(self)

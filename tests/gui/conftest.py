@@ -71,12 +71,9 @@ def grab(widget) -> np.ndarray:
     return qimage_to_array(widget.grab().toImage())
 
 
-def train_tiny(qtbot, ws, iters: int = 200, overrides: dict | None = None) -> None:
-    """Start a tiny run in workspace ``ws`` and wait for its first progress event."""
-    ws.model_combo.setCurrentText("pointflow") if ws.kind == "points" else None
-    ws.params.set_values(
-        {**(TINY_POINTS if ws.kind == "points" else {}), "iters": iters, **(overrides or {})}
-    )
+def train_tiny(qtbot, ws, iters: int = 200) -> None:
+    """Start a tiny PointFlow run in the points workspace ``ws``; wait for its first progress."""
+    ws.params.set_values({**TINY_POINTS, "iters": iters})
     ws.start_training()
     assert ws.training, ws.banner.text()
     qtbot.waitUntil(lambda: ws.last_progress is not None, timeout=60_000)

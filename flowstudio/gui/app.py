@@ -60,6 +60,8 @@ def create_window(load_samples: bool = True):
 def run_app(argv: list[str]) -> int:
     """Open the window and run the event loop; returns the exit code."""
     os.environ.setdefault("PYVISTA_OFF_SCREEN", "false")
+    # idle OpenMP threads sleep instead of spinning: the window's thread needs the cores
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app = create_app(argv)
     window = create_window()
     paths = [a for a in argv if not a.startswith("-")]

@@ -7,6 +7,7 @@ use, which keeps the window's start fast (torch and RDKit load while the window 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,9 +60,12 @@ def training_options(values: dict[str, Any], device: str) -> Any:
 
 def train_events(task_factory, run_dir: Path, options: Any, control: Any) -> Iterator[Any]:
     """Build the task (slow: networks, data normalization) and train it, on the worker thread."""
+    import torch
+
     from flowstudio.training.engine import train
     from flowstudio.training.events import Message
 
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # leave a core to the window
     task = task_factory()
     yield Message(f"{task.model_name}: {sum(p.numel() for p in task.model.parameters()):,} parameters")
     yield from train(task, run_dir, options, control)

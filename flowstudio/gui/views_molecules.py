@@ -317,9 +317,10 @@ class Molecule3DView(VtkView):
             plotter.add_mesh(pv.merge(tubes), color="#b0b6be", smooth_shading=True)
         plotter.add_text(smiles, font_size=10, color="#c9d1d9", position="upper_left")
         plotter.add_legend(
-            bcolor=None, face="circle", size=(0.12, 0.05 * len(set(elements))), loc="lower right"
+            bcolor=None, face="circle", size=(0.08, 0.035 * len(set(elements))), loc="lower right"
         )
-        plotter.reset_camera()
+        plotter.reset_camera(render=False)
+        plotter.camera.zoom(1.5)  # the bounding sphere leaves much room around a molecule
         plotter.render()
         self.smiles = smiles
         self.draw_count += 1

@@ -57,6 +57,13 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds}s"
 
 
+def format_rate(steps_per_s: float) -> str:
+    """Steps per second, or seconds per step when a step takes longer than a second."""
+    if steps_per_s >= 1 or steps_per_s <= 0:
+        return f"{steps_per_s:.1f} it/s"
+    return f"{1 / steps_per_s:.1f} s/it"
+
+
 class Workspace(QWidget):
     """Base of the point-cloud and molecule workspaces."""
 
@@ -584,7 +591,7 @@ class Workspace(QWidget):
         self.progress.setFormat(text)
         loss = losses.get("loss")
         self.eta_label.setText(
-            f"{event.steps_per_s:.1f} it/s · elapsed {format_duration(event.elapsed_s)} · "
+            f"{format_rate(event.steps_per_s)} · elapsed {format_duration(event.elapsed_s)} · "
             f"ETA {format_duration(event.eta_s)}" + (f" · loss {loss:.4g}" if loss is not None else "")
         )
 

@@ -206,9 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         "Xvfb); the training row adds the window's work on its event loop (progress events at most "
         "20 per second, the loss chart's repaint, one live-sample redraw at most every 0.4 s, each "
         "a single render of one merged point set) and the GIL shared with the training thread, "
-        "which runs at a lower priority (nice 4). With software OpenGL (llvmpipe under Xvfb) one "
-        "redraw of four 1,024-point clouds costs about 6 ms idle and 70 ms on a saturated CPU; on a "
-        "GPU-backed display it is about a millisecond.",
+        "which runs at a lower priority (nice 4) on all cores but one, with a 0.5 ms GIL switch "
+        "interval. With software OpenGL (llvmpipe under Xvfb) one redraw of four 1,024-point "
+        "clouds costs about 6 ms idle and 70 ms on a saturated CPU; on a GPU-backed display it is "
+        "about a millisecond.",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,12 +13,13 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 PALETTE = ["#58a6ff", "#f78166", "#3fb950", "#d2a8ff", "#e3b341", "#ff7b72", "#79c0ff", "#a5d6ff"]
 NFE_COLORS = {"NFE forward": "#8b949e", "NFE backward": "#6e7681"}
+REPAINT_MS = 250
 BACKGROUND, PLOT_BG, GRID, TEXT = "#0d1117", "#161b22", "#30363d", "#c9d1d9"
 
 
@@ -66,6 +67,10 @@ class LossChart(QWidget):
         self._plot = QRectF()
         self._x_range = (0.0, 1.0)
         self.placeholder = "Press Train: the loss curves appear here as the run goes."
+        self._repaint = QTimer(self)
+        self._repaint.setSingleShot(True)
+        self._repaint.setInterval(REPAINT_MS)
+        self._repaint.timeout.connect(self.update)
 
     # data ---------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -78,7 +83,8 @@ class LossChart(QWidget):
         for name, value in (nfe or {}).items():
             if value is not None:
                 self._append(name, True, step, value)
-        self.update()
+        if not self._repaint.isActive():  # at most REPAINT_MS apart, however fast steps come
+            self._repaint.start()
 
     def _append(self, name: str, secondary: bool, step: int, value: float) -> None:
         series = self.series.get(name)
@@ -217,24 +223,18 @@ class LossChart(QWidget):
             + (steps - self._x_range[0]) / (self._x_range[1] - self._x_range[0]) * self._plot.width()
         )
         ys = self._plot.bottom() - (values - rng[0]) / (rng[1] - rng[0]) * self._plot.height()
-        if len(xs) > 2 * self._plot.width():  # min/max envelope per pixel column
-            cols = xs.astype(int)
-            edges = np.flatnonzero(np.diff(cols)) + 1
-            groups = np.split(ys, edges)
-            col_x = cols[np.concatenate([[0], edges])].astype(float)
-            lo = np.array([g.min() for g in groups])
-            hi = np.array([g.max() for g in groups])
-            xs = np.repeat(col_x, 2)
+        if len(xs) > self._plot.width() / 2:  # a min/max envelope per 2-pixel column
+            cols = (xs / 2).astype(int)
+            starts = np.concatenate([[0], np.flatnonzero(np.diff(cols)) + 1])
+            lo, hi = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
+            xs = np.repeat(xs[starts], 2)
             ys = np.column_stack([lo, hi]).ravel()
-        path = QPainterPath(QPointF(xs[0], ys[0]))
-        for x, y in zip(xs[1:], ys[1:], strict=True):
-            path.lineTo(x, y)
         pen = QPen(QColor(s.color), 1.6 if not s.secondary else 1.2)
         if s.secondary:
             pen.setStyle(Qt.PenStyle.DashLine)
         p.setPen(pen)
         p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawPath(path)
+        p.drawPolyline([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)])
         if len(xs) == 1:
             p.setBrush(QColor(s.color))
             p.drawEllipse(QPointF(xs[0], ys[0]), 2.5, 2.5)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 import traceback
@@ -29,6 +30,9 @@ from flowstudio.errors import BadInputError
 if TYPE_CHECKING:  # the training package imports torch: the window loads it after it shows
     from flowstudio.training.control import Control
     from flowstudio.training.events import Event
+
+
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def lower_priority(niceness: int = 4) -> None:
@@ -124,6 +128,10 @@ class TrainingSession(QObject):
             self.finished_event = event
 
     def start(self) -> None:
+        # PySide releases the GIL around Qt calls, so every painter call on the GUI thread
+        # must win the GIL back from the busy training thread: with Python's default 5 ms
+        # switch interval a repaint of a few dozen calls could stall the window for 100+ ms.
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         self.thread.start()
 
     @property

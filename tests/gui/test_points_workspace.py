@@ -33,7 +33,7 @@ def test_train_live_then_explore_and_export(window, qtbot, tmp_path) -> None:
     assert ws.samples_received >= 1
     assert changed(live_before, ws.live_view.image()), "the live samples view did not change"
     qtbot.waitUntil(
-        lambda: len(ws.chart.series.get("loss", ()).__dict__.get("values", [])) >= 2, timeout=60_000
+        lambda: "loss" in ws.chart.series and len(ws.chart.series["loss"].values) >= 2, timeout=60_000
     )
     assert changed(chart_before, grab(ws.chart)), "the loss chart did not change"
     assert ws.progress.value() > 0 and "step" in ws.progress.format()

@@ -6,7 +6,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 RESOURCES = Path(__file__).resolve().parent / "resources"
 
@@ -121,3 +130,27 @@ class LabeledSlider(QWidget):
     def _changed(self, _: int) -> None:
         self.readout.setText(self.fmt.format(self.value()))
         self.value_changed.emit(self.value())
+
+
+def controls_row(*widgets: QWidget) -> QHBoxLayout:
+    """A row of controls above a view; text fields take the spare width, else it goes right."""
+    layout = QHBoxLayout()
+    layout.setContentsMargins(6, 4, 6, 4)
+    for w in widgets:
+        layout.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
+    if not any(isinstance(w, QLineEdit) for w in widgets):
+        layout.addStretch(1)
+    return layout
+
+
+def view_page(parent: QWidget, controls: QLayout, view: QWidget, footer: QWidget | None = None) -> QWidget:
+    """A view tab: its controls on top, an optional line under them, the view filling the rest."""
+    page = QWidget(parent)
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    layout.addLayout(controls)
+    if footer is not None:
+        layout.addWidget(footer)
+    layout.addWidget(view, 1)
+    return page

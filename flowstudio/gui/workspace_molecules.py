@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -35,7 +34,7 @@ from flowstudio.gui.views_molecules import (
     MoleculeGrid,
     conformer,
 )
-from flowstudio.gui.widgets import LabeledSlider, icon
+from flowstudio.gui.widgets import LabeledSlider, controls_row, icon, view_page
 from flowstudio.gui.workspace import Workspace
 from flowstudio.params import Param
 
@@ -88,17 +87,6 @@ def entries_for(
                 text = None
         entries.append(MoleculeEntry(text, titles[i] if titles else "", props, flags[i] if flags else ()))
     return entries
-
-
-def row(*widgets: QWidget) -> QHBoxLayout:
-    """A row of controls; text fields take the spare width, else it goes to the right."""
-    layout = QHBoxLayout()
-    layout.setContentsMargins(6, 4, 6, 4)
-    for w in widgets:
-        layout.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
-    if not any(isinstance(w, QLineEdit) for w in widgets):
-        layout.addStretch(1)
-    return layout
 
 
 class MoleculesWorkspace(Workspace):
@@ -215,23 +203,15 @@ class MoleculesWorkspace(Workspace):
         show3d = QPushButton("Show", self)
         show3d.clicked.connect(lambda: self.show_3d(self.smiles_3d.text().strip()))
         self.smiles_3d.returnPressed.connect(lambda: self.show_3d(self.smiles_3d.text().strip()))
-        tabs.addTab(self._page(row(QLabel("Molecule"), self.smiles_3d, show3d), self.view3d), "3-D")
+        tabs.addTab(
+            view_page(self, controls_row(QLabel("Molecule"), self.smiles_3d, show3d), self.view3d), "3-D"
+        )
         tabs.addTab(self._build_metrics_tab(), "Metrics")
         for grid in (self.preview, self.live_grid, self.sample_grid, self.interp_grid):
             grid.activated.connect(lambda i, g=grid: self.select(g, i))
         self.generated: Any = None
         self.live_smiles: list[str | None] = []
         self.selected_smiles: str | None = None
-
-    def _page(self, controls: QHBoxLayout, view: QWidget, footer: QWidget | None = None) -> QWidget:
-        page = QWidget(self)
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(controls)
-        if footer is not None:
-            layout.addWidget(footer)
-        layout.addWidget(view, 1)
-        return page
 
     def _build_samples_tab(self) -> QWidget:
         self.gen_count = QSpinBox(self)
@@ -259,8 +239,9 @@ class MoleculesWorkspace(Workspace):
         self.summary.setObjectName("SummaryLabel")
         self.summary.setWordWrap(True)
         self.sample_grid = MoleculeGrid(self, placeholder=NO_MODEL)
-        return self._page(
-            row(self.gen_count, self.gen_temperature, self.gen_check, self.generate_button),
+        return view_page(
+            self,
+            controls_row(self.gen_count, self.gen_temperature, self.gen_check, self.generate_button),
             self.sample_grid,
             self.summary,
         )
@@ -286,16 +267,11 @@ class MoleculesWorkspace(Workspace):
             self, placeholder="Pick two molecules and press Interpolate.\n" + NO_MODEL
         )
         controls = QVBoxLayout()
-        controls.addLayout(row(QLabel("A"), self.interp_a, use_a))
-        controls.addLayout(row(QLabel("B"), self.interp_b, use_b, self.interp_steps, button))
+        controls.addLayout(controls_row(QLabel("A"), self.interp_a, use_a))
+        controls.addLayout(controls_row(QLabel("B"), self.interp_b, use_b, self.interp_steps, button))
         for edit in (self.interp_a, self.interp_b):
             edit.setMinimumWidth(320)
-        page = QWidget(self)
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(controls)
-        layout.addWidget(self.interp_grid, 1)
-        return page
+        return view_page(self, controls, self.interp_grid)
 
     def _use_selected(self, edit: QLineEdit) -> None:
         if self.selected_smiles:
@@ -313,7 +289,7 @@ class MoleculesWorkspace(Workspace):
         evaluate.setToolTip("Generate molecules and compute the MOSES metrics against the data")
         evaluate.clicked.connect(self.evaluate)
         self.metrics = MetricsTable(self)
-        return self._page(row(self.metrics_count, self.metrics_fcd, evaluate), self.metrics)
+        return view_page(self, controls_row(self.metrics_count, self.metrics_fcd, evaluate), self.metrics)
 
     # ------------------------------------------------------------------ data and live samples
     def show_data(self, info: DataInfo) -> None:

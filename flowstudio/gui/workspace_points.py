@@ -16,19 +16,17 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
     QSplitter,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
 from flowstudio.gui.backend import DataInfo, Sample, TrainedModel, load_trained
 from flowstudio.gui.views_points import CloudView, DensitySliceView
-from flowstudio.gui.widgets import LabeledSlider, icon
+from flowstudio.gui.widgets import LabeledSlider, controls_row, icon, view_page
 from flowstudio.gui.workspace import Workspace
 from flowstudio.params import Param
 
@@ -45,15 +43,6 @@ def thin(cloud: np.ndarray, n: int = DISPLAY_POINTS, seed: int = 0) -> np.ndarra
     if len(cloud) <= n:
         return cloud
     return cloud[np.random.default_rng(seed).choice(len(cloud), n, replace=False)]
-
-
-def controls_row(*widgets: QWidget) -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.setContentsMargins(6, 4, 6, 4)
-    for w in widgets:
-        row.addWidget(w)
-    row.addStretch(1)
-    return row
 
 
 class PointsWorkspace(Workspace):
@@ -144,15 +133,6 @@ class PointsWorkspace(Workspace):
         self.sampled: np.ndarray | None = None
         self.live_points: np.ndarray | None = None
 
-    def _tab(self, controls: QHBoxLayout, view: QWidget) -> QWidget:
-        page = QWidget(self)
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(controls)
-        layout.addWidget(view, 1)
-        return page
-
     def _build_samples_tab(self) -> QWidget:
         self.sample_count = QSpinBox(self)
         self.sample_count.setRange(1, 32)
@@ -183,7 +163,8 @@ class PointsWorkspace(Workspace):
         self.resample_button.clicked.connect(self.resample)
         self.temperature.released.connect(lambda _: self.resample())
         self.color_by_logp.toggled.connect(lambda _: self.resample())
-        return self._tab(
+        return view_page(
+            self,
             controls_row(
                 self.sample_count,
                 self.sample_points,
@@ -220,7 +201,8 @@ class PointsWorkspace(Workspace):
         self.interp_slider.value_changed.connect(lambda _: self._interpolation_moved())
         self.interp_strip.toggled.connect(lambda _: self._draw_interpolation())
         self.interpolation: np.ndarray | None = None
-        return self._tab(
+        return view_page(
+            self,
             controls_row(
                 QLabel("From"),
                 self.shape_a,
@@ -256,7 +238,8 @@ class PointsWorkspace(Workspace):
         self._slice_timer.setSingleShot(True)
         self._slice_timer.setInterval(120)
         self._slice_timer.timeout.connect(self.compute_slice)
-        return self._tab(
+        return view_page(
+            self,
             controls_row(QLabel("Normal"), self.slice_axis, self.slice_offset, self.slice_resolution),
             self.slice_view,
         )
@@ -275,7 +258,7 @@ class PointsWorkspace(Workspace):
         self.traj_play.toggled.connect(lambda on: self._traj_timer.start() if on else self._traj_timer.stop())
         self.traj_time.value_changed.connect(lambda _: self._draw_trajectory())
         self.traj_button.clicked.connect(self.compute_trajectory)
-        return self._tab(controls_row(self.traj_time, self.traj_play, self.traj_button), self.traj_view)
+        return view_page(self, controls_row(self.traj_time, self.traj_play, self.traj_button), self.traj_view)
 
     def _build_reconstruction_tab(self) -> QWidget:
         self.recon_shape = QComboBox(self)
@@ -284,7 +267,9 @@ class PointsWorkspace(Workspace):
         self.recon_button = QPushButton("Reconstruct", self)
         self.recon_view = CloudView(self, "Reconstruction needs a PointFlow model.\n" + NO_MODEL)
         self.recon_button.clicked.connect(self.reconstruct)
-        return self._tab(controls_row(QLabel("Shape"), self.recon_shape, self.recon_button), self.recon_view)
+        return view_page(
+            self, controls_row(QLabel("Shape"), self.recon_shape, self.recon_button), self.recon_view
+        )
 
     # ------------------------------------------------------------------ data and live samples
     def shapes(self) -> np.ndarray | None:

@@ -87,7 +87,7 @@ def test_interpolation_between_two_molecules(window, qtbot, small_set) -> None:
     ws.start_training()
     wait_idle(qtbot, ws)
     qtbot.waitUntil(lambda: ws.model is not None and not ws.jobs.busy, timeout=60_000)
-    ws.tabs.setCurrentWidget(ws.interp_grid.parentWidget().parentWidget() or ws.interp_grid)
+    ws.tabs.setCurrentWidget(ws.interp_grid.parentWidget())
     ws.interp_a.setText("CCO")
     ws.interp_b.setText("c1ccccc1O")
     ws.interp_steps.setValue(5)

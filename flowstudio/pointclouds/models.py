@@ -48,8 +48,7 @@ class PointDensity(nn.Module):
 
     def trajectory(self, noise: Tensor, times: Sequence[float], latent: Tensor | None = None) -> Tensor:
         """Points along the way from base noise (K, P, 3) to samples: (M, K, P, 3), one
-        frame per time in ``times`` (0 = noise, 1 = samples) for a CNF, one frame per layer
-        boundary interpolated for discrete flows."""
+        frame per fraction in ``times`` (0 = noise, 1 = samples); see :func:`cnf_trajectory`."""
         raise NotImplementedError
 
 

@@ -64,7 +64,9 @@ def test_sample_comes_back_in_the_data_frame(trained: Path, workdir: Path) -> No
     samples = np.load(workdir / "s.npy")
     assert samples.shape == (3, 50, 3)
     assert np.isfinite(samples).all()
-    assert np.abs(samples.mean(axis=(0, 1)) - OFFSET).max() < 1.0
+    # the shape has radius 1 around +100: a barely trained flow still lands there (median:
+    # robust to the odd far-flung point of a flow trained for four steps)
+    assert np.abs(np.median(samples.reshape(-1, 3), axis=0) - OFFSET).max() < 1.0
 
     result = cli("sample", "--run", "run", "--shapes", "2", "--points", "20", "--out", "s.ply", cwd=workdir)
     assert result.returncode == 0, result.stderr

@@ -1,8 +1,9 @@
-"""The window's one doorway to the engines: data sets, models, tasks and analyses.
+"""What both workspaces need from the engines, in one Qt-free place: the data panel's
+summary, training options from the form, the training generator run on the worker thread,
+and models rebuilt from checkpoints.
 
-Each workspace talks to a :class:`Domain` (points or molecules) so that the Qt code never
-needs to know which engine module provides what. Engine modules are imported on first
-use, which keeps the window's start fast (torch and RDKit load while the window shows).
+Engine modules are imported on first use, which keeps the window's start fast (PyTorch and
+RDKit load on a thread while the window shows).
 """
 
 from __future__ import annotations
@@ -75,13 +76,6 @@ def device_choices() -> list[tuple[str, str]]:
     from flowstudio.training.device import device_choices as choices
 
     return choices()
-
-
-def checkpoint_summary(path: Path, expect_kind: str) -> Any:
-    """Load a checkpoint's contents, refusing one of the wrong kind with a clear message."""
-    from flowstudio.training.checkpoint import load_checkpoint
-
-    return load_checkpoint(path, expect_kind=expect_kind)
 
 
 @dataclass

@@ -157,9 +157,6 @@ class ParamsPanel(QWidget):
                 self.editors[name].set(value)
         self._on_change()
 
-    def reset(self) -> None:
-        self.set_values({name: e.param.default for name, e in self.editors.items()})
-
     def _on_change(self, *_: Any) -> None:
         for name, editor in self.editors.items():
             value = editor.check()
@@ -179,7 +176,3 @@ class ParamsPanel(QWidget):
         if problems:
             raise BadInputError("; ".join(problems))
         return {name: e.param.validate(e.raw()) for name, e in self.editors.items()}
-
-    def changed_values(self) -> dict[str, Any]:
-        """Only the parameters that differ from their defaults."""
-        return {k: v for k, v in self.values().items() if v != self.editors[k].param.default}

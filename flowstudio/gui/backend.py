@@ -66,7 +66,8 @@ def train_events(task_factory, run_dir: Path, options: Any, control: Any) -> Ite
     from flowstudio.training.engine import train
     from flowstudio.training.events import Message
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # leave a core to the window
+    # leave a core to the window (never raise a limit someone else set)
+    torch.set_num_threads(min(torch.get_num_threads(), max(1, (os.cpu_count() or 2) - 1)))
     task = task_factory()
     yield Message(f"{task.model_name}: {sum(p.numel() for p in task.model.parameters()):,} parameters")
     yield from train(task, run_dir, options, control)

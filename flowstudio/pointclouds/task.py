@@ -66,7 +66,11 @@ class PointCloudTask:
             self._load(data)
         if self.normalization is None:
             raise BadInputError("a point-cloud task needs data or a recorded normalization")
-        self.model: PointDensity = self._build_model()
+        # The initial weights are a function of the seed alone: the task is built before
+        # the engine seeds the generators, and a run must be repeatable.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.values["seed"])
+            self.model: PointDensity = self._build_model()
 
     # ---- construction ----------------------------------------------------------------
 

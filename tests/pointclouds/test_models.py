@@ -117,3 +117,13 @@ def test_full_preset_uses_the_papers_sizes() -> None:
     assert values["batch_size"] == 128 and values["train_points"] == 2048
     quick = resolve("pointflow", "quick")
     assert quick["kinetic_weight"] > 0 and quick["jacobian_weight"] > 0
+
+
+def test_initial_weights_depend_on_the_seed_alone(shapes: np.ndarray) -> None:
+    def weights(seed: int) -> torch.Tensor:
+        torch.manual_seed(seed + 123)  # the global generator must not matter
+        task = PointCloudTask(shapes, "cnf", "quick", {**TINY_CNF, "seed": seed})
+        return torch.cat([p.detach().flatten() for p in task.model.parameters()])
+
+    torch.testing.assert_close(weights(0), weights(0))
+    assert not torch.equal(weights(0), weights(1))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flowstudio.cli import points_eval
-from flowstudio.errors import BadInputError, CheckpointError
+from flowstudio.errors import BadInputError
 from flowstudio.pointclouds.settings import BY_NAME, ENGINE_OPTIONS, MODELS, PRESETS
 
 
@@ -125,8 +125,7 @@ def _train(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from flowstudio.pointclouds import analyses
     from flowstudio.pointclouds.io import write_points, write_shapes, writer_for
-    from flowstudio.pointclouds.task import PointCloudTask
-    from flowstudio.training import Run, load_checkpoint, select_device
+    from flowstudio.training import Run, restore_task
 
     if args.shapes < 1 or args.points < 1:
         raise BadInputError(f"--shapes and --points must be >= 1, got {args.shapes} and {args.points}")
@@ -136,16 +135,7 @@ def _sample(args: argparse.Namespace) -> int:
     writer = writer_for(out)  # refuse an unknown extension before any work
     if not Path(args.run).is_dir():
         raise BadInputError(f"--run {args.run}: no such run folder")
-    ckpt = load_checkpoint(Run(args.run).checkpoint(args.checkpoint), expect_kind="points")
-    try:
-        task = PointCloudTask.from_config(ckpt.config)
-        task.model.load_state_dict(ckpt.model_state)
-    except (RuntimeError, KeyError, ValueError) as exc:
-        if isinstance(exc, BadInputError):
-            raise CheckpointError(f"{ckpt.path}: {exc}") from None
-        reason = " ".join(str(exc).split())[:200]
-        raise CheckpointError(f"{ckpt.path}: does not fit its own config: {reason}") from None
-    task.to(select_device(args.device))
+    task = restore_task(Run(args.run).checkpoint(args.checkpoint), kind="points", device=args.device).task
     points = analyses.sample(task, args.shapes, args.points, args.temperature, seed=args.seed)
     if args.shapes > 1 and not writer.collections:
         paths = write_shapes(out.parent, points, ext=out.suffix, stem=out.stem)

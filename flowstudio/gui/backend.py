@@ -79,34 +79,10 @@ def device_choices() -> list[tuple[str, str]]:
     return choices()
 
 
-@dataclass
-class TrainedModel:
-    """A task rebuilt from a checkpoint, for the analysis views."""
+def load_trained(path: Path, kind: str) -> Any:
+    """Rebuild a trained model of ``kind`` from a checkpoint on the CPU; a checkpoint of
+    another kind, a corrupt file or a foreign one raises :class:`CheckpointError` saying
+    which it is (a :class:`~flowstudio.training.restore.RestoredTask`)."""
+    from flowstudio.training.restore import restore_task
 
-    task: Any
-    path: Path
-    step: int
-    metric: float | None
-
-    @property
-    def model_name(self) -> str:
-        return self.task.model_name
-
-
-def load_trained(path: Path, kind: str, task_class: Any) -> TrainedModel:
-    """Rebuild ``task_class`` from a checkpoint on the CPU; a checkpoint of another kind, a
-    corrupt file or a foreign one raises :class:`CheckpointError` saying which it is."""
-    from flowstudio.errors import CheckpointError
-    from flowstudio.training.checkpoint import load_checkpoint
-
-    checkpoint = load_checkpoint(path, expect_kind=kind)
-    task = task_class.from_config(checkpoint.config)
-    try:
-        task.model.load_state_dict(checkpoint.model_state)
-        task.load_extra_state(checkpoint.extra_state)
-    except (RuntimeError, KeyError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: the weights do not fit the model its config describes ({exc})"
-        ) from None
-    task.model.eval()
-    return TrainedModel(task, Path(path), checkpoint.step, checkpoint.metric)
+    return restore_task(path, kind=kind)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from flowstudio.errors import BadInputError
-from flowstudio.gui.backend import DataInfo, Sample, TrainedModel, load_trained
+from flowstudio.gui.backend import DataInfo, Sample, load_trained
 from flowstudio.gui.views_molecules import (
     MetricsTable,
     Molecule3DView,
@@ -40,6 +40,7 @@ from flowstudio.params import Param
 
 if TYPE_CHECKING:
     from flowstudio.training.events import Samples
+    from flowstudio.training.restore import RestoredTask
 
 PREVIEW_MOLECULES = 48
 STATS_MOLECULES = 3000
@@ -176,10 +177,8 @@ class MoleculesWorkspace(Workspace):
         smiles = list(data.data["set"].smiles)
         return lambda: MoleculeTask(smiles, preset, values)
 
-    def load_model(self, checkpoint: Path) -> TrainedModel:
-        from flowstudio.molecules.task import MoleculeTask
-
-        return load_trained(checkpoint, self.kind, MoleculeTask)
+    def load_model(self, checkpoint: Path) -> RestoredTask:
+        return load_trained(checkpoint, self.kind)
 
     # ------------------------------------------------------------------ views
     def build_views(self, tabs: QTabWidget) -> None:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flowstudio.gui.backend import DataInfo, Sample, TrainedModel, load_trained
+from flowstudio.gui.backend import DataInfo, Sample, load_trained
 from flowstudio.gui.views_points import CloudView, DensitySliceView
 from flowstudio.gui.widgets import LabeledSlider, controls_row, icon, view_page
 from flowstudio.gui.workspace import Workspace
@@ -32,6 +32,7 @@ from flowstudio.params import Param
 
 if TYPE_CHECKING:
     from flowstudio.training.events import Samples
+    from flowstudio.training.restore import RestoredTask
 
 PREVIEW_SHAPES = 8
 DISPLAY_POINTS = 2048
@@ -107,10 +108,8 @@ class PointsWorkspace(Workspace):
         collection = data.data
         return lambda: PointCloudTask(collection, model, preset, values)
 
-    def load_model(self, checkpoint: Path) -> TrainedModel:
-        from flowstudio.pointclouds.task import PointCloudTask
-
-        return load_trained(checkpoint, self.kind, PointCloudTask)
+    def load_model(self, checkpoint: Path) -> RestoredTask:
+        return load_trained(checkpoint, self.kind)
 
     # ------------------------------------------------------------------ views
     def build_views(self, tabs: QTabWidget) -> None:

@@ -20,6 +20,7 @@ from flowstudio.training.events import (
 )
 from flowstudio.training.options import TrainOptions
 from flowstudio.training.protocol import Param, Task
+from flowstudio.training.restore import RestoredTask, restore_task
 from flowstudio.training.rng import seed_everything
 from flowstudio.training.runs import Run, read_config, read_metrics
 
@@ -33,6 +34,7 @@ __all__ = [
     "Param",
     "Progress",
     "Recovered",
+    "RestoredTask",
     "Run",
     "Samples",
     "Task",
@@ -42,6 +44,7 @@ __all__ = [
     "load_checkpoint",
     "read_config",
     "read_metrics",
+    "restore_task",
     "save_checkpoint",
     "seed_everything",
     "select_device",

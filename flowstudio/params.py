@@ -62,3 +62,42 @@ class Param:
         if self.maximum is not None and value > self.maximum:
             raise BadInputError(f"hyperparameter {self.name!r} must be <= {self.maximum}, got {value!r}")
         return value
+
+
+def engine_params(*, samples_of: str, **defaults: float | int | str) -> list[Param]:
+    """The training engine's options (``TrainOptions``) as :class:`Param` s, group ``"engine"``.
+
+    Both engines show the same options in the window's form and accept them through
+    ``--set``; only their defaults differ (``defaults`` overrides them by name) and what a
+    live sample holds (``samples_of``: "Clouds", "Molecules").
+    """
+    params = [
+        Param("lr", 1e-3, "Learning rate of AdamW.", minimum=1e-7, maximum=1.0),
+        Param("weight_decay", 0.0, "AdamW weight decay.", minimum=0.0, maximum=1.0),
+        Param("grad_clip", 10.0, "Clip the gradient norm to this value (0: no clipping).", minimum=0.0),
+        Param("iters", 0, "Total optimization steps of the run (0: no limit).", minimum=0),
+        Param("minutes", 0.0, "Wall-clock budget of this session in minutes (0: no limit).", minimum=0.0),
+        Param("seed", 0, "Seed of every random generator.", minimum=0),
+        Param(
+            "device",
+            "auto",
+            "Where to train: 'auto' picks CUDA, then MPS, then the CPU.",
+            choices=("auto", "cpu", "cuda", "mps"),
+        ),
+        Param("checkpoint_every_s", 60.0, "Seconds between checkpoints (latest.pt).", minimum=0.0),
+        Param("samples_every_s", 5.0, "Seconds between live samples.", minimum=0.0),
+        Param("samples_n", 4, f"{samples_of} in each live sample (0: none).", minimum=0, maximum=256),
+        Param("validate_every", 100, "Steps between validations (best.pt keeps the best).", minimum=1),
+        Param("log_every", 10, "Steps between progress reports.", minimum=1),
+        Param("max_recoveries", 5, "Rollbacks after a non-finite loss before the run gives up.", minimum=0),
+        Param(
+            "lr_decay_on_nan", 0.5, "Factor on the learning rate at each rollback.", minimum=1e-3, maximum=1.0
+        ),
+    ]
+    unknown = set(defaults) - {p.name for p in params}
+    if unknown:
+        raise ValueError(f"engine_params: no engine option named {sorted(unknown)}")
+    return [
+        Param(p.name, defaults.get(p.name, p.default), p.help, p.minimum, p.maximum, p.choices, "engine")
+        for p in params
+    ]

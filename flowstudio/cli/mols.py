@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flowstudio.cli import mols_eval
-from flowstudio.errors import BadInputError, CheckpointError
+from flowstudio.errors import BadInputError
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -135,22 +135,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def load_task(run: str | Path, which: str = "best", device: str = "cpu"):
     """The :class:`MoleculeTask` of a run folder with its trained weights, on ``device``."""
-    from flowstudio.molecules.task import MoleculeTask
-    from flowstudio.training import Run, load_checkpoint, select_device
+    from flowstudio.training import Run, restore_task
 
     if not Path(run).is_dir():
         raise BadInputError(f"--run {run}: no such run folder")
-    folder = Run(run)
-    path = folder.checkpoint(which)
-    ckpt = load_checkpoint(path, expect_kind="molecules", expect_model="graphaf")
-    try:
-        task = MoleculeTask.from_config(ckpt.config)
-        task.model.load_state_dict(ckpt.model_state)
-    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
-        reason = " ".join(str(exc).split())[:200]
-        raise CheckpointError(f"{ckpt.path}: does not fit its own config: {reason}") from None
-    task.to(select_device(device))
-    return task
+    path = Run(run).checkpoint(which)
+    return restore_task(path, kind="molecules", model_name="graphaf", device=device).task
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from flowstudio.molecules.graph import (
     vocabulary_from_raw,
 )
 from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig, PackedSteps, pack_steps
-from flowstudio.params import Param
+from flowstudio.params import Param, engine_params
 
 PRESETS = ("quick", "full")
 
@@ -135,52 +135,10 @@ HYPERPARAMETERS: list[Param] = [
         maximum=1000,
         group="sampling",
     ),
-    # -- engine ------------------------------------------------------------------------
-    Param(
-        "lr",
-        1e-3,
-        "Learning rate of AdamW (the paper: Adam at 1e-3).",
-        minimum=1e-7,
-        maximum=1.0,
-        group="engine",
+    # -- engine (flowstudio.training.options.TrainOptions) ----------------------------
+    *engine_params(
+        samples_of="Molecules", lr=1e-3, minutes=5.0, samples_every_s=10.0, samples_n=8, validate_every=200
     ),
-    Param("weight_decay", 0.0, "AdamW weight decay.", minimum=0.0, maximum=1.0, group="engine"),
-    Param(
-        "grad_clip",
-        10.0,
-        "Clip the gradient norm to this value (0: no clipping).",
-        minimum=0.0,
-        group="engine",
-    ),
-    Param("iters", 0, "Total optimization steps of the run (0: no limit).", minimum=0, group="engine"),
-    Param(
-        "minutes",
-        5.0,
-        "Wall-clock budget of this session in minutes (0: no limit).",
-        minimum=0.0,
-        group="engine",
-    ),
-    Param(
-        "device",
-        "auto",
-        "Where to train: the GPU when there is one ('auto'), or 'cpu'/'cuda'.",
-        choices=("auto", "cpu", "cuda", "mps"),
-        group="engine",
-    ),
-    Param("seed", 0, "Seed of every random generator.", minimum=0, group="engine"),
-    Param(
-        "checkpoint_every_s",
-        60.0,
-        "Seconds between checkpoints of the latest state.",
-        minimum=0.0,
-        group="engine",
-    ),
-    Param("samples_every_s", 10.0, "Seconds between live samples.", minimum=0.0, group="engine"),
-    Param("samples_n", 8, "Molecules in each live sample (0: none).", minimum=0, maximum=256, group="engine"),
-    Param(
-        "validate_every", 200, "Steps between validations (and best checkpoints).", minimum=1, group="engine"
-    ),
-    Param("log_every", 10, "Steps between progress reports.", minimum=1, group="engine"),
 ]
 
 BY_NAME: dict[str, Param] = {p.name: p for p in HYPERPARAMETERS}
@@ -254,17 +212,19 @@ class MoleculeTask:
             raise BadInputError("a molecule task needs data or a vocabulary")
         self.vocab = vocab
         v = self.values
-        self.model = GraphAF(
-            vocab,
-            GraphAFConfig(
-                hidden=v["hidden"],
-                rgcn_layers=v["rgcn_layers"],
-                flow_layers=v["flow_layers"],
-                st_hidden=v["st_hidden"],
-                dequantization=v["dequantization"],
-                scale_bound=v["scale_bound"],
-            ),
+        config = GraphAFConfig(
+            hidden=v["hidden"],
+            rgcn_layers=v["rgcn_layers"],
+            flow_layers=v["flow_layers"],
+            st_hidden=v["st_hidden"],
+            dequantization=v["dequantization"],
+            scale_bound=v["scale_bound"],
         )
+        # The initial weights are a function of the seed alone: the CLI and the window build
+        # the task before the engine seeds the generators, and a run must be repeatable.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(v["seed"])
+            self.model = GraphAF(vocab, config)
 
     # ---- data -----------------------------------------------------------------------
     def _load(self, data: str | Path | list[str], vocab: AtomVocabulary | None) -> AtomVocabulary:

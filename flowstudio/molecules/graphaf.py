@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary, OrderedGraph
-from flowstudio.molecules.rgcn import RelationalGCN, segment_sum
+from flowstudio.molecules.rgcn import GraphOperators, RelationalGCN, segment_sum, sparse_sum, sum_operator
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -126,12 +126,18 @@ class PackedSteps:
     edge_offset: Tensor  # (Ne,) i - 1 - j, the position of j in the window
     edge_target: Tensor  # (Ne,) bond class 0..3
     edge_mol: Tensor
+    # Precomputed once per batch for the R-GCN's operator form (None: the edge form).
+    ops: GraphOperators | None = None
+    state_pool: Tensor | None = None  # CSR (S, I): sums the state-nodes of each state
+    state_pool_t: Tensor | None = None  # its transpose
 
     def to(self, device: torch.device) -> PackedSteps:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, Tensor):
                 setattr(self, f.name, value.to(device, non_blocking=True))
+            elif isinstance(value, GraphOperators):
+                setattr(self, f.name, value.to(device))
         return self
 
 
@@ -207,7 +213,7 @@ def pack_steps(graphs: list[OrderedGraph], window: int, end_class: int) -> Packe
     def mol_index(key: str) -> Tensor:
         return torch.from_numpy(np.repeat(np.arange(len(parts)), [len(p[key]) for p in parts]))
 
-    return PackedSteps(
+    packed = PackedSteps(
         num_molecules=len(parts),
         num_states=int(state_base[-1]),
         inst_type=cat("inst_type"),
@@ -225,6 +231,13 @@ def pack_steps(graphs: list[OrderedGraph], window: int, end_class: int) -> Packe
         edge_target=cat("edge_target"),
         edge_mol=mol_index("edge_target"),
     )
+    num_inst = packed.inst_type.numel()
+    packed.ops = GraphOperators.build(
+        packed.inst_type, packed.edge_src, packed.edge_dst, packed.edge_rel, end_class, NUM_EDGE_CLASSES - 1
+    )
+    packed.state_pool = sum_operator(packed.inst_state, torch.arange(num_inst), packed.num_states, num_inst)
+    packed.state_pool_t = sum_operator(torch.arange(num_inst), packed.inst_state, num_inst, packed.num_states)
+    return packed
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
@@ -290,14 +303,18 @@ class GraphAF(nn.Module):
         ``*_noise`` in [0, 1) dequantizes (uniform random when ``None``; 0.5 gives the
         deterministic encoding used by :mod:`flowstudio.molecules.latent`).
         """
-        nodes, graphs = self.state_embeddings(
-            packed.inst_type,
-            packed.inst_state,
-            packed.num_states,
-            packed.edge_src,
-            packed.edge_dst,
-            packed.edge_rel,
-        )
+        if packed.ops is not None and packed.state_pool is not None and packed.state_pool_t is not None:
+            nodes = self.rgcn(packed.inst_type, packed.edge_src, packed.edge_dst, packed.edge_rel, packed.ops)
+            graphs = sparse_sum(nodes, packed.state_pool, packed.state_pool_t)
+        else:
+            nodes, graphs = self.state_embeddings(
+                packed.inst_type,
+                packed.inst_state,
+                packed.num_states,
+                packed.edge_src,
+                packed.edge_dst,
+                packed.edge_rel,
+            )
         node_scale, node_shift = self.node_flow.parameters_from(
             self.node_conditions(graphs[packed.node_state])
         )

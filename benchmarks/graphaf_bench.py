@@ -220,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=Path, help="trained GraphAF weights (a run's best.pt) for the "
                    "generation timing; default: the model FlowStudio trained in this run")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
+    p.add_argument("--throughput-only", action="store_true",
+                   help="stop after the likelihood check and the alternating throughput rounds")
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -246,6 +248,14 @@ def main(argv: list[str] | None = None) -> int:
                      "likelihood_agreement": agreement, "batch_size": task.values["batch_size"]}
     results["throughput"] = interleaved_throughput(task, initial, args.rounds, device)
     print(f"throughput: {results['throughput']}", flush=True)
+    if args.throughput_only:
+        ratio = (results["throughput"]["flowstudio"]["molecules_per_s"]
+                 / results["throughput"]["baseline"]["molecules_per_s"])
+        results["ratios"] = {"training_throughput": ratio}
+        print(f"training throughput ratio: {ratio:.2f}x", flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1) + "\n")
+        return 0
     models = {}
     for name, is_baseline in (("flowstudio", False), ("baseline", True)):
         model = GraphAF(task.vocab, task.model.config).to(device)

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary, OrderedGraph
-from flowstudio.molecules.rgcn import GraphOperators, RelationalGCN, segment_sum, sparse_sum, sum_operator
+from flowstudio.molecules.rgcn import GraphOperators, RelationalGCN, segment_sum
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -128,8 +128,6 @@ class PackedSteps:
     edge_mol: Tensor
     # Precomputed once per batch for the R-GCN's operator form (None: the edge form).
     ops: GraphOperators | None = None
-    state_pool: Tensor | None = None  # CSR (S, I): sums the state-nodes of each state
-    state_pool_t: Tensor | None = None  # its transpose
 
     def to(self, device: torch.device) -> PackedSteps:
         for f in fields(self):
@@ -235,8 +233,14 @@ def pack_steps(graphs: list[OrderedGraph], window: int, end_class: int) -> Packe
     packed.ops = GraphOperators.build(
         packed.inst_type, packed.edge_src, packed.edge_dst, packed.edge_rel, end_class, NUM_EDGE_CLASSES - 1
     )
-    packed.state_pool = sum_operator(packed.inst_state, torch.arange(num_inst), packed.num_states, num_inst)
-    packed.state_pool_t = sum_operator(torch.arange(num_inst), packed.inst_state, num_inst, packed.num_states)
+    # Readout rows: the newest node of each state, atom j of each edge step, then the states.
+    selected = torch.cat([packed.state_newest, packed.edge_inst_j])
+    m = selected.numel()
+    packed.ops.with_readout(
+        torch.cat([torch.arange(m), m + packed.inst_state]),
+        torch.cat([selected, torch.arange(num_inst)]),
+        m + packed.num_states,
+    )
     return packed
 
 
@@ -303,9 +307,10 @@ class GraphAF(nn.Module):
         ``*_noise`` in [0, 1) dequantizes (uniform random when ``None``; 0.5 gives the
         deterministic encoding used by :mod:`flowstudio.molecules.latent`).
         """
-        if packed.ops is not None and packed.state_pool is not None and packed.state_pool_t is not None:
-            nodes = self.rgcn(packed.inst_type, packed.edge_src, packed.edge_dst, packed.edge_rel, packed.ops)
-            graphs = sparse_sum(nodes, packed.state_pool, packed.state_pool_t)
+        if packed.ops is not None and packed.ops.readout is not None:
+            out = self.rgcn.readout(packed.inst_type, packed.ops)
+            s, ne = packed.num_states, packed.edge_inst_j.numel()
+            newest_emb, j_emb, graphs = out[:s], out[s : s + ne], out[s + ne :]
         else:
             nodes, graphs = self.state_embeddings(
                 packed.inst_type,
@@ -315,16 +320,15 @@ class GraphAF(nn.Module):
                 packed.edge_dst,
                 packed.edge_rel,
             )
+            newest_emb, j_emb = nodes[packed.state_newest], nodes[packed.edge_inst_j]
         node_scale, node_shift = self.node_flow.parameters_from(
             self.node_conditions(graphs[packed.node_state])
         )
         x_node = self.dequantize(packed.node_target, self.num_node_classes, node_noise)
         z_node, ld_node = self.node_flow.forward_transform(x_node, node_scale, node_shift)
 
-        state_part = self.edge_state_conditions(graphs, nodes[packed.state_newest])
-        edge_cond = self.edge_conditions(
-            state_part[packed.edge_state], nodes[packed.edge_inst_j], packed.edge_offset
-        )
+        state_part = self.edge_state_conditions(graphs, newest_emb)
+        edge_cond = self.edge_conditions(state_part[packed.edge_state], j_emb, packed.edge_offset)
         edge_scale, edge_shift = self.edge_flow.parameters_from(edge_cond)
         x_edge = self.dequantize(packed.edge_target, NUM_EDGE_CLASSES, edge_noise)
         z_edge, ld_edge = self.edge_flow.forward_transform(x_edge, edge_scale, edge_shift)

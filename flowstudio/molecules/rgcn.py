@@ -83,6 +83,11 @@ class GraphOperators:
     adjacency_t: Tensor  # its transpose, CSR (n, n R)
     type_counts: Tensor  # (n, T R) float: neighbours of v of type t through relation r
     degree: Tensor  # (n, R) float: relation-r degree of v (each message adds W_r's bias)
+    # Optional readout (see RelationalGCN.readout): rows that select or sum nodes.
+    readout: Tensor | None = None  # CSR (m, n)
+    readout_t: Tensor | None = None  # its transpose
+    readout_count: Tensor | None = None  # (m, 1) float: nodes summed by each row
+    readout_degree: Tensor | None = None  # (m, R) float: readout @ degree
 
     @classmethod
     def build(
@@ -99,8 +104,18 @@ class GraphOperators:
             degree=torch.bincount(key, minlength=n * r).view(n, r).float(),
         )
 
+    def with_readout(self, rows: Tensor, cols: Tensor, num_rows: int) -> GraphOperators:
+        """Add the readout ``out[rows[k]] += node[cols[k]]`` ((rows, cols) pairs distinct)."""
+        n = self.degree.shape[0]
+        self.readout = sum_operator(rows, cols, num_rows, n)
+        self.readout_t = sum_operator(cols, rows, n, num_rows)
+        self.readout_count = torch.bincount(rows, minlength=num_rows).float().unsqueeze(1)
+        self.readout_degree = torch.sparse.mm(self.readout, self.degree)
+        return self
+
     def to(self, device: torch.device) -> GraphOperators:
-        return GraphOperators(*(getattr(self, k).to(device) for k in self.__dataclass_fields__))
+        values = (getattr(self, k) for k in self.__dataclass_fields__)
+        return GraphOperators(*(v.to(device) if v is not None else None for v in values))
 
 
 class RelationalGCN(nn.Module):
@@ -155,16 +170,46 @@ class RelationalGCN(nn.Module):
             h = out
         return h
 
-    def _forward_operators(self, atom_types: Tensor, ops: GraphOperators) -> Tensor:
-        n, r, d = atom_types.shape[0], self.num_relations, self.hidden
+    def _forward_operators(self, atom_types: Tensor, ops: GraphOperators, last: bool = True) -> Tensor:
+        """All layers (``last=False``: all but the last one, whose input is returned)."""
         h = self.input_self(atom_types) + self.input_bias
-        h = torch.addmm(h, ops.type_counts, self.input_relation.weight)
-        for layer in self.layers:
+        h = torch.addmm(h, ops.type_counts.to(h.dtype), self.input_relation.weight)
+        layers = self.layers if last else self.layers[:-1]
+        for layer in layers:
             h = torch.relu(h)
-            weight = layer.weight.view(r + 1, d, d)  # [k] maps inputs to outputs as (out, in)
-            bias = layer.bias.view(r + 1, d)
-            out = torch.addmm(bias[r], h, weight[r].t())
-            out = torch.addmm(out, ops.degree, bias[:r])
-            aggregated = sparse_sum(h, ops.adjacency, ops.adjacency_t).view(n, r * d)
-            h = torch.addmm(out, aggregated, weight[:r].transpose(1, 2).reshape(r * d, d))
+            aggregated = sparse_sum(h, ops.adjacency, ops.adjacency_t)
+            h = self._layer_output(layer, h, aggregated, ops.degree, None)
         return h
+
+    def _layer_output(
+        self, layer: nn.Linear, h: Tensor, aggregated: Tensor, degree: Tensor, count: Tensor | None
+    ) -> Tensor:
+        """``h W_self + sum_r (A_r h) W_r`` plus the biases (``count`` self terms per row)."""
+        r, d = self.num_relations, self.hidden
+        weight = layer.weight.view(r + 1, d, d)  # [k] maps inputs to outputs as (out, in)
+        bias = layer.bias.view(r + 1, d)
+        base = bias[r] if count is None else count.to(h.dtype) * bias[r]
+        out = torch.addmm(base, h, weight[r].t())
+        out = torch.addmm(out, degree.to(h.dtype), bias[:r])
+        stacked = weight[:r].transpose(1, 2).reshape(r * d, d)
+        return torch.addmm(out, aggregated.view(h.shape[0], r * d), stacked)
+
+    def readout(self, atom_types: Tensor, ops: GraphOperators) -> Tensor:
+        """``ops.readout @ R-GCN(nodes)``: selected node embeddings and sum-pooled graphs.
+
+        The last layer is linear in its input, so it is applied after the readout, on the
+        m readout rows instead of the n nodes: the read-out rows of its input and of its
+        aggregated messages are formed first (a row that sums k nodes gets k self biases).
+        """
+        assert ops.readout is not None and ops.readout_t is not None
+        assert ops.readout_count is not None and ops.readout_degree is not None
+        h = self._forward_operators(atom_types, ops, last=False)
+        if not len(self.layers):
+            return sparse_sum(h, ops.readout, ops.readout_t)
+        h = torch.relu(h)
+        aggregated = sparse_sum(h, ops.adjacency, ops.adjacency_t).view(h.shape[0], -1)
+        h_out = sparse_sum(h, ops.readout, ops.readout_t)
+        aggregated_out = sparse_sum(aggregated, ops.readout, ops.readout_t)
+        return self._layer_output(
+            self.layers[-1], h_out, aggregated_out, ops.readout_degree, ops.readout_count
+        )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -46,15 +47,20 @@ def segment_sum(values: Tensor, index: Tensor, size: int, out: Tensor | None = N
 
 def sum_operator(rows: Tensor, cols: Tensor, num_rows: int, num_cols: int) -> Tensor:
     """The (num_rows, num_cols) 0/1 CSR matrix with ones at ``(rows[k], cols[k])`` (distinct
-    pairs), so that ``op @ x`` is ``out[rows[k]] += x[cols[k]]``."""
-    order = torch.argsort(rows * num_cols + cols)
-    counts = torch.bincount(rows, minlength=num_rows)
-    crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-    values = torch.ones(rows.numel(), dtype=torch.float32, device=rows.device)
+    pairs), so that ``op @ x`` is ``out[rows[k]] += x[cols[k]]``. Built on the CPU with numpy
+    (single-threaded: on busy shared cores torch's parallel sort/bincount hand-offs cost more
+    than the work); move it with ``.to(device)``."""
+    r, c = rows.cpu().numpy(), cols.cpu().numpy()
+    order = np.argsort(r * num_cols + c, kind="stable")
+    crow = np.zeros(num_rows + 1, np.int64)
+    np.cumsum(np.bincount(r, minlength=num_rows), out=crow[1:])
+    values = torch.ones(len(r), dtype=torch.float32)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         shape = (num_rows, num_cols)
-        return torch.sparse_csr_tensor(crow, cols[order], values, shape, check_invariants=False)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(crow), torch.from_numpy(c[order]), values, shape, check_invariants=False
+        )
 
 
 class _SparseSum(torch.autograd.Function):
@@ -94,14 +100,16 @@ class GraphOperators:
         cls, atom_types: Tensor, src: Tensor, dst: Tensor, rel: Tensor, num_types: int, num_relations: int
     ) -> GraphOperators:
         n, r = atom_types.numel(), num_relations
-        key = dst * r + rel
-        counts = torch.bincount(key * num_types + atom_types[src], minlength=n * r * num_types)
-        type_counts = counts.view(n, r, num_types).transpose(1, 2).reshape(n, num_types * r)
+        types, s, d, k = (t.cpu().numpy() for t in (atom_types, src, dst, rel))
+        key = d * r + k
+        counts = np.bincount(key * num_types + types[s], minlength=n * r * num_types)
+        type_counts = counts.reshape(n, r, num_types).transpose(0, 2, 1).reshape(n, num_types * r)
+        key_t, src_t = torch.from_numpy(key), torch.from_numpy(s)
         return cls(
-            adjacency=sum_operator(key, src, n * r, n),
-            adjacency_t=sum_operator(src, key, n, n * r),
-            type_counts=type_counts.float(),
-            degree=torch.bincount(key, minlength=n * r).view(n, r).float(),
+            adjacency=sum_operator(key_t, src_t, n * r, n),
+            adjacency_t=sum_operator(src_t, key_t, n, n * r),
+            type_counts=torch.from_numpy(type_counts.astype(np.float32)),
+            degree=torch.from_numpy(np.bincount(key, minlength=n * r).reshape(n, r).astype(np.float32)),
         )
 
     def with_readout(self, rows: Tensor, cols: Tensor, num_rows: int) -> GraphOperators:
@@ -109,8 +117,12 @@ class GraphOperators:
         n = self.degree.shape[0]
         self.readout = sum_operator(rows, cols, num_rows, n)
         self.readout_t = sum_operator(cols, rows, n, num_rows)
-        self.readout_count = torch.bincount(rows, minlength=num_rows).float().unsqueeze(1)
-        self.readout_degree = torch.sparse.mm(self.readout, self.degree)
+        r, c = rows.cpu().numpy(), cols.cpu().numpy()
+        count = np.bincount(r, minlength=num_rows).astype(np.float32)
+        self.readout_count = torch.from_numpy(count).unsqueeze(1)
+        degree = self.degree.cpu().numpy()
+        summed = [np.bincount(r, weights=degree[c, k], minlength=num_rows) for k in range(degree.shape[1])]
+        self.readout_degree = torch.from_numpy(np.stack(summed, axis=1).astype(np.float32))
         return self
 
     def to(self, device: torch.device) -> GraphOperators:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,8 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--model", choices=MODELS, help="the model (default pointflow)")
     p.add_argument("--preset", choices=PRESETS, help="quick (CPU, minutes) or full (the paper's sizes, "
                    "GPU); default quick")
-    p.add_argument("--iters", type=int, help="total optimization steps of the run")
-    p.add_argument("--minutes", type=float, help="wall-clock budget of this session")
+    p.add_argument("--iters", type=int, help="total optimization steps of the run (0: no limit)")
+    p.add_argument("--minutes", type=float, help="wall-clock budget of this session (0: no limit)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
     p.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
     p.add_argument("--resume", action="store_true",
@@ -113,6 +114,8 @@ def _train(args: argparse.Namespace) -> int:
         if not Path(args.data).exists():
             raise BadInputError(f"--data {args.data}: no such file or folder")
         task = PointCloudTask(args.data, args.model or "pointflow", args.preset or "quick", overrides)
+    for name, reason in task.skipped:
+        sys.stderr.write(f"flowstudio: warning: skipped shape {name}: {reason}\n")
     v = task.values
     options = TrainOptions(
         **{name: v[name] for name in ENGINE_OPTIONS if name not in ("iters", "minutes", "grad_clip")},
@@ -129,10 +132,16 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.shapes < 1 or args.points < 1:
         raise BadInputError(f"--shapes and --points must be >= 1, got {args.shapes} and {args.points}")
-    if not args.temperature >= 0:
-        raise BadInputError(f"--temperature must be >= 0, got {args.temperature}")
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise BadInputError(f"--temperature must be a finite number >= 0, got {args.temperature}")
+    if args.seed is not None:
+        BY_NAME["seed"].validate(args.seed)
     out = Path(args.out)
+    if out.is_dir():
+        raise BadInputError(f"--out {out}: is a folder; give a file such as {out / 'samples.npz'}")
     writer = writer_for(out)  # refuse an unknown extension before any work
+    if not out.parent.is_dir():
+        raise BadInputError(f"--out {out}: the folder {out.parent} does not exist")
     if not Path(args.run).is_dir():
         raise BadInputError(f"--run {args.run}: no such run folder")
     task = restore_task(Run(args.run).checkpoint(args.checkpoint), kind="points", device=args.device).task

@@ -72,20 +72,15 @@ def register(actions: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from flowstudio.pointclouds.io import read_collection
     from flowstudio.pointclouds.metrics import evaluate
+    from flowstudio.training.device import select_device
 
     if args.points is not None and args.points < 1:
         raise BadInputError(f"--points must be positive, got {args.points}")
     if args.emd_points < 0:
         raise BadInputError(f"--emd-points must be 0 or more, got {args.emd_points}")
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BadInputError(f"--device {args.device}: no CUDA device is available")
+    device = str(select_device(args.device))  # an unknown or absent device is bad input
 
     samples = read_collection(args.samples, n_points=args.points, seed=args.seed)
     ref = read_collection(args.ref, n_points=args.points, seed=args.seed + 1)

@@ -13,6 +13,7 @@ for an affine normalization ``u = A x + b``, ``log p_X(x) = log p_U(A x + b) + l
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -112,8 +113,8 @@ def sample(
     (or uses ``latent``, (Z,) or (k, Z)); ``temperature`` scales the base noise of both."""
     if k < 1 or p < 1:
         raise BadInputError(f"need at least one shape and one point, got k={k}, p={p}")
-    if not temperature >= 0:
-        raise BadInputError(f"temperature must be >= 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise BadInputError(f"temperature must be a finite number >= 0, got {temperature}")
     frame = _Frame(task_or_model)
     with _evaluating(frame, seed), torch.no_grad():
         x = frame.model.sample_points(k, p, temperature, latent=_latent(frame, latent))

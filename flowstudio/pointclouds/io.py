@@ -408,7 +408,10 @@ def write_points(
     def write(stream: BinaryIO) -> None:
         writer.write(stream, array, **options)
 
-    writers.atomic_write(path, write)
+    try:
+        writers.atomic_write(path, write)
+    except OSError as exc:  # permissions, a read-only or full disk: atomic_write left nothing behind
+        raise BadInputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
     return path
 
 

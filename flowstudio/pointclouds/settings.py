@@ -29,6 +29,8 @@ MODELS = ("pointflow", "cnf", "realnvp", "glow", "maf", "nice", "planar")
 PRESETS = ("quick", "full")
 SOLVERS = ADAPTIVE_SOLVERS + FIXED_STEP_SOLVERS
 CNF_MODELS = ("pointflow", "cnf")
+MAX_WIDTH = 16384
+"""The widest hidden layer accepted (a wider one would exhaust memory, not train)."""
 DISCRETE = ("realnvp", "glow", "maf", "nice", "planar")
 
 HYPERPARAMETERS: list[Param] = [
@@ -220,7 +222,7 @@ HYPERPARAMETERS: list[Param] = [
         minimum=0.0,
         group="engine",
     ),
-    Param("seed", 0, "Seed of every random generator.", minimum=0, group="engine"),
+    Param("seed", 0, "Seed of every random generator.", minimum=0, maximum=2**63 - 1, group="engine"),
     Param(
         "device",
         "auto",
@@ -406,12 +408,13 @@ def resolve(model_name: str, preset: str, overrides: dict[str, Any] | None = Non
 
 def widths(text: str, name: str) -> tuple[int, ...]:
     """Parse dash-separated layer widths such as ``"512-512-512"``."""
-    try:
-        parts = tuple(int(p) for p in str(text).split("-") if p.strip())
-    except ValueError:
-        parts = ()
-    if not parts or any(p < 1 for p in parts):
+    # Every dash-separated part must be a plain positive integer: "-8-8" or "8--8" (a
+    # negative width) is refused, not read as "8-8".
+    pieces = [p.strip() for p in str(text).split("-")]
+    parts = tuple(int(p) for p in pieces) if all(p.isdigit() for p in pieces) else ()
+    if not parts or any(p < 1 or p > MAX_WIDTH for p in parts):
         raise BadInputError(
-            f"hyperparameter {name!r} must be dash-separated positive widths such as '64-64', got {text!r}"
+            f"hyperparameter {name!r} must be dash-separated positive widths (at most {MAX_WIDTH}) "
+            f"such as '64-64', got {text!r}"
         )
     return parts

@@ -62,6 +62,7 @@ class PointCloudTask:
         self._data: PointCloudDataset | None = None
         self._shape: tuple[Tensor, Tensor] | None = None  # single shape: (train, test) points
         self._device = torch.device("cpu")
+        self.skipped: list[tuple[str, str]] = []  # (shape, reason) the data reader left out
         if data is not None:
             self._load(data)
         if self.normalization is None:
@@ -82,6 +83,8 @@ class PointCloudTask:
         v = self.values
         if isinstance(data, str | Path):
             data = load(data, n_points=v["points_per_shape"], seed=v["seed"])
+        if isinstance(data, ShapeCollection):
+            self.skipped = list(data.skipped)
         if self.single_shape:
             self._load_shape(data)
         else:

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import platform
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,22 @@ def _require(condition: bool, path: Path, what: str) -> None:
         raise CheckpointError(f"{path}: not a FlowStudio checkpoint ({what})")
 
 
+def _load_failure(exc: Exception) -> str:
+    """The useful part of a ``torch.load`` error, one line, without PyTorch's advice to
+    re-run with ``weights_only=False`` (never to be followed for an untrusted file)."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        blocked = re.search(r"GLOBAL ([\w.]+)", text)
+        detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+        if blocked:
+            text = f"it holds the Python object {blocked.group(1)}, not only tensors"
+        elif detail:
+            text = detail.group(1)
+        else:
+            text = "it holds Python objects other than tensors"
+    return " ".join(text.split())[:300] or type(exc).__name__
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     expect_kind: str | None = None,
@@ -166,7 +183,7 @@ def load_checkpoint(
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors, zip errors, EOF: all mean "unusable file"
-        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        reason = _load_failure(exc)
         raise CheckpointError(
             f"{path}: cannot be read as a FlowStudio checkpoint (corrupt, truncated, or holds "
             f"objects other than tensors): {reason}"
@@ -178,6 +195,15 @@ def load_checkpoint(
         )
     _require(isinstance(data.get("model_state"), dict), path, "no model weights")
     _require(isinstance(data.get("config"), dict), path, "no config")
+    bad = [
+        name for name, value in data["model_state"].items()
+        if isinstance(value, Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
+    if bad:
+        raise CheckpointError(
+            f"{path}: its weights hold NaN or infinite values ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}); use another checkpoint (best.pt or latest.pt)"
+        )
     ckpt = Checkpoint(
         path=path,
         kind=str(data.get("kind")),

@@ -111,6 +111,8 @@ def run_in_process(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str
         ["train", "--data", "tiny.npz", "--out", "r", "--set", "no_such_key=1"],
         ["train", "--data", "tiny.npz", "--out", "r", "--set", "latent_dim=-3"],
         ["train", "--data", "tiny.npz", "--out", "r", "--set", "point_hidden=wide"],
+        ["train", "--data", "tiny.npz", "--out", "r", "--set", "point_hidden=-8-8"],  # a negative width
+        ["train", "--data", "tiny.npz", "--out", "r", "--seed", "99999999999999999999"],
         ["sample", "--run", "nowhere", "--out", "x.npy"],
     ],
 )
@@ -138,3 +140,35 @@ def test_corrupt_or_foreign_checkpoints_exit_2(workdir: Path, capsys: pytest.Cap
     code, err = run_in_process(args, workdir, capsys, monkeypatch)
     assert code == 2 and "molecules" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (["--temperature", "inf", "--out", "x.npy"], "finite"),
+        (["--seed", "99999999999999999999", "--out", "x.npy"], "'seed'"),
+        (["--out", "."], "is a folder"),
+        (["--shapes", "2", "--out", "no_such_folder/x.ply"], "does not exist"),
+        (["--out", "/proc/flowstudio_cannot_write.npy"], "cannot be written"),
+    ],
+)
+def test_bad_sampling_requests_exit_2_and_write_nothing(
+    trained: Path, workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    extra: list[str], problem: str,
+) -> None:
+    args = ["sample", "--run", "run", "--points", "20", *extra]
+    code, err = run_in_process(args, workdir, capsys, monkeypatch)
+    assert code == 2 and problem in err and len(err.strip().splitlines()) == 1
+    assert not (workdir / "no_such_folder").exists() and not (workdir / "x.npy").exists()
+
+
+def test_train_names_the_shapes_it_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    pts = np.random.default_rng(0).normal(size=(3, 96, 3)).astype(np.float32)
+    pts[1, 5, 2] = np.nan
+    np.savez(tmp_path / "nan.npz", points=pts)
+    args = ["train", "--data", "nan.npz", "--out", "r", "--model", "cnf", "--iters", "1", "--device", "cpu",
+            *TINY]
+    code, err = run_in_process(args, tmp_path, capsys, monkeypatch)
+    assert code == 0
+    assert "skipped shape nan[1]: NaN or infinite coordinates" in err

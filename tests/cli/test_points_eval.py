@@ -75,3 +75,13 @@ def test_eval_entry_point_exit_code(data: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "empty file" in result.stderr
+
+
+@pytest.mark.parametrize("device", ["bogus", "mps"])
+def test_eval_unknown_or_absent_device_exits_2(
+    data: Path, capsys: pytest.CaptureFixture[str], device: str
+) -> None:
+    code = main(["points", "eval", "--samples", str(data / "samples.npy"), "--ref", str(data / "ref.npz"),
+                 "--emd-points", "0", "--device", device])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and f"device {device!r}" in err and len(err.strip().splitlines()) == 1

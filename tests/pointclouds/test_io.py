@@ -197,6 +197,19 @@ def test_failed_write_leaves_no_partial_file(tmp_path: Path) -> None:
     assert not (tmp_path / "nan.ply").exists()
 
 
+def test_unwritable_target_is_bad_input_naming_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def denied(path, write) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(writers, "atomic_write", denied)
+    with pytest.raises(BadInputError, match=r"out\.npz: cannot be written \(Permission denied\)"):
+        io.write_points(tmp_path / "out.npz", np.zeros((20, 3)))
+
+
 def test_write_refuses_unknown_extension_and_many_shapes_in_one_ply(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match=r"out\.foo.*cannot write"):
         io.write_points(tmp_path / "out.foo", cloud())

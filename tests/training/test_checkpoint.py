@@ -127,3 +127,21 @@ def test_run_checkpoint_prefers_best_and_reports_an_empty_run(tmp_path):
     assert run.checkpoint() == run.latest
     _save(run.best)
     assert run.checkpoint() == run.best and run.checkpoint("latest") == run.latest
+
+
+def test_non_finite_weights_are_refused_on_load(tmp_path):
+    path = tmp_path / "nan.pt"
+    _save(path, model_state={"w": torch.tensor([1.0, float("nan")]), "n": torch.tensor(3)})
+    with pytest.raises(CheckpointError, match=r"nan.pt: its weights hold NaN or infinite values \(w\)"):
+        load_checkpoint(path)
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_refusal_names_the_blocked_object_without_advising_an_unsafe_load(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"x": _RunsCode(tmp_path / "ran")}, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert "weights_only" not in message and "trusted source" not in message
+    assert "io.open" in message and "\n" not in message

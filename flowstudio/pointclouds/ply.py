@@ -73,7 +73,10 @@ def _ply_header(path: Path, f: io.BufferedReader) -> tuple[str | None, list[_Ply
                     raise fail(path, f"unknown PLY format {words[1]!r}")
                 order, fmt_seen = _PLY_FORMATS[words[1]], True
             elif key == "element":
-                elements.append(_PlyElement(words[1], int(words[2]), []))
+                count = int(words[2])
+                if count < 0:
+                    raise fail(path, f"PLY element {words[1]!r} has a negative count ({count})")
+                elements.append(_PlyElement(words[1], count, []))
             elif key == "property":
                 if not elements:
                     raise fail(path, "PLY property before any element")

@@ -112,6 +112,7 @@ class _Trainer:
             ) from None
         task.load_extra_state(ckpt.extra_state)
         engine = ckpt.engine_state
+        note = self._apply_changed_optimizer_options(engine)
         if isinstance(engine.get("rng"), dict):
             restore_rng_state(engine["rng"])
         self.step = self.saved_step = self.validated_step = ckpt.step
@@ -119,7 +120,22 @@ class _Trainer:
         self.recoveries = int(engine.get("recoveries", 0))
         self.prior_elapsed_s = float(engine.get("elapsed_s", 0.0))
         self.run_folder.truncate_metrics(ckpt.step)
-        return Message(f"resumed from step {ckpt.step} ({path})")
+        return Message(f"resumed from step {ckpt.step} ({path}){note}")
+
+    def _apply_changed_optimizer_options(self, engine: dict[str, Any]) -> str:
+        """The optimizer state restores the saved learning rate (lowered by any rollbacks);
+        a learning rate or weight decay the user changed since the run was saved wins."""
+        saved_lr, saved_decay = engine.get("base_lr"), engine.get("weight_decay")
+        notes = []
+        if saved_lr is not None and float(saved_lr) != self.options.lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.options.lr
+            notes.append(f"learning rate {float(saved_lr):.3g} -> {self.options.lr:.3g}")
+        if saved_decay is not None and float(saved_decay) != self.options.weight_decay:
+            for group in self.optimizer.param_groups:
+                group["weight_decay"] = self.options.weight_decay
+            notes.append(f"weight decay {float(saved_decay):.3g} -> {self.options.weight_decay:.3g}")
+        return f"; {', '.join(notes)}" if notes else ""
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -320,6 +336,7 @@ class _Trainer:
             engine_state={
                 "rng": capture_rng_state(), "best_metric": self.best_metric, "recoveries": self.recoveries,
                 "elapsed_s": self.prior_elapsed_s + self._train_seconds(),
+                "base_lr": self.options.lr, "weight_decay": self.options.weight_decay,
             },
             step=self.step, metric=metric,
         )

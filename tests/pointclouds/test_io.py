@@ -278,6 +278,10 @@ def bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     add("short.stl", b"\0" * 80 + struct.pack("<I", 12) + b"\0" * 100, "truncated")
     add("badface.obj", b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n", "refers to vertex")
     add("badoff.off", b"OFF\n8 6 0\n0 0 0\n", "truncated OFF")
+    header = b"ply\nformat ascii 1.0\nelement vertex -5\n" + b"".join(
+        b"property float %s\n" % axis for axis in (b"x", b"y", b"z")
+    )
+    add("negcount.ply", header + b"end_header\n", "negative count")
     return cases
 
 

@@ -142,3 +142,12 @@ def test_closing_the_generator_early_still_saves(tmp_path):
             break
     gen.close()
     assert load_checkpoint(tmp_path / "checkpoints" / "latest.pt").step == 15
+
+
+def test_resume_applies_a_changed_learning_rate(tmp_path):
+    list(train(make_task(), tmp_path / "run", _opts(iters=10, lr=1e-2)))
+    events = list(train(make_task(), tmp_path / "run", _opts(iters=15, lr=1e-3, resume=True)))
+    assert any(isinstance(e, Message) and "learning rate 0.01 -> 0.001" in e.text for e in events)
+    assert all(e.lr == pytest.approx(1e-3) for e in events if isinstance(e, Progress))
+    same = list(train(make_task(), tmp_path / "run", _opts(iters=20, lr=1e-3, resume=True)))
+    assert not any(isinstance(e, Message) and "learning rate" in e.text for e in same)

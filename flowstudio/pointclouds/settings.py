@@ -7,9 +7,11 @@ from it and ``flowstudio points train --set key=value`` checks values against it
 
 Presets:
 
-* ``quick`` learns visibly shape-like samples on two CPU cores within about ten minutes:
-  small networks, a fixed-step Runge-Kutta solver, a few hundred points per shape and
-  step, RNODE regularization on.
+* ``quick`` trains on two CPU cores in minutes: small networks, a fixed-step Runge-Kutta
+  solver, a few hundred points per shape and step, RNODE regularization on. The
+  single-shape ``cnf`` draws a recognizable chair within ten minutes; ``pointflow`` does
+  not yet (its samples are still blurred after 8 minutes: see
+  ``benchmarks/results/pointflow.md``, "Quick preset tuning").
 * ``full`` uses PointFlow's sizes (Yang et al. 2019, supplement): a 128-d shape latent, a
   512-512-512 point CNF and a 256-256 latent CNF, dopri5 at atol = rtol = 1e-5, moving
   batch norm, adjoint gradients, batch 128 of 2048 points, learning rate 2e-3; plus RNODE
@@ -23,7 +25,7 @@ from typing import Any
 
 from flowstudio.errors import BadInputError
 from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS
-from flowstudio.params import Param
+from flowstudio.params import Param, engine_params
 
 MODELS = ("pointflow", "cnf", "realnvp", "glow", "maf", "nice", "planar")
 PRESETS = ("quick", "full")
@@ -205,59 +207,7 @@ HYPERPARAMETERS: list[Param] = [
         group="training",
     ),
     # -- the engine's options (flowstudio.training.options.TrainOptions) --------------------
-    Param("lr", 2e-3, "Learning rate of AdamW.", minimum=1e-7, maximum=1.0, group="engine"),
-    Param("weight_decay", 0.0, "AdamW weight decay.", minimum=0.0, maximum=1.0, group="engine"),
-    Param(
-        "grad_clip",
-        10.0,
-        "Clip the gradient norm to this value (0 turns clipping off).",
-        minimum=0.0,
-        group="engine",
-    ),
-    Param("iters", 0, "Total optimization steps of the run (0: no limit).", minimum=0, group="engine"),
-    Param(
-        "minutes",
-        0.0,
-        "Wall-clock budget of this session in minutes (0: no limit).",
-        minimum=0.0,
-        group="engine",
-    ),
-    Param("seed", 0, "Seed of every random generator.", minimum=0, maximum=2**63 - 1, group="engine"),
-    Param(
-        "device",
-        "auto",
-        "Where to train: 'auto' picks CUDA, then MPS, then the CPU.",
-        choices=("auto", "cpu", "cuda", "mps"),
-        group="engine",
-    ),
-    Param(
-        "checkpoint_every_s", 60.0, "Seconds between checkpoints (latest.pt).", minimum=0.0, group="engine"
-    ),
-    Param("samples_every_s", 5.0, "Seconds between live samples.", minimum=0.0, group="engine"),
-    Param("samples_n", 4, "Clouds in each live sample (0: none).", minimum=0, maximum=64, group="engine"),
-    Param(
-        "validate_every",
-        100,
-        "Steps between validations (best.pt keeps the best).",
-        minimum=1,
-        group="engine",
-    ),
-    Param("log_every", 10, "Steps between progress reports.", minimum=1, group="engine"),
-    Param(
-        "max_recoveries",
-        5,
-        "Rollbacks after a non-finite loss before the run gives up.",
-        minimum=0,
-        group="engine",
-    ),
-    Param(
-        "lr_decay_on_nan",
-        0.5,
-        "Factor on the learning rate at each rollback.",
-        minimum=1e-3,
-        maximum=1.0,
-        group="engine",
-    ),
+    *engine_params(samples_of="Clouds", lr=2e-3, samples_n=4, samples_every_s=5.0, validate_every=100),
 ]
 
 BY_NAME: dict[str, Param] = {p.name: p for p in HYPERPARAMETERS}

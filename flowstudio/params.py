@@ -77,7 +77,7 @@ def engine_params(*, samples_of: str, **defaults: float | int | str) -> list[Par
         Param("grad_clip", 10.0, "Clip the gradient norm to this value (0: no clipping).", minimum=0.0),
         Param("iters", 0, "Total optimization steps of the run (0: no limit).", minimum=0),
         Param("minutes", 0.0, "Wall-clock budget of this session in minutes (0: no limit).", minimum=0.0),
-        Param("seed", 0, "Seed of every random generator.", minimum=0),
+        Param("seed", 0, "Seed of every random generator.", minimum=0, maximum=2**63 - 1),
         Param(
             "device",
             "auto",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from flowstudio.errors import BadInputError
@@ -116,5 +117,9 @@ def run(args: argparse.Namespace) -> int:
         emd_points=args.emd_points,
         split=split,
     )
-    sys.stdout.write(json.dumps(out) + "\n")
+    for key, value in out.items():  # strict JSON has no NaN/Infinity: say so, print null
+        if isinstance(value, float) and not math.isfinite(value):
+            sys.stderr.write(f"flowstudio: warning: {key} is not finite (coordinates too large?)\n")
+            out[key] = None
+    sys.stdout.write(json.dumps(out, allow_nan=False) + "\n")
     return 0

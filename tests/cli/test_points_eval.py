@@ -85,3 +85,14 @@ def test_eval_unknown_or_absent_device_exits_2(
                  "--emd-points", "0", "--device", device])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and f"device {device!r}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_output_is_strict_json_even_when_distances_overflow(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    np.save(data / "far.npy", spheres(6, 3) * np.float32(1e37))
+    code = main(["points", "eval", "--samples", str(data / "far.npy"), "--ref", str(data / "ref.npz"),
+                 "--emd-points", "0"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0 and "not finite" in err
+    json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON output"))

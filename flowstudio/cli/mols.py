@@ -144,19 +144,28 @@ def load_task(run: str | Path, which: str = "best", device: str = "cpu"):
 
 
 def _sample(args: argparse.Namespace) -> int:
+    import math
+
     import numpy as np
 
     from flowstudio.molecules.generate import generate
     from flowstudio.molecules.io import format_for_writing, write_molecules
+    from flowstudio.molecules.task import BY_NAME
 
     if args.n < 1:
         raise BadInputError(f"--n must be >= 1, got {args.n}")
-    if args.temperature is not None and not args.temperature >= 0:
-        raise BadInputError(f"--temperature must be >= 0, got {args.temperature}")
+    if args.temperature is not None and not 0 <= args.temperature < math.inf:
+        raise BadInputError(f"--temperature must be a finite number >= 0, got {args.temperature}")
     if args.batch_size < 1:
         raise BadInputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.seed is not None:
+        BY_NAME["seed"].validate(args.seed)
     out = Path(args.out)
     fmt = format_for_writing(out)  # refuse an unknown extension before any work
+    if out.is_dir():
+        raise BadInputError(f"--out {out} is a folder; give a file such as {out / 'molecules.csv'}")
+    if not out.parent.is_dir():
+        raise BadInputError(f"--out {out}: the folder {out.parent} does not exist")
     task = load_task(args.run, args.checkpoint, args.device)
     temperature = task.values["temperature"] if args.temperature is None else args.temperature
     result = generate(

@@ -293,23 +293,28 @@ def write_molecules(
             )
     delimiter = "\t" if _suffix(path) == ".tsv" else ","
     options = {"properties": properties, "conformers_3d": conformers_3d, "delimiter": delimiter}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    buffer = io.StringIO()
+    if fmt.name != "sdf":
+        buffer.writelines(f"# {' '.join(str(c).split())}\n" for c in comments)
+    fmt.write(buffer, mols, names_list, texts, {"extras": extras, **options})
+    data = buffer.getvalue().encode("utf-8")
+    if path.name.lower().endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # permissions, a read-only or full disk, a file where a folder should be
+        raise BadInputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        buffer = io.StringIO()
-        if fmt.name != "sdf":
-            buffer.writelines(f"# {' '.join(str(c).split())}\n" for c in comments)
-        fmt.write(buffer, mols, names_list, texts, {"extras": extras, **options})
-        data = buffer.getvalue().encode("utf-8")
-        if path.name.lower().endswith(".gz"):
-            data = gzip.compress(data, mtime=0)
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path

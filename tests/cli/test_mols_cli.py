@@ -96,3 +96,27 @@ def test_bad_inputs_exit_2_with_one_line(trained, tmp_path) -> None:
 
     out = cli("sample", "--run", str(run), "--n", "2", "--out", str(tmp_path / "x.xyz"))
     assert out.returncode == 2, out.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "out_name", "reason"),
+    [
+        (["--temperature", "inf"], "x.smi", "temperature"),
+        (["--seed", "99999999999999999999"], "x.smi", "seed"),
+        ([], "missing/x.csv", "does not exist"),
+        ([], "/proc/x.csv", "cannot be written"),
+    ],
+)
+def test_bad_sampling_requests_exit_2_and_write_nothing(
+    trained, tmp_path, capsys, extra: list[str], out_name: str, reason: str
+) -> None:
+    from flowstudio.cli import main
+
+    _, run = trained
+    out = tmp_path / out_name
+    code = main(["mols", "sample", "--run", str(run), "--n", "2", "--device", "cpu",
+                 "--out", str(out), *extra])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and reason in err, err
+    assert not out.exists()
+    assert out.parent.exists() == (reason != "does not exist")  # a missing folder is not created

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from flowstudio.cli import mols_eval
+from flowstudio.cli.common import overrides_from_args, resumed_task_config
 from flowstudio.errors import BadInputError
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -77,41 +77,19 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_sample)
 
 
-def _parse_sets(pairs: list[str]) -> dict[str, Any]:
-    from flowstudio.molecules.task import BY_NAME
-
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise BadInputError(f"--set expects KEY=VALUE, got {pair!r}")
-        key = key.strip()
-        if key not in BY_NAME:
-            raise BadInputError(f"--set: unknown hyperparameter {key!r}; valid names: {', '.join(BY_NAME)}")
-        values[key] = BY_NAME[key].validate(value.strip())
-    return values
-
-
 def _train(args: argparse.Namespace) -> int:
     from flowstudio.cli.progress import run_training
-    from flowstudio.molecules.task import BY_NAME, ENGINE_OPTIONS, MoleculeTask
-    from flowstudio.training import TrainOptions, read_config
+    from flowstudio.molecules.task import BY_NAME, MoleculeTask
+    from flowstudio.training import TrainOptions
 
-    overrides = _parse_sets(args.set)
-    for flag in ("iters", "minutes", "device", "seed", "lr"):
-        if getattr(args, flag) is not None:
-            overrides[flag] = BY_NAME[flag].validate(getattr(args, flag))
+    overrides = overrides_from_args(args, BY_NAME, ("iters", "minutes", "device", "seed", "lr"))
     if args.resume:
-        config = read_config(args.out)
-        task_config = config.get("task")
-        if config.get("kind") != "molecules" or not isinstance(task_config, dict):
-            raise BadInputError(f"{args.out}: not a molecule run (kind {config.get('kind')!r})")
+        task_config = resumed_task_config(args.out, "molecules", overrides)
         data = args.data or task_config.get("data_path")
         if not data:
             raise BadInputError("--data is required: the run does not record its data file")
         if not Path(data).is_file():
             raise BadInputError(f"--data {data}: no such file")
-        task_config = {**task_config, "values": {**task_config.get("values", {}), **overrides}}
         task = MoleculeTask.from_config(task_config, data=str(data))
     else:
         if not args.data:
@@ -124,13 +102,7 @@ def _train(args: argparse.Namespace) -> int:
         f" ({task.skipped} skipped); atoms {', '.join(s for s, _ in task.vocab.atoms)}, "
         f"at most {task.vocab.max_atoms} atoms, edge window {task.vocab.edge_window}\n"
     )
-    v = task.values
-    options = TrainOptions(
-        **{name: v[name] for name in ENGINE_OPTIONS if name not in ("iters", "minutes", "grad_clip")},
-        iters=v["iters"] or None, minutes=v["minutes"] or None, grad_clip=v["grad_clip"] or None,
-        resume=args.resume,
-    )
-    return run_training(task, args.out, options)
+    return run_training(task, args.out, TrainOptions.from_values(task.values, resume=args.resume))
 
 
 def load_task(run: str | Path, which: str = "best", device: str = "cpu"):

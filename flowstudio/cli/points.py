@@ -15,11 +15,11 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Any
 
 from flowstudio.cli import points_eval
+from flowstudio.cli.common import overrides_from_args, resumed_task_config
 from flowstudio.errors import BadInputError
-from flowstudio.pointclouds.settings import BY_NAME, ENGINE_OPTIONS, MODELS, PRESETS
+from flowstudio.pointclouds.settings import BY_NAME, MODELS, PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,38 +75,18 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_sample)
 
 
-def _parse_sets(pairs: list[str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise BadInputError(f"--set expects KEY=VALUE, got {pair!r}")
-        key = key.strip()
-        if key not in BY_NAME:
-            raise BadInputError(f"--set: unknown hyperparameter {key!r}; valid names: {', '.join(BY_NAME)}")
-        values[key] = BY_NAME[key].validate(value.strip())
-    return values
-
-
 def _train(args: argparse.Namespace) -> int:
     from flowstudio.cli.progress import run_training
     from flowstudio.pointclouds.task import PointCloudTask
-    from flowstudio.training import TrainOptions, read_config
+    from flowstudio.training import TrainOptions
 
-    overrides = _parse_sets(args.set)
-    for flag in ("iters", "minutes", "device", "seed"):
-        if getattr(args, flag) is not None:
-            overrides[flag] = BY_NAME[flag].validate(getattr(args, flag))
+    overrides = overrides_from_args(args, BY_NAME, ("iters", "minutes", "device", "seed"))
     if args.resume:
-        config = read_config(args.out)
-        task_config = config.get("task")
-        if config.get("kind") != "points" or not isinstance(task_config, dict):
-            raise BadInputError(f"{args.out}: not a point-cloud run (kind {config.get('kind')!r})")
+        task_config = resumed_task_config(args.out, "points", overrides)
         if args.model and args.model != task_config.get("model_name"):
             raise BadInputError(
                 f"{args.out}: holds a {task_config.get('model_name')!r} run, not {args.model!r}"
             )
-        task_config = {**task_config, "values": {**task_config.get("values", {}), **overrides}}
         task = PointCloudTask.from_config(task_config, data=args.data)
     else:
         if not args.data:
@@ -116,13 +96,7 @@ def _train(args: argparse.Namespace) -> int:
         task = PointCloudTask(args.data, args.model or "pointflow", args.preset or "quick", overrides)
     for name, reason in task.skipped:
         sys.stderr.write(f"flowstudio: warning: skipped shape {name}: {reason}\n")
-    v = task.values
-    options = TrainOptions(
-        **{name: v[name] for name in ENGINE_OPTIONS if name not in ("iters", "minutes", "grad_clip")},
-        iters=v["iters"] or None, minutes=v["minutes"] or None, grad_clip=v["grad_clip"] or None,
-        resume=args.resume,
-    )
-    return run_training(task, args.out, options)
+    return run_training(task, args.out, TrainOptions.from_values(task.values, resume=args.resume))
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -43,20 +43,9 @@ ENGINE_PARAMS = ("device",)
 
 def training_options(values: dict[str, Any], device: str) -> Any:
     """The engine's :class:`TrainOptions` from the form's values (0 budgets mean none)."""
-    from dataclasses import fields
-
     from flowstudio.training.options import TrainOptions
 
-    names = {f.name for f in fields(TrainOptions)}
-    options = {k: v for k, v in values.items() if k in names}
-    options["device"] = device
-    if not options.get("iters"):
-        options["iters"] = None
-    if not options.get("minutes"):
-        options["minutes"] = None
-    if "grad_clip" in options and not options["grad_clip"]:
-        options["grad_clip"] = None
-    return TrainOptions(**options)
+    return TrainOptions.from_values(values, device=device)
 
 
 def train_events(task_factory, run_dir: Path, options: Any, control: Any) -> Iterator[Any]:

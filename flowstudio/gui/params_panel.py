@@ -61,8 +61,9 @@ class ParamEditor:
             self.widget.toggled.connect(on_change)
         elif isinstance(param.default, int):
             self.widget = QSpinBox(parent)
-            lo = int(param.minimum) if param.minimum is not None else -INT_LIMIT
-            hi = int(param.maximum) if param.maximum is not None else INT_LIMIT
+            # a QSpinBox holds a 32-bit int: clamp wider ranges (e.g. a 64-bit seed) to it
+            lo = max(int(param.minimum), -INT_LIMIT) if param.minimum is not None else -INT_LIMIT
+            hi = min(int(param.maximum), INT_LIMIT) if param.maximum is not None else INT_LIMIT
             self.widget.setRange(lo, hi)
             self.widget.setAccelerated(True)
             self.widget.valueChanged.connect(on_change)

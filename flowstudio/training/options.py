@@ -38,6 +38,18 @@ class TrainOptions:
     lr_decay_on_nan: float = 0.5
     resume: bool = False
 
+    @classmethod
+    def from_values(cls, values: dict[str, Any], **overrides: Any) -> TrainOptions:
+        """Options from a task's hyperparameter values (the form's or ``--set``'s), where
+        ``0`` means "no limit" for ``iters``, ``minutes`` and ``grad_clip``; keys that are
+        not engine options are ignored, ``overrides`` win."""
+        names = set(cls.__dataclass_fields__)
+        options = {k: v for k, v in {**values, **overrides}.items() if k in names}
+        for name in ("iters", "minutes", "grad_clip"):
+            if name in options and not options[name]:
+                options[name] = None
+        return cls(**options)
+
     def validate(self) -> TrainOptions:
         """Return ``self`` or raise :class:`BadInputError` naming the first bad option."""
         _check(self.iters is None or (isinstance(self.iters, int) and self.iters >= 0), "iters", ">= 0")

@@ -1,4 +1,9 @@
-"""``python -m flowstudio`` and the ``flowstudio`` command: the app, or a CLI command."""
+"""``python -m flowstudio`` and the ``flowstudio`` command: the app, or a CLI command.
+
+This module sits above every layer: it is the one place that chooses between the desktop
+app (:mod:`flowstudio.gui`) and the headless commands (:mod:`flowstudio.cli`), so that
+the CLI never imports Qt.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,15 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a CLI command when arguments are given, else open the desktop app."""
+    """Open the desktop app without arguments (or with ``gui``), else run a CLI command."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] == "gui":
+        from flowstudio.gui.app import run_app
+
+        return run_app(argv[1:])
     from flowstudio.cli import main as cli_main
 
-    return cli_main(sys.argv[1:] if argv is None else argv)
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -31,25 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="flowstudio",
         description="Flow-based generative models on 3D point clouds and molecules. "
-        "Without a command, opens the desktop app.",
+        "Without a command (or with 'gui'), flowstudio opens the desktop app.",
     )
     parser.add_argument("--version", action="version", version=f"flowstudio {__version__}")
     sub = parser.add_subparsers(dest="domain", metavar="COMMAND", parser_class=_Parser)
     points.register(sub)
     mols.register(sub)
-    gui = sub.add_parser("gui", help="open the desktop app (the default with no command)")
-    gui.set_defaults(handler=_run_gui)
     return parser
-
-
-def _run_gui(args: argparse.Namespace) -> int:
-    try:
-        from flowstudio.gui.app import run_app
-    except ImportError as exc:  # the window has not been built into this install
-        sys.stderr.write(f"flowstudio: the desktop app is unavailable ({exc}); see --help\n")
-        build_parser().print_help()
-        return EXIT_ERROR
-    return run_app([])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
-        if args.domain is None:
-            return _run_gui(args)
+        if args.domain is None:  # the app itself starts from flowstudio.__main__
+            parser.print_help()
+            return EXIT_OK
         parser.parse_args([args.domain, "--help"])
         return EXIT_BAD_INPUT
     try:

@@ -1,8 +1,8 @@
 """Checkpoints: tensors and JSON-able data only, written atomically, loaded without pickle code.
 
-A checkpoint is untrusted input (DESIGN.md §4): it is read with ``torch.load(...,
-weights_only=True)``, which refuses any Python object beyond tensors and plain containers,
-so a file crafted to run code is rejected with :class:`CheckpointError` instead.
+A checkpoint is untrusted input (DESIGN.md §4): it is read in PyTorch's weights-only mode
+(``weights_only=True``), which refuses any Python object beyond tensors and plain
+containers, so a file crafted to run code is rejected with :class:`CheckpointError`.
 
 Layout of the saved dict (``format`` and ``format_version`` identify it)::
 

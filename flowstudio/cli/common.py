@@ -10,6 +10,20 @@ from typing import Any
 from flowstudio.errors import BadInputError
 from flowstudio.params import Param
 
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, set_example: str) -> None:
+    """The flags every ``train`` command shares: budgets, device, seed, resume and ``--set``."""
+    parser.add_argument("--iters", type=int, help="total optimization steps of the run (0: no limit)")
+    parser.add_argument("--minutes", type=float, help="wall-clock budget of this session (0: no limit)")
+    parser.add_argument("--device", choices=DEVICES, help="default auto (CUDA, then MPS, then the CPU)")
+    parser.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its latest checkpoint")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"a hyperparameter (repeatable), e.g. --set {set_example}")
+
 
 def parse_sets(pairs: list[str], params: Mapping[str, Param]) -> dict[str, Any]:
     """``--set KEY=VALUE`` pairs as validated hyperparameter values."""

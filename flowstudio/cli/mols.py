@@ -15,10 +15,8 @@ import sys
 from pathlib import Path
 
 from flowstudio.cli import mols_eval
-from flowstudio.cli.common import overrides_from_args, resumed_task_config
+from flowstudio.cli.common import DEVICES, add_run_arguments, overrides_from_args, resumed_task_config
 from flowstudio.errors import BadInputError
-
-_DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,15 +42,8 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="the run folder")
     p.add_argument("--preset", choices=PRESETS, help="quick (2 CPU cores, minutes) or full (the paper's "
                    "sizes, GPU); default quick")
-    p.add_argument("--iters", type=int, help="total optimization steps of the run")
-    p.add_argument("--minutes", type=float, help="wall-clock budget of this session")
-    p.add_argument("--device", choices=_DEVICES, help="default auto (the GPU when there is one)")
-    p.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
     p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its latest checkpoint")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a hyperparameter (repeatable), e.g. --set hidden=128")
+    add_run_arguments(p, "hidden=128")
     p.set_defaults(handler=_train)
 
 
@@ -72,7 +63,7 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
                    help="which checkpoint to sample from (default best, else latest)")
     p.add_argument("--seed", type=int, default=None, help="make the samples repeatable")
-    p.add_argument("--device", choices=_DEVICES, default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--batch-size", type=int, default=1000, help="molecules generated together")
     p.set_defaults(handler=_sample)
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from flowstudio.cli import points_eval
-from flowstudio.cli.common import overrides_from_args, resumed_task_config
+from flowstudio.cli.common import DEVICES, add_run_arguments, overrides_from_args, resumed_task_config
 from flowstudio.errors import BadInputError
 from flowstudio.pointclouds.settings import BY_NAME, MODELS, PRESETS
 
@@ -45,14 +45,7 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--model", choices=MODELS, help="the model (default pointflow)")
     p.add_argument("--preset", choices=PRESETS, help="quick (CPU, minutes) or full (the paper's sizes, "
                    "GPU); default quick")
-    p.add_argument("--iters", type=int, help="total optimization steps of the run (0: no limit)")
-    p.add_argument("--minutes", type=float, help="wall-clock budget of this session (0: no limit)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
-    p.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its latest checkpoint")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a hyperparameter (repeatable), e.g. --set kinetic_weight=0.01")
+    add_run_arguments(p, "kinetic_weight=0.01")
     p.set_defaults(handler=_train)
 
 
@@ -71,7 +64,7 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
                    help="which checkpoint to sample from (default best, else latest)")
     p.add_argument("--seed", type=int, default=None, help="make the samples repeatable")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="cpu")
+    p.add_argument("--device", choices=DEVICES, default="cpu")
     p.set_defaults(handler=_sample)
 
 

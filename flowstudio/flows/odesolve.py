@@ -80,6 +80,16 @@ class Dynamics:
         if len(state) == 1:
             return (self.net(t, state[0], self.context),)
         regularize = len(state) == 4
+        if self.noise is None and hasattr(self.net, "forward_and_jacobian"):
+            # Exact trace from a hand-written forward-mode Jacobian: no autograd inside the
+            # step, so it runs under no_grad when sampling and needs no double backward.
+            f, jac = self.net.forward_and_jacobian(t, state[0], self.context)
+            if differentiable and self.count_backward_hooks and f.requires_grad:
+                f.register_hook(self._count_backward_hook)
+            div = jac.diagonal(dim1=-2, dim2=-1).sum(-1)
+            if regularize:
+                return f, div, f.pow(2).sum(-1), jac.pow(2).sum((-2, -1))
+            return f, div
         with torch.enable_grad():
             z = state[0]
             if not (differentiable and z.requires_grad):

@@ -33,6 +33,9 @@ class DenseGraphAFBaseline:
     """The reference-style computation over a :class:`GraphAF`'s parameters."""
 
     def __init__(self, model: GraphAF) -> None:
+        if model.edge_first_room is not None:
+            raise ValueError("the paper-style baseline has no valence features: build the GraphAF "
+                             "with valence_features=False so that both sides compute the same model")
         self.model = model
         vocab = model.vocab
         self.n = vocab.max_atoms

@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     train = read_smiles(args.data, args.molecules)
     test = read_smiles(args.data, args.test_molecules, skip=args.molecules + 1)
     torch.manual_seed(0)
-    task = MoleculeTask(train, args.preset, {"max_molecules": 0, "seed": 0})
+    # The paper's model on both sides (the baseline has no valence features).
+    task = MoleculeTask(train, args.preset, {"max_molecules": 0, "seed": 0, "valence_features": False})
     task.to(device)
     print(f"data: {len(task.train_graphs)} train / {len(task.valid_graphs)} held-out graphs, "
           f"vocab {[a for a, _ in task.vocab.atoms]}, max_atoms {task.vocab.max_atoms}, "

@@ -50,12 +50,38 @@ def overrides_from_args(
     return overrides
 
 
-def resumed_task_config(run_dir: str | Path, kind: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The task config recorded in a run folder of ``kind``, with ``overrides`` applied."""
+FIXED_ON_RESUME_GROUPS = ("data", "model")
+"""Parameter groups a resumed run keeps: its data frame and split, and its network's shape.
+
+Changing them would silently train a different model on different data under the old
+weights (or fail to load them); budgets, solver, objective and engine options may change.
+"""
+
+
+def resumed_task_config(
+    run_dir: str | Path, kind: str, overrides: dict[str, Any], params: Mapping[str, Param]
+) -> dict[str, Any]:
+    """The task config recorded in a run folder of ``kind``, with ``overrides`` applied.
+
+    An override of the seed or of a ``data`` or ``model`` parameter that differs from the
+    recorded value is refused with a message naming it: resuming continues the same run.
+    """
     from flowstudio.training import read_config
 
     config = read_config(run_dir)
     task_config = config.get("task")
     if config.get("kind") != kind or not isinstance(task_config, dict):
         raise BadInputError(f"{run_dir}: not a {kind} run (kind {config.get('kind')!r})")
-    return {**task_config, "values": {**task_config.get("values", {}), **overrides}}
+    recorded = task_config.get("values", {})
+    changed = [
+        f"{name} {recorded[name]!r} -> {value!r}"
+        for name, value in overrides.items()
+        if name in recorded and recorded[name] != value
+        and (name == "seed" or (name in params and params[name].group in FIXED_ON_RESUME_GROUPS))
+    ]
+    if changed:
+        raise BadInputError(
+            f"{run_dir}: --resume continues the same run, so its data, split, seed and network stay "
+            f"as recorded; refused: {'; '.join(changed)}. Train into a new --out folder instead."
+        )
+    return {**task_config, "values": {**recorded, **overrides}}

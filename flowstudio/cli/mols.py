@@ -75,7 +75,7 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides = overrides_from_args(args, BY_NAME, ("iters", "minutes", "device", "seed", "lr"))
     if args.resume:
-        task_config = resumed_task_config(args.out, "molecules", overrides)
+        task_config = resumed_task_config(args.out, "molecules", overrides, BY_NAME)
         data = args.data or task_config.get("data_path")
         if not data:
             raise BadInputError("--data is required: the run does not record its data file")
@@ -106,6 +106,10 @@ def load_task(run: str | Path, which: str = "best", device: str = "cpu"):
     return restore_task(path, kind="molecules", model_name="graphaf", device=device).task
 
 
+MAX_SAMPLES = 1_000_000
+"""Molecules one ``mols sample`` may draw (hours of generation on a CPU; larger is a typo)."""
+
+
 def _sample(args: argparse.Namespace) -> int:
     import math
 
@@ -115,12 +119,12 @@ def _sample(args: argparse.Namespace) -> int:
     from flowstudio.molecules.io import format_for_writing, write_molecules
     from flowstudio.molecules.task import BY_NAME
 
-    if args.n < 1:
-        raise BadInputError(f"--n must be >= 1, got {args.n}")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise BadInputError(f"--n must be between 1 and {MAX_SAMPLES:,}, got {args.n}")
     if args.temperature is not None and not 0 <= args.temperature < math.inf:
         raise BadInputError(f"--temperature must be a finite number >= 0, got {args.temperature}")
-    if args.batch_size < 1:
-        raise BadInputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if not 1 <= args.batch_size <= 100_000:
+        raise BadInputError(f"--batch-size must be between 1 and 100,000, got {args.batch_size}")
     if args.seed is not None:
         BY_NAME["seed"].validate(args.seed)
     out = Path(args.out)

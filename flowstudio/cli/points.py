@@ -75,7 +75,7 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides = overrides_from_args(args, BY_NAME, ("iters", "minutes", "device", "seed"))
     if args.resume:
-        task_config = resumed_task_config(args.out, "points", overrides)
+        task_config = resumed_task_config(args.out, "points", overrides, BY_NAME)
         if args.model and args.model != task_config.get("model_name"):
             raise BadInputError(
                 f"{args.out}: holds a {task_config.get('model_name')!r} run, not {args.model!r}"

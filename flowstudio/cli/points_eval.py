@@ -22,6 +22,12 @@ from flowstudio.errors import BadInputError
 SPLITS = ("auto", "test", "train", "all")
 
 
+MAX_EVAL_POINTS = 100_000
+"""Points per shape the metrics accept (the Chamfer matrices are tiled; the clouds are not)."""
+MAX_EMD_POINTS = 2048
+"""The exact EMD's largest subsample: PointFlow's own protocol scores 2048-point clouds."""
+
+
 def register(actions: argparse._SubParsersAction) -> None:
     """Add ``eval`` to the ``points`` group."""
     from flowstudio.pointclouds.io import DEFAULT_COLLECTION_POINTS
@@ -77,10 +83,13 @@ def run(args: argparse.Namespace) -> int:
     from flowstudio.pointclouds.metrics import evaluate
     from flowstudio.training.device import select_device
 
-    if args.points is not None and args.points < 1:
-        raise BadInputError(f"--points must be positive, got {args.points}")
-    if args.emd_points < 0:
-        raise BadInputError(f"--emd-points must be 0 or more, got {args.emd_points}")
+    if args.points is not None and not 1 <= args.points <= MAX_EVAL_POINTS:
+        raise BadInputError(f"--points must be between 1 and {MAX_EVAL_POINTS}, got {args.points}")
+    if not 0 <= args.emd_points <= MAX_EMD_POINTS:
+        raise BadInputError(
+            f"--emd-points must be between 0 and {MAX_EMD_POINTS} (an exact assignment costs n^3), "
+            f"got {args.emd_points}"
+        )
     device = str(select_device(args.device))  # an unknown or absent device is bad input
 
     samples = read_collection(args.samples, n_points=args.points, seed=args.seed)

@@ -197,7 +197,10 @@ def _generate_batch(
         for j in range(max(0, i - window), i):
             state.refresh(grown)
             offset = torch.full_like(grown, i - 1 - j)
-            cond = model.edge_conditions(state.edge_state[grown], state.node_emb[grown, j], offset)
+            room = model.room_index(
+                state.atoms[grown, i], state.valence[grown, i], state.atoms[grown, j], state.valence[grown, j]
+            )
+            cond = model.edge_conditions(state.edge_state[grown], state.node_emb[grown, j], offset, room)
             scale, shift = model.edge_flow.parameters_from(cond)
             z = (
                 edge_latents[grown, i, i - 1 - j]

@@ -13,10 +13,13 @@ where ``a_l, b_l`` are MLPs of R-GCN embeddings of the graph built so far: the s
 graph embedding for a node step, and ``[graph, h_i, h_j]`` for an edge step. ``argmax`` of
 ``x~`` recovers the discrete choice, so decoding a latent is exact.
 
-Three choices beyond the paper, documented in ``benchmarks/results/graphaf.md``: an
+Four choices beyond the paper, documented in ``benchmarks/results/graphaf.md``: an
 explicit END atom class (the node step after the last atom is trained to draw END, so
 the size distribution is learned instead of emerging from failures), a learned embedding
-of the window position ``i - 1 - j`` in the edge conditioner, and bounded log-scales
+of the window position ``i - 1 - j`` in the edge conditioner, a learned embedding of the
+valence both atoms have left (``valence_features``: the R-GCN would have to count bond
+orders to learn it; given outright, the model learns early which bonds would break a
+valence, which is what validity *without* the check measures), and bounded log-scales
 ``a = s * tanh(a_raw / s)`` for stability.
 
 Training is teacher-forced and parallel over every step of a batch. The graph only changes
@@ -40,6 +43,8 @@ from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary, Ordered
 from flowstudio.molecules.rgcn import GraphOperators, RelationalGCN, segment_sum
 
 _LOG_2PI = math.log(2 * math.pi)
+ROOM_LEVELS = 4
+"""Valence left at an atom, as an embedding index: 0, 1, 2, or 3 and more."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class GraphAFConfig:
     st_hidden: int = 128
     dequantization: float = 0.9
     scale_bound: float = 2.0
+    valence_features: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +132,8 @@ class PackedSteps:
     edge_offset: Tensor  # (Ne,) i - 1 - j, the position of j in the window
     edge_target: Tensor  # (Ne,) bond class 0..3
     edge_mol: Tensor
+    edge_used_i: Tensor  # (Ne,) total bond order atom i already has at this step
+    edge_used_j: Tensor  # (Ne,) total bond order atom j already has at this step
     # Precomputed once per batch for the R-GCN's operator form (None: the edge form).
     ops: GraphOperators | None = None
 
@@ -181,6 +189,12 @@ def _molecule_steps(graph: OrderedGraph, window: int, end_class: int) -> dict[st
     before = np.cumsum(present, axis=1) - present  # bonds of atom i decided before j
     ei, ej = edge_step_pairs(n, window)
     edge_state = node_event[ei] + 1 + before[ei, ej]
+    # Bond orders so far: atom j has all its bonds to atoms before i; atom i its bonds to
+    # the atoms before j (its own row of the symmetric order matrix, cumulated).
+    orders = table + table.T
+    cumulated = np.cumsum(orders, axis=1)
+    used_i = cumulated[ei, ej] - orders[ei, ej]
+    used_j = cumulated[ej, np.maximum(ei - 1, 0)]
     return {
         "num_states": np.int64(num_states),
         "inst_type": atoms[inst_atom],
@@ -195,6 +209,8 @@ def _molecule_steps(graph: OrderedGraph, window: int, end_class: int) -> dict[st
         "edge_inst_j": inst_offset[edge_state] + ej,
         "edge_offset": ei - 1 - ej,
         "edge_target": table[ei, ej],
+        "edge_used_i": used_i,
+        "edge_used_j": used_j,
     }
 
 
@@ -228,6 +244,8 @@ def pack_steps(graphs: list[OrderedGraph], window: int, end_class: int) -> Packe
         edge_offset=cat("edge_offset"),
         edge_target=cat("edge_target"),
         edge_mol=mol_index("edge_target"),
+        edge_used_i=cat("edge_used_i"),
+        edge_used_j=cat("edge_used_j"),
     )
     num_inst = packed.inst_type.numel()
     packed.ops = GraphOperators.build(
@@ -269,6 +287,11 @@ class GraphAF(nn.Module):
         # candidate of atom i from the others. Starts at zero (the paper's model).
         self.edge_first_offset = nn.Embedding(vocab.edge_window, layers * h)
         nn.init.zeros_(self.edge_first_offset.weight)
+        # The valence atoms i and j have left, each as 0, 1, 2 or 3+: a joint embedding of
+        # the pair (whether a bond of order k fits depends on the smaller one). Zero at first.
+        self.edge_first_room = nn.Embedding(ROOM_LEVELS**2, layers * h) if config.valence_features else None
+        if self.edge_first_room is not None:
+            nn.init.zeros_(self.edge_first_room.weight)
         self.node_flow = ConditionalAffineStack(self.num_node_classes, layers, h, config.scale_bound)
         self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound)
         self.register_buffer("max_valence", torch.from_numpy(vocab.max_valences()), persistent=False)
@@ -289,8 +312,17 @@ class GraphAF(nn.Module):
         """The per-state part of the edge MLPs' first layer."""
         return self.edge_first_graph(graph_emb) + self.edge_first_i(newest_emb)
 
-    def edge_conditions(self, state_part: Tensor, j_emb: Tensor, offset: Tensor) -> Tensor:
-        return state_part + self.edge_first_j(j_emb) + self.edge_first_offset(offset)
+    def edge_conditions(self, state_part: Tensor, j_emb: Tensor, offset: Tensor, room: Tensor) -> Tensor:
+        """The edge MLPs' first layer; ``room`` from :meth:`room_index`."""
+        out = state_part + self.edge_first_j(j_emb) + self.edge_first_offset(offset)
+        return out if self.edge_first_room is None else out + self.edge_first_room(room)
+
+    def room_index(self, type_i: Tensor, used_i: Tensor, type_j: Tensor, used_j: Tensor) -> Tensor:
+        """The index of the (valence left at i, valence left at j) pair, each clamped to 0..3."""
+        top = ROOM_LEVELS - 1
+        room_i = (self.max_valence[type_i] - used_i).clamp(0, top)
+        room_j = (self.max_valence[type_j] - used_j).clamp(0, top)
+        return room_i * ROOM_LEVELS + room_j
 
     # ----------------------------------------------------------------- likelihood
     def dequantize(self, target: Tensor, num_classes: int, noise: Tensor | None) -> Tensor:
@@ -328,7 +360,11 @@ class GraphAF(nn.Module):
         z_node, ld_node = self.node_flow.forward_transform(x_node, node_scale, node_shift)
 
         state_part = self.edge_state_conditions(graphs, newest_emb)
-        edge_cond = self.edge_conditions(state_part[packed.edge_state], j_emb, packed.edge_offset)
+        room = self.room_index(
+            packed.inst_type[packed.state_newest[packed.edge_state]], packed.edge_used_i,
+            packed.inst_type[packed.edge_inst_j], packed.edge_used_j,
+        )
+        edge_cond = self.edge_conditions(state_part[packed.edge_state], j_emb, packed.edge_offset, room)
         edge_scale, edge_shift = self.edge_flow.parameters_from(edge_cond)
         x_edge = self.dequantize(packed.edge_target, NUM_EDGE_CLASSES, edge_noise)
         z_edge, ld_edge = self.edge_flow.forward_transform(x_edge, edge_scale, edge_shift)

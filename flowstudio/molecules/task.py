@@ -107,6 +107,13 @@ HYPERPARAMETERS: list[Param] = [
         minimum=0.1,
         maximum=10.0,
     ),
+    Param(
+        "valence_features",
+        True,
+        "Tell each bond step how much valence both atoms have left (an embedding of the pair, "
+        "FlowStudio's addition to the paper's R-GCN inputs): the model learns early which bonds "
+        "would break a valence, so more molecules are valid without the check.",
+    ),
     # -- training ----------------------------------------------------------------------
     Param(
         "batch_size",
@@ -219,6 +226,7 @@ class MoleculeTask:
             st_hidden=v["st_hidden"],
             dequantization=v["dequantization"],
             scale_bound=v["scale_bound"],
+            valence_features=v["valence_features"],
         )
         # The initial weights are a function of the seed alone: the CLI and the window build
         # the task before the engine seeds the generators, and a run must be repeatable.
@@ -302,6 +310,7 @@ class MoleculeTask:
         if not isinstance(values, dict):
             raise BadInputError("the configuration's values are not a mapping")
         known = {k: val for k, val in values.items() if k in BY_NAME}
+        known.setdefault("valence_features", False)  # runs from before the option had none
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")

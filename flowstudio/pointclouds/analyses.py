@@ -106,19 +106,56 @@ def _latent(frame: _Frame, latent: Any) -> Tensor | None:
     return z
 
 
+MAX_SAMPLE_POINTS = 50_000_000
+"""The most points one request may draw (600 MB of float32 output); more is refused with a
+message rather than left to exhaust memory."""
+SAMPLE_CHUNK_POINTS = 1 << 16
+"""Points integrated together: the solver's working memory is bounded by this chunk, not by
+the request (a cloud's points are independent given its latent)."""
+
+
 def sample(
     task_or_model: Any, k: int, p: int, temperature: float = 1.0, seed: int | None = None, latent: Any = None
 ) -> np.ndarray:
     """k new clouds of p points, (k, p, 3). PointFlow draws each shape latent from its prior
-    (or uses ``latent``, (Z,) or (k, Z)); ``temperature`` scales the base noise of both."""
+    (or uses ``latent``, (Z,) or (k, Z)); ``temperature`` scales the base noise of both.
+
+    The points are drawn in chunks of :data:`SAMPLE_CHUNK_POINTS`, so memory beyond the
+    (k, p, 3) result stays bounded; at most :data:`MAX_SAMPLE_POINTS` points in all.
+    """
     if k < 1 or p < 1:
         raise BadInputError(f"need at least one shape and one point, got k={k}, p={p}")
+    if k * p > MAX_SAMPLE_POINTS:
+        raise BadInputError(
+            f"{k} shapes x {p} points = {k * p:,} points is more than the {MAX_SAMPLE_POINTS:,} one "
+            f"request may draw ({MAX_SAMPLE_POINTS * 12 / 1e9:.1f} GB as float32); ask for fewer"
+        )
     if not (math.isfinite(temperature) and temperature >= 0):
         raise BadInputError(f"temperature must be a finite number >= 0, got {temperature}")
     frame = _Frame(task_or_model)
+    out = np.empty((k, p, 3), dtype=np.float32)
+    shapes_per_chunk = max(1, SAMPLE_CHUNK_POINTS // p)
+    points_per_chunk = min(p, SAMPLE_CHUNK_POINTS)
     with _evaluating(frame, seed), torch.no_grad():
-        x = frame.model.sample_points(k, p, temperature, latent=_latent(frame, latent))
-    return frame.numpy_data(x)
+        z = _latent(frame, latent)
+        if frame.model.latent_dim:
+            z = frame.model.sample_latent(k, temperature) if z is None else _one_per_shape(z, k)
+        for s0 in range(0, k, shapes_per_chunk):
+            s1 = min(k, s0 + shapes_per_chunk)
+            for q0 in range(0, p, points_per_chunk):
+                q1 = min(p, q0 + points_per_chunk)
+                chunk_latent = None if z is None else z[s0:s1]
+                x = frame.model.sample_points(s1 - s0, q1 - q0, temperature, latent=chunk_latent)
+                out[s0:s1, q0:q1] = frame.numpy_data(x)
+    return out
+
+
+def _one_per_shape(z: Tensor, k: int) -> Tensor:
+    if z.shape[0] == 1:
+        return z.expand(k, -1)
+    if z.shape[0] != k:
+        raise BadInputError(f"got {z.shape[0]} shape latents for {k} shapes: give one, or one per shape")
+    return z
 
 
 def encode(task: Any, shape: Any) -> np.ndarray:

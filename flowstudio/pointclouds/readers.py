@@ -12,10 +12,12 @@ reservoir sample; binary PLY in :mod:`flowstudio.pointclouds.ply`). Problems rai
 
 from __future__ import annotations
 
+import re
 import struct
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -172,7 +174,7 @@ def read_vtk(path: Path, max_points: int | None, rng: np.random.Generator) -> Ge
     except ImportError as exc:  # pragma: no cover - pyvista is a dependency
         raise fail(path, f"reading VTK files needs pyvista ({exc})") from None
     try:
-        data = pv.read(str(path))
+        data = _read_vtk_quietly(pv, path)
         if isinstance(data, pv.MultiBlock):
             data = data.combine()
         if not isinstance(data, pv.PolyData):
@@ -181,9 +183,8 @@ def read_vtk(path: Path, max_points: int | None, rng: np.random.Generator) -> Ge
                 data = data.extract_surface()
         surface = data.triangulate()
     except Exception as exc:  # VTK raises assorted types for corrupt files
-        raise fail(
-            path, f"cannot read the VTK file ({str(exc).splitlines()[0] if str(exc) else exc!r})"
-        ) from None
+        reason = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        raise fail(path, f"cannot read the VTK file: {reason}") from None
     points = np.asarray(surface.points, dtype=np.float64).reshape(-1, 3)
     if surface.n_cells and getattr(surface, "is_all_triangles", False):
         faces = np.asarray(surface.faces).reshape(-1, 4)[:, 1:]
@@ -192,6 +193,27 @@ def read_vtk(path: Path, max_points: int | None, rng: np.random.Generator) -> Ge
     if not len(points):
         points = np.asarray(data.points, dtype=np.float64).reshape(-1, 3)
     return points
+
+
+def _read_vtk_quietly(pv: Any, path: Path) -> Any:
+    """Run the VTK reader with VTK's own logging silenced and its errors and warnings
+    collected, so that a corrupt file is refused with VTK's reason instead of printing to
+    stderr. A truncated binary file, which VTK reads as garbage with only a warning, is
+    refused too. (``pyvista.read`` would log and re-raise on its own; the raw reader is
+    updated here instead.)"""
+    with pv.vtk_verbosity("off"), pv.VtkErrorCatcher(raise_errors=False, send_to_logging=False) as caught:
+        vtk_reader = pv.get_reader(str(path)).reader  # XML readers parse the header here
+        vtk_reader.Update()
+    if caught.events:
+        raise ValueError(_vtk_reason(caught.events[0].alert))
+    return pv.wrap(vtk_reader.GetOutputDataObject(0))
+
+
+def _vtk_reason(alert: str) -> str:
+    """VTK's message without its "In file.cxx, line N" header and object address."""
+    lines = [line.strip() for line in alert.strip().splitlines() if line.strip()]
+    reason = lines[-1] if lines else "VTK reported an error"
+    return re.sub(r"^vtk\w+ \(0x[0-9a-f]+\):\s*", "", reason)
 
 
 # --------------------------------------------------------------------------- text points
@@ -297,16 +319,24 @@ def _parse_text_block(path: Path, lines: list[str], first_line: int) -> np.ndarr
 # --------------------------------------------------------------------------- NumPy
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def load_npy(path: Path) -> np.ndarray:
     """The array of an ``.npy`` file, memory-mapped; never unpickles objects."""
+    with open(path, "rb") as stream:
+        if stream.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            raise fail(path, "not a NumPy .npy file (no NUMPY header: binary garbage or another format)")
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise fail(path, f"not a readable .npy file ({_first_line(exc)})") from None
+        raise fail(path, f"not a readable .npy file ({_numpy_reason(exc)})") from None
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` file (``points`` required); never unpickles objects."""
+    if not zipfile.is_zipfile(path):
+        raise fail(path, "not a NumPy .npz file (not a zip archive: garbage, truncated or another format)")
     try:
         with np.load(path, allow_pickle=False) as data:
             if "points" not in data.files:
@@ -315,7 +345,15 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     except BadInputError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise fail(path, f"not a readable .npz file ({_first_line(exc)})") from None
+        raise fail(path, f"not a readable .npz file ({_numpy_reason(exc)})") from None
+
+
+def _numpy_reason(exc: BaseException) -> str:
+    """NumPy's reason, except its advice to unpickle: object arrays are never loaded."""
+    text = _first_line(exc)
+    if "allow_pickle" in text or "pickled" in text or "Python objects" in text:
+        return "it holds Python objects (pickled data), which are never loaded; save float arrays"
+    return text[:200]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -51,6 +51,20 @@ def test_train_writes_a_run_and_resume_continues(trained) -> None:
     assert load_checkpoint(run / "checkpoints" / "latest.pt").step == 6
 
 
+def test_resume_refuses_a_changed_network_or_data(trained, capsys) -> None:
+    from flowstudio.cli import main
+
+    _, run = trained
+    before = (run / "checkpoints" / "latest.pt").read_bytes()
+    changes = ((["--set", "hidden=96"], "hidden"), (["--set", "max_molecules=5"], "max_molecules"))
+    for change, named in changes:
+        args = ["mols", "train", "--out", str(run), "--resume", "--iters", "50", "--device", "cpu", *change]
+        code = main(args)
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and named in err and len(err.splitlines()) == 1, err
+    assert (run / "checkpoints" / "latest.pt").read_bytes() == before
+
+
 def test_sample_and_eval(trained, tmp_path) -> None:
     data, run = trained
     csv = tmp_path / "s.csv"
@@ -105,6 +119,7 @@ def test_bad_inputs_exit_2_with_one_line(trained, tmp_path) -> None:
         (["--seed", "99999999999999999999"], "x.smi", "seed"),
         ([], "missing/x.csv", "does not exist"),
         ([], "/proc/x.csv", "cannot be written"),
+        (["--n", "2000000"], "x.smi", "--n must be between 1 and 1,000,000"),
     ],
 )
 def test_bad_sampling_requests_exit_2_and_write_nothing(

@@ -90,6 +90,27 @@ def test_resume_continues_from_the_saved_step(trained: Path, workdir: Path) -> N
     assert ckpt["step"] == 6
 
 
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (["--set", "normalization=none"], "normalization 'shape' -> 'none'"),
+        (["--set", "test_fraction=0.3"], "test_fraction"),
+        (["--seed", "7"], "seed 0 -> 7"),
+        (["--set", "point_hidden=16-16"], "point_hidden"),
+    ],
+)
+def test_resume_refuses_a_changed_data_frame_seed_or_network(
+    trained: Path, workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    change: list[str], named: str,
+) -> None:
+    before = (trained / "checkpoints" / "latest.pt").read_bytes()
+    args = ["train", "--out", "run", "--resume", "--iters", "50", "--device", "cpu", *change]
+    code, err = run_in_process(args, workdir, capsys, monkeypatch)
+    assert code == 2 and named in err and "new --out" in err
+    assert len(err.strip().splitlines()) == 1
+    assert (trained / "checkpoints" / "latest.pt").read_bytes() == before
+
+
 def run_in_process(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str],
                    monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
     """The CLI's exit code and stderr without a subprocess (bad input fails before any work)."""
@@ -114,6 +135,8 @@ def run_in_process(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str
         ["train", "--data", "tiny.npz", "--out", "r", "--set", "point_hidden=-8-8"],  # a negative width
         ["train", "--data", "tiny.npz", "--out", "r", "--seed", "99999999999999999999"],
         ["sample", "--run", "nowhere", "--out", "x.npy"],
+        ["eval", "--samples", "tiny.npz", "--ref", "tiny.npz", "--emd-points", "5000"],
+        ["eval", "--samples", "tiny.npz", "--ref", "tiny.npz", "--points", "1000000"],
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], workdir: Path, capsys: pytest.CaptureFixture[str],
@@ -150,6 +173,7 @@ def test_corrupt_or_foreign_checkpoints_exit_2(workdir: Path, capsys: pytest.Cap
         (["--out", "."], "is a folder"),
         (["--shapes", "2", "--out", "no_such_folder/x.ply"], "does not exist"),
         (["--out", "/proc/flowstudio_cannot_write.npy"], "cannot be written"),
+        (["--shapes", "100000", "--points", "100000", "--out", "x.npy"], "more than the 50,000,000"),
     ],
 )
 def test_bad_sampling_requests_exit_2_and_write_nothing(

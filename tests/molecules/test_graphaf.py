@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 import torch
 from rdkit import Chem
 
@@ -69,6 +72,13 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
                 [model.edge_first_graph.weight, model.edge_first_i.weight, model.edge_first_j.weight], dim=1
             )
             pre = cond @ weight.T + model.edge_first_graph.bias + model.edge_first_offset.weight[i - 1 - j]
+            if model.edge_first_room is not None:  # valence left at i and j, counted from scratch
+                capacity = model.max_valence.tolist()
+                room = [
+                    min(3, capacity[graph.atoms[a]] - sum(o for *ends, o in bonds_done if a in ends))
+                    for a in (i, int(j))
+                ]
+                pre = pre + model.edge_first_room.weight[4 * room[0] + room[1]]
             target = table.get((i, int(j)), 0)
             x = torch.nn.functional.one_hot(torch.tensor([target]), 4).float()
             x = x + model.config.dequantization * edge_noise[edge_k : edge_k + 1]
@@ -81,10 +91,12 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
     return total
 
 
-def test_packed_likelihood_matches_the_step_by_step_definition() -> None:
+@pytest.mark.parametrize("valence_features", [True, False])
+def test_packed_likelihood_matches_the_step_by_step_definition(valence_features: bool) -> None:
     mols = [Chem.MolFromSmiles(s) for s in SMILES[:8]]
     vocab = build_vocabulary(mols)
-    model = GraphAF(vocab, TINY)
+    model = GraphAF(vocab, dataclasses.replace(TINY, valence_features=valence_features))
+    assert (model.edge_first_room is not None) == valence_features
     _randomize(model)
     graphs = _ordered(mols, vocab)
     packed = pack_steps(graphs, vocab.edge_window, model.end_class)

@@ -21,6 +21,30 @@ def test_sample_is_in_the_data_frame_and_repeatable(pointflow_task: PointCloudTa
     assert cold.reshape(-1, 3).std(0).max() < a.reshape(-1, 3).std(0).max()
 
 
+def test_sampling_in_chunks_gives_each_shape_its_own_latent(
+    pointflow_task: PointCloudTask, shapes: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At temperature 0 sampling is deterministic given the latents, so chunks of 8 points
+    (several per shape, several shapes) must put together exactly the one-chunk result."""
+    latents = analyses.encode(pointflow_task, shapes[:3])
+    whole = analyses.sample(pointflow_task, 3, 20, temperature=0.0, latent=latents)
+    monkeypatch.setattr(analyses, "SAMPLE_CHUNK_POINTS", 8)
+    chunked = analyses.sample(pointflow_task, 3, 20, temperature=0.0, latent=latents)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(whole[0], whole[1])  # the shapes really differ
+    monkeypatch.setattr(analyses, "SAMPLE_CHUNK_POINTS", 50)  # several whole shapes per chunk
+    np.testing.assert_allclose(
+        analyses.sample(pointflow_task, 3, 20, temperature=0.0, latent=latents), whole, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_huge_sampling_requests_are_refused_before_any_work(pointflow_task: PointCloudTask) -> None:
+    with pytest.raises(BadInputError, match="more than the"):
+        analyses.sample(pointflow_task, 100_000, 100_000)
+    with pytest.raises(BadInputError, match="2 shape latents for 3 shapes"):
+        analyses.sample(pointflow_task, 3, 10, latent=np.zeros((2, 4), np.float32))
+
+
 def test_reconstruct_and_encode(pointflow_task: PointCloudTask, shapes: np.ndarray) -> None:
     z = analyses.encode(pointflow_task, shapes[0])
     assert z.shape == (4,) and np.isfinite(z).all()

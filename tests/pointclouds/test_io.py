@@ -275,6 +275,14 @@ def bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     np.savez(tmp / "nopoints.npz", pts=np.zeros((2, 30, 3)))
     cases["nopoints.npz"] = (tmp / "nopoints.npz", "no 'points' array")
     add("garbage.npy", b"\x93NUMPY" + bytes(range(200)), "not a readable .npy")
+    add("noise.npy", bytes(range(256)) * 4, "no NUMPY header")
+    add("noise.npz", bytes(range(256)) * 4, "not a zip archive")
+    np.savez(tmp / "objects.npz", points=np.array([{"x": 1}], dtype=object))
+    cases["objects.npz"] = (tmp / "objects.npz", "Python objects")
+    vtk_header = b"# vtk DataFile Version 3.0\nx\nBINARY\nDATASET POLYDATA\nPOINTS 100 float\n"
+    add("truncated.vtk", vtk_header + b"\x01\x02", "Error reading binary data")
+    xml = b'<?xml version="1.0"?>\n<VTKFile type="PolyData"><PolyData><Piece'
+    add("broken.vtp", xml, "Error parsing XML")
     add("short.stl", b"\0" * 80 + struct.pack("<I", 12) + b"\0" * 100, "truncated")
     add("badface.obj", b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n", "refers to vertex")
     add("badoff.off", b"OFF\n8 6 0\n0 0 0\n", "truncated OFF")
@@ -285,12 +293,15 @@ def bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     return cases
 
 
-def test_bad_files_raise_clear_errors(tmp_path: Path) -> None:
+def test_bad_files_raise_clear_errors(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     for name, (path, problem) in bad_files(tmp_path).items():
         with pytest.raises(BadInputError) as info:
             io.read_shape(path)
         message = str(info.value)
         assert name in message and problem in message, (name, message)
+        assert "allow_pickle" not in message
+    # the reason is in the message; nothing (VTK's logger, pyvista's) reaches the terminal
+    assert capfd.readouterr().err == ""
     with pytest.raises(BadInputError, match="no such file"):
         io.read_shape(tmp_path / "missing.ply")
     np.savez(tmp_path / "wrong.npz", points=np.zeros((2, 30, 2)))

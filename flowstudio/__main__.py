@@ -8,15 +8,18 @@ the CLI never imports Qt.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Open the desktop app without arguments (or with ``gui``), else run a CLI command."""
+    """Open the desktop app without arguments, with ``gui [FILES]`` or with files or folders
+    to open (``flowstudio chair.ply``); else run a CLI command."""
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] == "gui":
+    opens_files = bool(argv) and argv[0] not in ("points", "mols") and Path(argv[0]).exists()
+    if not argv or argv[0] == "gui" or opens_files:
         from flowstudio.gui.app import run_app
 
-        return run_app(argv[1:])
+        return run_app(argv if opens_files else argv[1:])
     from flowstudio.cli import main as cli_main
 
     return cli_main(argv)

@@ -31,3 +31,21 @@ def test_cli_help_lists_the_commands() -> None:
     )
     assert out.returncode == 0
     assert "points" in out.stdout and "mols" in out.stdout
+
+
+def test_files_open_the_app_and_commands_run_the_cli(monkeypatch, tmp_path: Path, capsys) -> None:
+    import pytest
+
+    import flowstudio.__main__ as entry
+    import flowstudio.gui.app as app
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(app, "run_app", lambda argv: calls.append(list(argv)) or 0)
+    shape = tmp_path / "chair.ply"
+    shape.write_text("")
+    assert entry.main([str(shape)]) == 0 and calls[-1] == [str(shape)]
+    assert entry.main(["gui", str(shape)]) == 0 and calls[-1] == [str(shape)]
+    assert entry.main([]) == 0 and calls[-1] == []
+    with pytest.raises(SystemExit) as info:  # a command goes to the CLI, not the app
+        entry.main(["points", "--help"])
+    assert info.value.code == 0 and "train" in capsys.readouterr().out and len(calls) == 3

@@ -76,7 +76,9 @@ class CNF(Transform):
         hidden, activation: the default net's hidden widths and nonlinearity.
         end_time: ``T``. ``train_end_time`` learns it, parametrized as ``softplus(θ) > 0``.
         solver: an adaptive torchdiffeq solver (``dopri5``…) with ``atol``/``rtol``, or a
-            fixed-step one (``rk4``, ``euler``, ``midpoint``) with ``step_size``.
+            fixed-step one (``rk4``, ``euler``, ``midpoint``) with ``steps`` over the
+            current ``[0, T]`` (a constant cost per solve, also when ``T`` is learned) or
+            a fixed ``step_size`` (the number of steps then follows ``T``).
         adjoint: backpropagate with the adjoint method (memory constant in the NFE).
         trace: ``"exact"`` or ``"hutchinson"`` (with ``noise`` ``"gaussian"`` or
             ``"rademacher"``).
@@ -114,6 +116,7 @@ class CNF(Transform):
         atol: float = 1e-5,
         rtol: float = 1e-5,
         step_size: float | None = None,
+        steps: int | None = None,
         adjoint: bool = False,
         trace: str = "exact",
         noise: str = "gaussian",
@@ -124,7 +127,8 @@ class CNF(Transform):
         on_underflow: str = "raise",
     ) -> None:
         super().__init__(features, context_features)
-        _check_options(end_time, solver, step_size, trace, noise, augment_dims, max_nfe, on_underflow)
+        _check_options(end_time, solver, step_size, steps, trace, noise, augment_dims, max_nfe, on_underflow)
+        self.steps = None if steps is None else int(steps)
         self.augment_dims = int(augment_dims)
         self.augment_base = StandardNormal(self.augment_dims) if self.augment_dims else None
         self.net = net if net is not None else ODENet(
@@ -228,7 +232,10 @@ class CNF(Transform):
         params = tuple(self.net.parameters())
         if context is not None and context.requires_grad:
             params += (context,)
-        settings = SolverSettings(self.solver, self.atol, self.rtol, self.step_size, self.adjoint)
+        step_size = self.step_size
+        if self.steps is not None and self.solver in FIXED_STEP_SOLVERS:
+            step_size = float(self.end_time.detach()) / self.steps
+        settings = SolverSettings(self.solver, self.atol, self.rtol, step_size, self.adjoint)
         path = solve(
             dynamics, state, times, settings, adjoint_params=params,
             fallback_steps=FALLBACK_STEPS if self.on_underflow == "fallback" else None,
@@ -244,15 +251,19 @@ class CNF(Transform):
 
 
 def _check_options(
-    end_time: float, solver: str, step_size: float | None, trace: str, noise: str,
+    end_time: float, solver: str, step_size: float | None, steps: int | None, trace: str, noise: str,
     augment_dims: int, max_nfe: int, on_underflow: str,
 ) -> None:
     if not (math.isfinite(end_time) and end_time > 0):
         raise ValueError(f"end_time must be a positive number, got {end_time}")
     if solver not in ADAPTIVE_SOLVERS + FIXED_STEP_SOLVERS:
         raise ValueError(f"solver must be one of {ADAPTIVE_SOLVERS + FIXED_STEP_SOLVERS}, got {solver!r}")
-    if solver in FIXED_STEP_SOLVERS and not (step_size is not None and step_size > 0):
-        raise ValueError(f"the fixed-step solver {solver!r} needs a positive step_size, got {step_size}")
+    if steps is not None and steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if solver in FIXED_STEP_SOLVERS and steps is None and not (step_size is not None and step_size > 0):
+        raise ValueError(
+            f"the fixed-step solver {solver!r} needs steps >= 1 or a positive step_size, got {step_size}"
+        )
     if trace not in TRACES:
         raise ValueError(f"trace must be one of {TRACES}, got {trace!r}")
     if noise not in NOISE_KINDS:

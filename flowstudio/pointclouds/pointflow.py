@@ -48,6 +48,7 @@ class CNFSettings:
     atol: float = 1e-5
     rtol: float = 1e-5
     step_size: float | None = None
+    steps: int | None = None
     trace: str = "exact"
     adjoint: bool = False
     kinetic_weight: float = 0.0

@@ -132,7 +132,7 @@ class PointCloudTask:
             "solver": v["solver"],
             "atol": v["atol"],
             "rtol": v["rtol"],
-            "step_size": v["end_time"] / v["steps"] if fixed else None,
+            "steps": v["steps"] if fixed else None,
             "trace": trace,
             "adjoint": v["adjoint"],
             "kinetic_weight": v["kinetic_weight"],

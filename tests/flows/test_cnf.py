@@ -324,6 +324,24 @@ def test_fixed_step_solvers_match_dopri5() -> None:
     assert count_nfe(cnf) == (200, 0)  # euler: one evaluation per step
 
 
+def test_fixed_step_count_stays_constant_when_the_end_time_grows() -> None:
+    """``steps`` divides the current [0, T]; a fixed ``step_size`` makes more steps as T grows."""
+    x = torch.randn(8, 2)
+    by_count = _cnf(solver="rk4", steps=3, train_end_time=True)
+    by_size = _cnf(solver="rk4", step_size=1 / 3, train_end_time=True)
+    for end_time, expected_by_size in ((1.0, 12), (3.0, 36)):
+        for cnf in (by_count, by_size):
+            with torch.no_grad():
+                cnf.raw_end_time.fill_(math.log(math.expm1(end_time)))
+            cnf.reset_nfe()
+            with torch.no_grad():
+                cnf(x)
+        assert by_count.nfe_forward == 12  # 3 RK4 steps of 4 evaluations, whatever T
+        assert by_size.nfe_forward == expected_by_size
+    with pytest.raises(ValueError, match="steps"):
+        _cnf(solver="rk4", steps=0)
+
+
 @pytest.mark.parametrize("adjoint", [False, True])
 def test_nfe_counters_count_forward_and_backward(adjoint: bool) -> None:
     flow = make_cnf_flow(2, blocks=2, hidden=(16, 16), adjoint=adjoint)

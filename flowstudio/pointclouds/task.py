@@ -10,6 +10,7 @@ that samples come back in the data's own frame even when the data is not at hand
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,17 @@ import torch
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
-from flowstudio.flows.cnf import count_nfe, reset_nfe
+from flowstudio.flows.cnf import ACCURATE, ODESolverError, count_nfe, reset_nfe, solver_override
 from flowstudio.flows.odesolve import FIXED_STEP_SOLVERS
 from flowstudio.pointclouds.datasets import Normalization, PointCloudDataset
 from flowstudio.pointclouds.io import ShapeCollection, load
 from flowstudio.pointclouds.models import PointDensity, SingleShapeModel
 from flowstudio.pointclouds.pointflow import CNFSettings, PointFlow, PointFlowConfig
-from flowstudio.pointclouds.settings import check_model, resolve, widths
+from flowstudio.pointclouds.settings import CNF_MODELS, check_model, resolve, widths
 
 MAX_VALIDATION_POINTS = 4096
+VALIDATION_MAX_NFE = 2000
+"""Evaluations one accurate validation solve may take before the model scores +inf."""
 """Held-out points of a single shape scored at each validation (a fixed subset)."""
 
 
@@ -253,7 +256,21 @@ class PointCloudTask:
         Single shape: -log p(x) averaged over held-out points of the shape. PointFlow: the
         negative ELBO of each held-out shape divided by its number of points (an upper
         bound on -log p(X) / N), with a fixed draw of the latent noise.
+
+        CNFs trained with a fixed-step solver are scored with the accurate adaptive solve
+        (:data:`~flowstudio.flows.cnf.ACCURATE`), so the best checkpoint is the best
+        continuous model and a model that exploits its coarse training solver is seen;
+        a solve that fails there scores +inf (never the best).
         """
+        if self.model_name in CNF_MODELS and self.values["solver"] in FIXED_STEP_SOLVERS:
+            try:
+                with solver_override(self.model, max_nfe=VALIDATION_MAX_NFE, **ACCURATE):
+                    return self._held_out_nll()
+            except ODESolverError:
+                return math.inf
+        return self._held_out_nll()
+
+    def _held_out_nll(self) -> float:
         v = self.values
         held_out = self.held_out()
         cuda = [self._device.index or 0] if self._device.type == "cuda" else []

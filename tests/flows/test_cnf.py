@@ -324,6 +324,23 @@ def test_fixed_step_solvers_match_dopri5() -> None:
     assert count_nfe(cnf) == (200, 0)  # euler: one evaluation per step
 
 
+def test_hutchinson_trains_but_evaluation_uses_the_exact_trace() -> None:
+    torch.manual_seed(0)
+    hutch = _cnf(features=3, trace="hutchinson")
+    exact = _cnf(features=3, trace="exact")
+    exact.load_state_dict(hutch.state_dict())
+    x = torch.randn(16, 3)
+    hutch.eval()
+    exact.eval()
+    with torch.no_grad():
+        first, second, reference = hutch(x)[1], hutch(x)[1], exact(x)[1]
+    torch.testing.assert_close(first, second)  # no estimator noise when evaluating
+    torch.testing.assert_close(first, reference)
+    hutch.train()
+    with torch.no_grad():
+        assert not torch.allclose(hutch(x)[1], reference)  # training draws the estimate
+
+
 def test_fixed_step_count_stays_constant_when_the_end_time_grows() -> None:
     """``steps`` divides the current [0, T]; a fixed ``step_size`` makes more steps as T grows."""
     x = torch.randn(8, 2)

@@ -270,6 +270,7 @@ class PointCloudTask:
                 return math.inf
         return self._held_out_nll()
 
+    @torch.no_grad()
     def _held_out_nll(self) -> float:
         v = self.values
         held_out = self.held_out()

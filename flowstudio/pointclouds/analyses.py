@@ -109,6 +109,8 @@ def _latent(frame: _Frame, latent: Any) -> Tensor | None:
 MAX_SAMPLE_POINTS = 50_000_000
 """The most points one request may draw (600 MB of float32 output); more is refused with a
 message rather than left to exhaust memory."""
+LATENT_CHUNK = 256
+"""Shape latents drawn from PointFlow's prior together."""
 SAMPLE_CHUNK_POINTS = 1 << 16
 """Points integrated together: the solver's working memory is bounded by this chunk, not by
 the request (a cloud's points are independent given its latent)."""
@@ -138,8 +140,13 @@ def sample(
     points_per_chunk = min(p, SAMPLE_CHUNK_POINTS)
     with _evaluating(frame, seed), torch.no_grad():
         z = _latent(frame, latent)
-        if frame.model.latent_dim:
-            z = frame.model.sample_latent(k, temperature) if z is None else _one_per_shape(z, k)
+        if frame.model.latent_dim and z is None:  # in chunks: the latent CNF's exact trace
+            z = torch.cat([  # carries a (shapes, Z, width) tangent block per layer
+                frame.model.sample_latent(min(LATENT_CHUNK, k - s0), temperature)
+                for s0 in range(0, k, LATENT_CHUNK)
+            ])
+        elif frame.model.latent_dim:
+            z = _one_per_shape(z, k)
         for s0 in range(0, k, shapes_per_chunk):
             s1 = min(k, s0 + shapes_per_chunk)
             for q0 in range(0, p, points_per_chunk):

@@ -38,6 +38,16 @@ def test_sampling_in_chunks_gives_each_shape_its_own_latent(
     )
 
 
+def test_prior_latents_are_drawn_in_chunks(
+    pointflow_task: PointCloudTask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(analyses, "LATENT_CHUNK", 2)
+    a = analyses.sample(pointflow_task, 5, 16, seed=4)
+    assert a.shape == (5, 16, 3) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, analyses.sample(pointflow_task, 5, 16, seed=4))
+    assert not np.allclose(a[0], a[2])  # every chunk draws its own latents
+
+
 def test_huge_sampling_requests_are_refused_before_any_work(pointflow_task: PointCloudTask) -> None:
     with pytest.raises(BadInputError, match="more than the"):
         analyses.sample(pointflow_task, 100_000, 100_000)

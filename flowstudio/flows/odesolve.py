@@ -81,17 +81,27 @@ class Dynamics:
             return (self.net(t, state[0], self.context),)
         regularize = len(state) == 4
         if self.noise is None and hasattr(self.net, "forward_and_jacobian"):
-            # Exact trace from a hand-written forward-mode Jacobian: no autograd inside the
-            # step, so it runs under no_grad when sampling and needs no double backward.
-            f, jac = self.net.forward_and_jacobian(t, state[0], self.context)
-            if differentiable and self.count_backward_hooks and f.requires_grad:
-                f.register_hook(self._count_backward_hook)
-            div = jac.diagonal(dim1=-2, dim2=-1).sum(-1)
-            if regularize:
-                return f, div, f.pow(2).sum(-1), jac.pow(2).sum((-2, -1))
-            return f, div
+            f, div, frob = self._forward_mode(t, state[0], regularize)
+        else:
+            f, div, frob = self._by_autograd(t, state[0], differentiable, regularize)
+        if differentiable and self.count_backward_hooks and f.requires_grad:
+            f.register_hook(self._count_backward_hook)
+        if regularize:
+            return f, div, f.pow(2).sum(-1), frob
+        return f, div
+
+    def _forward_mode(self, t: Tensor, z: Tensor, regularize: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The exact trace from the net's hand-written forward-mode Jacobian: no autograd
+        inside the step, so it runs under no_grad when sampling and needs no double backward."""
+        f, jac = self.net.forward_and_jacobian(t, z, self.context)
+        div = jac.diagonal(dim1=-2, dim2=-1).sum(-1)
+        return f, div, (jac.pow(2).sum((-2, -1)) if regularize else None)
+
+    def _by_autograd(
+        self, t: Tensor, z: Tensor, differentiable: bool, regularize: bool
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The trace (exact, or Hutchinson's with the solve's noise) by vector-Jacobian products."""
         with torch.enable_grad():
-            z = state[0]
             if not (differentiable and z.requires_grad):
                 z = z.detach().requires_grad_(True)
             f = self.net(t, z, self.context)
@@ -104,11 +114,7 @@ class Dynamics:
         if not differentiable:
             f, div = f.detach(), div.detach()
             frob = None if frob is None else frob.detach()
-        elif self.count_backward_hooks and f.requires_grad:
-            f.register_hook(self._count_backward_hook)
-        if regularize:
-            return f, div, f.pow(2).sum(-1), frob
-        return f, div
+        return f, div, frob
 
     def _count(self, *, in_backward: bool) -> None:
         if in_backward:

@@ -28,9 +28,9 @@ from flowstudio.pointclouds.pointflow import CNFSettings, PointFlow, PointFlowCo
 from flowstudio.pointclouds.settings import CNF_MODELS, check_model, resolve, widths
 
 MAX_VALIDATION_POINTS = 4096
+"""Held-out points of a single shape scored at each validation (a fixed subset)."""
 VALIDATION_MAX_NFE = 2000
 """Evaluations one accurate validation solve may take before the model scores +inf."""
-"""Held-out points of a single shape scored at each validation (a fixed subset)."""
 
 
 class PointCloudTask:

@@ -162,7 +162,6 @@ def _generate_batch(
     vocab = model.vocab
     n_max, window, end = vocab.max_atoms, vocab.edge_window, model.end_class
     state = _BatchState(model, batch, device)
-    max_valence = model.max_valence.to(device)
     everyone = torch.arange(batch, device=device)
 
     for i in range(n_max + 1):
@@ -197,10 +196,10 @@ def _generate_batch(
         for j in range(max(0, i - window), i):
             state.refresh(grown)
             offset = torch.full_like(grown, i - 1 - j)
-            room = model.room_index(
-                state.atoms[grown, i], state.valence[grown, i], state.atoms[grown, j], state.valence[grown, j]
-            )
-            cond = model.edge_conditions(state.edge_state[grown], state.node_emb[grown, j], offset, room)
+            left_i = model.valence_left(state.atoms[grown, i], state.valence[grown, i])
+            left_j = model.valence_left(state.atoms[grown, j], state.valence[grown, j])
+            pair = model.room_index(left_i, left_j)
+            cond = model.edge_conditions(state.edge_state[grown], state.node_emb[grown, j], offset, pair)
             scale, shift = model.edge_flow.parameters_from(cond)
             z = (
                 edge_latents[grown, i, i - 1 - j]
@@ -209,9 +208,7 @@ def _generate_batch(
             )
             klass = model.edge_flow.inverse_transform(z, scale, shift).argmax(dim=1)
             if check:
-                room_i = max_valence[state.atoms[grown, i]] - state.valence[grown, i]
-                room_j = max_valence[state.atoms[grown, j]] - state.valence[grown, j]
-                room = torch.minimum(room_i, room_j)
+                room = torch.minimum(left_i, left_j)
                 bad = klass > room
                 for _ in range(max_retries if temperature > 0 and edge_latents is None else 0):
                     if not bool(bad.any()):

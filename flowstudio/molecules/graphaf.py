@@ -317,12 +317,16 @@ class GraphAF(nn.Module):
         out = state_part + self.edge_first_j(j_emb) + self.edge_first_offset(offset)
         return out if self.edge_first_room is None else out + self.edge_first_room(room)
 
-    def room_index(self, type_i: Tensor, used_i: Tensor, type_j: Tensor, used_j: Tensor) -> Tensor:
-        """The index of the (valence left at i, valence left at j) pair, each clamped to 0..3."""
+    def valence_left(self, types: Tensor, used: Tensor) -> Tensor:
+        """The bond order atoms of ``types`` can still take, having ``used`` (negative when
+        over; the valency check redraws a bond larger than this)."""
+        return self.max_valence[types] - used
+
+    @staticmethod
+    def room_index(left_i: Tensor, left_j: Tensor) -> Tensor:
+        """The embedding index of the (valence left at i, at j) pair, each clamped to 0..3."""
         top = ROOM_LEVELS - 1
-        room_i = (self.max_valence[type_i] - used_i).clamp(0, top)
-        room_j = (self.max_valence[type_j] - used_j).clamp(0, top)
-        return room_i * ROOM_LEVELS + room_j
+        return left_i.clamp(0, top) * ROOM_LEVELS + left_j.clamp(0, top)
 
     # ----------------------------------------------------------------- likelihood
     def dequantize(self, target: Tensor, num_classes: int, noise: Tensor | None) -> Tensor:
@@ -361,8 +365,8 @@ class GraphAF(nn.Module):
 
         state_part = self.edge_state_conditions(graphs, newest_emb)
         room = self.room_index(
-            packed.inst_type[packed.state_newest[packed.edge_state]], packed.edge_used_i,
-            packed.inst_type[packed.edge_inst_j], packed.edge_used_j,
+            self.valence_left(packed.inst_type[packed.state_newest[packed.edge_state]], packed.edge_used_i),
+            self.valence_left(packed.inst_type[packed.edge_inst_j], packed.edge_used_j),
         )
         edge_cond = self.edge_conditions(state_part[packed.edge_state], j_emb, packed.edge_offset, room)
         edge_scale, edge_shift = self.edge_flow.parameters_from(edge_cond)

@@ -26,6 +26,7 @@ The data is read from ../shared/data (ModelNet, research use only) and never cop
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from flowstudio.flows.cnf import ACCURATE, CNF, count_nfe, reset_nfe
+from flowstudio.flows.cnf import ACCURATE, count_nfe, reset_nfe, solver_override
 from flowstudio.pointclouds import analyses
 from flowstudio.pointclouds.io import read_collection
 from flowstudio.pointclouds.metrics import evaluate
@@ -50,12 +51,10 @@ BASELINE = {"solver": "dopri5", "atol": 1e-5, "rtol": 1e-5, "trace": "hutchinson
             "kinetic_weight": 0.0, "jacobian_weight": 0.0}
 
 
-def set_eval_solver(model: torch.nn.Module) -> None:
-    """One common, accurate solver for scoring every variant."""
-    for cnf in model.modules():
-        if isinstance(cnf, CNF):
-            cnf.solver, cnf.atol, cnf.rtol = ACCURATE["solver"], ACCURATE["atol"], ACCURATE["rtol"]
-            cnf.step_size, cnf.steps, cnf.trace = None, None, "exact"
+def accurate_solver(model: torch.nn.Module) -> contextlib.AbstractContextManager[None]:
+    """One common, accurate solver for scoring every variant (in eval mode the trace is
+    exact: the CNFs switch to it by themselves)."""
+    return solver_override(model, step_size=None, steps=None, **ACCURATE)
 
 
 def save_samples(args: argparse.Namespace, model: str, samples: np.ndarray) -> None:
@@ -105,9 +104,9 @@ def score_samples(
     nfe_own = count_nfe(cnfs)[0]
     metrics = evaluate(samples, refs, emd_points=0, device=args.device)
     save_samples(args, name, samples)
-    set_eval_solver(task.model)
     reset_nfe(cnfs)
-    analyses.sample(task, k, p, seed=args.seed)
+    with accurate_solver(task.model):
+        analyses.sample(task, k, p, seed=args.seed)
     return {"1-NNA-CD": metrics["1-NNA-CD"], "MMD-CD": metrics["MMD-CD"], "COV-CD": metrics["COV-CD"],
             "nfe_sample_own": nfe_own, "nfe_sample": count_nfe(cnfs)[0]}
 
@@ -119,8 +118,9 @@ def score_pointflow(task: PointCloudTask, args: argparse.Namespace) -> dict[str,
     model.eval()
     held_out = task.held_out()[: args.eval_shapes]
     row = score_samples(task, task.to_data_frame(held_out.cpu().numpy()), args, "pointflow")
-    torch.manual_seed(args.seed)  # the common solver is set from here on
-    nll = torch.cat([model.negative_elbo(chunk) / chunk.shape[1] for chunk in held_out.split(8)])
+    torch.manual_seed(args.seed)
+    with accurate_solver(model):
+        nll = torch.cat([model.negative_elbo(chunk) / chunk.shape[1] for chunk in held_out.split(8)])
     return {"nll_per_point": float(nll.mean()), **row, "eval_shapes": len(held_out)}
 
 
@@ -134,7 +134,8 @@ def score_single_shape(task: PointCloudTask, args: argparse.Namespace) -> dict[s
     refs = task.to_data_frame(held_out[: clouds * per_cloud].reshape(clouds, per_cloud, 3).cpu().numpy())
     row = score_samples(task, refs, args, "cnf")
     torch.manual_seed(args.seed)
-    nll = float(-model.point_log_prob(held_out[None]).mean())
+    with accurate_solver(model):
+        nll = float(-model.point_log_prob(held_out[None]).mean())
     return {"nll_per_point": nll, **row, "eval_clouds": f"{clouds}x{per_cloud}"}
 
 

@@ -33,9 +33,11 @@ class DenseGraphAFBaseline:
     """The reference-style computation over a :class:`GraphAF`'s parameters."""
 
     def __init__(self, model: GraphAF) -> None:
-        if model.edge_first_room is not None:
-            raise ValueError("the paper-style baseline has no valence features: build the GraphAF "
-                             "with valence_features=False so that both sides compute the same model")
+        additions = (model.edge_first_room, model.edge_first_order, model.edge_flow.angles_out)
+        if any(part is not None for part in additions):
+            raise ValueError("the paper-style baseline is the paper's model: build the GraphAF with "
+                             "valence_features, order_features and full_covariance off so that both "
+                             "sides compute the same model")
         self.model = model
         vocab = model.vocab
         self.n = vocab.max_atoms

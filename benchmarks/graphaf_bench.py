@@ -45,6 +45,8 @@ from flowstudio.molecules.graph import apply_order, fitting_order  # noqa: E402
 from flowstudio.molecules.graphaf import GraphAF, pack_steps  # noqa: E402
 from flowstudio.molecules.task import MoleculeTask  # noqa: E402
 
+PAPER_MODEL = {"valence_features": False, "full_covariance": False, "order_features": False}
+"""The paper's model (both sides of the throughput comparison compute it)."""
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "moses_train.csv.gz"
 
 
@@ -162,7 +164,7 @@ def check_same_likelihood(task: MoleculeTask, device: torch.device) -> float:
             p.add_(torch.randn_like(p) * 0.05)
     rng = np.random.default_rng(0)
     graphs = [apply_order(g, fitting_order(g, task.vocab.edge_window, rng)) for g in task.train_graphs[:8]]
-    packed = pack_steps(graphs, task.vocab.edge_window, model.end_class).to(device)
+    packed = pack_steps(graphs, task.vocab).to(device)
     dense = DenseGraphAFBaseline(model).to(device)
     with torch.no_grad():
         nodes = torch.full((packed.node_target.numel(), model.num_node_classes), 0.5, device=device)
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     test = read_smiles(args.data, args.test_molecules, skip=args.molecules + 1)
     torch.manual_seed(0)
     # The paper's model on both sides (the baseline has no valence features).
-    task = MoleculeTask(train, args.preset, {"max_molecules": 0, "seed": 0, "valence_features": False})
+    task = MoleculeTask(train, args.preset, {"max_molecules": 0, "seed": 0, **PAPER_MODEL})
     task.to(device)
     print(f"data: {len(task.train_graphs)} train / {len(task.valid_graphs)} held-out graphs, "
           f"vocab {[a for a, _ in task.vocab.atoms]}, max_atoms {task.vocab.max_atoms}, "

@@ -83,6 +83,8 @@ class _BatchState:
         self.atoms = torch.full((batch, n_max), -1, dtype=torch.long, device=device)
         self.count = torch.zeros(batch, dtype=torch.long, device=device)
         self.valence = torch.zeros(batch, n_max, dtype=torch.long, device=device)
+        # The first atom each atom bonded to (its BFS parent); n_max while it has none.
+        self.parent = torch.full((batch, n_max), n_max, dtype=torch.long, device=device)
         self.bonds = torch.zeros(0, 4, dtype=torch.long, device=device)  # (mol, i, j, class)
         self.finished = torch.zeros(batch, dtype=torch.bool, device=device)
         self.ended = torch.full((batch,), END_MAX_ATOMS, dtype=torch.long, device=device)
@@ -127,6 +129,23 @@ class _BatchState:
             graphs, self.node_emb[molecules, newest]
         )
 
+    def frontier(self, molecules: Tensor, i: int) -> Tensor:
+        """The BFS frontier of atom ``i``: the parent of atom ``i - 1`` (atom 0 for ``i < 2``).
+        Atoms before it never bond to atom ``i`` or later ones."""
+        return self.parent[molecules, i - 1] if i >= 2 else torch.zeros_like(molecules)
+
+    def node_conditions(self, molecules: Tensor, i: int) -> Tensor:
+        """The condition of node step ``i`` (atoms ``0..i-1`` are there) of ``molecules``."""
+        model = self.model
+        n_max = self.atoms.shape[1]
+        frontier = self.frontier(molecules, i)
+        frontier_emb = self.node_emb[molecules, frontier.clamp(max=n_max - 1)] * float(i >= 1)
+        position = torch.arange(n_max, device=molecules.device)
+        span = (position >= frontier.unsqueeze(1)) & (position < i)
+        left = model.valence_left(self.atoms[molecules].clamp(min=0), self.valence[molecules])
+        open_valence = (left * span).sum(dim=1)
+        return model.node_conditions(self.graph_emb[molecules], frontier_emb, model.open_index(open_valence))
+
     def add_bonds(self, molecules: Tensor, i: int, j: int, klass: Tensor) -> None:
         keep = klass > 0
         molecules, klass = molecules[keep], klass[keep]
@@ -138,6 +157,7 @@ class _BatchState:
         self.bonds = torch.cat([self.bonds, rows])
         self.valence[molecules, i] += klass
         self.valence[molecules, j] += klass
+        self.parent[molecules, i] = torch.minimum(self.parent[molecules, i], torch.full_like(molecules, j))
         self.dirty[molecules] = True
 
 
@@ -174,8 +194,7 @@ def _generate_batch(
             if node_latents is not None
             else _draw((active.numel(), model.num_node_classes), temperature, generator, device)
         )
-        scale, shift = model.node_flow.parameters_from(model.node_conditions(state.graph_emb[active]))
-        x = model.node_flow.inverse_transform(z, scale, shift)
+        x = model.node_flow.parameters_from(state.node_conditions(active, i)).inverse(z)
         # A molecule has at least one atom: END is never a choice for the first one.
         choice = x[:, :end].argmax(dim=1) if i == 0 else x.argmax(dim=1)
         if i == n_max:
@@ -193,20 +212,24 @@ def _generate_batch(
         if i == 0:
             continue
         connected = torch.zeros(batch, dtype=torch.bool, device=device)
+        frontier = state.frontier(grown, i)
         for j in range(max(0, i - window), i):
             state.refresh(grown)
             offset = torch.full_like(grown, i - 1 - j)
             left_i = model.valence_left(state.atoms[grown, i], state.valence[grown, i])
             left_j = model.valence_left(state.atoms[grown, j], state.valence[grown, j])
             pair = model.room_index(left_i, left_j)
-            cond = model.edge_conditions(state.edge_state[grown], state.node_emb[grown, j], offset, pair)
-            scale, shift = model.edge_flow.parameters_from(cond)
+            order = model.order_index((j < frontier).long(), state.valence[grown, i])
+            cond = model.edge_conditions(
+                state.edge_state[grown], state.node_emb[grown, j], offset, pair, order
+            )
+            flow = model.edge_flow.parameters_from(cond)
             z = (
                 edge_latents[grown, i, i - 1 - j]
                 if edge_latents is not None
                 else _draw((grown.numel(), NUM_EDGE_CLASSES), temperature, generator, device)
             )
-            klass = model.edge_flow.inverse_transform(z, scale, shift).argmax(dim=1)
+            klass = flow.inverse(z).argmax(dim=1)
             if check:
                 room = torch.minimum(left_i, left_j)
                 bad = klass > room
@@ -216,7 +239,7 @@ def _generate_batch(
                     state.resampled[grown[bad]] = True
                     idx = bad.nonzero(as_tuple=True)[0]
                     z = _draw((idx.numel(), NUM_EDGE_CLASSES), temperature, generator, device)
-                    redrawn = model.edge_flow.inverse_transform(z, scale[idx], shift[idx]).argmax(dim=1)
+                    redrawn = flow[idx].inverse(z).argmax(dim=1)
                     klass[idx] = redrawn
                     bad = klass > room
                 state.resampled[grown[bad]] = True

@@ -13,14 +13,24 @@ where ``a_l, b_l`` are MLPs of R-GCN embeddings of the graph built so far: the s
 graph embedding for a node step, and ``[graph, h_i, h_j]`` for an edge step. ``argmax`` of
 ``x~`` recovers the discrete choice, so decoding a latent is exact.
 
-Four choices beyond the paper, documented in ``benchmarks/results/graphaf.md``: an
-explicit END atom class (the node step after the last atom is trained to draw END, so
-the size distribution is learned instead of emerging from failures), a learned embedding
-of the window position ``i - 1 - j`` in the edge conditioner, a learned embedding of the
-valence both atoms have left (``valence_features``: the R-GCN would have to count bond
-orders to learn it; given outright, the model learns early which bonds would break a
-valence, which is what validity *without* the check measures), and bounded log-scales
-``a = s * tanh(a_raw / s)`` for stability.
+Choices beyond the paper, each documented in ``benchmarks/results/graphaf.md`` and each
+starting at zero, so that an untrained model is the paper's:
+
+- an explicit END atom class (the node step after the last atom is trained to draw END, so
+  the size distribution is learned instead of emerging from failures);
+- a learned embedding of the window position ``i - 1 - j`` in the edge conditioner;
+- ``valence_features``: an embedding of the valence both atoms of a bond step have left
+  (the R-GCN would have to count bond orders to learn it);
+- ``full_covariance``: each step's flow starts with a conditioned rotation of the one-hot
+  coordinates (:class:`StepTransform`). The paper's element-wise affine flow is a Gaussian
+  with a *diagonal* covariance over the classes; it cannot say "no bond or a single bond,
+  nothing else", so when a step is uncertain between two classes its samples spill into
+  the others (a double bond where only a single one fits). A full covariance can;
+- ``order_features``: where a step stands in the breadth-first order. A bond step sees
+  whether atom ``j`` was already expanded (it then never bonds to ``i``) and whether atom
+  ``i`` has a bond yet; a node step sees the embedding of the frontier atom (the next atom's
+  parent, usually) and the valence left from it on (none left: the molecule is complete);
+- bounded log-scales ``a = s * tanh(a_raw / s)`` for stability.
 
 Training is teacher-forced and parallel over every step of a batch. The graph only changes
 when an atom or a bond is added, so a molecule with N atoms and E bonds has N + E + 1
@@ -45,6 +55,8 @@ from flowstudio.molecules.rgcn import GraphOperators, RelationalGCN, segment_sum
 _LOG_2PI = math.log(2 * math.pi)
 ROOM_LEVELS = 4
 """Valence left at an atom, as an embedding index: 0, 1, 2, or 3 and more."""
+OPEN_LEVELS = 8
+"""Valence left over the open atoms of a node step, as an embedding index: 0 to 7 and more."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,8 @@ class GraphAFConfig:
     dequantization: float = 0.9
     scale_bound: float = 2.0
     valence_features: bool = True
+    full_covariance: bool = True
+    order_features: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,44 +82,105 @@ class GraphAFConfig:
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
+def _rotation_pairs(dim: int) -> list[tuple[int, int]]:
+    return [(p, q) for p in range(dim) for q in range(p + 1, dim)]
+
+
+def _rotate(x: Tensor, cos: Tensor, sin: Tensor, inverse: bool) -> Tensor:
+    """Apply the product of Givens rotations (one per coordinate pair, angles given by
+    ``cos``/``sin`` (n, d(d-1)/2)) to ``x`` (n, d), or its inverse, the transposed product."""
+    dim = x.shape[-1]
+    cols = list(x.unbind(-1))
+    pairs = list(enumerate(_rotation_pairs(dim)))
+    for k, (p, q) in reversed(pairs) if inverse else pairs:
+        c, s = cos[:, k], (-sin[:, k] if inverse else sin[:, k])
+        cols[p], cols[q] = c * cols[p] - s * cols[q], s * cols[p] + c * cols[q]
+    return torch.stack(cols, dim=-1)
+
+
+@dataclass
+class StepTransform:
+    """The affine flow of a batch of steps, from their conditions: data ``x`` (n, d) to
+    latent ``z`` (n, d) is ``z = f_L(... f_1(Q x))`` with ``f_l(y) = y * exp(a_l) + b_l``.
+
+    ``scale`` and ``shift`` (n, L, d) are the ``a_l, b_l``; ``angles`` (n, d(d-1)/2) give
+    the rotation ``Q``, a product of one Givens rotation per pair of coordinates, or are
+    ``None`` (``Q = I``: the paper's element-wise flow). With ``Q`` the step's Gaussian over
+    ``x`` has a full covariance ``Q^T diag(.) Q`` instead of a diagonal one. A rotation has
+    unit determinant and is inverted exactly by its transpose, so decoding an encoding
+    stays exact whatever the weights (a triangular mixing would have to be solved, and its
+    error can grow exponentially in ``d``).
+    """
+
+    scale: Tensor
+    shift: Tensor
+    angles: Tensor | None = None
+
+    def __getitem__(self, index: Tensor) -> StepTransform:
+        angles = None if self.angles is None else self.angles[index]
+        return StepTransform(self.scale[index], self.shift[index], angles)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Data to latent: ``z`` (n, d) and ``log|det J|`` (n,)."""
+        if self.angles is not None:
+            x = _rotate(x, self.angles.cos(), self.angles.sin(), inverse=False)
+        for layer in range(self.scale.shape[1]):
+            x = x * self.scale[:, layer].exp() + self.shift[:, layer]
+        return x, self.scale.sum(dim=(1, 2))
+
+    def inverse(self, z: Tensor) -> Tensor:
+        """Latent to data."""
+        for layer in reversed(range(self.scale.shape[1])):
+            z = (z - self.shift[:, layer]) * (-self.scale[:, layer]).exp()
+        if self.angles is None:
+            return z
+        return _rotate(z, self.angles.cos(), self.angles.sin(), inverse=True)
+
+
 class ConditionalAffineStack(nn.Module):
     """``L`` affine layers ``x -> x * exp(a_l) + b_l`` whose parameters are MLPs of a
-    condition (GraphAF's "ST nets", one per layer).
+    condition (GraphAF's "ST nets", one per layer), optionally after a conditioned
+    rotation of the ``d`` dimensions (see :class:`StepTransform`).
 
     All ``L`` MLPs are evaluated together: their first layers are one ``Linear`` (applied
     by the caller, so that it can be split over the parts of the condition) and their
-    second layers one batched matmul. The last layers start at zero: an untrained stack is
-    the identity.
+    second layers one batched matmul. The rotation angles are a linear read-out of all
+    ``L`` hidden layers. The last layers start at zero: an untrained stack is the identity.
     """
 
-    def __init__(self, dim: int, num_layers: int, hidden: int, scale_bound: float) -> None:
+    def __init__(
+        self, dim: int, num_layers: int, hidden: int, scale_bound: float, mixing: bool = False
+    ) -> None:
         super().__init__()
         self.dim, self.num_layers, self.hidden = dim, num_layers, hidden
         self.scale_bound = scale_bound
         self.out_weight = nn.Parameter(torch.zeros(num_layers, hidden, 2 * dim))
         self.out_bias = nn.Parameter(torch.zeros(num_layers, 2 * dim))
+        self.angles_out: nn.Linear | None = None
+        if mixing:
+            self.angles_out = nn.Linear(num_layers * hidden, dim * (dim - 1) // 2)
+            nn.init.zeros_(self.angles_out.weight)
+            nn.init.zeros_(self.angles_out.bias)
 
-    def parameters_from(self, pre_activation: Tensor) -> tuple[Tensor, Tensor]:
-        """``(a, b)`` each (n, L, dim) from the first layers' output (n, L * hidden)."""
-        h = torch.relu(pre_activation).view(-1, self.num_layers, self.hidden)
+    def parameters_from(self, pre_activation: Tensor) -> StepTransform:
+        """The flow of each step from the first layers' output (n, L * hidden)."""
+        flat = torch.relu(pre_activation)
+        h = flat.view(-1, self.num_layers, self.hidden)
         out = torch.einsum("nlh,lho->nlo", h, self.out_weight) + self.out_bias
         raw_scale, shift = out.split(self.dim, dim=-1)
         scale = self.scale_bound * torch.tanh(raw_scale / self.scale_bound)
-        return scale, shift
+        angles = None if self.angles_out is None else self.angles_out(flat)
+        return StepTransform(scale, shift, angles)
 
     @staticmethod
     def forward_transform(x: Tensor, scale: Tensor, shift: Tensor) -> tuple[Tensor, Tensor]:
-        """Data to latent: ``z`` (n, dim) and ``log|det J|`` (n,)."""
-        for layer in range(scale.shape[1]):
-            x = x * scale[:, layer].exp() + shift[:, layer]
-        return x, scale.sum(dim=(1, 2))
+        """The element-wise layers alone (the paper's flow): data to latent."""
+        return StepTransform(scale, shift).forward(x)
 
     @staticmethod
     def inverse_transform(z: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
-        """Latent to data."""
-        for layer in reversed(range(scale.shape[1])):
-            z = (z - shift[:, layer]) * (-scale[:, layer]).exp()
-        return z
+        """The element-wise layers alone: latent to data."""
+        return StepTransform(scale, shift).inverse(z)
 
 
 @dataclass
@@ -134,6 +209,9 @@ class PackedSteps:
     edge_mol: Tensor
     edge_used_i: Tensor  # (Ne,) total bond order atom i already has at this step
     edge_used_j: Tensor  # (Ne,) total bond order atom j already has at this step
+    edge_closed: Tensor  # (Ne,) 1 when j is before the BFS frontier (see order_index)
+    node_frontier: Tensor  # (Nn,) state-node of the BFS frontier atom, -1 before atom 0
+    node_open: Tensor  # (Nn,) valence left over the atoms from the frontier on (see open_index)
     # Precomputed once per batch for the R-GCN's operator form (None: the edge form).
     ops: GraphOperators | None = None
 
@@ -157,7 +235,9 @@ def edge_step_pairs(num_atoms: int, window: int) -> tuple[np.ndarray, np.ndarray
     return ei, ej
 
 
-def _molecule_steps(graph: OrderedGraph, window: int, end_class: int) -> dict[str, np.ndarray]:
+def _molecule_steps(
+    graph: OrderedGraph, window: int, end_class: int, max_valence: np.ndarray
+) -> dict[str, np.ndarray]:
     """The packed steps of one molecule with local indices (see :class:`PackedSteps`)."""
     atoms, bonds = graph.atoms, graph.bonds
     n, e = len(atoms), len(bonds)
@@ -195,6 +275,15 @@ def _molecule_steps(graph: OrderedGraph, window: int, end_class: int) -> dict[st
     cumulated = np.cumsum(orders, axis=1)
     used_i = cumulated[ei, ej] - orders[ei, ej]
     used_j = cumulated[ej, np.maximum(ei - 1, 0)]
+    # The BFS frontier of atom i is the parent (first bonded atom) of atom i - 1.
+    parent = np.where(present.any(axis=1), present.argmax(axis=1), 0)
+    frontier = np.where(ei >= 2, parent[np.maximum(ei - 1, 0)], 0)
+    # Node step k (atom k, or END at k = n) sees atoms 0..k-1 with all their bonds.
+    steps = np.arange(n + 1)
+    step_frontier = np.where(steps >= 2, parent[np.maximum(steps - 1, 0)], 0)
+    left = max_valence[atoms][None, :] - cumulated[:, np.maximum(steps - 1, 0)].T  # (n + 1, n)
+    span = (np.arange(n)[None, :] >= step_frontier[:, None]) & (np.arange(n)[None, :] < steps[:, None])
+    node_open = (left * span).sum(axis=1)
     return {
         "num_states": np.int64(num_states),
         "inst_type": atoms[inst_atom],
@@ -211,12 +300,16 @@ def _molecule_steps(graph: OrderedGraph, window: int, end_class: int) -> dict[st
         "edge_target": table[ei, ej],
         "edge_used_i": used_i,
         "edge_used_j": used_j,
+        "edge_closed": (ej < frontier).astype(np.int64),
+        "node_frontier": np.where(steps >= 1, inst_offset[node_state] + step_frontier, -1),
+        "node_open": node_open,
     }
 
 
-def pack_steps(graphs: list[OrderedGraph], window: int, end_class: int) -> PackedSteps:
+def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps:
     """Pack the teacher-forced steps of ``graphs`` (already ordered) into flat tensors."""
-    parts = [_molecule_steps(g, window, end_class) for g in graphs]
+    window, end_class, max_valence = vocab.edge_window, vocab.size, vocab.max_valences()
+    parts = [_molecule_steps(g, window, end_class, max_valence) for g in graphs]
     state_base = np.concatenate([[0], np.cumsum([p["num_states"] for p in parts])])
     inst_base = np.concatenate([[0], np.cumsum([len(p["inst_type"]) for p in parts])])
 
@@ -246,16 +339,34 @@ def pack_steps(graphs: list[OrderedGraph], window: int, end_class: int) -> Packe
         edge_mol=mol_index("edge_target"),
         edge_used_i=cat("edge_used_i"),
         edge_used_j=cat("edge_used_j"),
+        edge_closed=cat("edge_closed"),
+        node_frontier=torch.from_numpy(
+            np.concatenate(
+                [
+                    np.where(p["node_frontier"] >= 0, p["node_frontier"] + inst_base[k], -1)
+                    for k, p in enumerate(parts)
+                ]
+            ).astype(np.int64)
+        ),
+        node_open=cat("node_open"),
     )
     num_inst = packed.inst_type.numel()
     packed.ops = GraphOperators.build(
         packed.inst_type, packed.edge_src, packed.edge_dst, packed.edge_rel, end_class, NUM_EDGE_CLASSES - 1
     )
-    # Readout rows: the newest node of each state, atom j of each edge step, then the states.
-    selected = torch.cat([packed.state_newest, packed.edge_inst_j])
-    m = selected.numel()
+    # Readout rows: the newest node of each state, atom j of each edge step, the frontier
+    # atom of each node step (a zero row before atom 0), then the states.
+    has_frontier = (packed.node_frontier >= 0).nonzero(as_tuple=True)[0]
+    selected_rows = torch.cat(
+        [
+            torch.arange(packed.state_newest.numel() + packed.edge_inst_j.numel()),
+            has_frontier + len(packed.state_newest) + len(packed.edge_inst_j),
+        ]
+    )
+    selected = torch.cat([packed.state_newest, packed.edge_inst_j, packed.node_frontier[has_frontier]])
+    m = packed.state_newest.numel() + packed.edge_inst_j.numel() + packed.node_frontier.numel()
     packed.ops.with_readout(
-        torch.cat([torch.arange(m), m + packed.inst_state]),
+        torch.cat([selected_rows, m + packed.inst_state]),
         torch.cat([selected, torch.arange(num_inst)]),
         m + packed.num_states,
     )
@@ -278,6 +389,16 @@ class GraphAF(nn.Module):
         d, layers, h = config.hidden, config.flow_layers, config.st_hidden
         self.rgcn = RelationalGCN(vocab.size, NUM_EDGE_CLASSES - 1, d, config.rgcn_layers)
         self.node_first = nn.Linear(d, layers * h)
+        # The node step also sees the BFS frontier (the atom the next one most likely bonds
+        # to) and the valence left from it on: GraphAF's sum-pooled graph alone says little
+        # about whether the molecule is complete. Zero at first.
+        self.node_first_frontier: nn.Linear | None = None
+        self.node_first_open: nn.Embedding | None = None
+        if config.order_features:
+            self.node_first_frontier = nn.Linear(d, layers * h, bias=False)
+            self.node_first_open = nn.Embedding(OPEN_LEVELS, layers * h)
+            nn.init.zeros_(self.node_first_frontier.weight)
+            nn.init.zeros_(self.node_first_open.weight)
         # The edge MLPs' first layer on [graph, h_i, h_j], split by part so that the graph
         # and h_i terms are computed once per state, not once per step.
         self.edge_first_graph = nn.Linear(d, layers * h)
@@ -292,8 +413,13 @@ class GraphAF(nn.Module):
         self.edge_first_room = nn.Embedding(ROOM_LEVELS**2, layers * h) if config.valence_features else None
         if self.edge_first_room is not None:
             nn.init.zeros_(self.edge_first_room.weight)
-        self.node_flow = ConditionalAffineStack(self.num_node_classes, layers, h, config.scale_bound)
-        self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound)
+        # Where the step stands in the breadth-first order: is j closed, has i a bond yet.
+        self.edge_first_order = nn.Embedding(4, layers * h) if config.order_features else None
+        if self.edge_first_order is not None:
+            nn.init.zeros_(self.edge_first_order.weight)
+        mixing = config.full_covariance
+        self.node_flow = ConditionalAffineStack(self.num_node_classes, layers, h, config.scale_bound, mixing)
+        self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound, mixing)
         self.register_buffer("max_valence", torch.from_numpy(vocab.max_valences()), persistent=False)
 
     # ----------------------------------------------------------------- conditions
@@ -305,17 +431,34 @@ class GraphAF(nn.Module):
         graphs = segment_sum(nodes, node_graph, num_graphs)
         return nodes, graphs
 
-    def node_conditions(self, graph_emb: Tensor) -> Tensor:
-        return self.node_first(graph_emb)
+    def node_conditions(self, graph_emb: Tensor, frontier_emb: Tensor, open_valence: Tensor) -> Tensor:
+        """The node MLPs' first layer; ``open_valence`` from :meth:`open_index`."""
+        out = self.node_first(graph_emb)
+        if self.node_first_frontier is not None and self.node_first_open is not None:
+            out = out + self.node_first_frontier(frontier_emb) + self.node_first_open(open_valence)
+        return out
+
+    @staticmethod
+    def open_index(open_valence: Tensor) -> Tensor:
+        """The embedding index of the valence left over the atoms from the BFS frontier on
+        (only these can bond to a new atom): 0 means the molecule must end."""
+        return open_valence.clamp(0, OPEN_LEVELS - 1)
 
     def edge_state_conditions(self, graph_emb: Tensor, newest_emb: Tensor) -> Tensor:
         """The per-state part of the edge MLPs' first layer."""
         return self.edge_first_graph(graph_emb) + self.edge_first_i(newest_emb)
 
-    def edge_conditions(self, state_part: Tensor, j_emb: Tensor, offset: Tensor, room: Tensor) -> Tensor:
-        """The edge MLPs' first layer; ``room`` from :meth:`room_index`."""
+    def edge_conditions(
+        self, state_part: Tensor, j_emb: Tensor, offset: Tensor, room: Tensor, order: Tensor
+    ) -> Tensor:
+        """The edge MLPs' first layer; ``room`` from :meth:`room_index`, ``order`` from
+        :meth:`order_index`."""
         out = state_part + self.edge_first_j(j_emb) + self.edge_first_offset(offset)
-        return out if self.edge_first_room is None else out + self.edge_first_room(room)
+        if self.edge_first_room is not None:
+            out = out + self.edge_first_room(room)
+        if self.edge_first_order is not None:
+            out = out + self.edge_first_order(order)
+        return out
 
     def valence_left(self, types: Tensor, used: Tensor) -> Tensor:
         """The bond order atoms of ``types`` can still take, having ``used`` (negative when
@@ -327,6 +470,17 @@ class GraphAF(nn.Module):
         """The embedding index of the (valence left at i, at j) pair, each clamped to 0..3."""
         top = ROOM_LEVELS - 1
         return left_i.clamp(0, top) * ROOM_LEVELS + left_j.clamp(0, top)
+
+    @staticmethod
+    def order_index(closed_j: Tensor, used_i: Tensor) -> Tensor:
+        """The embedding index of where an edge step stands in the breadth-first order.
+
+        ``closed_j``: atom ``j`` comes before the parent of atom ``i - 1`` (the BFS
+        frontier). In a BFS ordering such a ``j`` was expanded before atom ``i`` was
+        discovered, so it never bonds to ``i``. ``used_i > 0``: atom ``i`` already has a
+        bond; if it has none by the last candidate, the molecule ends (the stopping rule).
+        """
+        return 2 * closed_j + (used_i > 0).long()
 
     # ----------------------------------------------------------------- likelihood
     def dequantize(self, target: Tensor, num_classes: int, noise: Tensor | None) -> Tensor:
@@ -343,10 +497,11 @@ class GraphAF(nn.Module):
         ``*_noise`` in [0, 1) dequantizes (uniform random when ``None``; 0.5 gives the
         deterministic encoding used by :mod:`flowstudio.molecules.latent`).
         """
+        s, ne, nn_ = packed.num_states, packed.edge_inst_j.numel(), packed.node_frontier.numel()
         if packed.ops is not None and packed.ops.readout is not None:
             out = self.rgcn.readout(packed.inst_type, packed.ops)
-            s, ne = packed.num_states, packed.edge_inst_j.numel()
-            newest_emb, j_emb, graphs = out[:s], out[s : s + ne], out[s + ne :]
+            newest_emb, j_emb = out[:s], out[s : s + ne]
+            frontier_emb, graphs = out[s + ne : s + ne + nn_], out[s + ne + nn_ :]
         else:
             nodes, graphs = self.state_embeddings(
                 packed.inst_type,
@@ -357,21 +512,26 @@ class GraphAF(nn.Module):
                 packed.edge_rel,
             )
             newest_emb, j_emb = nodes[packed.state_newest], nodes[packed.edge_inst_j]
-        node_scale, node_shift = self.node_flow.parameters_from(
-            self.node_conditions(graphs[packed.node_state])
+            has_frontier = (packed.node_frontier >= 0).unsqueeze(1)
+            frontier_emb = nodes[packed.node_frontier.clamp(min=0)] * has_frontier
+        node_cond = self.node_conditions(
+            graphs[packed.node_state], frontier_emb, self.open_index(packed.node_open)
         )
+        node_flow = self.node_flow.parameters_from(node_cond)
         x_node = self.dequantize(packed.node_target, self.num_node_classes, node_noise)
-        z_node, ld_node = self.node_flow.forward_transform(x_node, node_scale, node_shift)
+        z_node, ld_node = node_flow.forward(x_node)
 
         state_part = self.edge_state_conditions(graphs, newest_emb)
         room = self.room_index(
             self.valence_left(packed.inst_type[packed.state_newest[packed.edge_state]], packed.edge_used_i),
             self.valence_left(packed.inst_type[packed.edge_inst_j], packed.edge_used_j),
         )
-        edge_cond = self.edge_conditions(state_part[packed.edge_state], j_emb, packed.edge_offset, room)
-        edge_scale, edge_shift = self.edge_flow.parameters_from(edge_cond)
+        order = self.order_index(packed.edge_closed, packed.edge_used_i)
+        edge_cond = self.edge_conditions(
+            state_part[packed.edge_state], j_emb, packed.edge_offset, room, order
+        )
         x_edge = self.dequantize(packed.edge_target, NUM_EDGE_CLASSES, edge_noise)
-        z_edge, ld_edge = self.edge_flow.forward_transform(x_edge, edge_scale, edge_shift)
+        z_edge, ld_edge = self.edge_flow.parameters_from(edge_cond).forward(x_edge)
         return z_node, ld_node, z_edge, ld_edge
 
     def log_likelihood(self, packed: PackedSteps) -> tuple[Tensor, Tensor]:

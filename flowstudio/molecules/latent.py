@@ -81,7 +81,7 @@ def encode(
             raise BadInputError(f"molecule has {graph.num_atoms} atoms, the model at most {vocab.max_atoms}")
         ordered.append(apply_order(graph, _order_for(graph, model, order, rng)))
     device = next(model.parameters()).device
-    packed = pack_steps(ordered, vocab.edge_window, model.end_class).to(device)
+    packed = pack_steps(ordered, vocab).to(device)
     half_nodes = torch.full((packed.node_target.numel(), model.num_node_classes), 0.5, device=device)
     half_edges = torch.full((packed.edge_target.numel(), NUM_EDGE_CLASSES), 0.5, device=device)
     was_training = model.training

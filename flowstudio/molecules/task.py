@@ -114,6 +114,21 @@ HYPERPARAMETERS: list[Param] = [
         "FlowStudio's addition to the paper's R-GCN inputs): the model learns early which bonds "
         "would break a valence, so more molecules are valid without the check.",
     ),
+    Param(
+        "full_covariance",
+        True,
+        "Mix the classes of each atom and bond step with a learned triangular map before the "
+        "element-wise flow layers, so each step's Gaussian has a full covariance (FlowStudio's "
+        "addition to the paper): it can say 'no bond or a single bond, nothing else', which an "
+        "element-wise flow cannot, so fewer bonds break a valence.",
+    ),
+    Param(
+        "order_features",
+        True,
+        "Tell each bond step where it stands in the breadth-first order (FlowStudio's addition "
+        "to the paper): whether atom j was already expanded, so can no longer bond, and whether "
+        "the new atom has a bond yet. Fewer molecules end early on an atom without bonds.",
+    ),
     # -- training ----------------------------------------------------------------------
     Param(
         "batch_size",
@@ -227,6 +242,8 @@ class MoleculeTask:
             dequantization=v["dequantization"],
             scale_bound=v["scale_bound"],
             valence_features=v["valence_features"],
+            full_covariance=v["full_covariance"],
+            order_features=v["order_features"],
         )
         # The initial weights are a function of the seed alone: the CLI and the window build
         # the task before the engine seeds the generators, and a run must be repeatable.
@@ -310,7 +327,10 @@ class MoleculeTask:
         if not isinstance(values, dict):
             raise BadInputError("the configuration's values are not a mapping")
         known = {k: val for k, val in values.items() if k in BY_NAME}
-        known.setdefault("valence_features", False)  # runs from before the option had none
+        # Runs from before an option existed were made without it.
+        known.setdefault("valence_features", False)
+        known.setdefault("full_covariance", False)
+        known.setdefault("order_features", False)
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")
@@ -333,7 +353,7 @@ class MoleculeTask:
             order = fitting_order(graph, window, rng)
             assert order is not None  # filtered at load time
             ordered.append(apply_order(graph, order))
-        return pack_steps(ordered, window, self.model.end_class).to(self.device)
+        return pack_steps(ordered, self.vocab).to(self.device)
 
     def training_step(self, step: int) -> dict[str, Tensor]:
         self._require_data()

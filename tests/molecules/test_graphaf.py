@@ -11,6 +11,7 @@ from rdkit import Chem
 
 from flowstudio.molecules.graph import apply_order, build_vocabulary, fitting_order, mol_to_graph
 from flowstudio.molecules.graphaf import (
+    ConditionalAffineStack,
     GraphAF,
     GraphAFConfig,
     edge_step_pairs,
@@ -55,13 +56,24 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
     bonds_done: list[tuple[int, int, int]] = []
     edge_k = 0
     table = {(int(i), int(j)): int(t) for i, j, t in graph.bonds}
+    capacity = model.max_valence.tolist()
+
+    def valence_left(atom: int) -> int:
+        return capacity[graph.atoms[atom]] - sum(o for *ends, o in bonds_done if atom in ends)
+
     for i in range(n + 1):
-        _, g = embed(i, bonds_done)
+        nodes, g = embed(i, bonds_done)
         target = int(graph.atoms[i]) if i < n else model.end_class
         x = torch.nn.functional.one_hot(torch.tensor([target]), model.num_node_classes).float()
         x = x + model.config.dequantization * node_noise[i : i + 1]
-        s, t = model.node_flow.parameters_from(model.node_first(g))
-        z, ld = model.node_flow.forward_transform(x, s, t)
+        pre = model.node_first(g)
+        if model.node_first_frontier is not None:  # the BFS frontier: parent of atom i - 1
+            frontier = min((b for a, b, _ in bonds_done if a == i - 1), default=0)
+            if i >= 1:
+                pre = pre + model.node_first_frontier(nodes[frontier : frontier + 1])
+            open_valence = sum(valence_left(a) for a in range(frontier, i))
+            pre = pre + model.node_first_open.weight[min(open_valence, 7)]
+        z, ld = model.node_flow.parameters_from(pre).forward(x)
         total += float(standard_normal_log_prob(z) + ld)
         if i == n:
             break
@@ -73,17 +85,17 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
             )
             pre = cond @ weight.T + model.edge_first_graph.bias + model.edge_first_offset.weight[i - 1 - j]
             if model.edge_first_room is not None:  # valence left at i and j, counted from scratch
-                capacity = model.max_valence.tolist()
-                room = [
-                    min(3, capacity[graph.atoms[a]] - sum(o for *ends, o in bonds_done if a in ends))
-                    for a in (i, int(j))
-                ]
+                room = [min(3, valence_left(a)) for a in (i, int(j))]
                 pre = pre + model.edge_first_room.weight[4 * room[0] + room[1]]
+            if model.edge_first_order is not None:  # BFS: j expanded before i-1's parent?
+                parent_prev = min((b for a, b, _ in bonds_done if a == i - 1), default=0)
+                closed = int(j) < parent_prev
+                has_bond = any(a == i for a, _, _ in bonds_done)
+                pre = pre + model.edge_first_order.weight[2 * closed + has_bond]
             target = table.get((i, int(j)), 0)
             x = torch.nn.functional.one_hot(torch.tensor([target]), 4).float()
             x = x + model.config.dequantization * edge_noise[edge_k : edge_k + 1]
-            s, t = model.edge_flow.parameters_from(pre)
-            z, ld = model.edge_flow.forward_transform(x, s, t)
+            z, ld = model.edge_flow.parameters_from(pre).forward(x)
             total += float(standard_normal_log_prob(z) + ld)
             edge_k += 1
             if target:
@@ -91,15 +103,24 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
     return total
 
 
-@pytest.mark.parametrize("valence_features", [True, False])
-def test_packed_likelihood_matches_the_step_by_step_definition(valence_features: bool) -> None:
+@pytest.mark.parametrize(
+    "additions", [(True, True, True), (False, False, False), (True, False, True), (False, True, False)]
+)
+def test_packed_likelihood_matches_the_step_by_step_definition(additions: tuple[bool, bool, bool]) -> None:
+    """With and without each of FlowStudio's additions to the paper's model."""
     mols = [Chem.MolFromSmiles(s) for s in SMILES[:8]]
     vocab = build_vocabulary(mols)
-    model = GraphAF(vocab, dataclasses.replace(TINY, valence_features=valence_features))
-    assert (model.edge_first_room is not None) == valence_features
+    valence, covariance, order = additions
+    config = dataclasses.replace(
+        TINY, valence_features=valence, full_covariance=covariance, order_features=order
+    )
+    model = GraphAF(vocab, config)
+    assert (model.edge_first_room is not None) == valence
+    assert (model.edge_flow.angles_out is not None) == covariance
+    assert (model.edge_first_order is not None) == order
     _randomize(model)
     graphs = _ordered(mols, vocab)
-    packed = pack_steps(graphs, vocab.edge_window, model.end_class)
+    packed = pack_steps(graphs, vocab)
     node_noise = torch.rand(packed.node_target.numel(), model.num_node_classes)
     edge_noise = torch.rand(packed.edge_target.numel(), 4)
     with torch.no_grad():
@@ -123,7 +144,7 @@ def test_states_are_shared_between_steps_and_nothing_is_padded() -> None:
     mols = [Chem.MolFromSmiles(s) for s in SMILES]
     vocab = build_vocabulary(mols)
     graphs = _ordered(mols, vocab)
-    packed = pack_steps(graphs, vocab.edge_window, vocab.size)
+    packed = pack_steps(graphs, vocab)
     n_atoms = sum(len(g.atoms) for g in graphs)
     n_bonds = sum(len(g.bonds) for g in graphs)
     assert packed.num_states == n_atoms + n_bonds + len(graphs)  # one per atom, bond, and empty
@@ -137,7 +158,7 @@ def test_training_lowers_the_loss_and_untrained_flows_are_the_identity() -> None
     mols = [Chem.MolFromSmiles(s) for s in SMILES[:12]]
     vocab = build_vocabulary(mols)
     model = GraphAF(vocab, TINY)
-    packed = pack_steps(_ordered(mols, vocab), vocab.edge_window, model.end_class)
+    packed = pack_steps(_ordered(mols, vocab), vocab)
     _, ld_n, _, _ = model.step_latents(packed)
     assert torch.all(ld_n == 0)  # zero-initialized conditioners: x -> x
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -149,3 +170,50 @@ def test_training_lowers_the_loss_and_untrained_flows_are_the_identity() -> None
         loss.backward()
         opt.step()
     assert float(model.loss_terms(packed)["loss"].detach()) < 0.7 * first
+
+
+def test_step_flow_with_rotation_inverts_exactly_and_its_log_determinant_is_the_jacobians() -> None:
+    torch.manual_seed(0)
+    stack = ConditionalAffineStack(dim=5, num_layers=3, hidden=8, scale_bound=2.0, mixing=True)
+    with torch.no_grad():
+        for p in stack.parameters():
+            p.copy_(torch.randn_like(p))
+    flow = stack.parameters_from(torch.randn(6, 3 * 8))
+    assert flow.angles is not None and flow.angles.abs().max() > 0.1
+    flow64 = type(flow)(flow.scale.double(), flow.shift.double(), flow.angles.double())
+    x = torch.rand(6, 5, dtype=torch.float64)
+    z, logdet = flow64.forward(x)
+    assert torch.allclose(flow64.inverse(z), x, atol=1e-10)
+    for k in range(6):
+        one = flow64[torch.tensor([k])]
+        jac = torch.autograd.functional.jacobian(lambda v, f=one: f.forward(v.unsqueeze(0))[0][0], x[k])
+        assert float(torch.linalg.slogdet(jac.detach())[1]) == pytest.approx(
+            float(logdet[k].detach()), abs=1e-9
+        )
+        rotation = torch.autograd.functional.jacobian(
+            lambda v, f=one: type(f)(torch.zeros_like(f.scale), torch.zeros_like(f.shift), f.angles).forward(
+                v.unsqueeze(0)
+            )[0][0],
+            x[k],
+        )
+        assert torch.allclose(rotation.T @ rotation, torch.eye(5, dtype=torch.float64), atol=1e-12)
+
+
+def test_rotation_gives_each_step_a_correlated_gaussian() -> None:
+    """The element-wise flow's Gaussian over the classes is diagonal; the rotation
+    correlates them (what lets a bond step put its mass on 'none or single' alone)."""
+    torch.manual_seed(1)
+    stack = ConditionalAffineStack(dim=4, num_layers=2, hidden=8, scale_bound=2.0, mixing=True)
+    with torch.no_grad():
+        stack.angles_out.bias.copy_(torch.tensor([0.6, 0.0, 0.0, 0.0, 0.0, 0.0]))  # rotate (x0, x1)
+        stack.out_bias[0, :4].copy_(torch.tensor([1.5, -1.5, 0.0, 0.0]))  # unequal scales after it
+    flow = stack.parameters_from(torch.zeros(200000, 16))
+    x = flow.inverse(torch.randn(200000, 4))
+    corr = torch.corrcoef(x.T)
+    assert float(corr[0, 1].abs()) > 0.5
+    assert float(corr[2, 3].abs()) < 0.02
+    plain = ConditionalAffineStack(dim=4, num_layers=2, hidden=8, scale_bound=2.0)
+    with torch.no_grad():
+        plain.out_bias[0, :4].copy_(torch.tensor([1.5, -1.5, 0.0, 0.0]))
+    y = plain.parameters_from(torch.zeros(200000, 16)).inverse(torch.randn(200000, 4))
+    assert float(torch.corrcoef(y.T)[0, 1].abs()) < 0.02

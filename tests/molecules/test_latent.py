@@ -45,7 +45,7 @@ def test_reconstruction_is_exact_after_training(mols) -> None:
         for mol in mols:
             graph = mol_to_graph(mol, vocab)
             ordered.append(apply_order(graph, fitting_order(graph, vocab.edge_window, rng)))
-        loss = model.loss_terms(pack_steps(ordered, vocab.edge_window, model.end_class))["loss"]
+        loss = model.loss_terms(pack_steps(ordered, vocab))["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()

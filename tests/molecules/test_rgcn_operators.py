@@ -23,7 +23,7 @@ def test_operator_form_matches_the_edge_form_with_gradients(layers: int) -> None
     model = GraphAF(vocab, GraphAFConfig(hidden=16, rgcn_layers=layers, flow_layers=2, st_hidden=8))
     _randomize(model)
     model = model.double()
-    packed = pack_steps(_ordered(mols, vocab), vocab.edge_window, model.end_class)
+    packed = pack_steps(_ordered(mols, vocab), vocab)
     assert packed.ops is not None
     edge_form = dataclasses.replace(packed, ops=None)
     node_noise = torch.rand(packed.node_target.numel(), model.num_node_classes, dtype=torch.float64)

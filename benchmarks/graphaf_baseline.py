@@ -33,11 +33,12 @@ class DenseGraphAFBaseline:
     """The reference-style computation over a :class:`GraphAF`'s parameters."""
 
     def __init__(self, model: GraphAF) -> None:
-        additions = (model.edge_first_room, model.edge_first_order, model.edge_flow.angles_out)
+        m = model
+        additions = (m.edge_first_room, m.edge_first_order, m.edge_flow.angles_out, m.stop_flow)
         if any(part is not None for part in additions):
             raise ValueError("the paper-style baseline is the paper's model: build the GraphAF with "
-                             "valence_features, order_features and full_covariance off so that both "
-                             "sides compute the same model")
+                             "valence_features, order_features, full_covariance and end_step off, "
+                             "so that both sides compute the same model")
         self.model = model
         vocab = model.vocab
         self.n = vocab.max_atoms

@@ -45,7 +45,9 @@ from flowstudio.molecules.graph import apply_order, fitting_order  # noqa: E402
 from flowstudio.molecules.graphaf import GraphAF, pack_steps  # noqa: E402
 from flowstudio.molecules.task import MoleculeTask  # noqa: E402
 
-PAPER_MODEL = {"valence_features": False, "full_covariance": False, "order_features": False}
+PAPER_MODEL = {
+    "valence_features": False, "full_covariance": False, "order_features": False, "end_step": False
+}
 """The paper's model (both sides of the throughput comparison compute it)."""
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "moses_train.csv.gz"
 

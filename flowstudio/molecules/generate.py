@@ -139,12 +139,12 @@ class _BatchState:
         model = self.model
         n_max = self.atoms.shape[1]
         frontier = self.frontier(molecules, i)
-        frontier_emb = self.node_emb[molecules, frontier.clamp(max=n_max - 1)] * float(i >= 1)
         position = torch.arange(n_max, device=molecules.device)
         span = (position >= frontier.unsqueeze(1)) & (position < i)
+        open_emb = torch.einsum("bn,bnd->bd", span.to(self.node_emb.dtype), self.node_emb[molecules])
         left = model.valence_left(self.atoms[molecules].clamp(min=0), self.valence[molecules])
         open_valence = (left * span).sum(dim=1)
-        return model.node_conditions(self.graph_emb[molecules], frontier_emb, model.open_index(open_valence))
+        return model.node_conditions(self.graph_emb[molecules], open_emb, model.open_index(open_valence))
 
     def add_bonds(self, molecules: Tensor, i: int, j: int, klass: Tensor) -> None:
         keep = klass > 0
@@ -192,11 +192,10 @@ def _generate_batch(
         z = (
             node_latents[active, i]
             if node_latents is not None
-            else _draw((active.numel(), model.num_node_classes), temperature, generator, device)
+            else _draw((active.numel(), model.node_latent_dim), temperature, generator, device)
         )
-        x = model.node_flow.parameters_from(state.node_conditions(active, i)).inverse(z)
         # A molecule has at least one atom: END is never a choice for the first one.
-        choice = x[:, :end].argmax(dim=1) if i == 0 else x.argmax(dim=1)
+        choice = model.decode_node(state.node_conditions(active, i), z, allow_end=i > 0)
         if i == n_max:
             choice = torch.full_like(choice, end)
         stops = choice == end

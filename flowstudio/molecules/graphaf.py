@@ -28,8 +28,9 @@ starting at zero, so that an untrained model is the paper's:
   the others (a double bond where only a single one fits). A full covariance can;
 - ``order_features``: where a step stands in the breadth-first order. A bond step sees
   whether atom ``j`` was already expanded (it then never bonds to ``i``) and whether atom
-  ``i`` has a bond yet; a node step sees the embedding of the frontier atom (the next atom's
-  parent, usually) and the valence left from it on (none left: the molecule is complete);
+  ``i`` has a bond yet; a node step sees the *open* atoms (the frontier, i.e. the parent
+  of atom ``i - 1``, and the atoms after it: the only ones a new atom can bond to),
+  sum-pooled, and the valence they have left (none left: the molecule is complete);
 - bounded log-scales ``a = s * tanh(a_raw / s)`` for stability.
 
 Training is teacher-forced and parallel over every step of a batch. The graph only changes
@@ -72,6 +73,7 @@ class GraphAFConfig:
     valence_features: bool = True
     full_covariance: bool = True
     order_features: bool = True
+    end_step: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,7 +212,8 @@ class PackedSteps:
     edge_used_i: Tensor  # (Ne,) total bond order atom i already has at this step
     edge_used_j: Tensor  # (Ne,) total bond order atom j already has at this step
     edge_closed: Tensor  # (Ne,) 1 when j is before the BFS frontier (see order_index)
-    node_frontier: Tensor  # (Nn,) state-node of the BFS frontier atom, -1 before atom 0
+    node_open_start: Tensor  # (Nn,) state-node of the BFS frontier atom (see open_index)
+    node_open_count: Tensor  # (Nn,) open atoms: the frontier and the atoms after it
     node_open: Tensor  # (Nn,) valence left over the atoms from the frontier on (see open_index)
     # Precomputed once per batch for the R-GCN's operator form (None: the edge form).
     ops: GraphOperators | None = None
@@ -301,7 +304,8 @@ def _molecule_steps(
         "edge_used_i": used_i,
         "edge_used_j": used_j,
         "edge_closed": (ej < frontier).astype(np.int64),
-        "node_frontier": np.where(steps >= 1, inst_offset[node_state] + step_frontier, -1),
+        "node_open_start": inst_offset[node_state] + step_frontier,
+        "node_open_count": np.maximum(steps - step_frontier, 0),
         "node_open": node_open,
     }
 
@@ -340,37 +344,35 @@ def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps
         edge_used_i=cat("edge_used_i"),
         edge_used_j=cat("edge_used_j"),
         edge_closed=cat("edge_closed"),
-        node_frontier=torch.from_numpy(
-            np.concatenate(
-                [
-                    np.where(p["node_frontier"] >= 0, p["node_frontier"] + inst_base[k], -1)
-                    for k, p in enumerate(parts)
-                ]
-            ).astype(np.int64)
-        ),
+        node_open_start=cat("node_open_start", inst_base),
+        node_open_count=cat("node_open_count"),
         node_open=cat("node_open"),
     )
     num_inst = packed.inst_type.numel()
     packed.ops = GraphOperators.build(
         packed.inst_type, packed.edge_src, packed.edge_dst, packed.edge_rel, end_class, NUM_EDGE_CLASSES - 1
     )
-    # Readout rows: the newest node of each state, atom j of each edge step, the frontier
-    # atom of each node step (a zero row before atom 0), then the states.
-    has_frontier = (packed.node_frontier >= 0).nonzero(as_tuple=True)[0]
-    selected_rows = torch.cat(
-        [
-            torch.arange(packed.state_newest.numel() + packed.edge_inst_j.numel()),
-            has_frontier + len(packed.state_newest) + len(packed.edge_inst_j),
-        ]
-    )
-    selected = torch.cat([packed.state_newest, packed.edge_inst_j, packed.node_frontier[has_frontier]])
-    m = packed.state_newest.numel() + packed.edge_inst_j.numel() + packed.node_frontier.numel()
+    # Readout rows: the newest node of each state, atom j of each edge step, the sum over
+    # the open atoms of each node step (a zero row when there are none), then the states.
+    single = torch.cat([packed.state_newest, packed.edge_inst_j])
+    ns = single.numel()
+    open_rows, open_cols = _open_atoms(packed)
+    m = ns + packed.node_open_count.numel()
     packed.ops.with_readout(
-        torch.cat([selected_rows, m + packed.inst_state]),
-        torch.cat([selected, torch.arange(num_inst)]),
+        torch.cat([torch.arange(ns), ns + open_rows, m + packed.inst_state]),
+        torch.cat([single, open_cols, torch.arange(num_inst)]),
         m + packed.num_states,
     )
     return packed
+
+
+def _open_atoms(packed: PackedSteps) -> tuple[Tensor, Tensor]:
+    """``(node step, state-node)`` pairs: the open atoms of every node step."""
+    count = packed.node_open_count
+    rows = torch.repeat_interleave(torch.arange(count.numel(), device=count.device), count)
+    first = torch.cumsum(count, 0) - count
+    cols = packed.node_open_start[rows] + torch.arange(rows.numel(), device=count.device) - first[rows]
+    return rows, cols
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
@@ -389,16 +391,17 @@ class GraphAF(nn.Module):
         d, layers, h = config.hidden, config.flow_layers, config.st_hidden
         self.rgcn = RelationalGCN(vocab.size, NUM_EDGE_CLASSES - 1, d, config.rgcn_layers)
         self.node_first = nn.Linear(d, layers * h)
-        # The node step also sees the BFS frontier (the atom the next one most likely bonds
-        # to) and the valence left from it on: GraphAF's sum-pooled graph alone says little
-        # about whether the molecule is complete. Zero at first.
-        self.node_first_frontier: nn.Linear | None = None
-        self.node_first_open: nn.Embedding | None = None
+        # The node step also sees the open atoms (the BFS frontier and the atoms after it,
+        # the only ones a new atom can bond to), sum-pooled, and the valence they have left:
+        # whether the molecule is complete depends on them, and GraphAF's pool over the
+        # whole graph says little about it. Zero at first.
+        self.node_first_open_atoms: nn.Linear | None = None
+        self.node_first_open_valence: nn.Embedding | None = None
         if config.order_features:
-            self.node_first_frontier = nn.Linear(d, layers * h, bias=False)
-            self.node_first_open = nn.Embedding(OPEN_LEVELS, layers * h)
-            nn.init.zeros_(self.node_first_frontier.weight)
-            nn.init.zeros_(self.node_first_open.weight)
+            self.node_first_open_atoms = nn.Linear(d, layers * h, bias=False)
+            self.node_first_open_valence = nn.Embedding(OPEN_LEVELS, layers * h)
+            nn.init.zeros_(self.node_first_open_atoms.weight)
+            nn.init.zeros_(self.node_first_open_valence.weight)
         # The edge MLPs' first layer on [graph, h_i, h_j], split by part so that the graph
         # and h_i terms are computed once per state, not once per step.
         self.edge_first_graph = nn.Linear(d, layers * h)
@@ -418,7 +421,18 @@ class GraphAF(nn.Module):
         if self.edge_first_order is not None:
             nn.init.zeros_(self.edge_first_order.weight)
         mixing = config.full_covariance
-        self.node_flow = ConditionalAffineStack(self.num_node_classes, layers, h, config.scale_bound, mixing)
+        # With end_step a node step is two flows on the same conditioner hidden layer: a
+        # two-class step (go on, END), then the atom type. Otherwise one flow over the atom
+        # types and END together.
+        self.stop_flow: ConditionalAffineStack | None = None
+        if config.end_step:
+            self.stop_flow = ConditionalAffineStack(2, layers, h, config.scale_bound, mixing)
+            self.node_latent_dim = 2 + vocab.size
+            type_classes = vocab.size
+        else:
+            self.node_latent_dim = self.num_node_classes
+            type_classes = self.num_node_classes
+        self.node_flow = ConditionalAffineStack(type_classes, layers, h, config.scale_bound, mixing)
         self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound, mixing)
         self.register_buffer("max_valence", torch.from_numpy(vocab.max_valences()), persistent=False)
 
@@ -431,11 +445,12 @@ class GraphAF(nn.Module):
         graphs = segment_sum(nodes, node_graph, num_graphs)
         return nodes, graphs
 
-    def node_conditions(self, graph_emb: Tensor, frontier_emb: Tensor, open_valence: Tensor) -> Tensor:
-        """The node MLPs' first layer; ``open_valence`` from :meth:`open_index`."""
+    def node_conditions(self, graph_emb: Tensor, open_emb: Tensor, open_valence: Tensor) -> Tensor:
+        """The node MLPs' first layer from the sum-pooled graph, the sum-pooled open atoms
+        and ``open_valence`` from :meth:`open_index`."""
         out = self.node_first(graph_emb)
-        if self.node_first_frontier is not None and self.node_first_open is not None:
-            out = out + self.node_first_frontier(frontier_emb) + self.node_first_open(open_valence)
+        if self.node_first_open_atoms is not None and self.node_first_open_valence is not None:
+            out = out + self.node_first_open_atoms(open_emb) + self.node_first_open_valence(open_valence)
         return out
 
     @staticmethod
@@ -497,11 +512,11 @@ class GraphAF(nn.Module):
         ``*_noise`` in [0, 1) dequantizes (uniform random when ``None``; 0.5 gives the
         deterministic encoding used by :mod:`flowstudio.molecules.latent`).
         """
-        s, ne, nn_ = packed.num_states, packed.edge_inst_j.numel(), packed.node_frontier.numel()
+        s, ne, nn_ = packed.num_states, packed.edge_inst_j.numel(), packed.node_open_count.numel()
         if packed.ops is not None and packed.ops.readout is not None:
             out = self.rgcn.readout(packed.inst_type, packed.ops)
             newest_emb, j_emb = out[:s], out[s : s + ne]
-            frontier_emb, graphs = out[s + ne : s + ne + nn_], out[s + ne + nn_ :]
+            open_emb, graphs = out[s + ne : s + ne + nn_], out[s + ne + nn_ :]
         else:
             nodes, graphs = self.state_embeddings(
                 packed.inst_type,
@@ -512,14 +527,12 @@ class GraphAF(nn.Module):
                 packed.edge_rel,
             )
             newest_emb, j_emb = nodes[packed.state_newest], nodes[packed.edge_inst_j]
-            has_frontier = (packed.node_frontier >= 0).unsqueeze(1)
-            frontier_emb = nodes[packed.node_frontier.clamp(min=0)] * has_frontier
+            open_rows, open_cols = _open_atoms(packed)
+            open_emb = segment_sum(nodes[open_cols], open_rows, nn_)
         node_cond = self.node_conditions(
-            graphs[packed.node_state], frontier_emb, self.open_index(packed.node_open)
+            graphs[packed.node_state], open_emb, self.open_index(packed.node_open)
         )
-        node_flow = self.node_flow.parameters_from(node_cond)
-        x_node = self.dequantize(packed.node_target, self.num_node_classes, node_noise)
-        z_node, ld_node = node_flow.forward(x_node)
+        z_node, ld_node = self.node_latents(node_cond, packed.node_target, node_noise)
 
         state_part = self.edge_state_conditions(graphs, newest_emb)
         room = self.room_index(
@@ -534,10 +547,49 @@ class GraphAF(nn.Module):
         z_edge, ld_edge = self.edge_flow.parameters_from(edge_cond).forward(x_edge)
         return z_node, ld_node, z_edge, ld_edge
 
-    def log_likelihood(self, packed: PackedSteps) -> tuple[Tensor, Tensor]:
-        """Per-molecule log-densities (nats) of the node steps and of the edge steps."""
-        z_node, ld_node, z_edge, ld_edge = self.step_latents(packed)
-        ll_node = standard_normal_log_prob(z_node) + ld_node
+    def node_latents(self, cond: Tensor, target: Tensor, noise: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Latents (n, node_latent_dim) and log-determinants (n,) of node steps. With
+        ``end_step`` the latent is ``[stop (2), type (K)]``; an END step has no type, and
+        its type part is zero (see :meth:`node_log_prob`)."""
+        if self.stop_flow is None:
+            x = self.dequantize(target, self.num_node_classes, noise)
+            return self.node_flow.parameters_from(cond).forward(x)
+        ends = target == self.end_class
+        stop_noise = None if noise is None else noise[:, :2]
+        z_stop, ld = self.stop_flow.parameters_from(cond).forward(self.dequantize(ends.long(), 2, stop_noise))
+        go = (~ends).nonzero(as_tuple=True)[0]
+        type_noise = None if noise is None else noise[go, 2:]
+        x_type = self.dequantize(target[go], self.vocab.size, type_noise)
+        z_go, ld_go = self.node_flow.parameters_from(cond[go]).forward(x_type)
+        z_type = z_stop.new_zeros(len(target), self.vocab.size).index_copy(0, go, z_go)
+        return torch.cat([z_stop, z_type], dim=1), ld.index_add(0, go, ld_go)
+
+    def node_log_prob(self, z_node: Tensor, ld_node: Tensor, target: Tensor) -> Tensor:
+        """Log-density (nats) of each node step from :meth:`node_latents`."""
+        if self.stop_flow is None:
+            return standard_normal_log_prob(z_node) + ld_node
+        has_type = target != self.end_class
+        type_part = standard_normal_log_prob(z_node[:, 2:]) * has_type
+        return standard_normal_log_prob(z_node[:, :2]) + type_part + ld_node
+
+    def decode_node(self, cond: Tensor, z: Tensor, allow_end: bool) -> Tensor:
+        """The atom type (or ``end_class``) that latents ``z`` (n, node_latent_dim) decode to."""
+        if self.stop_flow is None:
+            x = self.node_flow.parameters_from(cond).inverse(z)
+            return x.argmax(dim=1) if allow_end else x[:, : self.end_class].argmax(dim=1)
+        types = self.node_flow.parameters_from(cond).inverse(z[:, 2:]).argmax(dim=1)
+        if not allow_end:
+            return types
+        stop = self.stop_flow.parameters_from(cond).inverse(z[:, :2]).argmax(dim=1) == 1
+        return torch.where(stop, torch.full_like(types, self.end_class), types)
+
+    def log_likelihood(
+        self, packed: PackedSteps, node_noise: Tensor | None = None, edge_noise: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Per-molecule log-densities (nats) of the node steps and of the edge steps
+        (``*_noise``: see :meth:`step_latents`)."""
+        z_node, ld_node, z_edge, ld_edge = self.step_latents(packed, node_noise, edge_noise)
+        ll_node = self.node_log_prob(z_node, ld_node, packed.node_target)
         ll_edge = standard_normal_log_prob(z_edge) + ld_edge
         b = packed.num_molecules
         per_node = segment_sum(ll_node, packed.node_mol, b)

@@ -82,7 +82,7 @@ def encode(
         ordered.append(apply_order(graph, _order_for(graph, model, order, rng)))
     device = next(model.parameters()).device
     packed = pack_steps(ordered, vocab).to(device)
-    half_nodes = torch.full((packed.node_target.numel(), model.num_node_classes), 0.5, device=device)
+    half_nodes = torch.full((packed.node_target.numel(), model.node_latent_dim), 0.5, device=device)
     half_edges = torch.full((packed.edge_target.numel(), NUM_EDGE_CLASSES), 0.5, device=device)
     was_training = model.training
     model.eval()
@@ -92,7 +92,7 @@ def encode(
         model.train(was_training)
 
     b, n_max, window = len(ordered), vocab.max_atoms, vocab.edge_window
-    nodes = torch.zeros(b, n_max + 1, model.num_node_classes, device=device)
+    nodes = torch.zeros(b, n_max + 1, model.node_latent_dim, device=device)
     edges = torch.zeros(b, n_max, window, NUM_EDGE_CLASSES, device=device)
     node_at = edge_at = 0
     for k, graph in enumerate(ordered):

@@ -129,6 +129,13 @@ HYPERPARAMETERS: list[Param] = [
         "to the paper): whether atom j was already expanded, so can no longer bond, and whether "
         "the new atom has a bond yet. Fewer molecules end early on an atom without bonds.",
     ),
+    Param(
+        "end_step",
+        True,
+        "Decide whether the molecule ends as its own two-class step (go on or END) before the "
+        "atom type (FlowStudio's addition). One Gaussian over the atom types and END together "
+        "draws END less often than the data ends, so molecules grow to the size cap.",
+    ),
     # -- training ----------------------------------------------------------------------
     Param(
         "batch_size",
@@ -244,6 +251,7 @@ class MoleculeTask:
             valence_features=v["valence_features"],
             full_covariance=v["full_covariance"],
             order_features=v["order_features"],
+            end_step=v["end_step"],
         )
         # The initial weights are a function of the seed alone: the CLI and the window build
         # the task before the engine seeds the generators, and a run must be repeatable.
@@ -331,6 +339,7 @@ class MoleculeTask:
         known.setdefault("valence_features", False)
         known.setdefault("full_covariance", False)
         known.setdefault("order_features", False)
+        known.setdefault("end_step", False)
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")
@@ -382,19 +391,13 @@ class MoleculeTask:
         total, count = 0.0, 0
         for packed in self._validation_batches:
             node_noise = torch.rand(
-                (packed.node_target.numel(), self.model.num_node_classes),
+                (packed.node_target.numel(), self.model.node_latent_dim),
                 generator=generator,
                 device=self.device,
             )
             edge_noise = torch.rand((packed.edge_target.numel(), 4), generator=generator, device=self.device)
-            z_n, ld_n, z_e, ld_e = self.model.step_latents(packed, node_noise, edge_noise)
-            ll = (
-                -0.5 * (z_n.pow(2) + np.log(2 * np.pi)).sum()
-                + ld_n.sum()
-                - 0.5 * (z_e.pow(2) + np.log(2 * np.pi)).sum()
-                + ld_e.sum()
-            )
-            total += float(ll)
+            per_node, per_edge = self.model.log_likelihood(packed, node_noise, edge_noise)
+            total += float(per_node.sum() + per_edge.sum())
             count += packed.num_molecules
         return -total / count
 

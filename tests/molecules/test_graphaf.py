@@ -64,17 +64,27 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
     for i in range(n + 1):
         nodes, g = embed(i, bonds_done)
         target = int(graph.atoms[i]) if i < n else model.end_class
-        x = torch.nn.functional.one_hot(torch.tensor([target]), model.num_node_classes).float()
-        x = x + model.config.dequantization * node_noise[i : i + 1]
         pre = model.node_first(g)
-        if model.node_first_frontier is not None:  # the BFS frontier: parent of atom i - 1
+        if model.node_first_open_atoms is not None:  # open: from the parent of atom i - 1 on
             frontier = min((b for a, b, _ in bonds_done if a == i - 1), default=0)
             if i >= 1:
-                pre = pre + model.node_first_frontier(nodes[frontier : frontier + 1])
+                pre = pre + model.node_first_open_atoms(nodes[frontier:i].sum(0, keepdim=True))
             open_valence = sum(valence_left(a) for a in range(frontier, i))
-            pre = pre + model.node_first_open.weight[min(open_valence, 7)]
-        z, ld = model.node_flow.parameters_from(pre).forward(x)
-        total += float(standard_normal_log_prob(z) + ld)
+            pre = pre + model.node_first_open_valence.weight[min(open_valence, 7)]
+        c, u = model.config.dequantization, node_noise[i : i + 1]
+        if model.stop_flow is None:  # one step over the atom types and END
+            x = torch.nn.functional.one_hot(torch.tensor([target]), model.num_node_classes).float()
+            z, ld = model.node_flow.parameters_from(pre).forward(x + c * u)
+            total += float(standard_normal_log_prob(z) + ld)
+        else:  # go on or END, then (going on) the atom type
+            ends = int(target == model.end_class)
+            x = torch.nn.functional.one_hot(torch.tensor([ends]), 2).float()
+            z, ld = model.stop_flow.parameters_from(pre).forward(x + c * u[:, :2])
+            total += float(standard_normal_log_prob(z) + ld)
+            if not ends:
+                x = torch.nn.functional.one_hot(torch.tensor([target]), model.vocab.size).float()
+                z, ld = model.node_flow.parameters_from(pre).forward(x + c * u[:, 2:])
+                total += float(standard_normal_log_prob(z) + ld)
         if i == n:
             break
         for j in ej[ei == i]:
@@ -104,31 +114,37 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
 
 
 @pytest.mark.parametrize(
-    "additions", [(True, True, True), (False, False, False), (True, False, True), (False, True, False)]
+    "additions",
+    [
+        (True, True, True, True),
+        (False, False, False, False),
+        (True, False, True, False),
+        (False, True, False, True),
+    ],
 )
-def test_packed_likelihood_matches_the_step_by_step_definition(additions: tuple[bool, bool, bool]) -> None:
+def test_packed_likelihood_matches_the_step_by_step_definition(
+    additions: tuple[bool, bool, bool, bool],
+) -> None:
     """With and without each of FlowStudio's additions to the paper's model."""
     mols = [Chem.MolFromSmiles(s) for s in SMILES[:8]]
     vocab = build_vocabulary(mols)
-    valence, covariance, order = additions
+    valence, covariance, order, end_step = additions
     config = dataclasses.replace(
-        TINY, valence_features=valence, full_covariance=covariance, order_features=order
+        TINY, valence_features=valence, full_covariance=covariance, order_features=order, end_step=end_step
     )
     model = GraphAF(vocab, config)
     assert (model.edge_first_room is not None) == valence
     assert (model.edge_flow.angles_out is not None) == covariance
     assert (model.edge_first_order is not None) == order
+    assert (model.stop_flow is not None) == end_step
     _randomize(model)
     graphs = _ordered(mols, vocab)
     packed = pack_steps(graphs, vocab)
-    node_noise = torch.rand(packed.node_target.numel(), model.num_node_classes)
+    node_noise = torch.rand(packed.node_target.numel(), model.node_latent_dim)
     edge_noise = torch.rand(packed.edge_target.numel(), 4)
     with torch.no_grad():
-        z_n, ld_n, z_e, ld_e = model.step_latents(packed, node_noise, edge_noise)
-        ll_n = standard_normal_log_prob(z_n) + ld_n
-        ll_e = standard_normal_log_prob(z_e) + ld_e
-        per_mol = torch.zeros(len(graphs)).index_add(0, packed.node_mol, ll_n)
-        per_mol = per_mol.index_add(0, packed.edge_mol, ll_e)
+        per_node, per_edge = model.log_likelihood(packed, node_noise, edge_noise)
+        per_mol = per_node + per_edge
         n_at = e_at = 0
         for k, graph in enumerate(graphs):
             n_steps = len(graph.atoms) + 1

@@ -26,7 +26,7 @@ def test_operator_form_matches_the_edge_form_with_gradients(layers: int) -> None
     packed = pack_steps(_ordered(mols, vocab), vocab)
     assert packed.ops is not None
     edge_form = dataclasses.replace(packed, ops=None)
-    node_noise = torch.rand(packed.node_target.numel(), model.num_node_classes, dtype=torch.float64)
+    node_noise = torch.rand(packed.node_target.numel(), model.node_latent_dim, dtype=torch.float64)
     edge_noise = torch.rand(packed.edge_target.numel(), 4, dtype=torch.float64)
 
     def run(p):

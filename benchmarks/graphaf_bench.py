@@ -46,7 +46,8 @@ from flowstudio.molecules.graphaf import GraphAF, pack_steps  # noqa: E402
 from flowstudio.molecules.task import MoleculeTask  # noqa: E402
 
 PAPER_MODEL = {
-    "valence_features": False, "full_covariance": False, "order_features": False, "end_step": False
+    "valence_features": False, "full_covariance": False, "order_features": False, "end_step": False,
+    "dequantization": 0.9,
 }
 """The paper's model (both sides of the throughput comparison compute it)."""
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "moses_train.csv.gz"

@@ -4,7 +4,8 @@ A molecule is a sequence of generation steps in a BFS ordering (see
 :mod:`flowstudio.molecules.graph`): for each atom ``i`` a *node step* draws its type, then
 one *edge step* per earlier atom ``j`` in the window ``[i - W, i)`` draws the bond class
 (none, single, double, triple). Discrete one-hot choices are dequantized,
-``x~ = onehot + c * u`` with ``u ~ U[0, 1)^d`` and ``c = 0.9`` (paper §3.1), and each step
+``x~ = onehot + c * u`` with ``u ~ U[0, 1)^d`` (the paper: ``c = 0.9``, §3.1; FlowStudio
+uses 0.5 by default), and each step
 is an affine flow conditioned on the partial graph (paper Eq. 7-8):
 
     z = f_L(... f_1(x~)),   f_l(x) = x * exp(a_l(G)) + b_l(G),   z ~ N(0, I),
@@ -13,8 +14,8 @@ where ``a_l, b_l`` are MLPs of R-GCN embeddings of the graph built so far: the s
 graph embedding for a node step, and ``[graph, h_i, h_j]`` for an edge step. ``argmax`` of
 ``x~`` recovers the discrete choice, so decoding a latent is exact.
 
-Choices beyond the paper, each documented in ``benchmarks/results/graphaf.md`` and each
-starting at zero, so that an untrained model is the paper's:
+Choices beyond the paper, each documented in ``benchmarks/results/graphaf.md`` (every
+added input and the rotation start at zero, and each option can be switched off):
 
 - an explicit END atom class (the node step after the last atom is trained to draw END, so
   the size distribution is learned instead of emerging from failures);
@@ -31,6 +32,10 @@ starting at zero, so that an untrained model is the paper's:
   ``i`` has a bond yet; a node step sees the *open* atoms (the frontier, i.e. the parent
   of atom ``i - 1``, and the atoms after it: the only ones a new atom can bond to),
   sum-pooled, and the valence they have left (none left: the molecule is complete);
+- ``end_step``: whether the molecule ends is its own two-class step (go on, END) before
+  the atom type. One Gaussian over the atom types and END together draws END less often
+  than the data ends (its argmax flattens a peaked class distribution);
+- dequantization ``c = 0.5`` by default instead of 0.9;
 - bounded log-scales ``a = s * tanh(a_raw / s)`` for stability.
 
 Training is teacher-forced and parallel over every step of a batch. The graph only changes
@@ -68,7 +73,7 @@ class GraphAFConfig:
     rgcn_layers: int = 3
     flow_layers: int = 12
     st_hidden: int = 128
-    dequantization: float = 0.9
+    dequantization: float = 0.5
     scale_bound: float = 2.0
     valence_features: bool = True
     full_covariance: bool = True

@@ -4,7 +4,7 @@
 
     flowstudio mols train  --data PATH --out RUN [--preset quick|full] [--iters N] [--minutes M]
                            [--device auto|cpu|cuda] [--seed S] [--resume] [--lr LR] [--set key=value ...]
-    flowstudio mols sample --run RUN --n N [--temperature T] [--no-check] --out FILE
+    flowstudio mols sample --run RUN --n N [--temperature T] [--end-temperature T] [--no-check] --out FILE
     flowstudio mols eval   --samples FILE --train PATH [--test PATH]
 """
 
@@ -58,6 +58,9 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, help="a run folder written by 'mols train'")
     p.add_argument("--n", type=int, required=True, help="number of molecules")
     p.add_argument("--temperature", type=float, help="prior temperature (default: the run's, 0.75)")
+    p.add_argument("--end-temperature", type=float, default=1.0,
+                   help="temperature of the END decision (default 1: the sizes the model learned; "
+                   "lower values make molecules longer)")
     p.add_argument("--no-check", action="store_true", help="never redraw a bond that breaks a valence")
     p.add_argument("--out", required=True, help="the file to write: .smi, .csv or .sdf (.gz allowed)")
     p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
@@ -123,6 +126,8 @@ def _sample(args: argparse.Namespace) -> int:
         raise BadInputError(f"--n must be between 1 and {MAX_SAMPLES:,}, got {args.n}")
     if args.temperature is not None and not 0 <= args.temperature < math.inf:
         raise BadInputError(f"--temperature must be a finite number >= 0, got {args.temperature}")
+    if not 0 <= args.end_temperature < math.inf:
+        raise BadInputError(f"--end-temperature must be a finite number >= 0, got {args.end_temperature}")
     if not 1 <= args.batch_size <= 100_000:
         raise BadInputError(f"--batch-size must be between 1 and 100,000, got {args.batch_size}")
     if args.seed is not None:
@@ -138,6 +143,7 @@ def _sample(args: argparse.Namespace) -> int:
     result = generate(
         task.model, args.n, temperature=temperature, check=not args.no_check,
         max_retries=task.values["max_retries"], batch_size=args.batch_size, seed=args.seed,
+        end_temperature=args.end_temperature,
     )
     smiles = result.smiles
     valid = result.validity

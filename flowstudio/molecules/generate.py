@@ -144,7 +144,10 @@ class _BatchState:
         open_emb = torch.einsum("bn,bnd->bd", span.to(self.node_emb.dtype), self.node_emb[molecules])
         left = model.valence_left(self.atoms[molecules].clamp(min=0), self.valence[molecules])
         open_valence = (left * span).sum(dim=1)
-        return model.node_conditions(self.graph_emb[molecules], open_emb, model.open_index(open_valence))
+        count = torch.full_like(molecules, i)
+        return model.node_conditions(
+            self.graph_emb[molecules], open_emb, model.open_index(open_valence), count
+        )
 
     def add_bonds(self, molecules: Tensor, i: int, j: int, klass: Tensor) -> None:
         keep = klass > 0
@@ -177,6 +180,7 @@ def _generate_batch(
     generator: torch.Generator | None,
     node_latents: Tensor | None = None,
     edge_latents: Tensor | None = None,
+    end_temperature: float | None = None,
 ) -> Generated:
     device = next(model.parameters()).device
     vocab = model.vocab
@@ -194,8 +198,14 @@ def _generate_batch(
             if node_latents is not None
             else _draw((active.numel(), model.node_latent_dim), temperature, generator, device)
         )
-        # A molecule has at least one atom: END is never a choice for the first one.
-        choice = model.decode_node(state.node_conditions(active, i), z, allow_end=i > 0)
+        if node_latents is None and end_temperature is not None and temperature > 0 and model.has_end_step:
+            # The END decision keeps its own temperature (see ``generate``).
+            k = model.stop_dim
+            z[:, :k] = _draw((active.numel(), k), end_temperature, generator, device)
+        # A molecule has at least one atom: END is never a choice for the first one. The
+        # END decision applies the model's size calibration (zero unless calibrated).
+        count = torch.full_like(active, i)
+        choice = model.decode_node(state.node_conditions(active, i), z, allow_end=i > 0, num_atoms=count)
         if i == n_max:
             choice = torch.full_like(choice, end)
         stops = choice == end
@@ -283,10 +293,18 @@ def generate(
     max_retries: int = 10,
     batch_size: int = 1000,
     seed: int | None = None,
+    end_temperature: float | None = 1.0,
 ) -> Generated:
-    """Draw ``n`` molecules, ``batch_size`` at a time, at the given prior temperature."""
-    if n < 0 or temperature < 0:
-        raise ValueError("n and temperature must be non-negative")
+    """Draw ``n`` molecules, ``batch_size`` at a time, at the given prior temperature.
+
+    ``end_temperature`` is the temperature of the END decision (models with an END step;
+    ``None``: the same as ``temperature``). A temperature below 1 pulls every step towards
+    its most likely class, and at all but the last atoms that class is "go on": an END
+    drawn at ``temperature`` 0.75 turns a per-atom stopping probability of 0.1 into 0.04,
+    so molecules run on to ``max_atoms``. At 1 the sizes follow what the model learned.
+    """
+    if n < 0 or temperature < 0 or (end_temperature is not None and end_temperature < 0):
+        raise ValueError("n and the temperatures must be non-negative")
     device = next(model.parameters()).device
     generator = None
     if seed is not None:
@@ -298,7 +316,11 @@ def generate(
         parts = []
         for start in range(0, n, batch_size):
             size = min(batch_size, n - start)
-            parts.append(_generate_batch(model, size, temperature, check, max_retries, generator))
+            parts.append(
+                _generate_batch(
+                    model, size, temperature, check, max_retries, generator, end_temperature=end_temperature
+                )
+            )
         return Generated.concatenate(parts)
     finally:
         model.train(was_training)

@@ -32,9 +32,18 @@ added input and the rotation start at zero, and each option can be switched off)
   ``i`` has a bond yet; a node step sees the *open* atoms (the frontier, i.e. the parent
   of atom ``i - 1``, and the atoms after it: the only ones a new atom can bond to),
   sum-pooled, and the valence they have left (none left: the molecule is complete);
-- ``end_step``: whether the molecule ends is its own two-class step (go on, END) before
-  the atom type. One Gaussian over the atom types and END together draws END less often
-  than the data ends (its argmax flattens a peaked class distribution);
+- ``end_step``: whether the molecule ends is its own step (go on, END) before the atom
+  type. One Gaussian over the atom types and END together draws END less often than the
+  data ends (its argmax flattens a peaked class distribution);
+- ``end_classifier``: that step is a logistic classifier with an exact probability, not a
+  two-class dequantized flow. A Gaussian fitted to a rare class's box puts too little mass
+  past the decision boundary (for an END probability of 0.02 about 0.003), and over the
+  20-odd atoms of a molecule the shortfall lets it run on to the size cap. Its latent is
+  one number, ``z ~ N(0, 1)``, and the molecule ends when ``Phi(z) < P(END)``: inverting
+  this CDF keeps decoding exact and sampling at temperature 1 calibrated;
+- ``size_feature``: a node step sees how many atoms the molecule has so far (an
+  embedding of the count). Whether to end depends on it first of all, and a sum-pooled
+  graph embedding only carries it implicitly;
 - dequantization ``c = 0.5`` by default instead of 0.9;
 - bounded log-scales ``a = s * tanh(a_raw / s)`` for stability.
 
@@ -79,6 +88,8 @@ class GraphAFConfig:
     full_covariance: bool = True
     order_features: bool = True
     end_step: bool = True
+    end_classifier: bool = True
+    size_feature: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -220,6 +231,7 @@ class PackedSteps:
     node_open_start: Tensor  # (Nn,) state-node of the BFS frontier atom (see open_index)
     node_open_count: Tensor  # (Nn,) open atoms: the frontier and the atoms after it
     node_open: Tensor  # (Nn,) valence left over the atoms from the frontier on (see open_index)
+    node_count: Tensor  # (Nn,) atoms already there: k at node step k
     # Precomputed once per batch for the R-GCN's operator form (None: the edge form).
     ops: GraphOperators | None = None
 
@@ -312,6 +324,7 @@ def _molecule_steps(
         "node_open_start": inst_offset[node_state] + step_frontier,
         "node_open_count": np.maximum(steps - step_frontier, 0),
         "node_open": node_open,
+        "node_count": steps,
     }
 
 
@@ -352,6 +365,7 @@ def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps
         node_open_start=cat("node_open_start", inst_base),
         node_open_count=cat("node_open_count"),
         node_open=cat("node_open"),
+        node_count=cat("node_count"),
     )
     num_inst = packed.inst_type.numel()
     packed.ops = GraphOperators.build(
@@ -407,6 +421,11 @@ class GraphAF(nn.Module):
             self.node_first_open_valence = nn.Embedding(OPEN_LEVELS, layers * h)
             nn.init.zeros_(self.node_first_open_atoms.weight)
             nn.init.zeros_(self.node_first_open_valence.weight)
+        # The number of atoms so far, 0 to max_atoms. Zero at first.
+        self.node_first_size: nn.Embedding | None = None
+        if config.size_feature:
+            self.node_first_size = nn.Embedding(vocab.max_atoms + 1, layers * h)
+            nn.init.zeros_(self.node_first_size.weight)
         # The edge MLPs' first layer on [graph, h_i, h_j], split by part so that the graph
         # and h_i terms are computed once per state, not once per step.
         self.edge_first_graph = nn.Linear(d, layers * h)
@@ -429,10 +448,21 @@ class GraphAF(nn.Module):
         # With end_step a node step is two flows on the same conditioner hidden layer: a
         # two-class step (go on, END), then the atom type. Otherwise one flow over the atom
         # types and END together.
+        # With end_classifier the first step is a logistic read-out of the same hidden layer.
         self.stop_flow: ConditionalAffineStack | None = None
-        if config.end_step:
+        self.stop_logit: nn.Linear | None = None
+        # Latent dimensions of the END decision: 0 (no END step), 1 (classifier), 2 (flow).
+        self.stop_dim = 0
+        if config.end_step and config.end_classifier:
+            self.stop_logit = nn.Linear(layers * h, 1)
+            nn.init.zeros_(self.stop_logit.weight)
+            nn.init.zeros_(self.stop_logit.bias)
+            self.stop_dim = 1
+        elif config.end_step:
             self.stop_flow = ConditionalAffineStack(2, layers, h, config.scale_bound, mixing)
-            self.node_latent_dim = 2 + vocab.size
+            self.stop_dim = 2
+        if config.end_step:
+            self.node_latent_dim = self.stop_dim + vocab.size
             type_classes = vocab.size
         else:
             self.node_latent_dim = self.num_node_classes
@@ -440,6 +470,9 @@ class GraphAF(nn.Module):
         self.node_flow = ConditionalAffineStack(type_classes, layers, h, config.scale_bound, mixing)
         self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound, mixing)
         self.register_buffer("max_valence", torch.from_numpy(vocab.max_valences()), persistent=False)
+        # Added to the END logit by the number of atoms so far when sampling (see
+        # flowstudio.molecules.calibration); zero until calibrated, never in the likelihood.
+        self.register_buffer("end_offset", torch.zeros(vocab.max_atoms + 1), persistent=False)
 
     # ----------------------------------------------------------------- conditions
     def state_embeddings(
@@ -450,12 +483,16 @@ class GraphAF(nn.Module):
         graphs = segment_sum(nodes, node_graph, num_graphs)
         return nodes, graphs
 
-    def node_conditions(self, graph_emb: Tensor, open_emb: Tensor, open_valence: Tensor) -> Tensor:
-        """The node MLPs' first layer from the sum-pooled graph, the sum-pooled open atoms
-        and ``open_valence`` from :meth:`open_index`."""
+    def node_conditions(
+        self, graph_emb: Tensor, open_emb: Tensor, open_valence: Tensor, num_atoms: Tensor
+    ) -> Tensor:
+        """The node MLPs' first layer from the sum-pooled graph, the sum-pooled open atoms,
+        ``open_valence`` from :meth:`open_index` and the number of atoms so far."""
         out = self.node_first(graph_emb)
         if self.node_first_open_atoms is not None and self.node_first_open_valence is not None:
             out = out + self.node_first_open_atoms(open_emb) + self.node_first_open_valence(open_valence)
+        if self.node_first_size is not None:
+            out = out + self.node_first_size(num_atoms.clamp(0, self.vocab.max_atoms))
         return out
 
     @staticmethod
@@ -510,12 +547,17 @@ class GraphAF(nn.Module):
         return onehot + self.config.dequantization * noise
 
     def step_latents(
-        self, packed: PackedSteps, node_noise: Tensor | None = None, edge_noise: Tensor | None = None
+        self,
+        packed: PackedSteps,
+        node_noise: Tensor | None = None,
+        edge_noise: Tensor | None = None,
+        calibrated: bool = False,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Teacher-forced ``(z_node, logdet_node, z_edge, logdet_edge)`` of every step.
 
         ``*_noise`` in [0, 1) dequantizes (uniform random when ``None``; 0.5 gives the
-        deterministic encoding used by :mod:`flowstudio.molecules.latent`).
+        deterministic encoding used by :mod:`flowstudio.molecules.latent`). ``calibrated``
+        encodes the END decisions with :attr:`end_offset`, as generation decodes them.
         """
         s, ne, nn_ = packed.num_states, packed.edge_inst_j.numel(), packed.node_open_count.numel()
         if packed.ops is not None and packed.ops.readout is not None:
@@ -535,9 +577,10 @@ class GraphAF(nn.Module):
             open_rows, open_cols = _open_atoms(packed)
             open_emb = segment_sum(nodes[open_cols], open_rows, nn_)
         node_cond = self.node_conditions(
-            graphs[packed.node_state], open_emb, self.open_index(packed.node_open)
+            graphs[packed.node_state], open_emb, self.open_index(packed.node_open), packed.node_count
         )
-        z_node, ld_node = self.node_latents(node_cond, packed.node_target, node_noise)
+        counts = packed.node_count if calibrated else None
+        z_node, ld_node = self.node_latents(node_cond, packed.node_target, node_noise, counts)
 
         state_part = self.edge_state_conditions(graphs, newest_emb)
         room = self.room_index(
@@ -552,18 +595,53 @@ class GraphAF(nn.Module):
         z_edge, ld_edge = self.edge_flow.parameters_from(edge_cond).forward(x_edge)
         return z_node, ld_node, z_edge, ld_edge
 
-    def node_latents(self, cond: Tensor, target: Tensor, noise: Tensor | None) -> tuple[Tensor, Tensor]:
+    @property
+    def has_end_step(self) -> bool:
+        """Whether ending the molecule is its own step before the atom type."""
+        return self.stop_dim > 0
+
+    def end_log_probs(self, cond: Tensor, num_atoms: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(log P(go on), log P(END))`` of node steps (``end_classifier`` models); with
+        ``num_atoms`` (atoms so far), after the sampling calibration :attr:`end_offset`."""
+        assert self.stop_logit is not None
+        logit = self.stop_logit(torch.relu(cond)).squeeze(1)
+        if num_atoms is not None:
+            logit = logit + self.end_offset[num_atoms.clamp(0, self.end_offset.numel() - 1)]
+        return torch.nn.functional.logsigmoid(-logit), torch.nn.functional.logsigmoid(logit)
+
+    def _stop_latents(
+        self, cond: Tensor, ends: Tensor, noise: Tensor | None, num_atoms: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """The END decision's latents (n, stop_dim) and log-probabilities or densities (n,)."""
+        if self.stop_flow is not None:
+            x = self.dequantize(ends.long(), 2, noise)
+            return self.stop_flow.parameters_from(cond).forward(x)
+        log_go, log_end = self.end_log_probs(cond, num_atoms)
+        # u ~ U(0, 1) falls in [0, P(END)) for END and in [P(END), 1) for go on, and
+        # z = Phi^-1(u). Go on is written as z = -Phi^-1(1 - u) so that u near 1 keeps
+        # its precision (a near-certain END, or an improbable one, still decodes exactly).
+        noise = torch.rand_like(log_end) if noise is None else noise[:, 0]
+        noise = noise.clamp(1e-6, 1 - 1e-6)
+        z_end = torch.special.ndtri(noise * log_end.exp())
+        z_go = -torch.special.ndtri((1 - noise) * log_go.exp())
+        return torch.where(ends, z_end, z_go).unsqueeze(1), torch.where(ends, log_end, log_go)
+
+    def node_latents(
+        self, cond: Tensor, target: Tensor, noise: Tensor | None, num_atoms: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Latents (n, node_latent_dim) and log-determinants (n,) of node steps. With
-        ``end_step`` the latent is ``[stop (2), type (K)]``; an END step has no type, and
-        its type part is zero (see :meth:`node_log_prob`)."""
-        if self.stop_flow is None:
+        ``end_step`` the latent is ``[stop (stop_dim), type (K)]``; an END step has no type,
+        and its type part is zero (see :meth:`node_log_prob`). With ``end_classifier`` the
+        stop part's "log-determinant" is the decision's log-probability (calibrated when
+        ``num_atoms`` is given, see :meth:`end_log_probs`)."""
+        if not self.has_end_step:
             x = self.dequantize(target, self.num_node_classes, noise)
             return self.node_flow.parameters_from(cond).forward(x)
+        k = self.stop_dim
         ends = target == self.end_class
-        stop_noise = None if noise is None else noise[:, :2]
-        z_stop, ld = self.stop_flow.parameters_from(cond).forward(self.dequantize(ends.long(), 2, stop_noise))
+        z_stop, ld = self._stop_latents(cond, ends, None if noise is None else noise[:, :k], num_atoms)
         go = (~ends).nonzero(as_tuple=True)[0]
-        type_noise = None if noise is None else noise[go, 2:]
+        type_noise = None if noise is None else noise[go, k:]
         x_type = self.dequantize(target[go], self.vocab.size, type_noise)
         z_go, ld_go = self.node_flow.parameters_from(cond[go]).forward(x_type)
         z_type = z_stop.new_zeros(len(target), self.vocab.size).index_copy(0, go, z_go)
@@ -571,21 +649,32 @@ class GraphAF(nn.Module):
 
     def node_log_prob(self, z_node: Tensor, ld_node: Tensor, target: Tensor) -> Tensor:
         """Log-density (nats) of each node step from :meth:`node_latents`."""
-        if self.stop_flow is None:
+        if not self.has_end_step:
             return standard_normal_log_prob(z_node) + ld_node
+        k = self.stop_dim
         has_type = target != self.end_class
-        type_part = standard_normal_log_prob(z_node[:, 2:]) * has_type
-        return standard_normal_log_prob(z_node[:, :2]) + type_part + ld_node
+        type_part = standard_normal_log_prob(z_node[:, k:]) * has_type
+        # A classifier's decision already carries its log-probability in ld_node.
+        stop_part = standard_normal_log_prob(z_node[:, :k]) if self.stop_flow is not None else 0.0
+        return stop_part + type_part + ld_node
 
-    def decode_node(self, cond: Tensor, z: Tensor, allow_end: bool) -> Tensor:
-        """The atom type (or ``end_class``) that latents ``z`` (n, node_latent_dim) decode to."""
-        if self.stop_flow is None:
+    def decode_node(
+        self, cond: Tensor, z: Tensor, allow_end: bool, num_atoms: Tensor | None = None
+    ) -> Tensor:
+        """The atom type (or ``end_class``) that latents ``z`` (n, node_latent_dim) decode to;
+        ``num_atoms`` (atoms so far) applies the END calibration (:meth:`end_log_probs`)."""
+        if not self.has_end_step:
             x = self.node_flow.parameters_from(cond).inverse(z)
             return x.argmax(dim=1) if allow_end else x[:, : self.end_class].argmax(dim=1)
-        types = self.node_flow.parameters_from(cond).inverse(z[:, 2:]).argmax(dim=1)
+        k = self.stop_dim
+        types = self.node_flow.parameters_from(cond).inverse(z[:, k:]).argmax(dim=1)
         if not allow_end:
             return types
-        stop = self.stop_flow.parameters_from(cond).inverse(z[:, :2]).argmax(dim=1) == 1
+        if self.stop_flow is not None:
+            stop = self.stop_flow.parameters_from(cond).inverse(z[:, :k]).argmax(dim=1) == 1
+        else:
+            # Phi(z) < P(END), compared as log Phi(z) < log P(END) to keep the tails exact.
+            stop = torch.special.log_ndtr(z[:, 0]) < self.end_log_probs(cond, num_atoms)[1]
         return torch.where(stop, torch.full_like(types, self.end_class), types)
 
     def log_likelihood(

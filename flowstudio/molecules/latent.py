@@ -87,7 +87,7 @@ def encode(
     was_training = model.training
     model.eval()
     try:
-        z_node, _, z_edge, _ = model.step_latents(packed, half_nodes, half_edges)
+        z_node, _, z_edge, _ = model.step_latents(packed, half_nodes, half_edges, calibrated=True)
     finally:
         model.train(was_training)
 

@@ -26,6 +26,7 @@ from rdkit import Chem, rdBase
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
+from flowstudio.molecules.calibration import calibrate_end
 from flowstudio.molecules.generate import generate
 from flowstudio.molecules.graph import (
     AtomVocabulary,
@@ -137,6 +138,19 @@ HYPERPARAMETERS: list[Param] = [
         "atom type (FlowStudio's addition). One Gaussian over the atom types and END together "
         "draws END less often than the data ends, so molecules grow to the size cap.",
     ),
+    Param(
+        "end_classifier",
+        True,
+        "Make the END step a logistic classifier with an exact probability instead of a "
+        "two-class flow (FlowStudio's addition; needs end_step). A Gaussian puts too little "
+        "mass on a rare class, so a flow ends molecules too late and they pile up at the size cap.",
+    ),
+    Param(
+        "size_feature",
+        True,
+        "Tell each atom step how many atoms the molecule already has (FlowStudio's addition): "
+        "whether to end depends on it first of all.",
+    ),
     # -- training ----------------------------------------------------------------------
     Param(
         "batch_size",
@@ -155,6 +169,17 @@ HYPERPARAMETERS: list[Param] = [
         "safer, less diverse molecules (the paper samples at 0.6-0.75).",
         minimum=0.0,
         maximum=3.0,
+        group="sampling",
+    ),
+    Param(
+        "size_calibration",
+        1000,
+        "Molecules drawn at each validation to calibrate the END step by size, so that the "
+        "samples end as often at each size as the training molecules do (needs "
+        "end_classifier). Trained on data, a model never sees its own less finished "
+        "molecules and ends them too rarely. 0: off.",
+        minimum=0,
+        maximum=100000,
         group="sampling",
     ),
     Param(
@@ -232,6 +257,7 @@ class MoleculeTask:
         self.data_path = str(data) if isinstance(data, str | Path) else None
         self.data_summary = ""
         self.train_graphs: list[MolGraph] = []
+        self._train_sizes: np.ndarray | None = None
         self.valid_graphs: list[MolGraph] = []
         self.train_smiles: list[str] = []
         self.skipped = 0
@@ -254,6 +280,8 @@ class MoleculeTask:
             full_covariance=v["full_covariance"],
             order_features=v["order_features"],
             end_step=v["end_step"],
+            end_classifier=v["end_classifier"],
+            size_feature=v["size_feature"],
         )
         # The initial weights are a function of the seed alone: the CLI and the window build
         # the task before the engine seeds the generators, and a run must be repeatable.
@@ -342,6 +370,8 @@ class MoleculeTask:
         known.setdefault("full_covariance", False)
         known.setdefault("order_features", False)
         known.setdefault("end_step", False)
+        known.setdefault("end_classifier", False)
+        known.setdefault("size_feature", False)
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")
@@ -378,10 +408,17 @@ class MoleculeTask:
 
     @torch.no_grad()
     def validation_metric(self) -> float:
-        """Mean negative log-likelihood per held-out molecule (fixed orderings and noise)."""
+        """Mean negative log-likelihood per held-out molecule (fixed orderings and noise).
+
+        Validation is also when the END step's size calibration takes one more step
+        (``size_calibration`` molecules, :func:`calibrate_end`): it runs on the weights
+        being scored, and the checkpoint saved next carries its offsets. The likelihood
+        does not depend on them.
+        """
         graphs = self.valid_graphs or self.train_graphs[: self.values["max_validation"]]
         if not graphs:
             return float("nan")
+        self._calibrate()
         if self._validation_batches is None:
             rng = np.random.default_rng(12345)
             size = max(64, self.values["batch_size"])
@@ -409,8 +446,27 @@ class MoleculeTask:
             self.model, n, temperature=t, check=True, max_retries=self.values["max_retries"]
         ).smiles
 
+    def _calibrate(self) -> None:
+        n = self.values["size_calibration"]
+        if n <= 0 or self.model.stop_logit is None or not self.train_graphs:
+            return
+        if self._train_sizes is None:
+            self._train_sizes = np.array([g.num_atoms for g in self.train_graphs])
+        calibrate_end(self.model, self._train_sizes, n=n, temperature=self.values["temperature"])
+
     def extra_state(self) -> dict[str, Tensor]:
-        return {}
+        """The END step's size calibration (not a parameter: no gradient reaches it)."""
+        return {"end_offset": self.model.end_offset.detach().cpu().clone()}
 
     def load_extra_state(self, state: dict[str, Tensor]) -> None:
-        return None
+        offset = state.get("end_offset")
+        if offset is None:  # a run from before the calibration existed
+            return
+        if not isinstance(offset, Tensor) or offset.shape != self.model.end_offset.shape:
+            raise BadInputError(
+                f"the checkpoint's END calibration has shape {getattr(offset, 'shape', None)}, "
+                f"the model expects {tuple(self.model.end_offset.shape)}"
+            )
+        if not torch.isfinite(offset).all():
+            raise BadInputError("the checkpoint's END calibration is not finite")
+        self.model.end_offset.copy_(offset.to(self.model.end_offset.device))

@@ -33,7 +33,7 @@ from flowstudio.training.control import Control
 from flowstudio.training.device import describe_device, select_device
 from flowstudio.training.events import Checkpointed, Event, Finished, Message, Progress, Recovered, Samples
 from flowstudio.training.options import TrainOptions
-from flowstudio.training.protocol import Task
+from flowstudio.training.protocol import FINISH_HOOK, Task
 from flowstudio.training.rng import capture_rng_state, isolated_rng, restore_rng_state, seed_everything
 from flowstudio.training.runs import Run
 
@@ -370,9 +370,12 @@ class _Trainer:
     def _finish(self, reason: str) -> Iterator[Event]:
         if self.window:  # the steps since the last Progress, so the display ends on the last step
             yield self._progress()
+        hook = getattr(self.task, FINISH_HOOK, None)
         if reason in ("iterations", "minutes") and self.step > self.validated_step:
             yield from self._validate()
         yield self._save(self.run_folder.latest)
+        if reason in ("iterations", "minutes") and hook is not None:
+            yield from self._final_stage(hook)
         if reason == "diverged":
             error = (
                 f"training diverged: the loss or gradients were not finite {self.recoveries} times "
@@ -383,6 +386,37 @@ class _Trainer:
             yield self._finished("error", error=error)
             return
         yield self._finished(reason)
+
+    def _final_stage(self, hook: Any) -> Iterator[Event]:
+        """The task's last stage (see ``FINISH_HOOK``), applied to the *best* weights.
+
+        ``latest.pt`` is already written: resuming continues the training itself. The best
+        checkpoint's weights (the current ones when it is the latest) go through the stage,
+        are validated at their own step, and replace ``best.pt`` when they score better,
+        which a stage that only refits part of the model to the rest does. They stay in
+        the task's model, so what the caller samples next is the run's result.
+        """
+        stage = hook(lambda: self.control.stopped)
+        if stage is None:
+            return
+        final_step = self.step
+        best = self.run_folder.best
+        try:
+            if best.exists():
+                ckpt = load_checkpoint(best, expect_kind=self.task.kind, expect_model=self.task.model_name)
+                if ckpt.step != self.step:
+                    self.task.model.load_state_dict(ckpt.model_state)
+                    self.task.load_extra_state(ckpt.extra_state)
+                    self.step = ckpt.step
+                    yield Message(f"final stage on the best weights (step {ckpt.step})")
+            ran = False
+            for line in stage:
+                ran = True
+                yield Message(line)
+            if ran:
+                yield from self._validate()
+        finally:
+            self.step = final_step
 
     def _finished(self, reason: Any, error: str | None = None) -> Finished:
         seconds = self._train_seconds()

@@ -60,3 +60,48 @@ def test_seeds_repeat_and_sizes_vary(model) -> None:
     b = generate(model, 20, temperature=0.8, seed=3)
     assert a.smiles == b.smiles
     assert np.ptp([len(x) for x in a.atoms]) >= 0
+
+
+def _with_end_probability(model: GraphAF, p_end: float) -> GraphAF:
+    """A copy of ``model`` whose END classifier says ``p_end`` at every node step."""
+    other = GraphAF(model.vocab, model.config)
+    other.load_state_dict(model.state_dict())
+    assert other.stop_logit is not None
+    with torch.no_grad():
+        other.stop_logit.weight.zero_()
+        other.stop_logit.bias.fill_(float(np.log(p_end / (1 - p_end))))
+    return other
+
+
+def test_the_end_classifier_decodes_at_its_probability_and_inverts_exactly(model) -> None:
+    """END is drawn as often as the classifier says (a flow over two classes draws a rare
+    class too seldom), and the latent of either decision decodes back to it, even for
+    decisions the classifier finds nearly impossible."""
+    for p_end in (0.1, 1e-9, 1 - 1e-6):
+        m = _with_end_probability(model, p_end)
+        n = 20000
+        cond = torch.randn(n, m.config.flow_layers * m.config.st_hidden)
+        z = torch.randn(n, m.node_latent_dim, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            drawn = m.decode_node(cond, z, allow_end=True) == m.end_class
+            if p_end == 0.1:
+                assert drawn.float().mean().item() == pytest.approx(0.1, abs=0.01)
+            target = torch.randint(0, m.vocab.size, (n,))
+            target[: n // 2] = m.end_class
+            latents, _ = m.node_latents(cond, target, noise=torch.rand(n, m.node_latent_dim))
+            assert torch.equal(m.decode_node(cond, latents, allow_end=True), target)
+
+
+def test_the_end_temperature_sets_how_long_molecules_grow(model) -> None:
+    """Below 1 the END decision leans to its likelier class, going on: molecules grow."""
+    m = _with_end_probability(model, 0.25)
+    sizes, by_end = {}, {}
+    for end_t in (1.0, 0.3):
+        out = generate(m, 400, temperature=1.0, check=True, seed=0, end_temperature=end_t)
+        assert out.validity == 1.0
+        sizes[end_t] = np.mean([len(a) for a in out.atoms])
+        by_end[end_t] = float(np.mean(out.ended == END_TOKEN))
+    # P(END) per step: 0.25 at temperature 1, Phi(Phi^-1(0.25) / 0.3) = 0.012 at 0.3 (this
+    # random model also ends many molecules on an atom without bonds).
+    assert by_end[1.0] > 0.2 and by_end[0.3] < by_end[1.0] / 3
+    assert sizes[0.3] > 1.2 * sizes[1.0]

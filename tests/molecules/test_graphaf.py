@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -71,19 +72,26 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
                 pre = pre + model.node_first_open_atoms(nodes[frontier:i].sum(0, keepdim=True))
             open_valence = sum(valence_left(a) for a in range(frontier, i))
             pre = pre + model.node_first_open_valence.weight[min(open_valence, 7)]
+        if model.node_first_size is not None:  # i atoms so far
+            pre = pre + model.node_first_size.weight[i]
         c, u = model.config.dequantization, node_noise[i : i + 1]
-        if model.stop_flow is None:  # one step over the atom types and END
+        if not model.has_end_step:  # one step over the atom types and END
             x = torch.nn.functional.one_hot(torch.tensor([target]), model.num_node_classes).float()
             z, ld = model.node_flow.parameters_from(pre).forward(x + c * u)
             total += float(standard_normal_log_prob(z) + ld)
         else:  # go on or END, then (going on) the atom type
             ends = int(target == model.end_class)
-            x = torch.nn.functional.one_hot(torch.tensor([ends]), 2).float()
-            z, ld = model.stop_flow.parameters_from(pre).forward(x + c * u[:, :2])
-            total += float(standard_normal_log_prob(z) + ld)
+            k = model.stop_dim
+            if model.stop_logit is not None:  # a Bernoulli: the decision's probability
+                p_end = float(torch.sigmoid(model.stop_logit(torch.relu(pre))))
+                total += math.log(p_end if ends else 1 - p_end)
+            else:
+                x = torch.nn.functional.one_hot(torch.tensor([ends]), 2).float()
+                z, ld = model.stop_flow.parameters_from(pre).forward(x + c * u[:, :k])
+                total += float(standard_normal_log_prob(z) + ld)
             if not ends:
                 x = torch.nn.functional.one_hot(torch.tensor([target]), model.vocab.size).float()
-                z, ld = model.node_flow.parameters_from(pre).forward(x + c * u[:, 2:])
+                z, ld = model.node_flow.parameters_from(pre).forward(x + c * u[:, k:])
                 total += float(standard_normal_log_prob(z) + ld)
         if i == n:
             break
@@ -116,27 +124,36 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
 @pytest.mark.parametrize(
     "additions",
     [
-        (True, True, True, True),
-        (False, False, False, False),
-        (True, False, True, False),
-        (False, True, False, True),
+        (True, True, True, True, True, True),
+        (True, True, True, True, False, False),
+        (False, False, False, False, False, False),
+        (True, False, True, False, False, True),
+        (False, True, False, True, False, False),
     ],
 )
 def test_packed_likelihood_matches_the_step_by_step_definition(
-    additions: tuple[bool, bool, bool, bool],
+    additions: tuple[bool, bool, bool, bool, bool, bool],
 ) -> None:
     """With and without each of FlowStudio's additions to the paper's model."""
     mols = [Chem.MolFromSmiles(s) for s in SMILES[:8]]
     vocab = build_vocabulary(mols)
-    valence, covariance, order, end_step = additions
+    valence, covariance, order, end_step, classifier, size = additions
     config = dataclasses.replace(
-        TINY, valence_features=valence, full_covariance=covariance, order_features=order, end_step=end_step
+        TINY,
+        valence_features=valence,
+        full_covariance=covariance,
+        order_features=order,
+        end_step=end_step,
+        end_classifier=classifier,
+        size_feature=size,
     )
     model = GraphAF(vocab, config)
     assert (model.edge_first_room is not None) == valence
     assert (model.edge_flow.angles_out is not None) == covariance
     assert (model.edge_first_order is not None) == order
-    assert (model.stop_flow is not None) == end_step
+    assert (model.stop_flow is not None) == (end_step and not classifier)
+    assert (model.stop_logit is not None) == (end_step and classifier)
+    assert (model.node_first_size is not None) == size
     _randomize(model)
     graphs = _ordered(mols, vocab)
     packed = pack_steps(graphs, vocab)
@@ -176,7 +193,10 @@ def test_training_lowers_the_loss_and_untrained_flows_are_the_identity() -> None
     model = GraphAF(vocab, TINY)
     packed = pack_steps(_ordered(mols, vocab), vocab)
     _, ld_n, _, _ = model.step_latents(packed)
-    assert torch.all(ld_n == 0)  # zero-initialized conditioners: x -> x
+    # Zero-initialized conditioners: the flows are x -> x (log-determinant 0), and the END
+    # classifier says 1/2 (its decision's log-probability is part of the node steps' term).
+    assert model.stop_logit is not None
+    assert torch.allclose(ld_n, torch.full_like(ld_n, -math.log(2)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     first = None
     for _ in range(15):

@@ -112,3 +112,54 @@ def test_bad_configs_are_bad_input() -> None:
         PointCloudTask.from_config({"model_name": "pointflow"})
     with pytest.raises(BadInputError, match="unknown point-cloud model"):
         PointCloudTask(np.zeros((2, 16, 3)), "transformer")
+
+
+def _flat(module: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten().clone() for p in module.parameters()])
+
+
+def test_prior_refinement_fits_the_prior_alone(shapes: np.ndarray) -> None:
+    task = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "prior_refine_s": 0.5})
+    model = task.model
+    assert isinstance(model, PointFlow)
+    train = task.dataset.train
+    torch.manual_seed(0)
+    with torch.no_grad():
+        mu, logvar = model.encoder.eval()(train)
+        z = mu + (0.5 * logvar).exp() * torch.randn(64, *mu.shape)
+    model.train()
+
+    def prior_nll() -> float:
+        with torch.no_grad():
+            return float(-model.latent_log_prob(z.flatten(0, 1)).mean())
+
+    parts = {"e": model.encoder, "d": model.decoder, "p": model.prior}
+    before = {name: _flat(part) for name, part in parts.items()}
+    nll_before = prior_nll()
+    stage = task.finish_training(lambda: False)
+    assert stage is not None
+    lines = list(stage)
+    assert len(lines) == 2 and "refined" in lines[1]
+    assert int(lines[1].split(": ")[1].split(" steps")[0]) > 5
+    assert torch.equal(_flat(model.encoder), before["e"]) and torch.equal(_flat(model.decoder), before["d"])
+    assert not torch.equal(_flat(model.prior), before["p"])
+    assert prior_nll() < nll_before  # the posteriors it was fitted to are likelier now
+
+    # a stop request ends it at once; off (0 s) or without a prior flow it does nothing
+    after = _flat(model.prior)
+    assert "0 steps" in list(task.finish_training(lambda: True) or [])[-1]
+    assert torch.equal(_flat(model.prior), after)
+    off = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "prior_refine_s": 0.0})
+    assert off.finish_training(lambda: False) is None
+
+
+def test_the_engine_refines_the_prior_when_the_budget_is_spent(shapes: np.ndarray, tmp_path) -> None:
+    from flowstudio.training import Message, TrainOptions, read_metrics, train
+
+    task = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "prior_refine_s": 0.3})
+    options = TrainOptions(iters=4, device="cpu", log_every=2, validate_every=4, samples_n=0)
+    events = list(train(task, tmp_path / "run", options))
+    texts = [e.text for e in events if isinstance(e, Message)]
+    assert any("latent prior refined" in t for t in texts)
+    # validated at step 4 by the schedule, then once more after the refinement
+    assert [m["step"] for m in read_metrics(tmp_path / "run") if "validation" in m] == [4, 4]

@@ -18,7 +18,7 @@ from flowstudio.training import (
     read_metrics,
     train,
 )
-from tests.training.gmm_task import make_task
+from tests.training.gmm_task import GaussianMixtureTask, make_task
 
 
 def _opts(**kw):
@@ -91,3 +91,60 @@ def test_the_last_steps_are_reported_when_the_budget_is_not_a_multiple(tmp_path)
     events = list(train(make_task(), tmp_path, _opts(iters=23)))
     assert [e.step for e in events if isinstance(e, Progress)] == [10, 20, 23]
     assert [r["step"] for r in read_metrics(tmp_path) if "losses" in r] == [10, 20, 23]
+
+
+class _WorseningTask(GaussianMixtureTask):
+    """Validation gets worse at every call, so the first one is the best; its final stage
+    records the weights it starts from and then moves them."""
+
+    def __init__(self) -> None:
+        torch.manual_seed(1234)
+        super().__init__()
+        self.calls = 0
+        self.stage_saw: dict[str, torch.Tensor] | None = None
+
+    def validation_metric(self) -> float:
+        self.calls += 1
+        return float(self.calls)
+
+    def finish_training(self, should_stop):
+        def stage():
+            self.stage_saw = {k: v.clone() for k, v in self.model.state_dict().items()}
+            with torch.no_grad():
+                self.model.means.add_(1.0)
+            yield "stage ran"
+
+        return stage()
+
+
+def test_the_final_stage_runs_on_the_best_weights_and_latest_keeps_the_trained_state(tmp_path):
+    task = _WorseningTask()
+    events = list(train(task, tmp_path / "run", _opts(iters=40, validate_every=10)))
+    run = tmp_path / "run"
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    latest = load_checkpoint(run / "checkpoints" / "latest.pt")
+    assert best.step == 10 and latest.step == 40
+    assert any(isinstance(e, Message) and e.text == "stage ran" for e in events)
+    assert task.stage_saw is not None
+    for name, value in best.model_state.items():  # the stage started from best.pt ...
+        assert torch.equal(task.stage_saw[name], value)
+    # ... scored worse (this task's validation always does), so best.pt was kept; latest.pt
+    # holds the weights of step 40, not the stage's
+    assert not torch.equal(latest.model_state["means"], best.model_state["means"])
+    assert torch.equal(task.model.means.detach(), best.model_state["means"] + 1.0)
+    validations = [m["step"] for m in read_metrics(run) if "validation" in m]
+    assert validations == [10, 20, 30, 40, 10]
+    assert isinstance(events[-1], Finished) and events[-1].step == 40
+
+
+def test_no_final_stage_when_the_run_is_stopped(tmp_path):
+    from flowstudio.training import Control
+
+    task = _WorseningTask()
+    control = Control()
+    events = []
+    for event in train(task, tmp_path / "run", _opts(iters=1000, validate_every=10), control):
+        events.append(event)
+        if isinstance(event, Progress) and event.step >= 20:
+            control.stop()
+    assert events[-1].reason == "stopped" and task.stage_saw is None

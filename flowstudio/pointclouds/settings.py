@@ -218,9 +218,10 @@ HYPERPARAMETERS: list[Param] = [
     Param(
         "prior_refine_s",
         0.0,
-        "PointFlow: seconds spent at the end of a run (when its budget is spent) fitting the "
-        "latent prior alone to the final encoder's posteriors of every training shape. The "
-        "prior lags behind the encoder in joint training, and it is what draws the samples.",
+        "PointFlow: seconds spent once the run's budget is spent (not when it is stopped) "
+        "fitting the latent prior alone to the encoder's posteriors of every training shape, "
+        "on the best weights. The prior lags behind the encoder in joint training, and it is "
+        "what draws the samples.",
         minimum=0.0,
         maximum=3600.0,
         group="training",

@@ -22,6 +22,7 @@ step's size calibration on 1,000 of the model's own samples
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig, PackedSteps, pa
 from flowstudio.params import Param, engine_params
 
 PRESETS = ("quick", "full")
+FINAL_CALIBRATION_ROUNDS = 3
+"""Rounds of the END calibration in the last stage of a run (see finish_training)."""
 
 HYPERPARAMETERS: list[Param] = [
     # -- data --------------------------------------------------------------------------
@@ -451,13 +454,45 @@ class MoleculeTask:
             self.model, n, temperature=t, check=True, max_retries=self.values["max_retries"]
         ).smiles
 
+    def finish_training(self, should_stop: Callable[[], bool]) -> Iterator[str] | None:
+        """The last stage of a run: three more rounds of the END step's size calibration,
+        on twice as many molecules as at each validation, on the weights the engine keeps
+        (validation takes one round per call, a step behind the changing weights).
+        None when the calibration is off or the model has no END classifier."""
+        n = 2 * self.values["size_calibration"]
+        if n <= 0 or self.model.stop_logit is None or not self.train_graphs:
+            return None
+        return self._final_calibration(n, should_stop)
+
+    def _final_calibration(self, n: int, should_stop: Callable[[], bool]) -> Iterator[str]:
+        sizes = self._training_sizes()
+        cap = self.vocab.max_atoms
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for r in range(FINAL_CALIBRATION_ROUNDS):
+                if should_stop():
+                    return
+                report = calibrate_end(self.model, sizes, n=n, temperature=self.values["temperature"])
+                yield (
+                    f"END calibration {r + 1}/{FINAL_CALIBRATION_ROUNDS}: {report.at_cap:.1%} of "
+                    f"{report.drawn} samples at the {cap}-atom cap (training set "
+                    f"{np.mean(sizes >= cap):.1%}), mean {report.mean_size:.1f} atoms "
+                    f"({sizes.mean():.1f})"
+                )
+        finally:
+            self.model.train(was_training)
+
+    def _training_sizes(self) -> np.ndarray:
+        if self._train_sizes is None:
+            self._train_sizes = np.array([g.num_atoms for g in self.train_graphs])
+        return self._train_sizes
+
     def _calibrate(self) -> None:
         n = self.values["size_calibration"]
         if n <= 0 or self.model.stop_logit is None or not self.train_graphs:
             return
-        if self._train_sizes is None:
-            self._train_sizes = np.array([g.num_atoms for g in self.train_graphs])
-        calibrate_end(self.model, self._train_sizes, n=n, temperature=self.values["temperature"])
+        calibrate_end(self.model, self._training_sizes(), n=n, temperature=self.values["temperature"])
 
     def extra_state(self) -> dict[str, Tensor]:
         """The END step's size calibration (not a parameter: no gradient reaches it)."""

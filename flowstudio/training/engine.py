@@ -304,9 +304,10 @@ class _Trainer:
             out = out.detach().cpu().numpy()
         return Samples(step=self.step, kind="points", points=np.array(out, dtype=np.float32, copy=True))
 
-    def _validate(self) -> Iterator[Event]:
+    def _validate(self, ties_win: bool = False) -> Iterator[Event]:
         """Score the model (eval mode, training RNG untouched; not under ``no_grad``, since
-        a CNF's exact divergence needs autograd) and keep the best checkpoint."""
+        a CNF's exact divergence needs autograd) and keep the best checkpoint (also on a tie
+        with ``ties_win``: a final stage may change what the metric does not score)."""
         model = self.task.model
         model.eval()
         try:
@@ -316,7 +317,9 @@ class _Trainer:
             model.train()
         self.validated_step = self.step
         self.run_folder.append_metrics({"step": self.step, "time": time.time(), "validation": metric})
-        if math.isfinite(metric) and (self.best_metric is None or metric < self.best_metric):
+        best = self.best_metric
+        better = best is None or metric < best or (ties_win and metric == best)
+        if math.isfinite(metric) and better:
             self.best_metric = metric
             yield self._save(self.run_folder.best, metric=metric)
 
@@ -392,8 +395,9 @@ class _Trainer:
 
         ``latest.pt`` is already written: resuming continues the training itself. The best
         checkpoint's weights (the current ones when it is the latest) go through the stage,
-        are validated at their own step, and replace ``best.pt`` when they score better,
-        which a stage that only refits part of the model to the rest does. They stay in
+        are validated at their own step, and replace ``best.pt`` unless they score worse
+        (a stage that refits part of the model to the rest scores better; GraphAF's
+        calibration leaves the likelihood as it is). They stay in
         the task's model, so what the caller samples next is the run's result.
         """
         stage = hook(lambda: self.control.stopped)
@@ -414,7 +418,7 @@ class _Trainer:
                 ran = True
                 yield Message(line)
             if ran:
-                yield from self._validate()
+                yield from self._validate(ties_win=True)
         finally:
             self.step = final_step
 

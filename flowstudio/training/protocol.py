@@ -84,9 +84,10 @@ class Task(Protocol):
 FINISH_HOOK = "finish_training"
 """An optional Task method, ``finish_training(should_stop: Callable[[], bool]) ->
 Iterator[str] | None``: a last stage once a run's budget is spent (PointFlow refits its
-latent prior to the encoder). It returns None when it has nothing to do, else a generator
-of log lines. The engine loads the best checkpoint's weights into the model, advances the
-generator (in the training thread, model in training mode), validates the result and keeps
-it as ``best.pt`` when it scores better; ``latest.pt`` keeps the trained state for resuming.
-The generator should return soon after ``should_stop()`` turns true. Optional, so it is not
-part of the :class:`Task` protocol that ``isinstance`` checks."""
+latent prior to the encoder, GraphAF calibrates its END step). It returns None when it has
+nothing to do, else a generator of log lines. The engine loads the best checkpoint's
+weights into the model, advances the generator (in the training thread, model in training
+mode), validates the result and keeps it as ``best.pt`` unless it scores worse;
+``latest.pt`` keeps the trained state for resuming. The generator should return soon after
+``should_stop()`` turns true. Optional, so it is not part of the :class:`Task` protocol
+that ``isinstance`` checks."""

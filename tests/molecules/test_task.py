@@ -27,3 +27,35 @@ def test_initial_weights_depend_on_the_seed_alone() -> None:
 def test_every_engine_option_is_a_hyperparameter() -> None:
     engine = {f.name for f in fields(TrainOptions)} - {"resume"}
     assert engine <= set(ENGINE_OPTIONS), engine - set(ENGINE_OPTIONS)
+
+
+def test_a_run_ends_calibrated_and_its_checkpoints_carry_the_offsets(tmp_path) -> None:
+    from flowstudio.training import Message, load_checkpoint, train
+    from flowstudio.training.restore import restore_task
+
+    task = MoleculeTask(SMILES, "quick", {**TINY, "size_calibration": 40, "seed": 0})
+    options = TrainOptions(iters=6, device="cpu", log_every=3, validate_every=3, samples_n=0)
+    events = list(train(task, tmp_path / "run", options))
+    lines = [e.text for e in events if isinstance(e, Message) and e.text.startswith("END calibration")]
+    assert len(lines) == 3 and "3/3" in lines[-1] and "80 samples" in lines[-1]
+    offsets = task.model.end_offset
+    assert offsets.abs().sum() > 0  # these tiny molecules end nothing like an untrained model's
+    best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
+    torch.testing.assert_close(best.extra_state["end_offset"], offsets)
+    restored = restore_task(tmp_path / "run" / "checkpoints" / "best.pt", kind="molecules").task
+    torch.testing.assert_close(restored.model.end_offset, offsets)
+
+
+def test_a_checkpoint_with_a_bad_calibration_is_refused() -> None:
+    import pytest
+
+    from flowstudio.errors import BadInputError
+
+    task = MoleculeTask(SMILES, "quick", TINY)
+    n = task.model.end_offset.numel()
+    with pytest.raises(BadInputError, match="END calibration has shape"):
+        task.load_extra_state({"end_offset": torch.zeros(n + 1)})
+    with pytest.raises(BadInputError, match="not finite"):
+        task.load_extra_state({"end_offset": torch.full((n,), float("nan"))})
+    task.load_extra_state({})  # a run from before the calibration: left at zero
+    assert not task.model.end_offset.any()

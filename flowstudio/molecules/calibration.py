@@ -15,9 +15,11 @@ reached, however the molecule ended):
 
     b_k <- b_k + logit h_data(k) - logit h_samples(k)
 
-for every size that at least ``min_count`` samples reached. An offset of 0 everywhere is
-the uncalibrated model; the likelihood never sees the offsets, and encoding applies them
-as decoding does (:mod:`flowstudio.molecules.latent` stays exact).
+for every size that at least ``min_count`` samples reached. The training task takes one
+such step at every validation and three more when the run's budget is spent, on the weights
+it keeps (:meth:`flowstudio.molecules.task.MoleculeTask.finish_training`). An offset of 0
+everywhere is the uncalibrated model; the likelihood never sees the offsets, and encoding
+applies them as decoding does (:mod:`flowstudio.molecules.latent` stays exact).
 """
 
 from __future__ import annotations

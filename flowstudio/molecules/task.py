@@ -459,10 +459,9 @@ class MoleculeTask:
         on twice as many molecules as at each validation, on the weights the engine keeps
         (validation takes one round per call, a step behind the changing weights).
         None when the calibration is off or the model has no END classifier."""
-        n = 2 * self.values["size_calibration"]
-        if n <= 0 or self.model.stop_logit is None or not self.train_graphs:
+        if not self._calibrates():
             return None
-        return self._final_calibration(n, should_stop)
+        return self._final_calibration(2 * self.values["size_calibration"], should_stop)
 
     def _final_calibration(self, n: int, should_stop: Callable[[], bool]) -> Iterator[str]:
         sizes = self._training_sizes()
@@ -488,11 +487,20 @@ class MoleculeTask:
             self._train_sizes = np.array([g.num_atoms for g in self.train_graphs])
         return self._train_sizes
 
+    def _calibrates(self) -> bool:
+        """Whether runs calibrate the END step: it is on, the model has an END classifier,
+        and there are training molecules to match."""
+        on = self.values["size_calibration"] > 0
+        return on and self.model.stop_logit is not None and bool(self.train_graphs)
+
     def _calibrate(self) -> None:
-        n = self.values["size_calibration"]
-        if n <= 0 or self.model.stop_logit is None or not self.train_graphs:
-            return
-        calibrate_end(self.model, self._training_sizes(), n=n, temperature=self.values["temperature"])
+        if self._calibrates():
+            calibrate_end(
+                self.model,
+                self._training_sizes(),
+                n=self.values["size_calibration"],
+                temperature=self.values["temperature"],
+            )
 
     def extra_state(self) -> dict[str, Tensor]:
         """The END step's size calibration (not a parameter: no gradient reaches it)."""

@@ -31,11 +31,11 @@ from flowstudio.pointclouds.pointflow import CNFSettings, PointFlow, PointFlowCo
 from flowstudio.pointclouds.settings import CNF_MODELS, check_model, resolve, widths
 
 MAX_VALIDATION_POINTS = 4096
+"""Held-out points of a single shape scored at each validation (a fixed subset)."""
 PRIOR_REFINE_POINTS = 512
 """Points per shape the encoder sees when the prior is refined (see finish_training)."""
 PRIOR_REFINE_BATCH = 64
 """Latents per step of the prior refinement."""
-"""Held-out points of a single shape scored at each validation (a fixed subset)."""
 VALIDATION_MAX_NFE = 2000
 """Evaluations one accurate validation solve may take before the model scores +inf."""
 

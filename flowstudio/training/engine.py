@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from flowstudio.errors import BadInputError, CheckpointError
-from flowstudio.training.checkpoint import load_checkpoint, save_checkpoint, versions
+from flowstudio.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
 from flowstudio.training.control import Control
 from flowstudio.training.device import describe_device, select_device
 from flowstudio.training.events import Checkpointed, Event, Finished, Message, Progress, Recovered, Samples
@@ -98,12 +98,16 @@ class _Trainer:
         task.model.train()
         self._remember_good_state()
 
-    def _resume(self) -> Message:
-        task, path = self.task, self.run_folder.latest
-        ckpt = load_checkpoint(path, expect_kind=task.kind, expect_model=task.model_name)
+    def _read(self, path: Path) -> Checkpoint:
+        return load_checkpoint(path, expect_kind=self.task.kind, expect_model=self.task.model_name)
+
+    def _apply(self, ckpt: Checkpoint, path: Path, with_optimizer: bool) -> None:
+        """Put ``ckpt`` (read from ``path``) into the task's model (and the optimizer) and
+        restore the task's extra state; a checkpoint that does not fit is a clear error."""
+        task = self.task
         try:
             task.model.load_state_dict(ckpt.model_state)
-            if ckpt.optimizer_state is not None:
+            if with_optimizer and ckpt.optimizer_state is not None:
                 self.optimizer.load_state_dict(ckpt.optimizer_state)
         except (RuntimeError, ValueError, KeyError) as exc:
             reason = " ".join(str(exc).split())[:300]
@@ -111,6 +115,11 @@ class _Trainer:
                 f"{path}: does not fit this model (were its hyperparameters changed?): {reason}"
             ) from None
         task.load_extra_state(ckpt.extra_state)
+
+    def _resume(self) -> Message:
+        path = self.run_folder.latest
+        ckpt = self._read(path)
+        self._apply(ckpt, path, with_optimizer=True)
         engine = ckpt.engine_state
         note = self._apply_changed_optimizer_options(engine)
         if isinstance(engine.get("rng"), dict):
@@ -407,10 +416,9 @@ class _Trainer:
         best = self.run_folder.best
         try:
             if best.exists():
-                ckpt = load_checkpoint(best, expect_kind=self.task.kind, expect_model=self.task.model_name)
+                ckpt = self._read(best)
                 if ckpt.step != self.step:
-                    self.task.model.load_state_dict(ckpt.model_state)
-                    self.task.load_extra_state(ckpt.extra_state)
+                    self._apply(ckpt, best, with_optimizer=False)
                     self.step = ckpt.step
                     yield Message(f"final stage on the best weights (step {ckpt.step})")
             ran = False

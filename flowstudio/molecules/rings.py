@@ -1,0 +1,79 @@
+"""Ring sizes of a set of molecules, and how far they are from a reference set's.
+
+A generator that adds one bond at a time can close rings of any size; drug-like molecules
+(MOSES, ZINC) hold almost only five- and six-membered rings, some seven- and three-membered
+ones, and no macrocycles. Validity, uniqueness and novelty do not see the difference;
+these counts do.
+
+Rings are those of the smallest set of smallest rings (SSSR, ``Chem.GetSSSR``): one ring per
+independent cycle (bonds - atoms + fragments of them), each as small as possible, so that
+naphthalene counts two six-membered rings and not also the ten-membered perimeter.
+
+- :func:`ring_size_counts`: how many rings of each size a set holds, over all molecules.
+- :func:`unusual_ring_share`: the share of molecules with at least one ring whose size is
+  not allowed (by default smaller than 5 or larger than 7 atoms).
+- :func:`ring_size_distance`: total variation ``TV(p, q) = 1/2 sum_k |p_k - q_k|`` between
+  the two sets' ring-size distributions (each ring-size histogram normalized to sum 1), a
+  number in [0, 1]: the largest difference in the probability the two sets give any group
+  of ring sizes; and Wasserstein-1 ``W1(p, q) = sum_k |P_k - Q_k|`` over the integer sizes
+  (``P``, ``Q`` the cumulative distributions), the mean number of atoms by which a ring
+  must grow or shrink to turn one distribution into the other. TV says how much of the
+  mass is misplaced, W1 also how far.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+
+import numpy as np
+from rdkit import Chem
+
+#: Ring sizes that :func:`unusual_ring_share` accepts by default: 5 to 7 atoms.
+USUAL_RING_SIZES: tuple[int, ...] = (5, 6, 7)
+
+
+def ring_sizes(mol: Chem.Mol) -> list[int]:
+    """The sizes (atom counts) of the rings of ``mol``'s SSSR."""
+    return [len(ring) for ring in Chem.GetSSSR(mol)]
+
+
+def ring_size_counts(mols: Iterable[Chem.Mol]) -> dict[int, int]:
+    """How many SSSR rings of each size the molecules hold together, sorted by size.
+
+    ``[cyclopropane, benzene]`` gives ``{3: 1, 6: 1}``; a set without rings gives ``{}``.
+    """
+    counts: Counter[int] = Counter()
+    for mol in mols:
+        counts.update(ring_sizes(mol))
+    return dict(sorted(counts.items()))
+
+
+def unusual_ring_share(mols: Sequence[Chem.Mol], allowed: Collection[int] = USUAL_RING_SIZES) -> float:
+    """The share of molecules with at least one SSSR ring whose size is not in ``allowed``
+    (default 5, 6 and 7 atoms: a ring smaller than 5 or larger than 7 counts), ``nan`` for
+    no molecule. Acyclic molecules count as usual."""
+    if not mols:
+        return math.nan
+    allowed = set(allowed)
+    return sum(any(size not in allowed for size in ring_sizes(m)) for m in mols) / len(mols)
+
+
+def _distributions(a: dict[int, int], b: dict[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    if not a or not b:
+        return None
+    sizes = np.arange(min(min(a), min(b)), max(max(a), max(b)) + 1)
+    p = np.array([a.get(int(k), 0) for k in sizes], dtype=np.float64)
+    q = np.array([b.get(int(k), 0) for k in sizes], dtype=np.float64)
+    return p / p.sum(), q / q.sum()
+
+
+def ring_size_distance(counts: dict[int, int], reference: dict[int, int]) -> dict[str, float]:
+    """``{"tv": TV, "w1": W1}`` between two ring-size histograms (see the module docstring),
+    each ``nan`` when either set has no ring."""
+    pair = _distributions(counts, reference)
+    if pair is None:
+        return {"tv": math.nan, "w1": math.nan}
+    p, q = pair
+    return {"tv": float(0.5 * np.abs(p - q).sum()), "w1": float(np.abs(np.cumsum(p) - np.cumsum(q)).sum())}

@@ -1,0 +1,51 @@
+"""Ring-size counts, the unusual-ring share and ring-size distances on hand-made molecules."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from rdkit import Chem
+from scipy.stats import wasserstein_distance
+
+from flowstudio.molecules.rings import ring_size_counts, ring_size_distance, unusual_ring_share
+
+
+def mols(*smiles: str) -> list[Chem.Mol]:
+    return [Chem.MolFromSmiles(s) for s in smiles]
+
+
+def test_counts_rings_by_size_over_the_sssr() -> None:
+    assert ring_size_counts(mols("C1CC1", "c1ccccc1")) == {3: 1, 6: 1}
+    # naphthalene is two six-membered rings, not also its ten-membered perimeter
+    assert ring_size_counts(mols("c1ccc2ccccc2c1")) == {6: 2}
+    assert ring_size_counts(mols("C1CCCCCCC1", "C1CCC1C1CCCC1", "CCO")) == {4: 1, 5: 1, 8: 1}
+    assert ring_size_counts(mols("CCO")) == {}
+
+
+def test_unusual_share_counts_molecules_with_a_ring_below_5_or_above_7() -> None:
+    assert unusual_ring_share(mols("C1CC1", "c1ccccc1")) == 0.5
+    assert unusual_ring_share(mols("C1CCCCCCC1", "C1CCCCCC1", "C1CCCC1", "CCO")) == 0.25
+    # one odd ring is enough, however many usual rings the molecule has
+    assert unusual_ring_share(mols("c1ccc(C2CC2)cc1")) == 1.0
+    assert unusual_ring_share(mols("C1CC1"), allowed=(3, 5, 6, 7)) == 0.0
+    assert math.isnan(unusual_ring_share([]))
+
+
+def test_distance_is_zero_for_the_same_distribution_and_total_for_disjoint_ones() -> None:
+    a = ring_size_counts(mols("c1ccccc1", "C1CCCC1"))
+    doubled = ring_size_counts(mols("c1ccccc1", "C1CCCC1") * 2)
+    assert ring_size_distance(a, doubled) == {"tv": 0.0, "w1": 0.0}
+    far = ring_size_distance({6: 3}, {3: 1})
+    assert far["tv"] == 1.0 and far["w1"] == 3.0
+    assert all(math.isnan(v) for v in ring_size_distance({}, {6: 1}).values())
+
+
+def test_distance_matches_the_definitions() -> None:
+    counts, reference = {3: 1, 6: 3}, {5: 2, 6: 1, 9: 1}
+    d = ring_size_distance(counts, reference)
+    # p = {3: .25, 6: .75}, q = {5: .5, 6: .25, 9: .25}: |.25| + |.5| + |.5| + |.25| over 2
+    assert d["tv"] == pytest.approx(0.75)
+    sizes_a, weights_a = zip(*counts.items(), strict=True)
+    sizes_b, weights_b = zip(*reference.items(), strict=True)
+    assert d["w1"] == pytest.approx(wasserstein_distance(sizes_a, sizes_b, weights_a, weights_b))

@@ -14,3 +14,13 @@ class BadInputError(ValueError):
 
 class CheckpointError(BadInputError):
     """A checkpoint is corrupt, of the wrong kind, or not a FlowStudio checkpoint."""
+
+
+class CheckpointKindError(CheckpointError):
+    """A sound checkpoint of another kind than the caller expected (a molecule model opened
+    where a point-cloud one is wanted): ``found`` and ``expected`` name the two kinds, so a
+    caller can point to the right place without reading the message."""
+
+    def __init__(self, message: str, *, found: str, expected: str) -> None:
+        super().__init__(message)
+        self.found, self.expected = found, expected

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from flowstudio import __version__
-from flowstudio.errors import CheckpointError
+from flowstudio.errors import CheckpointError, CheckpointKindError
 
 FORMAT = "flowstudio-checkpoint"
 FORMAT_VERSION = 1
@@ -218,8 +218,10 @@ def load_checkpoint(
         versions=dict(data.get("versions") or {}),
     )
     if expect_kind is not None and ckpt.kind != expect_kind:
-        raise CheckpointError(
-            f"{path}: is a {ckpt.kind!r} checkpoint ({ckpt.model_name}), not a {expect_kind!r} one"
+        raise CheckpointKindError(
+            f"{path}: is a {ckpt.kind!r} checkpoint ({ckpt.model_name}), not a {expect_kind!r} one",
+            found=ckpt.kind,
+            expected=expect_kind,
         )
     if expect_model is not None and ckpt.model_name != expect_model:
         raise CheckpointError(

@@ -24,7 +24,9 @@ from rdkit import Chem
 from torch import Tensor
 
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, OrderedGraph, graph_to_mol
-from flowstudio.molecules.graphaf import GraphAF, edge_step_pairs, standard_normal_log_prob
+from flowstudio.molecules.graphaf import GraphAF
+from flowstudio.molecules.packing import edge_step_pairs
+from flowstudio.molecules.step_flow import standard_normal_log_prob
 
 R = NUM_EDGE_CLASSES - 1
 

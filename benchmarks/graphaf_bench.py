@@ -42,7 +42,8 @@ from graphaf_baseline import DenseGraphAFBaseline  # noqa: E402
 
 from flowstudio.molecules.generate import generate  # noqa: E402
 from flowstudio.molecules.graph import apply_order, fitting_order  # noqa: E402
-from flowstudio.molecules.graphaf import GraphAF, pack_steps  # noqa: E402
+from flowstudio.molecules.graphaf import GraphAF  # noqa: E402
+from flowstudio.molecules.packing import pack_steps  # noqa: E402
 from flowstudio.molecules.task import MoleculeTask  # noqa: E402
 
 PAPER_MODEL = {

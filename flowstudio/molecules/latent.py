@@ -32,7 +32,8 @@ from torch import Tensor
 from flowstudio.errors import BadInputError
 from flowstudio.molecules.generate import Generated, decode
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, apply_order, fitting_order, mol_to_graph
-from flowstudio.molecules.graphaf import GraphAF, edge_step_pairs, pack_steps
+from flowstudio.molecules.graphaf import GraphAF
+from flowstudio.molecules.packing import edge_step_pairs, pack_steps
 
 
 @dataclass

@@ -43,7 +43,8 @@ from flowstudio.molecules.graph import (
     raw_graph,
     vocabulary_from_raw,
 )
-from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig, PackedSteps, pack_steps
+from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
+from flowstudio.molecules.packing import PackedSteps, pack_steps
 from flowstudio.params import Param, engine_params
 
 PRESETS = ("quick", "full")

@@ -11,14 +11,9 @@ import torch
 from rdkit import Chem
 
 from flowstudio.molecules.graph import apply_order, build_vocabulary, fitting_order, mol_to_graph
-from flowstudio.molecules.graphaf import (
-    ConditionalAffineStack,
-    GraphAF,
-    GraphAFConfig,
-    edge_step_pairs,
-    pack_steps,
-    standard_normal_log_prob,
-)
+from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
+from flowstudio.molecules.packing import edge_step_pairs, pack_steps
+from flowstudio.molecules.step_flow import ConditionalAffineStack, standard_normal_log_prob
 from tests.molecules.test_graph import SMILES
 
 TINY = GraphAFConfig(hidden=16, rgcn_layers=2, flow_layers=3, st_hidden=16)

@@ -8,8 +8,9 @@ import torch
 from rdkit import Chem
 
 from flowstudio.molecules.graph import apply_order, build_vocabulary, fitting_order, mol_to_graph
-from flowstudio.molecules.graphaf import GraphAF, pack_steps
+from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.latent import decode_latents, encode, interpolate, sample_around
+from flowstudio.molecules.packing import pack_steps
 from tests.molecules.test_graph import SMILES
 from tests.molecules.test_graphaf import TINY, _randomize
 

@@ -10,7 +10,8 @@ import torch
 from rdkit import Chem
 
 from flowstudio.molecules.graph import build_vocabulary
-from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig, pack_steps
+from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
+from flowstudio.molecules.packing import pack_steps
 from tests.molecules.test_graph import SMILES
 from tests.molecules.test_graphaf import _ordered, _randomize
 

@@ -61,7 +61,7 @@ from flowstudio.flows.odesolve import (
 )
 
 __all__ = [
-    "ACCURATE", "CNF", "ODESolverError", "count_nfe", "make_cnf_flow", "regularization_terms", "reset_nfe",
+    "ACCURATE", "CNF", "broadcast_context", "ODESolverError", "count_nfe", "make_cnf_flow", "regularization_terms", "reset_nfe",
     "solver_override",
 ]
 
@@ -189,6 +189,11 @@ class CNF(Transform):
             logdet = logdet - self.augment_base._log_prob(aug, None)
         return end[0][..., : self.features], logdet
 
+    def _inverse_value(self, z: Tensor, context: Tensor | None) -> Tensor:
+        aug = torch.randn(*z.shape[:-1], self.augment_dims, dtype=z.dtype, device=z.device)
+        end = self._solve((self._augment(z, aug),), context, self._times(z, True))
+        return end[0][..., : self.features]
+
     def trajectory(self, z: Tensor, context: Tensor | None = None, *, times: Tensor) -> Tensor:
         """States along the flow from noise to data.
 
@@ -227,9 +232,7 @@ class CNF(Transform):
         self, state: tuple[Tensor, ...], context: Tensor | None, times: Tensor, keep_path: bool = False
     ) -> tuple[Tensor, ...]:
         z = state[0]
-        if context is not None:  # (B, C) -> (B, 1, …, 1, C): broadcast over the extra batch axes
-            extra = [1] * (z.dim() - context.dim())
-            context = context.reshape(*context.shape[:-1], *extra, context.shape[-1])
+        context = broadcast_context(context, z)
         noise = sample_noise(z, self.noise) if self._hutchinson() and len(state) > 1 else None
         dynamics = Dynamics(
             self.net, context, noise=noise, counter=self._nfe, max_nfe=self.max_nfe,
@@ -262,6 +265,15 @@ class CNF(Transform):
             f"trace={self.trace!r}, adjoint={self.adjoint}, augment_dims={self.augment_dims}, "
             f"kinetic_weight={self.kinetic_weight:g}, jacobian_weight={self.jacobian_weight:g}"
         )
+
+
+def broadcast_context(context: Tensor | None, z: Tensor) -> Tensor | None:
+    """A (B, C) context reshaped to (B, 1, …, 1, C) so it broadcasts over the extra batch
+    axes of ``z`` (the N points of B shapes, say) in the dynamics net."""
+    if context is None:
+        return None
+    extra = [1] * (z.dim() - context.dim())
+    return context.reshape(*context.shape[:-1], *extra, context.shape[-1])
 
 
 def _check_options(

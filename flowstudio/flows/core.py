@@ -57,9 +57,18 @@ class Transform(nn.Module):
         self._validate(z, context)
         return self._inverse(z, context)
 
+    def inverse_value(self, z: Tensor, context: Tensor | None = None) -> Tensor:
+        """Map noise to data without the log-determinant: all that sampling needs. A CNF
+        then integrates its state alone and never computes a divergence."""
+        self._validate(z, context)
+        return self._inverse_value(z, context)
+
     def _validate(self, x: Tensor, context: Tensor | None) -> None:
         check_features(x, self.features)
         check_context(context, self.context_features, x.shape[:-1])
+
+    def _inverse_value(self, z: Tensor, context: Tensor | None) -> Tensor:
+        return self._inverse(z, context)[0]
 
     def _forward(self, x: Tensor, context: Tensor | None) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -127,6 +136,11 @@ class Compose(Transform):
             z, logdet = t._inverse(z, self._context_for(t, context))
             total = total + logdet
         return z, total
+
+    def _inverse_value(self, z: Tensor, context: Tensor | None) -> Tensor:
+        for t in reversed(self.transforms):
+            z = t._inverse_value(z, self._context_for(t, context))
+        return z
 
     def __iter__(self) -> Iterable[Transform]:  # type: ignore[override]
         return iter(self.transforms)

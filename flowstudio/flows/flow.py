@@ -44,8 +44,7 @@ class Flow(Distribution):
 
     def _rsample(self, shape: tuple[int, ...], context: Tensor | None, temperature: float) -> Tensor:
         z = self.base._rsample(shape, context if self.base.context_features else None, temperature)
-        x, _ = self.transform._inverse(z, context if self.transform.context_features else None)
-        return x
+        return self.transform._inverse_value(z, context if self.transform.context_features else None)
 
     def sample_and_log_prob(
         self, n: int | tuple[int, ...], context: Tensor | None = None, temperature: float = 1.0

@@ -136,7 +136,16 @@ class ODENet(nn.Module):
 
 
 def time_and_context(t: Tensor, z: Tensor, context: Tensor | None) -> Tensor:
-    """``[t, c]`` with ``c``'s own (broadcastable) batch shape, or ``[t]`` shaped (1, …, 1, 1)."""
+    """``[t, c]`` with ``c``'s own (broadcastable) batch shape, or ``[t]`` shaped (1, …, 1, 1).
+
+    ``t`` is a scalar (one time for the whole batch, as in an ODE solve) or, for flow
+    matching, one time per sample shaped like ``z`` with a last axis of 1 (or broadcastable
+    to it, e.g. (B, 1, 1) for (B, N, D) point sets)."""
+    if t.dim() == 0:
+        if context is None:
+            return t.to(z).reshape([1] * z.dim())
+        return torch.cat([t.to(context).expand(*context.shape[:-1], 1), context], dim=-1)
     if context is None:
-        return t.to(z).reshape([1] * z.dim())
-    return torch.cat([t.to(context).expand(*context.shape[:-1], 1), context], dim=-1)
+        return t.to(z)
+    batch = torch.broadcast_shapes(t.shape[:-1], context.shape[:-1])
+    return torch.cat([t.to(context).expand(*batch, 1), context.expand(*batch, context.shape[-1])], dim=-1)

@@ -91,8 +91,7 @@ class SingleShapeModel(PointDensity):
         if noise is None:
             anchor = next(self.parameters())
             noise = temperature * torch.randn(k, p, 3, device=anchor.device, dtype=anchor.dtype)
-        x, _ = self.flow.transform.inverse(noise.reshape(-1, 3))
-        return x.reshape(noise.shape)
+        return self.flow.transform.inverse_value(noise.reshape(-1, 3)).reshape(noise.shape)
 
     def point_log_prob(self, points: Tensor, latent: Tensor | None = None) -> Tensor:
         return self.flow.log_prob(points.reshape(-1, 3)).reshape(points.shape[:-1])

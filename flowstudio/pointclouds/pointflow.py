@@ -160,8 +160,7 @@ class PointFlow(PointDensity):
     @torch.no_grad()
     def decode(self, latent: Tensor, noise: Tensor) -> Tensor:
         """Map point noise y (K, P, 3) to points given shape latents (K, Z)."""
-        x, _ = self.decoder.transform.inverse(noise, context=latent)
-        return x
+        return self.decoder.transform.inverse_value(noise, context=latent)
 
     @torch.no_grad()
     def sample_points(

@@ -25,6 +25,24 @@ from flowstudio.molecules.chem import PROPERTY_NAMES, properties, sanitize_mol
 SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "isomeric_smiles", "smi", "smiles_string", "mol_smiles")
 NAME_COLUMN_NAMES = ("name", "id", "title", "mol_id", "molecule_id", "compound_id", "zinc_id", "chembl_id")
 
+MAX_MODEL_ATOMS = 128
+"""The most heavy atoms of a molecule GraphAF trains on here. Its vocabulary takes
+``max_atoms`` from the data and generation holds (batch, max_atoms, window) tensors with a
+window up to ``max_atoms - 1``, so one 200,000-atom line would make a model no machine can
+sample; 128 is over three times the largest molecule of ZINC250k (38, GraphAF's data set)
+and MOSES (27), and covers drug-like molecules up to macrocycles."""
+
+MAX_SMILES_CHARS = 16 * MAX_MODEL_ATOMS
+"""The longest SMILES read as a molecule (2,048 characters). Sixteen characters per atom
+cover the longest atom token with its bonds (``[13C@@H+]`` plus a bond symbol, a branch
+and two ring-closure labels such as ``%12``), so no molecule of :data:`MAX_MODEL_ATOMS`
+atoms is longer; a longer entry is skipped with its length before RDKit parses it (a
+200,000-character line took minutes, and RDKit's error message for it ran out of memory)."""
+
+MAX_LINE_CHARS = 2 * MAX_SMILES_CHARS
+"""Characters of one line kept in memory (the SMILES and its name); the rest of a longer
+line is read in pieces and dropped."""
+
 
 def open_text(path: Path, mode: str = "rt") -> IO[str]:
     if path.name.lower().endswith(".gz"):
@@ -36,14 +54,45 @@ def _looks_like_smiles_header(token: str) -> bool:
     return token.strip().lower() in SMILES_COLUMN_NAMES
 
 
+def too_long(length: int) -> str:
+    """The reason an entry of ``length`` characters is skipped unparsed."""
+    return (
+        f"a SMILES of {length:,} characters, longer than any molecule a model here represents "
+        f"(at most {MAX_SMILES_CHARS:,} characters for {MAX_MODEL_ATOMS} heavy atoms)"
+    )
+
+
+def _bounded_lines(fh: IO[str]) -> Iterator[tuple[int, str, int]]:
+    """``(line number, text, full length)`` of each line, holding at most
+    :data:`MAX_LINE_CHARS` characters of it in memory."""
+    number = 0
+    while True:
+        line = fh.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        length, piece = len(line), line
+        while length > MAX_LINE_CHARS and piece[-1:] not in ("\n", "\r"):
+            piece = fh.readline(1 << 16)  # the rest of an overlong line, dropped
+            if not piece:
+                break
+            length += len(piece)
+        length -= len(piece) - len(piece.rstrip("\r\n"))
+        yield number, line[:MAX_LINE_CHARS], length
+
+
 def read_smiles_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str | None]]:
     """SMILES files: the first token of a line (up to white space or a comma, which never
     occurs in SMILES) is the SMILES, the rest of the line its name."""
     with open_text(path) as fh:
         first_content = True
-        for number, raw in enumerate(fh, start=1):
+        for number, raw, length in _bounded_lines(fh):
             line = raw.strip()
             if not line or line.startswith("#"):
+                continue
+            if length > MAX_LINE_CHARS:
+                first_content = False
+                yield number, line[:80], "", too_long(length)
                 continue
             parts = line.split(None, 1)
             token, name = parts[0], (parts[1].strip() if len(parts) > 1 else "")
@@ -54,7 +103,7 @@ def read_smiles_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | 
                 first_content = False
                 continue
             first_content = False
-            yield number, token, name, None
+            yield number, token, name, too_long(len(token)) if len(token) > MAX_SMILES_CHARS else None
 
 
 def read_csv_entries(path: Path) -> Iterator[tuple[int, str, str, Chem.Mol | str | None]]:
@@ -95,6 +144,8 @@ def _csv_entry(number: int, row: list[str], smiles_col: int, name_col: int | Non
     name = row[name_col].strip() if name_col is not None and name_col < len(row) else ""
     if not text:
         return number, "", name, "empty SMILES cell"
+    if len(text) > MAX_SMILES_CHARS:
+        return number, text[:80], name, too_long(len(text))
     return number, text, name, None
 
 

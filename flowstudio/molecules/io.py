@@ -26,6 +26,7 @@ from typing import IO, Any
 from rdkit import Chem
 
 from flowstudio.errors import BadInputError
+from flowstudio.inputs import MAX_REASONS_KEPT, SkipReport, require_regular_file
 from flowstudio.molecules.chem import Vocabulary, parse_smiles
 from flowstudio.molecules.formats import (
     read_csv_entries,
@@ -38,7 +39,7 @@ from flowstudio.molecules.formats import (
 from flowstudio.molecules.parsing import checked_entries
 
 #: How many skipped entries keep their reason (the count covers all of them).
-MAX_SKIPPED_KEPT = 20
+MAX_SKIPPED_KEPT = MAX_REASONS_KEPT
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,11 @@ class MoleculeSet:
 
     def __len__(self) -> int:
         return len(self.smiles)
+
+    @property
+    def report(self) -> SkipReport:
+        """The skipped entries as the report every reader gives (count and first reasons)."""
+        return SkipReport(self.skipped_count, [str(s) for s in self.skipped])
 
     def summary(self) -> str:
         """One line for a status bar: how many were read and why some were skipped."""
@@ -124,8 +130,9 @@ def _head(path: Path, n_bytes: int = 8192) -> bytes:
 
 
 def sniff_format(path: Path) -> MoleculeFormat:
-    """The format of ``path``: by extension, else by looking at its first bytes."""
-    head = _head(path)
+    """The format of ``path``: by extension, else by looking at its first bytes (a pipe or
+    device is refused before it is opened: reading it could block forever)."""
+    head = _head(require_regular_file(path))
     if b"\x00" in head:
         raise BadInputError(f"{path.name} is a binary file, not a molecule file (SMILES, CSV or SDF)")
     by_extension = {ext: fmt for fmt in _FORMATS.values() for ext in fmt.extensions}
@@ -183,10 +190,6 @@ def read_molecules(
             a SMILES column, or holds no valid molecule (the message gives the first reasons).
     """
     path = Path(path)
-    if not path.exists():
-        raise BadInputError(f"no such file: {path}")
-    if path.is_dir():
-        raise BadInputError(f"{path} is a folder, not a molecule file")
     fmt = sniff_format(path)
     atom_types, charges, vocab_max = _vocabulary_parts(vocabulary)
     rules = (atom_types, charges, max_atoms if max_atoms is not None else vocab_max)

@@ -32,6 +32,7 @@ from rdkit import Chem, rdBase
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
+from flowstudio.inputs import SkipReport
 from flowstudio.molecules.calibration import calibrate_end
 from flowstudio.molecules.generate import generate
 from flowstudio.molecules.graph import (
@@ -238,14 +239,16 @@ def resolve(preset: str, overrides: dict[str, Any] | None = None) -> dict[str, A
     return values
 
 
-def read_training_smiles(data: str | Path | list[str], limit: int | None) -> tuple[list[str], str]:
-    """SMILES from a file (any format :mod:`flowstudio.molecules.io` reads) or a list."""
+def read_training_smiles(data: str | Path | list[str], limit: int | None) -> tuple[list[str], SkipReport]:
+    """SMILES from a file (any format :mod:`flowstudio.molecules.io` reads, molecules over
+    ``MAX_MODEL_ATOMS`` heavy atoms skipped) or a list, and what the file reader skipped."""
     if isinstance(data, list | tuple):
-        return list(data)[:limit] if limit else list(data), ""
+        return list(data)[:limit] if limit else list(data), SkipReport()
+    from flowstudio.molecules.formats import MAX_MODEL_ATOMS
     from flowstudio.molecules.io import read_molecules
 
-    result = read_molecules(data, limit=limit)
-    return result.smiles, result.summary()
+    result = read_molecules(data, limit=limit, max_atoms=MAX_MODEL_ATOMS)
+    return result.smiles, result.report
 
 
 class MoleculeTask:
@@ -264,7 +267,7 @@ class MoleculeTask:
         self.preset = preset
         self.values = resolve(preset, overrides)
         self.data_path = str(data) if isinstance(data, str | Path) else None
-        self.data_summary = ""
+        self.data_report = SkipReport()  # what the reader and this task skipped, with reasons
         self.train_graphs: list[MolGraph] = []
         self._train_sizes: np.ndarray | None = None
         self.valid_graphs: list[MolGraph] = []
@@ -301,21 +304,21 @@ class MoleculeTask:
     # ---- data -----------------------------------------------------------------------
     def _load(self, data: str | Path | list[str], vocab: AtomVocabulary | None) -> AtomVocabulary:
         v = self.values
-        smiles, self.data_summary = read_training_smiles(data, v["max_molecules"] or None)
+        smiles, self.data_report = read_training_smiles(data, v["max_molecules"] or None)
         mols = []
         with rdBase.BlockLogs():
             for text in smiles:
                 mol = Chem.MolFromSmiles(text)
                 if mol is None or mol.GetNumAtoms() == 0:
-                    self.skipped += 1
+                    self._skip(text, "not a valid molecule")
                     continue
                 mols.append((text, mol))
         raws = []
         for text, mol in mols:
             try:
                 raws.append((text, raw_graph(mol)))
-            except BadInputError:
-                self.skipped += 1
+            except BadInputError as exc:
+                self._skip(text, str(exc))
         given = vocab is not None
         if vocab is None:
             if not raws:
@@ -326,13 +329,13 @@ class MoleculeTask:
         for text, raw in raws:
             try:
                 graph = graph_from_raw(raw, vocab)
-            except BadInputError:
-                self.skipped += 1
+            except BadInputError as exc:
+                self._skip(text, str(exc))
                 continue
             if given and (
                 graph.num_atoms > vocab.max_atoms or fitting_order(graph, vocab.edge_window, None) is None
             ):
-                self.skipped += 1
+                self._skip(text, "larger or more widely bonded than the run's model allows")
                 continue
             graphs.append(graph)
             kept.append(text)
@@ -346,6 +349,10 @@ class MoleculeTask:
         self.train_graphs = [graphs[i] for i in order[n_valid:]]
         self.train_smiles = [kept[i] for i in order[n_valid:]]
         return vocab
+
+    def _skip(self, smiles: str, reason: str) -> None:
+        self.skipped += 1
+        self.data_report.add(smiles if len(smiles) <= 40 else smiles[:39] + "…", reason)
 
     # ---- config ---------------------------------------------------------------------
     def config(self) -> dict[str, Any]:

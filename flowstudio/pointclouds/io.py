@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from flowstudio.errors import BadInputError
+from flowstudio.inputs import SkipReport, require_regular_file
 from flowstudio.pointclouds import readers, writers
 from flowstudio.pointclouds.mesh import Mesh, sample_surface
 from flowstudio.pointclouds.registry import (
@@ -111,6 +112,14 @@ class ShapeCollection:
     def __len__(self) -> int:
         return len(self.points)
 
+    @property
+    def report(self) -> SkipReport:
+        """The skipped shapes as the report every reader gives (count and first reasons)."""
+        report = SkipReport()
+        for name, reason in self.skipped:
+            report.add(name, reason)
+        return report
+
     def subset(self, split: str) -> ShapeCollection:
         """The shapes whose split is ``split``; all of them when there is no split."""
         if self.split is None:
@@ -130,10 +139,9 @@ class ShapeCollection:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise BadInputError(f"{path}: no such file")
     if path.is_dir():
         raise BadInputError(f"{path}: is a folder; open it as a collection")
+    require_regular_file(path)  # a pipe or a device would block the reader
     if path.stat().st_size == 0:
         raise BadInputError(f"{path}: empty file")
 
@@ -274,7 +282,7 @@ def _folder_collection(folder: Path, n_points: int, seed: int) -> ShapeCollectio
     files = sorted(
         p
         for p in folder.rglob("*")
-        if p.is_file()
+        if not p.is_dir()
         and p.suffix.lower() in exts
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )

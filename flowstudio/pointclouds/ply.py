@@ -122,6 +122,8 @@ def read_ply(path: Path, max_points: int | None, rng: np.random.Generator) -> Ge
     _ply_vertex_columns(path, vertex)
     face = elements[names.index("face")] if "face" in names else None
     wants_faces = face is not None and face.count > 0 and _ply_face_property(face) is not None
+    if wants_faces and names.index("face") < names.index("vertex"):
+        raise fail(path, "unsupported PLY file: its face element comes before the vertex element it indexes")
     if order is None:
         return _read_ply_ascii(path, body_start, elements, wants_faces)
     return _read_ply_binary(path, body_start, order, elements, wants_faces, max_points, rng)

@@ -103,6 +103,8 @@ def read_off(path: Path, max_points: int | None, rng: np.random.Generator) -> Ge
         nv, nf = int(head[0]), int(head[1])
     except (ValueError, IndexError):
         raise fail(path, "malformed OFF counts line") from None
+    if nv < 0 or nf < 0:
+        raise fail(path, f"malformed OFF counts line: negative counts ({nv} vertices, {nf} faces)")
     if len(rest) < nv + nf:
         raise fail(
             path, f"truncated OFF file: {nv} vertices and {nf} faces declared, found {len(rest)} data lines"

@@ -24,6 +24,7 @@ from torch import Tensor
 from flowstudio.errors import BadInputError
 from flowstudio.flows.cnf import ACCURATE, ODESolverError, count_nfe, reset_nfe, solver_override
 from flowstudio.flows.odesolve import FIXED_STEP_SOLVERS
+from flowstudio.inputs import SkipReport
 from flowstudio.pointclouds.datasets import Normalization, PointCloudDataset
 from flowstudio.pointclouds.io import ShapeCollection, load
 from flowstudio.pointclouds.models import PointDensity, SingleShapeModel, regularization
@@ -73,6 +74,7 @@ class PointCloudTask:
         self._shape: tuple[Tensor, Tensor] | None = None  # single shape: (train, test) points
         self._device = torch.device("cpu")
         self.skipped: list[tuple[str, str]] = []  # (shape, reason) the data reader left out
+        self.data_report = SkipReport()  # the same as a count and first reasons, for the run's config
         if data is not None:
             self._load(data)
         if self.normalization is None:
@@ -95,6 +97,7 @@ class PointCloudTask:
             data = load(data, n_points=v["points_per_shape"], seed=v["seed"])
         if isinstance(data, ShapeCollection):
             self.skipped = list(data.skipped)
+            self.data_report = data.report
         if self.single_shape:
             self._load_shape(data)
         else:

@@ -28,16 +28,17 @@ def register(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         "eval",
         help="MOSES metrics of sampled molecules (JSON on stdout)",
-        description="Validity, uniqueness, novelty, IntDiv, SNN, Frag, Scaf, FCD and property "
-        "distances (MOSES, Polykovskiy et al. 2020) of a file of sampled molecules.",
+        description="Validity, uniqueness, novelty, IntDiv, SNN, Frag, Scaf, FCD, Filters and property "
+        "distances (MOSES, Polykovskiy et al. 2020) of a file of sampled molecules, with ring-size "
+        "statistics and the reference set's own Filters rate; docs/molecule-metrics.md defines each.",
     )
     parser.add_argument("--samples", required=True, type=Path, help="sampled molecules (.smi, .csv, .sdf)")
     parser.add_argument("--train", required=True, type=Path, help="training molecules (for novelty)")
     parser.add_argument(
         "--test",
         type=Path,
-        help="held-out molecules: the reference of SNN, Frag, Scaf, FCD, properties "
-        "(default: the training set)",
+        help="held-out molecules: the reference of SNN, Frag, Scaf, FCD, properties, ring sizes "
+        "and Filters_ref (default: the training set)",
     )
     parser.add_argument(
         "--device",

@@ -1,13 +1,14 @@
 """MOSES metrics of generated molecules (Polykovskiy et al. 2020, "Molecular Sets (MOSES):
-A Benchmarking Platform for Molecular Generation Models").
+A Benchmarking Platform for Molecular Generation Models"), and the metrics that expose
+implausible chemistry which MOSES's headline numbers hide.
 
 :func:`evaluate` returns every metric under its published name. ``G`` is the list of
 generated entries, ``V`` its valid molecules (in order, duplicates kept), ``R`` the
 reference set (the test set, else the training set; a seeded subset of at most
-``max_reference`` molecules).
+``max_reference`` molecules, see :mod:`.reference`). ``docs/molecule-metrics.md`` explains
+each for users; the definitions:
 
-- ``valid``: |V| / |G|; an entry is valid when RDKit parses and sanitizes it (``None`` and
-  empty strings are invalid).
+- ``valid``: |V| / |G| (:mod:`.validity`).
 - ``valid_without_check``: passed through from the generator (the fraction of molecules
   that needed no valency correction), when given.
 - ``unique@1000``, ``unique@10000``, ``unique``: distinct canonical SMILES among the first
@@ -18,39 +19,46 @@ reference set (the test set, else the training set; a seeded subset of at most
   the pairs x = y are included, as in MOSES. (MOSES's code takes the p-th root per
   molecule before averaging; for p = 1 both agree.) ``IntDiv`` repeats ``IntDiv1``.
 - ``SNN/Test``: mean over V of the highest Tanimoto similarity to any molecule of R.
-- ``Frag/Test``: cosine similarity of the BRICS fragment count vectors of V and R (each
-  molecule cut with ``FragmentOnBRICSBonds``, every fragment occurrence counted).
-- ``Scaf/Test``: cosine similarity of the Bemis–Murcko scaffold count vectors; as in
-  MOSES, only scaffolds with at least two rings are counted.
+- ``Frag/Test``, ``Scaf/Test``: cosine similarity of the BRICS fragment and of the
+  Bemis–Murcko scaffold count vectors of V and R (:mod:`.fragments`).
 - ``FCD/Test``: Fréchet ChemNet Distance between V and R (see :mod:`.fcd`).
-- ``logP``, ``SA``, ``QED``, ``weight``: Wasserstein-1 distance between the property
-  distributions of V and R (Crippen logP, SA score, QED, molecular weight in g/mol).
-- ``heavy_atoms``: Wasserstein-1 distance of the heavy-atom counts, with
-  ``heavy_atoms_mean`` (V) and ``heavy_atoms_mean_ref`` (R): a model that inflates its
+- ``Filters``: share of V passing MOSES's medicinal-chemistry and PAINS filters
+  (:mod:`.filters`); ``Filters_ref``: the same share of R (at most 2,000 of its molecules),
+  the rate real molecules reach.
+- ``logP``, ``SA``, ``QED``, ``weight``, ``heavy_atoms``, ``rings``, ``aromatic_rings``:
+  Wasserstein-1 distance between the property distributions of V and R (:mod:`.properties`),
+  with ``heavy_atoms_mean`` (V) and ``heavy_atoms_mean_ref`` (R): a model that inflates its
   validity with tiny molecules shows here.
+- ``ring_unusual_share`` (V) and ``ring_unusual_share_ref`` (R): share of molecules with a
+  ring smaller than 5 or larger than 7 atoms; ``ring_size_tv`` and ``ring_size_w1``: total
+  variation and W1 between the ring-size distributions of V and R (:mod:`.rings`).
 - ``n_samples``, ``n_valid``, ``n_reference``: the set sizes.
 
-Metrics that cannot be computed (no valid molecule, FCD of fewer than two) are ``nan``.
+Metrics that cannot be computed (no valid molecule, FCD of fewer than two, no ring) are ``nan``.
+:func:`distribution_histograms` gives the histograms behind the distances, for plotting.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import threading
-from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
-from rdkit import Chem, rdBase
-from rdkit.Chem import QED, Crippen, Descriptors
-from rdkit.Chem.Scaffolds import MurckoScaffold
-from scipy.stats import wasserstein_distance
 
-from flowstudio.molecules.chem import sa_score
-from flowstudio.molecules.fcd import chemnet_statistics, frechet_chemnet_distance
+from flowstudio.molecules.fcd import frechet_chemnet_distance
+from flowstudio.molecules.filters import fraction_passing_filters
+from flowstudio.molecules.fragments import brics_fragments, cosine_similarity, murcko_scaffolds
+from flowstudio.molecules.properties import (
+    Histogram,
+    count_histogram,
+    property_distances,
+    property_histograms,
+    property_values,
+)
+from flowstudio.molecules.reference import ReferenceStatistics, reference_statistics, reference_subset
+from flowstudio.molecules.rings import ring_size_counts, ring_size_distance, unusual_ring_share
 from flowstudio.molecules.similarity import max_similarity, mean_power_similarity, morgan_fingerprints
+from flowstudio.molecules.validity import fraction_valid, valid_molecules
 
 #: Keys of :func:`evaluate`, in the order they are printed.
 METRIC_KEYS = (
@@ -67,51 +75,25 @@ METRIC_KEYS = (
     "Frag/Test",
     "Scaf/Test",
     "FCD/Test",
+    "Filters",
+    "Filters_ref",
     "logP",
     "SA",
     "QED",
     "weight",
     "heavy_atoms",
+    "rings",
+    "aromatic_rings",
     "heavy_atoms_mean",
     "heavy_atoms_mean_ref",
+    "ring_unusual_share",
+    "ring_unusual_share_ref",
+    "ring_size_tv",
+    "ring_size_w1",
     "n_samples",
     "n_valid",
     "n_reference",
 )
-
-PROPERTY_FUNCTIONS = {
-    "logP": Crippen.MolLogP,
-    "SA": sa_score,
-    "QED": QED.qed,
-    "weight": Descriptors.MolWt,
-    "heavy_atoms": lambda mol: mol.GetNumHeavyAtoms(),
-}
-
-
-def _mol(text: str | None) -> Chem.Mol | None:
-    if text is None or not isinstance(text, str) or not text.strip():
-        return None
-    with rdBase.BlockLogs():
-        mol = Chem.MolFromSmiles(text.strip())
-    return mol if mol is not None and mol.GetNumAtoms() > 0 else None
-
-
-def valid_molecules(samples: Sequence[str | None]) -> tuple[list[Chem.Mol], list[str]]:
-    """The valid entries as molecules and canonical SMILES, in order, duplicates kept."""
-    mols, smiles = [], []
-    for text in samples:
-        mol = _mol(text)
-        if mol is not None:
-            mols.append(mol)
-            smiles.append(Chem.MolToSmiles(mol))
-    return mols, smiles
-
-
-def fraction_valid(samples: Sequence[str | None]) -> float:
-    """Valid entries / all entries (``nan`` for an empty list)."""
-    if not samples:
-        return math.nan
-    return sum(_mol(s) is not None for s in samples) / len(samples)
 
 
 def fraction_unique(canonical: Sequence[str], k: int | None = None) -> float:
@@ -140,100 +122,10 @@ def nearest_neighbour_similarity(fps: np.ndarray, ref_fps: np.ndarray, device: s
     return float(max_similarity(fps, ref_fps, device=device).mean())
 
 
-def brics_fragments(mols: Sequence[Chem.Mol]) -> Counter:
-    """Counts of BRICS fragments (canonical SMILES with their dummy attachment atoms)."""
-    counts: Counter = Counter()
-    for mol in mols:
-        counts.update(Chem.MolToSmiles(Chem.FragmentOnBRICSBonds(mol)).split("."))
-    return counts
-
-
-def murcko_scaffolds(mols: Sequence[Chem.Mol], min_rings: int = 2) -> Counter:
-    """Counts of Bemis–Murcko scaffolds with at least ``min_rings`` rings (MOSES's choice)."""
-    counts: Counter = Counter()
-    for mol in mols:
-        try:
-            scaffold = MurckoScaffold.GetScaffoldForMol(mol)
-        except Exception:  # RDKit fails on a few exotic ring systems; MOSES skips them too
-            continue
-        text = Chem.MolToSmiles(scaffold)
-        if text and scaffold.GetRingInfo().NumRings() >= min_rings:
-            counts[text] += 1
-    return counts
-
-
-def cosine_similarity(a: Counter, b: Counter) -> float:
-    """Cosine similarity of two count vectors keyed by name (missing keys count 0)."""
-    if not a or not b:
-        return math.nan
-    keys = sorted(set(a) | set(b))
-    va = np.array([a.get(k, 0) for k in keys], dtype=np.float64)
-    vb = np.array([b.get(k, 0) for k in keys], dtype=np.float64)
-    return float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb)))
-
-
-def property_values(mols: Sequence[Chem.Mol]) -> dict[str, np.ndarray]:
-    """logP, SA, QED, weight and heavy-atom count of every molecule."""
-    return {
-        name: np.array([float(func(m)) for m in mols], dtype=np.float64)
-        for name, func in PROPERTY_FUNCTIONS.items()
-    }
-
-
-def _subset(items: list[str], limit: int | None, seed: int) -> list[str]:
-    if limit is None or len(items) <= limit:
-        return items
-    index = np.sort(np.random.default_rng(seed).choice(len(items), size=limit, replace=False))
-    return [items[i] for i in index]
-
-
-@dataclass
-class ReferenceStatistics:
-    """What the metrics need of a reference set, computed once and reused: repeated
-    evaluations against the same training or test set (the GUI's Metrics button, a run
-    evaluated at several checkpoints) then only pay for the generated molecules."""
-
-    size: int
-    fingerprints: np.ndarray
-    fragments: Counter
-    scaffolds: Counter
-    properties: dict[str, np.ndarray]
-    canonical: list[str]
-    chemnet: dict[str, dict[str, np.ndarray] | None] = field(default_factory=dict)  # per device
-
-    def chemnet_statistics(self, device: str) -> dict[str, np.ndarray] | None:
-        if device not in self.chemnet:
-            self.chemnet[device] = chemnet_statistics(self.canonical, device)
-        return self.chemnet[device]
-
-
-_reference_cache: OrderedDict[str, ReferenceStatistics] = OrderedDict()
-_reference_lock = threading.Lock()
-_REFERENCE_CACHE_SIZE = 4
-
-
-def reference_statistics(smiles: Sequence[str]) -> ReferenceStatistics:
-    """The :class:`ReferenceStatistics` of ``smiles`` (its valid entries), from a small
-    cache keyed by the exact list."""
-    key = hashlib.sha256("\n".join(smiles).encode("utf-8", "replace")).hexdigest()
-    with _reference_lock:
-        if key in _reference_cache:
-            _reference_cache.move_to_end(key)
-            return _reference_cache[key]
-    mols, canonical = valid_molecules(smiles)
-    stats = ReferenceStatistics(
-        size=len(mols),
-        fingerprints=morgan_fingerprints(mols),
-        fragments=brics_fragments(mols),
-        scaffolds=murcko_scaffolds(mols),
-        properties=property_values(mols),
-        canonical=canonical,
-    )
-    with _reference_lock:
-        _reference_cache[key] = stats
-        while len(_reference_cache) > _REFERENCE_CACHE_SIZE:
-            _reference_cache.popitem(last=False)
-    return stats
+def _reference(
+    train: Sequence[str], test: Sequence[str] | None, max_reference: int | None, seed: int
+) -> ReferenceStatistics:
+    return reference_statistics(reference_subset(test if test is not None else train, max_reference, seed))
 
 
 def evaluate(
@@ -248,12 +140,13 @@ def evaluate(
     fcd: bool = True,
     seed: int = 0,
 ) -> dict[str, float]:
-    """All the MOSES metrics of ``samples`` (see the module docstring for definitions).
+    """All the metrics of ``samples`` (see the module docstring for definitions).
 
     Args:
         samples: generated SMILES in generation order; ``None`` marks a failed sample.
         train: training SMILES (for novelty; the reference too when ``test`` is None).
-        test: held-out SMILES: the reference of SNN, Frag, Scaf, FCD and the properties.
+        test: held-out SMILES: the reference of SNN, Frag, Scaf, FCD, the properties, the
+            ring sizes and ``Filters_ref``.
         valid_without_check: reported as is when given.
         device: where Tanimoto blocks and ChemNet run (``"cpu"``, ``"cuda"``).
         max_reference: use a seeded random subset of at most this many reference
@@ -275,8 +168,7 @@ def evaluate(
     train_set = set(valid_molecules(train)[1]) if canonicalize_train else set(train)
     results["novel"] = fraction_novel(canonical, train_set)
 
-    reference_source = list(test) if test is not None else list(train)
-    ref = reference_statistics(_subset(reference_source, max_reference, seed))
+    ref = _reference(train, test, max_reference, seed)
 
     fps = morgan_fingerprints(mols)
     results["IntDiv1"] = internal_diversity(fps, p=1, device=device)
@@ -289,16 +181,38 @@ def evaluate(
         results["FCD/Test"] = frechet_chemnet_distance(canonical, ref.chemnet_statistics(device), device)
     else:
         results["FCD/Test"] = math.nan
+    results["Filters"] = fraction_passing_filters(mols)
+    results["Filters_ref"] = ref.filters
 
     generated = property_values(mols)
-    for name in PROPERTY_FUNCTIONS:
-        if len(mols) and ref.size:
-            results[name] = float(wasserstein_distance(generated[name], ref.properties[name]))
-        else:
-            results[name] = math.nan
+    results.update(property_distances(generated, ref.properties))
     results["heavy_atoms_mean"] = float(generated["heavy_atoms"].mean()) if len(mols) else math.nan
     results["heavy_atoms_mean_ref"] = float(ref.properties["heavy_atoms"].mean()) if ref.size else math.nan
+
+    results["ring_unusual_share"] = unusual_ring_share(mols)
+    results["ring_unusual_share_ref"] = ref.ring_unusual_share
+    distance = ring_size_distance(ring_size_counts(mols), ref.ring_counts)
+    results["ring_size_tv"], results["ring_size_w1"] = distance["tv"], distance["w1"]
     results["n_samples"] = len(samples)
     results["n_valid"] = len(mols)
     results["n_reference"] = ref.size
     return {key: results[key] for key in METRIC_KEYS if key in results}
+
+
+def distribution_histograms(
+    samples: Sequence[str | None],
+    train: Sequence[str],
+    test: Sequence[str] | None = None,
+    *,
+    max_reference: int | None = 10_000,
+    seed: int = 0,
+) -> dict[str, Histogram]:
+    """Histograms of the valid ``samples`` over the reference set (the same reference, and
+    cache, as :func:`evaluate` with these arguments): one per property of
+    :data:`~flowstudio.molecules.properties.PROPERTY_FUNCTIONS` (``"QED"``, ``"rings"``, ...)
+    and ``"ring_size"``, rings by size over all molecules (:func:`.rings.ring_size_counts`)."""
+    mols, _ = valid_molecules(samples)
+    ref = _reference(train, test, max_reference, seed)
+    histograms = property_histograms(property_values(mols), ref.properties)
+    histograms["ring_size"] = count_histogram(ring_size_counts(mols), ref.ring_counts)
+    return histograms

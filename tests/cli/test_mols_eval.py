@@ -31,6 +31,23 @@ def test_eval_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert result["n_reference"] == 3
     for key in ("IntDiv1", "IntDiv2", "SNN/Test", "Frag/Test", "FCD/Test", "logP", "SA", "QED", "weight"):
         assert isinstance(result[key], float) and math.isfinite(result[key]), key
+    for key in ("rings", "aromatic_rings", "heavy_atoms", "ring_size_tv", "ring_size_w1"):
+        assert isinstance(result[key], float) and math.isfinite(result[key]), key
+    for key in ("Filters", "Filters_ref", "ring_unusual_share", "ring_unusual_share_ref"):
+        assert 0.0 <= result[key] <= 1.0, key
+
+
+def test_eval_reports_odd_rings_and_filtered_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # cyclopropane has a ring below 5 atoms; benzaldehyde fails the aldehyde filter
+    samples = write_molecules(tmp_path / "s.smi", ["C1CC1", "c1ccccc1", "O=Cc1ccccc1"])
+    train = write_molecules(tmp_path / "train.smi", TRAIN)
+    code = main(["mols", "eval", "--samples", str(samples), "--train", str(train), "--no-fcd"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["ring_unusual_share"] == 1 / 3 and result["ring_unusual_share_ref"] == 0.0
+    assert result["Filters"] == 2 / 3 and result["Filters_ref"] == 1.0
     assert result["Scaf/Test"] is None or isinstance(result["Scaf/Test"], float)  # NaN becomes null
 
 

@@ -14,6 +14,7 @@ from flowstudio.molecules.metrics import (
     METRIC_KEYS,
     brics_fragments,
     cosine_similarity,
+    distribution_histograms,
     evaluate,
     fraction_novel,
     fraction_unique,
@@ -22,6 +23,8 @@ from flowstudio.molecules.metrics import (
     murcko_scaffolds,
     nearest_neighbour_similarity,
 )
+from flowstudio.molecules.properties import PROPERTY_FUNCTIONS
+from flowstudio.molecules.rings import ring_size_counts
 from flowstudio.molecules.similarity import max_similarity, morgan_fingerprints, tanimoto_matrix
 
 DRUGS = [
@@ -124,9 +127,38 @@ def test_evaluate_a_set_against_itself() -> None:
     for key in ("SNN/Test", "Frag/Test", "Scaf/Test"):
         assert result[key] == pytest.approx(1.0), key
     assert result["FCD/Test"] == pytest.approx(0.0, abs=1e-3)
-    for key in ("logP", "SA", "QED", "weight", "heavy_atoms"):
+    for key in (*PROPERTY_FUNCTIONS, "ring_size_tv", "ring_size_w1"):
         assert result[key] == pytest.approx(0.0, abs=1e-9), key
     assert result["IntDiv"] == result["IntDiv1"] > 0.5
+    assert result["Filters"] == result["Filters_ref"] == 1.0
+    assert result["ring_unusual_share"] == result["ring_unusual_share_ref"] == 0.0
+
+
+def test_evaluate_exposes_odd_rings_and_filtered_groups() -> None:
+    # cyclopropane + benzene: one molecule of two with a ring outside 5-7 atoms; a
+    # benzylidene rhodanine (PAINS) and benzaldehyde (an aldehyde) fail the filters
+    samples = ["C1CC1", "c1ccccc1", "S=C1SC(=Cc2ccccc2)C(=O)N1", "O=Cc1ccccc1"]
+    result = evaluate(samples, train=DRUGS, fcd=False)
+    assert result["ring_unusual_share"] == 1 / 4
+    assert result["Filters"] == 2 / 4
+    assert result["Filters_ref"] == 1.0 and result["ring_unusual_share_ref"] == 0.0
+    assert 0 < result["ring_size_tv"] < 1 and result["ring_size_w1"] > 0
+    small_rings = evaluate(["C1CC1", "c1ccccc1"], train=DRUGS, fcd=False)
+    assert small_rings["ring_unusual_share"] == 0.5
+
+
+def test_distribution_histograms_compare_samples_with_the_reference() -> None:
+    samples = ["C1CC1", "c1ccccc1", "CCO", None]
+    histograms = distribution_histograms(samples, train=DRUGS, max_reference=None)
+    assert {"QED", "logP", "SA", "weight", "heavy_atoms", "rings", "aromatic_rings", "ring_size"} <= set(
+        histograms
+    )
+    assert histograms["QED"].counts.sum() == 3 and histograms["QED"].reference_counts.sum() == len(DRUGS)
+    rings = histograms["ring_size"]  # sizes 3 to 6: the samples' 3 and 6, the drugs' 5 and 6
+    reference = ring_size_counts(_mols(DRUGS))
+    np.testing.assert_array_equal(rings.edges, [2.5, 3.5, 4.5, 5.5, 6.5])
+    np.testing.assert_array_equal(rings.counts, [1, 0, 0, 1])
+    np.testing.assert_array_equal(rings.reference_counts, [0, 0, reference[5], reference[6]])
 
 
 def test_tiny_molecules_show_in_the_size_distribution() -> None:

@@ -1,0 +1,103 @@
+"""What the metrics need of a reference set (the test set, else the training set), computed
+once and cached: repeated evaluations against the same set (the window's Metrics button, a
+run evaluated at several checkpoints) then only pay for the generated molecules.
+
+The reference is a seeded random subset of at most ``max_reference`` molecules
+(:func:`reference_subset`). Its ``Filters`` pass rate is measured on an evenly spread part of
+at most :data:`FILTERS_MAX_REFERENCE` of them: PAINS matching costs ~3 ms a molecule, and
+the standard error of a pass rate near 0.99 is 0.002 at 2,000 molecules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rdkit import Chem
+
+from flowstudio.molecules.fcd import chemnet_statistics
+from flowstudio.molecules.filters import fraction_passing_filters
+from flowstudio.molecules.fragments import brics_fragments, murcko_scaffolds
+from flowstudio.molecules.properties import property_values
+from flowstudio.molecules.rings import ring_size_counts, unusual_ring_share
+from flowstudio.molecules.similarity import morgan_fingerprints
+from flowstudio.molecules.validity import valid_molecules
+
+#: The reference's ``Filters`` rate is measured on at most this many of its molecules.
+FILTERS_MAX_REFERENCE = 2_000
+
+
+def reference_subset(smiles: Sequence[str], limit: int | None, seed: int = 0) -> list[str]:
+    """A seeded random subset of at most ``limit`` entries, in their original order
+    (all of them when ``limit`` is ``None`` or not smaller)."""
+    items = list(smiles)
+    if limit is None or len(items) <= limit:
+        return items
+    index = np.sort(np.random.default_rng(seed).choice(len(items), size=limit, replace=False))
+    return [items[i] for i in index]
+
+
+def spread(mols: Sequence[Chem.Mol], limit: int) -> list[Chem.Mol]:
+    """At most ``limit`` of ``mols``, evenly spaced over the whole sequence."""
+    if len(mols) <= limit:
+        return list(mols)
+    return list(mols[:: math.ceil(len(mols) / limit)])
+
+
+@dataclass
+class ReferenceStatistics:
+    """The statistics of one reference set that :func:`~flowstudio.molecules.metrics.evaluate`
+    compares generated molecules with."""
+
+    size: int
+    fingerprints: np.ndarray
+    fragments: Counter
+    scaffolds: Counter
+    properties: dict[str, np.ndarray]
+    ring_counts: dict[int, int]
+    ring_unusual_share: float
+    filters: float
+    canonical: list[str]
+    chemnet: dict[str, dict[str, np.ndarray] | None] = field(default_factory=dict)  # per device
+
+    def chemnet_statistics(self, device: str) -> dict[str, np.ndarray] | None:
+        if device not in self.chemnet:
+            self.chemnet[device] = chemnet_statistics(self.canonical, device)
+        return self.chemnet[device]
+
+
+_reference_cache: OrderedDict[str, ReferenceStatistics] = OrderedDict()
+_reference_lock = threading.Lock()
+_REFERENCE_CACHE_SIZE = 4
+
+
+def reference_statistics(smiles: Sequence[str]) -> ReferenceStatistics:
+    """The :class:`ReferenceStatistics` of ``smiles`` (its valid entries), from a small
+    cache keyed by the exact list."""
+    key = hashlib.sha256("\n".join(smiles).encode("utf-8", "replace")).hexdigest()
+    with _reference_lock:
+        if key in _reference_cache:
+            _reference_cache.move_to_end(key)
+            return _reference_cache[key]
+    mols, canonical = valid_molecules(smiles)
+    stats = ReferenceStatistics(
+        size=len(mols),
+        fingerprints=morgan_fingerprints(mols),
+        fragments=brics_fragments(mols),
+        scaffolds=murcko_scaffolds(mols),
+        properties=property_values(mols),
+        ring_counts=ring_size_counts(mols),
+        ring_unusual_share=unusual_ring_share(mols),
+        filters=fraction_passing_filters(spread(mols, FILTERS_MAX_REFERENCE)),
+        canonical=canonical,
+    )
+    with _reference_lock:
+        _reference_cache[key] = stats
+        while len(_reference_cache) > _REFERENCE_CACHE_SIZE:
+            _reference_cache.popitem(last=False)
+    return stats

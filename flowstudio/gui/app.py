@@ -28,9 +28,9 @@ def preload_engines() -> None:
     """Import the heavy libraries the workspaces need (PyTorch, RDKit, VTK: seconds)."""
     import pyvista  # noqa: F401
 
-    import flowstudio.molecules.task
-    import flowstudio.pointclouds.task
-    import flowstudio.training.engine  # noqa: F401
+    from flowstudio.workbench import engines
+
+    engines.preload()
 
 
 def create_window(load_samples: bool = True):

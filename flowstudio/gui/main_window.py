@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -27,48 +27,20 @@ from PySide6.QtWidgets import (
 from flowstudio import __version__
 from flowstudio.errors import BadInputError
 from flowstudio.gui.log_panel import LogPanel
+from flowstudio.gui.menus import WindowMenus
 from flowstudio.gui.settings import Settings
 from flowstudio.gui.views_points import VtkView
 from flowstudio.gui.widgets import icon
 from flowstudio.gui.workspace import Workspace
 from flowstudio.gui.workspace_molecules import MoleculesWorkspace
 from flowstudio.gui.workspace_points import PointsWorkspace
+from flowstudio.workbench.routing import file_kind
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 CLOSE_WAIT_S = 30.0
 """How long closing waits for a run to finish its step before stopping it the hard way (wait)."""
 
 
-def molecule_suffixes() -> set[str]:
-    from flowstudio.molecules import io
-
-    return {ext for fmt in io.formats() for ext in fmt.extensions} - {".txt"} | {".smi", ".smiles"}
-
-
-def workspace_kind_for(path: Path) -> str:
-    """Which workspace a dropped or opened file belongs to (or ``checkpoint``)."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    suffix = suffixes[-1] if suffixes else ""
-    if suffix in CHECKPOINT_SUFFIXES:
-        return "checkpoint"
-    if path.is_dir():
-        return "points"
-    if suffix in molecule_suffixes():
-        return "molecules"
-    if suffix == ".txt":  # SMILES or xyz text: look at the first line
-        try:
-            first = path.read_text(errors="replace").lstrip().splitlines()[0]
-            numbers = first.replace(",", " ").split()
-            float(numbers[0])
-            return "points"
-        except (IndexError, ValueError, OSError):
-            return "molecules"
-    return "points"
-
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowMenus, QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("FlowStudio")
@@ -110,150 +82,6 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self.tabs.currentChanged.connect(self._workspace_changed)
         self.resize_docks()
-
-    # ------------------------------------------------------------------ menus
-    def _action(
-        self,
-        text: str,
-        slot,
-        shortcut: str | QKeySequence | None = None,
-        tip: str = "",
-        icon_name: str | None = None,
-    ) -> QAction:
-        action = QAction(text, self)
-        if icon_name:
-            action.setIcon(icon(icon_name))
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.triggered.connect(lambda *_: slot())
-        self.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        file.addAction(
-            self._action(
-                "&Open…",
-                self.open_dialog,
-                QKeySequence.StandardKey.Open,
-                "Open a point cloud, mesh, collection or molecule file",
-                "open",
-            )
-        )
-        file.addAction(
-            self._action(
-                "Open &folder…",
-                self.open_folder_dialog,
-                "Ctrl+Shift+O",
-                "Open a folder of shapes as one collection",
-            )
-        )
-        self.recent_menu = file.addMenu("Open &recent")
-        self.samples_menu = file.addMenu("&Samples")
-        file.addSeparator()
-        file.addAction(
-            self._action(
-                "Open &checkpoint…",
-                self.open_checkpoint_dialog,
-                "Ctrl+Shift+K",
-                "Load a trained model to explore it",
-            )
-        )
-        self.save_checkpoint_action = self._action(
-            "Save checkpoint &as…",
-            self.save_checkpoint_dialog,
-            "Ctrl+S",
-            "Save the current model's checkpoint",
-            "save",
-        )
-        file.addAction(self.save_checkpoint_action)
-        file.addSeparator()
-        file.addAction(
-            self._action(
-                "&Export samples…",
-                self.export_dialog,
-                "Ctrl+E",
-                "Save the samples shown (points: PLY/XYZ/NPY/NPZ; molecules: SDF/SMILES/CSV)",
-                "save",
-            )
-        )
-        file.addAction(
-            self._action(
-                "Save &screenshot…",
-                self.screenshot_dialog,
-                "Ctrl+Shift+S",
-                "Save the current view as a PNG image",
-                "camera",
-            )
-        )
-        file.addSeparator()
-        file.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
-
-        train = bar.addMenu("&Training")
-        self.train_action = self._action(
-            "&Train", lambda: self.current.start_training(), "F5", "Start training", "play"
-        )
-        self.pause_action = self._action(
-            "&Pause / Resume", self.toggle_pause, "F6", "Pause or resume", "pause"
-        )
-        self.stop_action = self._action(
-            "&Stop",
-            lambda: self.current.stop_training(),
-            "F7",
-            "Stop after the current step (a checkpoint is kept)",
-            "stop",
-        )
-        for a in (self.train_action, self.pause_action, self.stop_action):
-            train.addAction(a)
-
-        view = bar.addMenu("&View")
-        view.addAction(
-            self._action("&Point clouds", lambda: self.tabs.setCurrentWidget(self.points), "Ctrl+1")
-        )
-        view.addAction(
-            self._action("&Molecules", lambda: self.tabs.setCurrentWidget(self.molecules), "Ctrl+2")
-        )
-        view.addSeparator()
-        view.addAction(self.log_dock.toggleViewAction())
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self._action("&About FlowStudio", self.about))
-        self._rebuild_recent_menu()
-
-    def _rebuild_samples_menu(self) -> None:
-        self.samples_menu.clear()
-        for ws in self.workspaces:
-            section = self.samples_menu.addSection(ws.title)
-            section.setEnabled(False)
-            for i in range(ws.sample_combo.count()):
-                sample = ws.sample_combo.itemData(i)
-                action = self.samples_menu.addAction(sample.title)
-                action.setToolTip(sample.description)
-                action.triggered.connect(lambda *_, w=ws, s=sample: self._open_sample(w, s))
-
-    def _open_sample(self, ws: Workspace, sample) -> None:
-        self.tabs.setCurrentWidget(ws)
-        ws.load_sample(sample)
-
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        recent = self.settings.recent_files()
-        for path in recent:
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.setStatusTip(path)
-            action.triggered.connect(lambda *_, p=path: self.open_path(p))
-        if recent:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction(
-                "Clear list", lambda: (self.settings.clear_recent_files(), self._rebuild_recent_menu())
-            )
-        else:
-            self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     # ------------------------------------------------------------------ start-up
     def populate(self) -> None:
@@ -338,7 +166,7 @@ class MainWindow(QMainWindow):
         if not path.exists():
             self.error(f"{path}: no such file or folder")
             return
-        kind = workspace_kind_for(path)
+        kind = file_kind(path)
         if kind == "checkpoint":
             self.open_checkpoint(path)
             return

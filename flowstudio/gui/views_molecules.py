@@ -7,7 +7,6 @@ RDKit's pip wheels lack ``Draw.MolToQPixmap``, so depictions are drawn by
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from flowstudio.gui.views_points import VtkView
+from flowstudio.workbench.data import MoleculeEntry
 
 CARD_SIZE = QSize(200, 150)
 
@@ -68,16 +68,6 @@ def depiction(smiles: str | None, size: QSize = CARD_SIZE) -> QPixmap:
     painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "invalid molecule")
     painter.end()
     return pixmap
-
-
-@dataclass
-class MoleculeEntry:
-    """One tile of a grid: the SMILES (``None`` for a failed decode) and what to show under it."""
-
-    smiles: str | None
-    title: str = ""
-    properties: dict[str, float] = field(default_factory=dict)
-    badges: tuple[str, ...] = ()
 
 
 def format_properties(props: dict[str, float]) -> str:
@@ -240,31 +230,6 @@ CPK = {
     "Si": "#f0c8a0",
 }
 RADIUS = {"H": 0.25}
-
-
-def conformer(smiles: str, seed: int = 7) -> tuple[list[str], np.ndarray, list[tuple[int, int, int]]]:
-    """Elements, 3-D coordinates (ETKDGv3, then MMFF94) and bonds (i, j, order) of ``smiles``."""
-    from rdkit import Chem
-    from rdkit.Chem import AllChem
-
-    from flowstudio.errors import BadInputError
-
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        raise BadInputError(f"not a valid molecule: {smiles!r}")
-    mol = Chem.AddHs(mol)
-    params = AllChem.ETKDGv3()
-    params.randomSeed = seed
-    if AllChem.EmbedMolecule(mol, params) != 0:
-        params.useRandomCoords = True
-        if AllChem.EmbedMolecule(mol, params) != 0:
-            raise BadInputError(f"RDKit could not embed a 3-D conformer for {smiles}")
-    if AllChem.MMFFHasAllMoleculeParams(mol):
-        AllChem.MMFFOptimizeMolecule(mol, maxIters=200)
-    coords = mol.GetConformer().GetPositions()
-    elements = [a.GetSymbol() for a in mol.GetAtoms()]
-    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), round(b.GetBondTypeAsDouble())) for b in mol.GetBonds()]
-    return elements, coords, bonds
 
 
 class Molecule3DView(VtkView):

@@ -143,9 +143,9 @@ def controls_row(*widgets: QWidget) -> QHBoxLayout:
     return layout
 
 
-def view_page(parent: QWidget, controls: QLayout, view: QWidget, footer: QWidget | None = None) -> QWidget:
-    """A view tab: its controls on top, an optional line under them, the view filling the rest."""
-    page = QWidget(parent)
+def lay_out_page(page: QWidget, controls: QLayout, view: QWidget, footer: QWidget | None = None) -> None:
+    """A view tab's layout: its controls on top, an optional line under them, the view
+    filling the rest."""
     layout = QVBoxLayout(page)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(2)
@@ -153,4 +153,3 @@ def view_page(parent: QWidget, controls: QLayout, view: QWidget, footer: QWidget
     if footer is not None:
         layout.addWidget(footer)
     layout.addWidget(view, 1)
-    return page

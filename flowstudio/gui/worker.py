@@ -3,8 +3,9 @@
 The training engine is a plain generator of immutable events. :class:`TrainingWorker`
 lives in its own :class:`QThread`, iterates the generator and relays each event as a Qt
 signal (queued onto the GUI thread). Progress events are thinned to at most one per
-``progress_interval_s`` so a fast CPU run cannot flood the event loop; everything else is
-relayed at once. Nothing here touches a widget or a VTK object.
+``progress_interval_s`` (:func:`flowstudio.workbench.engines.thin_progress`) so a fast
+CPU run cannot flood the event loop; everything else is relayed at once. Nothing here
+touches a widget or a VTK object.
 
 :class:`JobRunner` runs short computations (sampling at a new temperature, a density
 slice, an interpolation, ...) one at a time on a worker thread; each job has a key and
@@ -18,19 +19,14 @@ import contextlib
 import os
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, QTimer, Signal, Slot
 
 from flowstudio.errors import BadInputError
-
-if TYPE_CHECKING:  # the training package imports torch: the window loads it after it shows
-    from flowstudio.training.control import Control
-    from flowstudio.training.events import Event
-
+from flowstudio.workbench import engines
 
 GIL_SWITCH_INTERVAL_S = 0.0005
 
@@ -55,8 +51,8 @@ class TrainingWorker(QObject):
 
     def __init__(
         self,
-        make_events: Callable[[Control], Iterator[Event]],
-        control: Control,
+        make_events: Callable[[Any], Iterator[Any]],
+        control: Any,
         progress_interval_s: float = 0.05,
     ) -> None:
         super().__init__()
@@ -66,27 +62,10 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from flowstudio.training.events import Progress
-
         lower_priority()
-        pending: Progress | None = None
-        last_sent = 0.0
         try:
-            for event in self._make_events(self.control):
-                if isinstance(event, Progress):
-                    now = time.monotonic()
-                    if now - last_sent >= self._interval:
-                        self.event.emit(event)
-                        last_sent, pending = now, None
-                    else:
-                        pending = event
-                    continue
-                if pending is not None:
-                    self.event.emit(pending)
-                    pending = None
+            for event in engines.thin_progress(self._make_events(self.control), self._interval):
                 self.event.emit(event)
-            if pending is not None:
-                self.event.emit(pending)
         except Exception as exc:  # any engine failure becomes a message, never a crash
             self.failed.emit(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}")
         finally:
@@ -100,13 +79,9 @@ class TrainingSession(QObject):
     failed = Signal(str)
     ended = Signal()
 
-    def __init__(
-        self, make_events: Callable[[Control], Iterator[Event]], parent: QObject | None = None
-    ) -> None:
-        from flowstudio.training.control import Control
-
+    def __init__(self, make_events: Callable[[Any], Iterator[Any]], parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.control = Control()
+        self.control = engines.new_control()
         self.thread = QThread()
         self.thread.setObjectName("FlowStudioTraining")
         self.worker = TrainingWorker(make_events, self.control)
@@ -122,9 +97,7 @@ class TrainingSession(QObject):
         self.event.connect(self._remember_finish)
 
     def _remember_finish(self, event: object) -> None:
-        from flowstudio.training.events import Finished
-
-        if isinstance(event, Finished):
+        if engines.is_finished(event):
             self.finished_event = event
 
     def start(self) -> None:

@@ -1,0 +1,47 @@
+"""What every analysis page shares: its workspace (the trained model, the job thread,
+messages) and its layout (controls on top, the view filling the rest)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QLayout, QWidget
+
+from flowstudio.gui.widgets import lay_out_page
+
+if TYPE_CHECKING:
+    from flowstudio.gui.workspace import Workspace
+
+NO_MODEL = "Train a model (Train) or open a checkpoint (File > Open checkpoint…) to see this view."
+
+
+class AnalysisPage(QWidget):
+    """A view tab of ``workspace`` that draws what its trained model computes."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace)
+        self.workspace = workspace
+
+    def lay_out(self, controls: QLayout, view: QWidget, footer: QWidget | None = None) -> None:
+        lay_out_page(self, controls, view, footer)
+
+    @property
+    def model(self) -> Any:
+        """The workspace's trained model (a ``RestoredTask``), or ``None``."""
+        return self.workspace.model
+
+    @property
+    def kind(self) -> Any:
+        """The workbench's adapter of the workspace's data kind."""
+        return self.workspace.kind_adapter
+
+    def submit(self, key: str, work, done) -> None:
+        """Run ``work`` on the workspace's model-query thread; ``done(result)`` draws it."""
+        self.workspace.jobs.submit(key, work, done)
+
+    def stale(self) -> bool:
+        """Whether showing the page should compute it (it shows nothing for this model yet)."""
+        return False
+
+    def refresh(self) -> None:
+        """Compute what the page shows for the current model and settings."""

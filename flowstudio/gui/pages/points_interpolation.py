@@ -1,0 +1,102 @@
+"""Shapes decoded along the straight path between two shapes' latents (PointFlow): the
+whole strip, or the two ends and the shape at t."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QSpinBox
+
+from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
+from flowstudio.gui.views_points import CloudView
+from flowstudio.gui.widgets import LabeledSlider, controls_row
+from flowstudio.workbench.points import has_latent
+
+
+class PointInterpolationPage(AnalysisPage):
+    def __init__(self, workspace) -> None:
+        super().__init__(workspace)
+        self.shape_a = QComboBox(self)
+        self.shape_b = QComboBox(self)
+        for combo, tip in ((self.shape_a, "First shape"), (self.shape_b, "Second shape")):
+            combo.setToolTip(tip)
+            combo.setMinimumWidth(140)
+        self.steps = QSpinBox(self)
+        self.steps.setRange(2, 24)
+        self.steps.setValue(8)
+        self.steps.setPrefix("steps ")
+        self.button = QPushButton("Interpolate", self)
+        self.button.setToolTip("Decode shapes along the straight path between the two shape latents")
+        self.slider = LabeledSlider("t", 0.0, 1.0, 0.5, 100)
+        self.slider.setToolTip("Where along the path: 0 is the first shape, 1 the second")
+        self.strip = QCheckBox("Whole strip", self)
+        self.strip.setToolTip("Show every step side by side; moving t shows one step between the two ends")
+        self.strip.setChecked(True)
+        self.view = CloudView(
+            self, "Interpolation needs a PointFlow model (it has a shape latent).\n" + NO_MODEL
+        )
+        self.frames: np.ndarray | None = None
+        self.button.clicked.connect(self.refresh)
+        self.slider.value_changed.connect(lambda _: self._moved())
+        self.strip.toggled.connect(lambda _: self._draw())
+        self.lay_out(
+            controls_row(
+                QLabel("From"),
+                self.shape_a,
+                QLabel("to"),
+                self.shape_b,
+                self.steps,
+                self.button,
+                self.strip,
+                self.slider,
+            ),
+            self.view,
+        )
+
+    def set_shapes(self, names: list[str], middle: int | None) -> None:
+        """The shapes to pick from; the second end defaults to ``middle``."""
+        for combo in (self.shape_a, self.shape_b):
+            combo.clear()
+            combo.addItems(names)
+        if middle is not None:
+            self.shape_b.setCurrentIndex(middle)
+
+    def stale(self) -> bool:
+        return self.frames is None
+
+    def refresh(self) -> None:
+        shapes = self.workspace.shapes()
+        if self.model is None or shapes is None:
+            return
+        if not has_latent(self.model.task):
+            self.view.set_placeholder(
+                "Interpolation needs a PointFlow model: this model "
+                f"({self.model.model_name}) learns a single shape."
+            )
+            return
+        a, b = shapes[max(0, self.shape_a.currentIndex())], shapes[max(0, self.shape_b.currentIndex())]
+        task, steps = self.model.task, self.steps.value()
+
+        def done(frames: np.ndarray) -> None:
+            self.frames = frames
+            self._draw()
+
+        self.submit("interpolate", lambda: self.kind.interpolate(task, a, b, steps), done)
+
+    def _moved(self) -> None:
+        if self.strip.isChecked():
+            self.strip.setChecked(False)  # redraws as A, the shape at t, B
+        else:
+            self._draw()
+
+    def _draw(self) -> None:
+        frames = self.frames
+        if frames is None:
+            return
+        n = len(frames)
+        if self.strip.isChecked():
+            self.view.show_clouds(list(frames), labels=[f"t={i / (n - 1):.2f}" for i in range(n)], columns=n)
+        else:
+            i = round(self.slider.value() * (n - 1))
+            self.view.show_clouds(
+                [frames[0], frames[i], frames[-1]], labels=["A", f"t={i / (n - 1):.2f}", "B"], columns=3
+            )

@@ -1,0 +1,122 @@
+"""The workspace's side panel: the data box (what is loaded, what was skipped, Open… and
+the built-in samples) and the model box (model, preset, device, the hyperparameter form
+and the model being explored)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flowstudio.gui.params_panel import ParamsPanel
+from flowstudio.gui.widgets import icon
+from flowstudio.workbench.data import DataInfo
+
+
+def _wrapping_label(text: str, parent: QWidget) -> QLabel:
+    label = QLabel(text, parent)
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
+
+
+def _compact_combo(parent: QWidget, name: str, tip: str) -> QComboBox:
+    combo = QComboBox(parent)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    if name:
+        combo.setObjectName(name)
+    combo.setToolTip(tip)
+    return combo
+
+
+class DataBox(QGroupBox):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Data", parent)
+        layout = QVBoxLayout(self)
+        self.data_name = _wrapping_label("No data loaded", self)
+        self.data_name.setObjectName("DataName")
+        layout.addWidget(self.data_name)
+        self.data_form = QFormLayout()
+        self.data_form.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.data_form)
+        self.skipped_label = QLabel(self)
+        self.skipped_label.setObjectName("SkippedLabel")
+        self.skipped_list = QListWidget(self)
+        self.skipped_list.setObjectName("SkippedList")
+        self.skipped_list.setMaximumHeight(90)
+        self.skipped_list.setWordWrap(True)
+        layout.addWidget(self.skipped_label)
+        layout.addWidget(self.skipped_list)
+        self.skipped_label.hide()
+        self.skipped_list.hide()
+        row = QHBoxLayout()
+        self.open_button = QPushButton(icon("open"), "Open…", self)
+        self.open_button.setToolTip("Open a data file (Ctrl+O); you can also drop files on the window")
+        self.sample_combo = _compact_combo(self, "", "Built-in sample data sets")
+        self.sample_combo.setPlaceholderText("Built-in samples…")
+        self.sample_combo.setMinimumContentsLength(8)
+        row.addWidget(self.open_button)
+        row.addWidget(self.sample_combo, 1)
+        layout.addLayout(row)
+
+    def show_info(self, info: DataInfo) -> None:
+        """The data set's name, its summary rows and the items its reader skipped."""
+        self.data_name.setText(info.name)
+        self.data_name.setToolTip(str(info.source or ""))
+        while self.data_form.rowCount():
+            self.data_form.removeRow(0)
+        for label, value in info.rows:
+            text = _wrapping_label(value, self)
+            text.setToolTip(value)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.data_form.addRow(f"{label}:", text)
+        self.skipped_list.clear()
+        self.skipped_list.addItems(info.skipped)
+        self.skipped_label.setText(f"Skipped {info.skipped_count} item(s):")
+        self.skipped_label.setVisible(info.skipped_count > 0)
+        self.skipped_list.setVisible(bool(info.skipped))
+
+
+class ModelBox(QGroupBox):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Model", parent)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        self.model_combo = _compact_combo(self, "ModelCombo", "The flow architecture to train")
+        self.preset_combo = _compact_combo(
+            self,
+            "PresetCombo",
+            "quick: small networks that learn on a CPU in minutes;\n"
+            "full: the paper's settings, meant for a GPU",
+        )
+        self.device_combo = _compact_combo(
+            self, "DeviceCombo", "Where to train: auto picks the GPU when there is one"
+        )
+        form.addRow("Model", self.model_combo)
+        form.addRow("Preset", self.preset_combo)
+        form.addRow("Device", self.device_combo)
+        layout.addLayout(form)
+        self.reset_button = QPushButton("Reset to preset", self)
+        self.reset_button.setToolTip("Set every hyperparameter back to the selected preset's value")
+        layout.addWidget(self.reset_button)
+        self.model_label = _wrapping_label("", self)
+        self.model_label.setObjectName("ModelLabel")
+        self.model_label.hide()
+        layout.addWidget(self.model_label)
+        hint = QLabel("Hover a name for its meaning; bold names differ from their default.", self)
+        hint.setObjectName("HintLabel")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        self.params = ParamsPanel(self)
+        layout.addWidget(self.params)

@@ -1,0 +1,236 @@
+"""The molecule kind for the window: SMILES / CSV / SDF in, GraphAF trained, and what the
+molecule pages show (depiction tiles with properties, generation with its validity /
+uniqueness / novelty summary, interpolation in GraphAF's latent space, a 3-D conformer,
+the MOSES metrics, exports).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flowstudio.errors import BadInputError
+from flowstudio.params import Param
+from flowstudio.workbench.data import DataInfo, Exported, MoleculeEntry, Sample
+from flowstudio.workbench.kinds import DataKind
+
+PREVIEW_MOLECULES = 48
+STATS_MOLECULES = 3000
+GRID_MOLECULES = 60
+"""Generated molecules shown as tiles (the summary counts them all)."""
+CONFORMER_SEED = 7
+
+
+def entries_for(
+    smiles: list[str | None],
+    titles: list[str] | None = None,
+    flags: list[tuple[str, ...]] | None = None,
+    with_properties: bool = True,
+) -> list[MoleculeEntry]:
+    """Grid entries with RDKit properties (QED, logP, SA, MW) for the valid ones."""
+    from flowstudio.molecules.chem import parse_smiles, properties
+
+    entries = []
+    for i, text in enumerate(smiles):
+        props: dict[str, float] = {}
+        if text and with_properties:
+            try:
+                props = properties(parse_smiles(text))
+            except BadInputError:
+                text = None
+        entries.append(MoleculeEntry(text, titles[i] if titles else "", props, flags[i] if flags else ()))
+    return entries
+
+
+def conformer(
+    smiles: str, seed: int = CONFORMER_SEED
+) -> tuple[list[str], np.ndarray, list[tuple[int, int, int]]]:
+    """Elements, 3-D coordinates (ETKDGv3, then MMFF94) and bonds (i, j, order) of ``smiles``."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise BadInputError(f"not a valid molecule: {smiles!r}")
+    mol = Chem.AddHs(mol)
+    params = AllChem.ETKDGv3()
+    params.randomSeed = seed
+    if AllChem.EmbedMolecule(mol, params) != 0:
+        params.useRandomCoords = True
+        if AllChem.EmbedMolecule(mol, params) != 0:
+            raise BadInputError(f"RDKit could not embed a 3-D conformer for {smiles}")
+    if AllChem.MMFFHasAllMoleculeParams(mol):
+        AllChem.MMFFOptimizeMolecule(mol, maxIters=200)
+    coords = mol.GetConformer().GetPositions()
+    elements = [a.GetSymbol() for a in mol.GetAtoms()]
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), round(b.GetBondTypeAsDouble())) for b in mol.GetBonds()]
+    return elements, coords, bonds
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Generated molecules (the engine's result), their summary rates and the first tiles."""
+
+    result: Any
+    summary: dict[str, float]
+    entries: list[MoleculeEntry]
+
+
+def training_smiles(data: DataInfo | None) -> list[str]:
+    """The loaded data set's SMILES (none before data is loaded)."""
+    return list(data.data["set"].smiles) if data is not None else []
+
+
+class MoleculesKind(DataKind):
+    kind = "molecules"
+
+    # ------------------------------------------------------------------ engine
+    def samples(self) -> list[Sample]:
+        from flowstudio.molecules.samples import builtin_molecule_sets
+
+        return [Sample(s.key, s.title, s.path, s.description) for s in builtin_molecule_sets()]
+
+    def open_filters(self) -> list[str]:
+        from flowstudio.molecules import io
+
+        return io.open_dialog_filters()
+
+    def save_filters(self) -> list[str]:
+        from flowstudio.molecules import io
+
+        return io.save_dialog_filters()
+
+    def read_data(self, path: Path) -> DataInfo:
+        """The set, with element proportions and sizes surveyed over its first molecules."""
+        from rdkit import Chem
+
+        from flowstudio.molecules import io
+
+        molecules = io.read_molecules(path)
+        elements: Counter[str] = Counter()
+        sizes = []
+        surveyed = molecules.smiles[:STATS_MOLECULES]  # enough for the proportions, fast to parse
+        for text in surveyed:
+            mol = Chem.MolFromSmiles(text)
+            if mol is not None:
+                elements.update(a.GetSymbol() for a in mol.GetAtoms())
+                sizes.append(mol.GetNumHeavyAtoms())
+        survey = "" if len(surveyed) == len(molecules) else f" (first {len(surveyed):,})"
+        total = max(1, sum(elements.values()))
+        rows = [
+            ("Molecules", f"{len(molecules):,}"),
+            ("Atom types", ", ".join(f"{e} {c / total:.1%}" for e, c in elements.most_common()) + survey),
+            (
+                "Heavy atoms",
+                f"{min(sizes)}–{max(sizes)}, mean {sum(sizes) / len(sizes):.1f}{survey}" if sizes else "–",
+            ),
+            ("Source", Path(path).name),
+        ]
+        preview = entries_for(
+            molecules.smiles[:PREVIEW_MOLECULES], molecules.names[:PREVIEW_MOLECULES] or None
+        )
+        skipped = [str(s) for s in molecules.skipped]
+        data = {"set": molecules, "preview": preview}
+        return DataInfo(Path(path).name, Path(path), rows, skipped, molecules.skipped_count, data)
+
+    def models(self) -> list[str]:
+        from flowstudio.molecules.task import MoleculeTask
+
+        return [MoleculeTask.model_name]
+
+    def presets(self) -> list[str]:
+        from flowstudio.molecules import task
+
+        return list(task.PRESETS)
+
+    def params_for(self, model: str) -> list[Param]:
+        from flowstudio.molecules import task
+
+        return list(task.HYPERPARAMETERS)
+
+    def preset_values(self, model: str, preset: str) -> dict[str, Any]:
+        from flowstudio.molecules import task
+
+        return task.resolve(preset)
+
+    def task_factory(
+        self, data: DataInfo, model: str, preset: str, values: dict[str, Any]
+    ) -> Callable[[], Any]:
+        from flowstudio.molecules.task import MoleculeTask
+
+        smiles = training_smiles(data)
+        return lambda: MoleculeTask(smiles, preset, values)
+
+    # ------------------------------------------------------------------ analyses
+    def live_entries(self, smiles: list[str | None], step: int) -> list[MoleculeEntry]:
+        """Tiles of a live snapshot: the first titled with its step, invalid ones marked."""
+        titles = [f"step {step}" if i == 0 else (s or "invalid") for i, s in enumerate(smiles)]
+        return entries_for(smiles, titles)
+
+    def generate(self, model: Any, n: int, temperature: float, check: bool, train: set[str]) -> Generation:
+        """``n`` molecules at ``temperature`` (with GraphAF's valency check when ``check``),
+        and the validity, validity without check, uniqueness and novelty against ``train``."""
+        from flowstudio.molecules.generate import generate
+        from flowstudio.molecules.metrics import fraction_novel, fraction_unique, valid_molecules
+
+        result = generate(model, n, temperature, check)
+        _, canonical = valid_molecules(result.smiles)
+        summary = {
+            "valid": result.validity,
+            "valid w/o check": result.validity_without_check,
+            "unique": fraction_unique(canonical),
+            "novel": fraction_novel(canonical, train),
+        }
+        flags = [("resampled",) if r else () for r in result.resampled]
+        entries = entries_for(result.smiles[:GRID_MOLECULES], flags=flags[:GRID_MOLECULES])
+        return Generation(result, summary, entries)
+
+    def parse_pair(self, a: str, b: str) -> tuple[Any, Any]:
+        """The two molecules to interpolate between; :class:`BadInputError` names a bad one."""
+        from flowstudio.molecules.chem import parse_smiles
+
+        return parse_smiles(a.strip()), parse_smiles(b.strip())
+
+    def interpolate(self, model: Any, a: Any, b: Any, steps: int) -> list[MoleculeEntry]:
+        """Molecules decoded along GraphAF's latent path from ``a`` to ``b``, titled by t."""
+        from flowstudio.molecules.latent import interpolate
+
+        result = interpolate(model, a, b, steps)
+        titles = [f"t={i / (steps - 1):.2f}  {s or 'invalid'}" for i, s in enumerate(result.smiles)]
+        return entries_for(result.smiles, titles)
+
+    def evaluate(self, model: Any, n: int, temperature: float, train: list[str], fcd: bool) -> dict[str, Any]:
+        """The MOSES metrics of ``n`` molecules generated with the valency check."""
+        from flowstudio.molecules.generate import generate
+        from flowstudio.molecules.metrics import evaluate
+
+        result = generate(model, n, temperature, True)
+        return evaluate(
+            result.smiles,
+            train,
+            valid_without_check=result.validity_without_check,
+            fcd=fcd,
+            canonicalize_train=False,
+        )
+
+    # ------------------------------------------------------------------ export
+    def export(self, path: Path, smiles: list[str | None]) -> Exported:
+        """Write ``smiles`` to ``path``; SDF holds structures, so invalid ones are left out."""
+        from flowstudio.molecules import io
+
+        if not smiles:
+            raise BadInputError(
+                "no molecules to export yet: train a model or open a checkpoint, then Generate"
+            )
+        note = ""
+        if path.suffix.lower() in (".sdf", ".mol"):
+            dropped = sum(s is None for s in smiles)
+            smiles = [s for s in smiles if s is not None]
+            if dropped:
+                note = f"{dropped} invalid molecule(s) left out of the SDF file"
+        return Exported(io.write_molecules(path, smiles), note, "warning")

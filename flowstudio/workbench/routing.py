@@ -1,0 +1,58 @@
+"""Which workspace a file belongs to: the point-cloud one, the molecule one, or (a
+checkpoint) whichever is shown.
+
+The answer comes from the readers' registries: an extension the molecule registry owns
+goes to molecules; a folder and every other file go to point clouds (their reader then says
+what it cannot read). ``.txt`` is owned by both (SMILES a line, or x y z a line), so its
+first line decides: numbers make it points.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+FileKind = Literal["points", "molecules", "checkpoint"]
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+SHARED_SUFFIX = ".txt"
+
+
+def _suffix(path: Path) -> str:
+    """The format suffix, ignoring a trailing ``.gz``: ``x.smi.gz`` -> ``.smi``."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def molecule_suffixes() -> set[str]:
+    """Extensions that always mean a molecule file (``.txt`` excluded: it is shared)."""
+    from flowstudio.molecules import io
+
+    return {ext for fmt in io.formats() for ext in fmt.extensions} - {SHARED_SUFFIX}
+
+
+def starts_with_numbers(path: Path) -> bool:
+    """Whether the file's first non-blank line starts with a number (``x y z`` text)."""
+    try:
+        first = path.read_text(errors="replace").lstrip().splitlines()[0]
+        float(first.replace(",", " ").split()[0])
+    except (IndexError, ValueError, OSError):
+        return False
+    return True
+
+
+def file_kind(path: str | Path) -> FileKind:
+    """Where an opened or dropped ``path`` goes (see the module's docstring)."""
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix in CHECKPOINT_SUFFIXES:
+        return "checkpoint"
+    if path.is_dir():
+        return "points"
+    if suffix in molecule_suffixes():
+        return "molecules"
+    if suffix == SHARED_SUFFIX:
+        return "points" if starts_with_numbers(path) else "molecules"
+    return "points"

@@ -119,8 +119,9 @@ def test_the_workbench_imports_no_qt() -> None:
     import subprocess
 
     code = (
-        "import sys, flowstudio.workbench.session, flowstudio.workbench.points, flowstudio.workbench.molecules,"
-        " flowstudio.workbench.routing, flowstudio.workbench.event_text, flowstudio.workbench.engines;"
+        "import sys, flowstudio.workbench.session, flowstudio.workbench.points,"
+        " flowstudio.workbench.molecules, flowstudio.workbench.routing, flowstudio.workbench.event_text,"
+        " flowstudio.workbench.engines;"
         "bad=[m for m in ('PySide6','pyvistaqt','torch','rdkit') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -17,15 +17,27 @@ from flowstudio.workbench.event_text import (
 
 def _progress(**kw) -> Progress:
     base = dict(
-        step=250, total_steps=1000, elapsed_s=65.0, eta_s=3725.0, steps_per_s=4.0, losses={"loss": 1.23456}, lr=1e-3
+        step=250,
+        total_steps=1000,
+        elapsed_s=65.0,
+        eta_s=3725.0,
+        steps_per_s=4.0,
+        losses={"loss": 1.23456},
+        lr=1e-3,
     )
     return Progress(**{**base, **kw})
 
 
 def test_durations_and_rates() -> None:
     assert format_duration(None) == "–" and format_duration(float("nan")) == "–"
-    assert format_duration(42.4) == "42s" and format_duration(185) == "3m 05s" and format_duration(3725) == "1h 02m"
-    assert format_rate(12.34) == "12.3 it/s" and format_rate(0.25) == "4.0 s/it" and format_rate(0) == "0.0 it/s"
+    assert (
+        format_duration(42.4) == "42s"
+        and format_duration(185) == "3m 05s"
+        and format_duration(3725) == "1h 02m"
+    )
+    assert (
+        format_rate(12.34) == "12.3 it/s" and format_rate(0.25) == "4.0 s/it" and format_rate(0) == "0.0 it/s"
+    )
 
 
 def test_progress_of_a_step_budget() -> None:

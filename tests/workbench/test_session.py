@@ -39,7 +39,13 @@ def test_a_run_goes_through_pause_resume_stop_and_ends(session: RunSession) -> N
     session.stop()
     assert session.active and session.state.activity == "stopping"
     assert session.ended() is RunState.FINISHED
-    assert seen == [RunState.TRAINING, RunState.PAUSED, RunState.TRAINING, RunState.STOPPING, RunState.FINISHED]
+    assert seen == [
+        RunState.TRAINING,
+        RunState.PAUSED,
+        RunState.TRAINING,
+        RunState.STOPPING,
+        RunState.FINISHED,
+    ]
     assert not session.active and session.state.activity == "idle"
     assert run_dir.parent.name == "runs" and run_dir.name.startswith("points-cnf-")
 
@@ -101,7 +107,9 @@ def test_events_are_remembered(session: RunSession, tmp_path: Path) -> None:
     session.stop()
     session.ended()
     session.start("cnf", now=NOW + 1)
-    assert session.last_progress is None and session.samples_received == 0 and session.latest_checkpoint is None
+    assert (
+        session.last_progress is None and session.samples_received == 0 and session.latest_checkpoint is None
+    )
 
 
 def test_run_folders_follow_the_engines_layout(session: RunSession, tmp_path: Path) -> None:

@@ -84,3 +84,9 @@ def test_install_refuses_an_unwritable_prefix(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "flowstudio desktop install" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_window_names_the_installed_entry() -> None:
+    from flowstudio.gui.app import DESKTOP_ID
+
+    assert (ROOT / "resources" / f"{DESKTOP_ID}.desktop").is_file() and DESKTOP_ID == APP_ID

@@ -11,6 +11,9 @@ from PySide6.QtWidgets import QApplication
 
 from flowstudio.gui.widgets import RESOURCES, icon
 
+DESKTOP_ID = "io.github.flowstudio.FlowStudio"
+"""The freedesktop application id (resources/io.github.flowstudio.FlowStudio.desktop)."""
+
 
 def create_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication with FlowStudio's name, icon and style sheet (reused if it exists)."""
@@ -18,6 +21,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("FlowStudio")
     app.setOrganizationName("FlowStudio")
     app.setApplicationDisplayName("FlowStudio")
+    app.setDesktopFileName(DESKTOP_ID)  # ties the window to resources/' desktop entry and icon
     app.setStyle("Fusion")
     app.setStyleSheet((RESOURCES / "style.qss").read_text())
     app.setWindowIcon(icon("app"))

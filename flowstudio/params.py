@@ -84,7 +84,10 @@ def engine_params(*, samples_of: str, **defaults: float | int | str) -> list[Par
             "Where to train: 'auto' picks CUDA, then MPS, then the CPU.",
             choices=("auto", "cpu", "cuda", "mps"),
         ),
-        Param("checkpoint_every_s", 60.0, "Seconds between checkpoints (latest.pt).", minimum=0.0),
+        Param("checkpoint_every", 100, "Steps between checkpoints (latest.pt), or sooner by "
+              "checkpoint_every_s (0: by time only).", minimum=0),
+        Param("checkpoint_every_s", 30.0, "Seconds between checkpoints (latest.pt), or sooner by "
+              "checkpoint_every.", minimum=0.0),
         Param("samples_every_s", 5.0, "Seconds between live samples.", minimum=0.0),
         Param("samples_n", 4, f"{samples_of} in each live sample (0: none).", minimum=0, maximum=256),
         Param("validate_every", 100, "Steps between validations (best.pt keeps the best).", minimum=1),

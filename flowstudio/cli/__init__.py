@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.domain is None:  # the app itself starts from flowstudio.__main__
             parser.print_help()
             return EXIT_OK
-        parser.parse_args([args.domain, "--help"])
-        return EXIT_BAD_INPUT
+        group = _subparsers(parser)[args.domain]
+        actions = ", ".join(_subparsers(group))
+        group.error(f"missing ACTION (one of {actions}); see 'flowstudio {args.domain} --help'")
     try:
         return int(handler(args) or 0)
     except BadInputError as exc:
@@ -60,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("flowstudio: interrupted\n")
         return 130
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The sub-commands of ``parser`` by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 def _one_line(text: str) -> str:

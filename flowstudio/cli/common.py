@@ -20,7 +20,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, set_example: str) -> None
     parser.add_argument("--device", choices=DEVICES, help="default auto (CUDA, then MPS, then the CPU)")
     parser.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its latest checkpoint")
+                        help="continue the run in --out from its newest checkpoint (latest.pt, else best.pt)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse data with any bad record instead of skipping it (skips are always "
+                        "counted in the data line and the run's config.json)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help=f"a hyperparameter (repeatable), e.g. --set {set_example}")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from flowstudio.cli import mols_eval
 from flowstudio.cli.common import DEVICES, add_run_arguments, overrides_from_args, resumed_task_config
 from flowstudio.errors import BadInputError
+from flowstudio.inputs import require_regular_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -82,18 +83,17 @@ def _train(args: argparse.Namespace) -> int:
         data = args.data or task_config.get("data_path")
         if not data:
             raise BadInputError("--data is required: the run does not record its data file")
-        if not Path(data).is_file():
-            raise BadInputError(f"--data {data}: no such file")
+        require_regular_file(data)
         task = MoleculeTask.from_config(task_config, data=str(data))
     else:
         if not args.data:
             raise BadInputError("--data is required (the molecules to train on)")
-        if not Path(args.data).is_file():
-            raise BadInputError(f"--data {args.data}: no such file")
+        require_regular_file(args.data)
         task = MoleculeTask(args.data, args.preset or "quick", overrides)
+    task.data_report.refuse_if_strict(task.data_path or args.data, args.strict)
     sys.stderr.write(
         f"data: {len(task.train_graphs)} training and {len(task.valid_graphs)} held-out molecules"
-        f" ({task.skipped} skipped); atoms {', '.join(s for s, _ in task.vocab.atoms)}, "
+        f" ({task.data_report.summary()}); atoms {', '.join(s for s, _ in task.vocab.atoms)}, "
         f"at most {task.vocab.max_atoms} atoms, edge window {task.vocab.edge_window}\n"
     )
     return run_training(task, args.out, TrainOptions.from_values(task.values, resume=args.resume))

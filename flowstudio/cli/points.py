@@ -87,8 +87,9 @@ def _train(args: argparse.Namespace) -> int:
         if not Path(args.data).exists():
             raise BadInputError(f"--data {args.data}: no such file or folder")
         task = PointCloudTask(args.data, args.model or "pointflow", args.preset or "quick", overrides)
-    for name, reason in task.skipped:
-        sys.stderr.write(f"flowstudio: warning: skipped shape {name}: {reason}\n")
+    data = args.data or task.data_path
+    task.data_report.refuse_if_strict(data, args.strict)
+    sys.stderr.write(f"data: {data} ({task.data_report.summary()})\n")
     return run_training(task, args.out, TrainOptions.from_values(task.values, resume=args.resume))
 
 

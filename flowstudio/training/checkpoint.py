@@ -14,6 +14,7 @@ Layout of the saved dict (``format`` and ``format_version`` identify it)::
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -84,7 +85,14 @@ def save_checkpoint(
     metric: float | None = None,
 ) -> None:
     """Write a checkpoint atomically: a temporary file in the same folder, then
-    ``os.replace``, so a crash mid-write never leaves a truncated ``path`` behind."""
+    ``os.replace``, so a crash mid-write never leaves a truncated ``path`` behind and the
+    previous checkpoint stays whole until the new one is complete.
+
+    The checkpoint is serialized in memory first and written with plain ``os.write``
+    calls, so a full disk or a read-only folder surfaces as the ``OSError`` it is (PyTorch's
+    zip writer reports it as ``unexpected pos …``); the temporary file is removed on any
+    failure. A process killed mid-write leaves ``.NAME.*.tmp``, which the next training of
+    the run folder removes (:meth:`flowstudio.training.runs.Run.stray_temp_files`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -102,18 +110,41 @@ def save_checkpoint(
         "versions": versions(),
     }
     _check_plain(payload, "checkpoint")
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            write_all(fd, buffer.getbuffer())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
+    _sync_folder(path.parent)
+
+
+def write_all(fd: int, data: memoryview) -> None:
+    """Write every byte of ``data`` to the file descriptor ``fd`` (``os.write`` may write
+    fewer than asked); the one place checkpoint bytes reach the disk."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (best effort: not every platform opens folders)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _umask() -> int:

@@ -34,8 +34,10 @@ from flowstudio.training.device import describe_device, select_device
 from flowstudio.training.events import Checkpointed, Event, Finished, Message, Progress, Recovered, Samples
 from flowstudio.training.options import TrainOptions
 from flowstudio.training.protocol import FINISH_HOOK, Task
+from flowstudio.training.resume import apply_changed_optimizer_options, newest_readable
 from flowstudio.training.rng import capture_rng_state, isolated_rng, restore_rng_state, seed_everything
-from flowstudio.training.runs import Run
+from flowstudio.training.runlock import RunLock
+from flowstudio.training.runs import Run, RunFolderError
 
 GOOD_STATE_EVERY = 10
 """Steps between in-memory copies of the last good state; a rollback loses at most this many."""
@@ -45,9 +47,10 @@ def train(task: Task, run_dir: str | Path, options: TrainOptions, control: Contr
           ) -> Iterator[Event]:
     """Train ``task`` into the run folder ``run_dir``, yielding events until ``Finished``.
 
-    ``options.resume`` continues the run from ``checkpoints/latest.pt`` (model, optimizer,
-    step, random generators, task extra state); without it, a folder that already holds a
-    checkpoint is refused so that a run is never overwritten by accident.
+    ``options.resume`` continues the run from its newest readable checkpoint (``latest.pt``,
+    else ``best.pt``: model, optimizer, step, random generators, task extra state); without
+    it, a folder that already holds a checkpoint is refused so that a run is never
+    overwritten by accident. The run folder is locked while training (:mod:`.runlock`).
     """
     trainer = _Trainer(task, Run(run_dir), options.validate(), control or Control())
     yield from trainer.run()
@@ -64,6 +67,7 @@ class _Trainer:
         self.nfe: list[tuple[float | None, float | None]] = []
         self.saved_step = -1
         self.validated_step = 0
+        self.lock = RunLock(run.root)
 
     # -- clocks ---------------------------------------------------------------------------
     def _train_seconds(self) -> float:
@@ -74,14 +78,21 @@ class _Trainer:
     def _setup(self) -> Iterator[Event]:
         task, options, run = self.task, self.options, self.run_folder
         self.device = select_device(options.device)
-        if options.resume and not run.latest.is_file():
-            raise CheckpointError(f"{run.latest}: no checkpoint to resume from")
+        if options.resume and not run.resume_candidates():
+            raise CheckpointError(f"{run.latest}: no checkpoint to resume from (nor best.pt)")
         run.create()
-        if not options.resume and run.latest.exists():
+        with run.writing(".lock"):
+            self.lock.acquire()
+        if not options.resume and (run.latest.exists() or run.best.exists()):
             raise BadInputError(
-                f"run folder {run.root} already holds a run (checkpoints/latest.pt); "
+                f"run folder {run.root} already holds a run (checkpoints/*.pt); "
                 "resume it (--resume) or choose a new folder"
             )
+        strays = run.stray_temp_files()  # ours to remove: the lock says no one else writes here
+        for stray in strays:
+            stray.unlink(missing_ok=True)
+        if strays:
+            yield Message(f"removed {len(strays)} temporary file(s) of an interrupted write")
         seed_everything(options.seed)
         task.to(self.device)
         self.params = [p for p in task.model.parameters() if p.requires_grad]
@@ -91,9 +102,11 @@ class _Trainer:
         yield Message(f"training {task.model_name} on {describe_device(self.device)}")
         if options.resume:
             yield self._resume()
+        report = getattr(task, "data_report", None)  # what the data reader skipped (optional)
         run.write_config({
             "kind": task.kind, "model_name": task.model_name, "task": task.config(),
             "options": options.to_json(), "device": str(self.device), "versions": versions(),
+            **({"data_skipped": report.to_json()} if report is not None else {}),
         })
         task.model.train()
         self._remember_good_state()
@@ -117,11 +130,11 @@ class _Trainer:
         task.load_extra_state(ckpt.extra_state)
 
     def _resume(self) -> Message:
-        path = self.run_folder.latest
-        ckpt = self._read(path)
+        ckpt, fallback = newest_readable(self.run_folder.resume_candidates(), self._read)
+        path = ckpt.path
         self._apply(ckpt, path, with_optimizer=True)
         engine = ckpt.engine_state
-        note = self._apply_changed_optimizer_options(engine)
+        note = apply_changed_optimizer_options(self.optimizer, self.options, engine)
         if isinstance(engine.get("rng"), dict):
             restore_rng_state(engine["rng"])
         self.step = self.saved_step = self.validated_step = ckpt.step
@@ -129,25 +142,16 @@ class _Trainer:
         self.recoveries = int(engine.get("recoveries", 0))
         self.prior_elapsed_s = float(engine.get("elapsed_s", 0.0))
         self.run_folder.truncate_metrics(ckpt.step)
-        return Message(f"resumed from step {ckpt.step} ({path}){note}")
-
-    def _apply_changed_optimizer_options(self, engine: dict[str, Any]) -> str:
-        """The optimizer state restores the saved learning rate (lowered by any rollbacks);
-        a learning rate or weight decay the user changed since the run was saved wins."""
-        saved_lr, saved_decay = engine.get("base_lr"), engine.get("weight_decay")
-        notes = []
-        if saved_lr is not None and float(saved_lr) != self.options.lr:
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.options.lr
-            notes.append(f"learning rate {float(saved_lr):.3g} -> {self.options.lr:.3g}")
-        if saved_decay is not None and float(saved_decay) != self.options.weight_decay:
-            for group in self.optimizer.param_groups:
-                group["weight_decay"] = self.options.weight_decay
-            notes.append(f"weight decay {float(saved_decay):.3g} -> {self.options.weight_decay:.3g}")
-        return f"; {', '.join(notes)}" if notes else ""
+        return Message(f"resumed from step {ckpt.step} ({path}){fallback}{note}")
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
+        try:
+            yield from self._run()
+        finally:
+            self.lock.release()
+
+    def _run(self) -> Iterator[Event]:
         try:
             yield from self._setup()
         except BadInputError:
@@ -161,6 +165,13 @@ class _Trainer:
         try:
             reason = yield from self._loop()
             yield from self._finish(reason)
+        except RunFolderError as exc:  # read-only or full: stop, say so, keep what is there
+            self._save_quietly()
+            kept = (f"checkpoints/latest.pt, step {self.saved_step}" if self.saved_step >= 0
+                    else "checkpoints/best.pt" if self.run_folder.best.is_file() else "none was written")
+            raise RunFolderError(
+                f"{exc}; training stopped at step {self.step}; the last good checkpoint is kept ({kept})"
+            ) from None
         except BadInputError:
             self._save_quietly()
             raise
@@ -203,7 +214,9 @@ class _Trainer:
             if options.samples_n and now - self.last_samples >= options.samples_every_s:
                 yield self._samples()
                 self.last_samples = time.monotonic()
-            if now - self.last_checkpoint >= options.checkpoint_every_s:
+            if now - self.last_checkpoint >= options.checkpoint_every_s or (
+                options.checkpoint_every and self.step - max(self.saved_step, 0) >= options.checkpoint_every
+            ):
                 yield self._save(self.run_folder.latest)
 
     def _optimization_step(self) -> bool:
@@ -341,17 +354,19 @@ class _Trainer:
         if not self._params_finite():  # never replace a good checkpoint by a broken model
             raise FloatingPointError("the model's weights are not finite; checkpoint not written")
         best = path == self.run_folder.best
-        save_checkpoint(
-            path, kind=self.task.kind, model_name=self.task.model_name, config=self.task.config(),
-            model_state=self.task.model.state_dict(), extra_state=self.task.extra_state(),
-            optimizer_state=None if best else self.optimizer.state_dict(),
-            engine_state={
-                "rng": capture_rng_state(), "best_metric": self.best_metric, "recoveries": self.recoveries,
-                "elapsed_s": self.prior_elapsed_s + self._train_seconds(),
-                "base_lr": self.options.lr, "weight_decay": self.options.weight_decay,
-            },
-            step=self.step, metric=metric,
-        )
+        with self.run_folder.writing(f"checkpoints/{path.name}"):
+            save_checkpoint(
+                path, kind=self.task.kind, model_name=self.task.model_name, config=self.task.config(),
+                model_state=self.task.model.state_dict(), extra_state=self.task.extra_state(),
+                optimizer_state=None if best else self.optimizer.state_dict(),
+                engine_state={
+                    "rng": capture_rng_state(), "best_metric": self.best_metric,
+                    "recoveries": self.recoveries,
+                    "elapsed_s": self.prior_elapsed_s + self._train_seconds(),
+                    "base_lr": self.options.lr, "weight_decay": self.options.weight_decay,
+                },
+                step=self.step, metric=metric,
+            )
         if not best:
             self.saved_step = self.step
             self.last_checkpoint = time.monotonic()

@@ -7,17 +7,45 @@
       checkpoints/latest.pt    written every ``checkpoint_every_s``, at stop and at the end
       checkpoints/best.pt      the lowest validation metric so far
       metrics.jsonl            one JSON object a line (see :meth:`Run.append_metrics`)
+      .lock                    held by the training that writes the folder (see :mod:`.runlock`)
+
+Every write is atomic (a temporary ``.NAME.*.tmp`` beside its target, then a rename) or an
+append; a write the disk refuses (read-only, full, no permission) raises
+:class:`RunFolderError`, a :class:`BadInputError` that says which and keeps what was there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flowstudio.errors import BadInputError, CheckpointError
+
+TEMP_PATTERN = ".*.tmp"
+"""The names of unfinished atomic writes (``.latest.pt.k3j2.tmp``)."""
+
+
+class RunFolderError(BadInputError):
+    """The run folder refused a write: read-only, full, or not ours to write."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """What a failed write means for the user: a full disk says so (PyTorch's own error
+    for it is ``unexpected pos 450112 vs 450000``)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full ({reason})"
+    if exc.errno == errno.EROFS:
+        return f"the file system is read-only ({reason})"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"no permission to write there; is the folder read-only? ({reason})"
+    return reason
 
 
 class Run:
@@ -46,6 +74,24 @@ class Run:
     def metrics_path(self) -> Path:
         return self.root / "metrics.jsonl"
 
+    @contextlib.contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Turn an ``OSError`` of the block into :class:`RunFolderError` naming ``what``."""
+        try:
+            yield
+        except OSError as exc:
+            reason = describe_os_error(exc)
+            raise RunFolderError(f"run folder {self.root}: cannot write {what}: {reason}") from None
+
+    def stray_temp_files(self) -> list[Path]:
+        """Temporary files of writes that never finished (a process killed mid-write)."""
+        folders = [folder for folder in (self.root, self.checkpoints) if folder.is_dir()]
+        return sorted(p for folder in folders for p in folder.glob(TEMP_PATTERN) if p.is_file())
+
+    def resume_candidates(self) -> list[Path]:
+        """The checkpoints a resume may start from, ``latest.pt`` first."""
+        return [path for path in (self.latest, self.best) if path.is_file()]
+
     def create(self) -> None:
         """Make the folder, or refuse a path that exists and is not a folder."""
         if self.root.exists() and not self.root.is_dir():
@@ -67,7 +113,8 @@ class Run:
     def write_config(self, config: dict[str, Any]) -> None:
         """Write ``config.json`` atomically."""
         text = json.dumps(config, indent=2, sort_keys=False, allow_nan=False)
-        _atomic_write_text(self.config_path, text + "\n")
+        with self.writing("config.json"):
+            _atomic_write_text(self.config_path, text + "\n")
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one record to ``metrics.jsonl``.
@@ -78,7 +125,7 @@ class Run:
         ``reason`` and the new ``lr``).
         """
         line = json.dumps(record, allow_nan=True)  # NaN losses are facts worth keeping
-        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+        with self.writing("metrics.jsonl"), open(self.metrics_path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
     def truncate_metrics(self, after_step: int) -> None:
@@ -86,7 +133,8 @@ class Run:
         if not self.metrics_path.is_file():
             return
         kept = [r for r in read_metrics(self.root) if int(r.get("step", 0)) <= after_step]
-        _atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        with self.writing("metrics.jsonl"):
+            _atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

@@ -195,4 +195,6 @@ def test_train_names_the_shapes_it_skipped(tmp_path: Path, capsys: pytest.Captur
             *TINY]
     code, err = run_in_process(args, tmp_path, capsys, monkeypatch)
     assert code == 0
-    assert "skipped shape nan[1]: NaN or infinite coordinates" in err
+    assert "data: nan.npz (1 skipped (first: nan[1]: NaN or infinite coordinates))" in err
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["data_skipped"] == {"count": 1, "first_reasons": ["nan[1]: NaN or infinite coordinates"]}

@@ -65,8 +65,9 @@ def test_resume_refuses_a_foreign_or_missing_checkpoint(tmp_path):
         list(train(make_task(components=3), tmp_path / "run", _opts(resume=True)))
     with pytest.raises(BadInputError, match="already holds a run"):
         list(train(make_task(), tmp_path / "run", _opts()))
-    (tmp_path / "run" / "checkpoints" / "latest.pt").write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match=r"latest\.pt"):
+    for name in ("latest.pt", "best.pt"):  # with both damaged, nothing is left to resume from
+        (tmp_path / "run" / "checkpoints" / name).write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=r"no checkpoint to resume from: .*latest\.pt.*best\.pt"):
         list(train(make_task(), tmp_path / "run", _opts(resume=True)))
 
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from flowstudio.gui.params_panel import ParamsPanel
 from flowstudio.gui.widgets import icon
-from flowstudio.workbench.data import DataInfo
+from flowstudio.workbench.data import DataInfo, Sample
 
 
 def _wrapping_label(text: str, parent: QWidget) -> QLabel:
@@ -68,6 +69,13 @@ class DataBox(QGroupBox):
         row.addWidget(self.open_button)
         row.addWidget(self.sample_combo, 1)
         layout.addLayout(row)
+
+    def set_samples(self, samples: list[Sample]) -> None:
+        for sample in samples:
+            self.sample_combo.addItem(sample.title, sample)
+            self.sample_combo.setItemData(
+                self.sample_combo.count() - 1, sample.description, Qt.ItemDataRole.ToolTipRole
+            )
 
     def show_info(self, info: DataInfo) -> None:
         """The data set's name, its summary rows and the items its reader skipped."""
@@ -120,3 +128,24 @@ class ModelBox(QGroupBox):
         layout.addWidget(hint)
         self.params = ParamsPanel(self)
         layout.addWidget(self.params)
+
+
+class SidePanel(QScrollArea):
+    """The data box over the model box, scrolling when the form is taller than the window."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("SideScroll")
+        side = QWidget(self)
+        side.setObjectName("SidePanel")
+        layout = QVBoxLayout(side)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(10)
+        self.data_box, self.model_box = DataBox(side), ModelBox(side)
+        layout.addWidget(self.data_box)
+        layout.addWidget(self.model_box)
+        layout.addStretch(1)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(side)
+        self.setMinimumWidth(340)

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from flowstudio.errors import BadInputError
 from flowstudio.gui.charts import LossChart
 from flowstudio.gui.log_panel import LogPanel
 from flowstudio.gui.run_bar import RunBar
 from flowstudio.gui.settings import Settings, runs_dir
-from flowstudio.gui.side_panel import DataBox, ModelBox
+from flowstudio.gui.side_panel import SidePanel
 from flowstudio.gui.widgets import MessageBanner
 from flowstudio.gui.worker import JobRunner, RateLimiter, TrainingSession
 from flowstudio.workbench import engines
@@ -101,32 +101,15 @@ class Workspace(QWidget):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         self.banner = MessageBanner(self)
-        side = QWidget(self)
-        side.setObjectName("SidePanel")
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(8, 8, 8, 8)
-        side_layout.setSpacing(10)
-        self.data_box, self.model_box = DataBox(side), ModelBox(side)
-        side_layout.addWidget(self.data_box)
-        side_layout.addWidget(self.model_box)
-        side_layout.addStretch(1)
-        scroll = QScrollArea(self)
-        scroll.setObjectName("SideScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(side)
-        scroll.setMinimumWidth(340)
+        scroll = SidePanel(self)
+        self.data_box, self.model_box = scroll.data_box, scroll.model_box
         # the widgets the window, the tests and the screenshot script reach by name
         box = self.data_box
         self.data_name, self.skipped_list = box.data_name, box.skipped_list
         self.open_button, self.sample_combo = box.open_button, box.sample_combo
         box = self.model_box
-        self.model_combo, self.preset_combo, self.device_combo = (
-            box.model_combo,
-            box.preset_combo,
-            box.device_combo,
-        )
-        self.model_label, self.params = box.model_label, box.params
+        self.model_combo, self.preset_combo = box.model_combo, box.preset_combo
+        self.device_combo, self.model_label, self.params = box.device_combo, box.model_label, box.params
         box.reset_button.clicked.connect(self._apply_preset)
 
         right = QWidget(self)
@@ -135,16 +118,16 @@ class Workspace(QWidget):
         right_layout.setSpacing(6)
         self.run_bar = RunBar(right)
         bar = self.run_bar
-        self.train_button, self.pause_button, self.resume_button = (
-            bar.train_button,
-            bar.pause_button,
-            bar.resume_button,
-        )
-        self.stop_button, self.continue_box, self.progress = bar.stop_button, bar.continue_box, bar.progress
-        bar.train_button.clicked.connect(self.start_training)
-        bar.pause_button.clicked.connect(self.pause_training)
-        bar.resume_button.clicked.connect(self.resume_training)
-        bar.stop_button.clicked.connect(self.stop_training)
+        self.train_button, self.pause_button = bar.train_button, bar.pause_button
+        self.resume_button, self.stop_button = bar.resume_button, bar.stop_button
+        self.continue_box, self.progress = bar.continue_box, bar.progress
+        for button, slot in (
+            (bar.train_button, self.start_training),
+            (bar.pause_button, self.pause_training),
+            (bar.resume_button, self.resume_training),
+            (bar.stop_button, self.stop_training),
+        ):
+            button.clicked.connect(slot)
         right_layout.addWidget(bar)
         self.tabs = QTabWidget(right)
         self.tabs.setObjectName("ViewTabs")
@@ -174,11 +157,7 @@ class Workspace(QWidget):
         except ImportError as exc:
             samples = []
             self.log(f"{self.title}: no built-in samples ({exc})", "warning")
-        for sample in samples:
-            self.sample_combo.addItem(sample.title, sample)
-            self.sample_combo.setItemData(
-                self.sample_combo.count() - 1, sample.description, Qt.ItemDataRole.ToolTipRole
-            )
+        self.data_box.set_samples(samples)
         self.sample_combo.activated.connect(lambda i: self.load_sample(self.sample_combo.itemData(i)))
         self.device_combo.clear()
         for value, label in engines.device_choices():

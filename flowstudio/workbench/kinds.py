@@ -33,13 +33,17 @@ class DataKind:
     def samples(self) -> list[Sample]:
         raise NotImplementedError
 
+    def io(self) -> Any:
+        """The kind's readers/writers registry module (it lists the dialogs' formats)."""
+        raise NotImplementedError
+
     def open_filters(self) -> list[str]:
         """File-dialog filters of the readable formats."""
-        raise NotImplementedError
+        return self.io().open_dialog_filters()
 
     def save_filters(self) -> list[str]:
         """File-dialog filters of the formats samples export to."""
-        raise NotImplementedError
+        return self.io().save_dialog_filters()
 
     def read_data(self, path: Path) -> DataInfo:
         """Read ``path`` and summarize it for the data panel (slow: a worker thread)."""

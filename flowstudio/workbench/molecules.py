@@ -95,15 +95,10 @@ class MoleculesKind(DataKind):
 
         return [Sample(s.key, s.title, s.path, s.description) for s in builtin_molecule_sets()]
 
-    def open_filters(self) -> list[str]:
+    def io(self) -> Any:
         from flowstudio.molecules import io
 
-        return io.open_dialog_filters()
-
-    def save_filters(self) -> list[str]:
-        from flowstudio.molecules import io
-
-        return io.save_dialog_filters()
+        return io
 
     def read_data(self, path: Path) -> DataInfo:
         """The set, with element proportions and sizes surveyed over its first molecules."""

@@ -90,15 +90,10 @@ class PointsKind(DataKind):
 
         return [Sample(s.path.stem, s.name, s.path, s.description) for s in samples.builtin_samples()]
 
-    def open_filters(self) -> list[str]:
+    def io(self) -> Any:
         from flowstudio.pointclouds import io
 
-        return io.open_dialog_filters()
-
-    def save_filters(self) -> list[str]:
-        from flowstudio.pointclouds import io
-
-        return io.save_dialog_filters()
+        return io
 
     def read_data(self, path: Path) -> DataInfo:
         from flowstudio.pointclouds import io

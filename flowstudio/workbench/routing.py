@@ -18,14 +18,6 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 SHARED_SUFFIX = ".txt"
 
 
-def _suffix(path: Path) -> str:
-    """The format suffix, ignoring a trailing ``.gz``: ``x.smi.gz`` -> ``.smi``."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    return suffixes[-1] if suffixes else ""
-
-
 def molecule_suffixes() -> set[str]:
     """Extensions that always mean a molecule file (``.txt`` excluded: it is shared)."""
     from flowstudio.molecules import io
@@ -46,7 +38,7 @@ def starts_with_numbers(path: Path) -> bool:
 def file_kind(path: str | Path) -> FileKind:
     """Where an opened or dropped ``path`` goes (see the module's docstring)."""
     path = Path(path)
-    suffix = _suffix(path)
+    suffix = Path(path.name.lower().removesuffix(".gz")).suffix  # x.smi.gz reads as .smi
     if suffix in CHECKPOINT_SUFFIXES:
         return "checkpoint"
     if path.is_dir():

@@ -125,3 +125,10 @@ def test_the_workbench_imports_no_qt() -> None:
         "bad=[m for m in ('PySide6','pyvistaqt','torch','rdkit') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_dialog_filters_come_from_each_kinds_registry() -> None:
+    assert any("*.ply" in f for f in PointsKind().open_filters())
+    assert any("*.npz" in f for f in PointsKind().save_filters())
+    assert any("*.smi" in f for f in MoleculesKind().open_filters())
+    assert not any("*.ply" in f for f in MoleculesKind().save_filters())

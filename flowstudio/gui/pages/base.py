@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QLayout, QWidget
 
 from flowstudio.gui.widgets import lay_out_page
+from flowstudio.workbench.points import has_latent
 
 if TYPE_CHECKING:
     from flowstudio.gui.workspace import Workspace
@@ -45,3 +46,25 @@ class AnalysisPage(QWidget):
 
     def refresh(self) -> None:
         """Compute what the page shows for the current model and settings."""
+
+
+class LatentPage(AnalysisPage):
+    """A point-cloud page that needs PointFlow's shape latent (interpolation, reconstruction)."""
+
+    purpose = ""
+    lacking = ""
+    view: Any
+
+    def latent_inputs(self) -> tuple[Any, Any] | None:
+        """The data's shapes and the trained task, or ``None``: nothing to do yet, or (said on
+        the view) a model without a shape latent."""
+        shapes = self.workspace.shapes()
+        if self.model is None or shapes is None:
+            return None
+        if not has_latent(self.model.task):
+            name = self.model.model_name
+            self.view.set_placeholder(
+                f"{self.purpose} needs a PointFlow model: this model ({name}) {self.lacking}."
+            )
+            return None
+        return shapes, self.model.task

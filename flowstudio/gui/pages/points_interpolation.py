@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QSpinBox
 
-from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
+from flowstudio.gui.pages.base import NO_MODEL, LatentPage
 from flowstudio.gui.views_points import CloudView
 from flowstudio.gui.widgets import LabeledSlider, controls_row
-from flowstudio.workbench.points import has_latent
 
 
-class PointInterpolationPage(AnalysisPage):
+class PointInterpolationPage(LatentPage):
+    purpose, lacking = "Interpolation", "learns a single shape"
+
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
         self.shape_a = QComboBox(self)
@@ -64,17 +65,12 @@ class PointInterpolationPage(AnalysisPage):
         return self.frames is None
 
     def refresh(self) -> None:
-        shapes = self.workspace.shapes()
-        if self.model is None or shapes is None:
+        inputs = self.latent_inputs()
+        if inputs is None:
             return
-        if not has_latent(self.model.task):
-            self.view.set_placeholder(
-                "Interpolation needs a PointFlow model: this model "
-                f"({self.model.model_name}) learns a single shape."
-            )
-            return
+        shapes, task = inputs
         a, b = shapes[max(0, self.shape_a.currentIndex())], shapes[max(0, self.shape_b.currentIndex())]
-        task, steps = self.model.task, self.steps.value()
+        steps = self.steps.value()
 
         def done(frames: np.ndarray) -> None:
             self.frames = frames

@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
 
-from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
+from flowstudio.gui.pages.base import NO_MODEL, LatentPage
 from flowstudio.gui.views_points import CloudView
 from flowstudio.gui.widgets import controls_row
-from flowstudio.workbench.points import has_latent, thin
+from flowstudio.workbench.points import thin
 
 
-class ReconstructionPage(AnalysisPage):
+class ReconstructionPage(LatentPage):
+    purpose, lacking = "Reconstruction", "has no encoder"
+
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
         self.shape = QComboBox(self)
@@ -30,17 +32,11 @@ class ReconstructionPage(AnalysisPage):
         return self.view.draw_count == 0
 
     def refresh(self) -> None:
-        shapes = self.workspace.shapes()
-        if self.model is None or shapes is None:
+        inputs = self.latent_inputs()
+        if inputs is None:
             return
-        if not has_latent(self.model.task):
-            self.view.set_placeholder(
-                "Reconstruction needs a PointFlow model: this model "
-                f"({self.model.model_name}) has no encoder."
-            )
-            return
+        shapes, task = inputs
         shape = thin(shapes[max(0, self.shape.currentIndex())])
-        task = self.model.task
 
         def done(recon: np.ndarray) -> None:
             self.view.show_clouds([shape, recon], labels=["input", "reconstruction"], columns=2)

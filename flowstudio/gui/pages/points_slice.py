@@ -8,7 +8,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
 from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
-from flowstudio.gui.views_points import DensitySliceView
+from flowstudio.gui.views_slice import DensitySliceView
 from flowstudio.gui.widgets import LabeledSlider, controls_row
 from flowstudio.workbench.points import SliceImage
 

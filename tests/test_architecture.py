@@ -25,6 +25,18 @@ def test_flows_import_without_qt_rdkit_or_vtk() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
+def test_the_window_loads_without_the_engines() -> None:
+    """The window shows before PyTorch, RDKit and VTK load (they load on a thread): its
+    modules reach the engines only through the workbench, and the workbench lazily."""
+    code = (
+        "import sys, flowstudio.gui.app, flowstudio.gui.main_window;"
+        "bad=[m for m in ('torch','rdkit','vtk','pyvista','flowstudio.training','flowstudio.pointclouds',"
+        "'flowstudio.molecules','flowstudio.flows') if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 def test_cli_help_lists_the_commands() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "flowstudio", "--help"], capture_output=True, text=True, timeout=120

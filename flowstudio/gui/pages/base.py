@@ -32,7 +32,7 @@ class AnalysisPage(QWidget):
         return self.workspace.model
 
     @property
-    def kind(self) -> Any:
+    def adapter(self) -> Any:
         """The workbench's adapter of the workspace's data kind."""
         return self.workspace.kind_adapter
 

@@ -65,4 +65,4 @@ class GenerationPage(AnalysisPage):
                 + " · ".join(f"{k} {v:.1%}" for k, v in generation.summary.items())
             )
 
-        self.submit("generate", lambda: self.kind.generate(model, n, temperature, check, train), done)
+        self.submit("generate", lambda: self.adapter.generate(model, n, temperature, check, train), done)

@@ -50,9 +50,11 @@ class MoleculeInterpolationPage(AnalysisPage):
             self.workspace.error("Interpolation needs a trained model: train one or open a checkpoint.")
             return
         try:
-            a, b = self.kind.parse_pair(self.a.text(), self.b.text())
+            a, b = self.adapter.parse_pair(self.a.text(), self.b.text())
         except BadInputError as exc:
             self.workspace.error(f"Interpolation: {exc}")
             return
         model, steps = self.model.task.model, self.steps.value()
-        self.submit("interpolate", lambda: self.kind.interpolate(model, a, b, steps), self.grid.set_entries)
+        self.submit(
+            "interpolate", lambda: self.adapter.interpolate(model, a, b, steps), self.grid.set_entries
+        )

@@ -57,6 +57,6 @@ class MetricsPage(AnalysisPage):
         self.table.set_metrics({"computing…": None})
         self.submit(
             "metrics",
-            lambda: self.kind.evaluate(model, n, temperature, train, fcd),
+            lambda: self.adapter.evaluate(model, n, temperature, train, fcd),
             lambda metrics: self.table.set_metrics(metrics, METRIC_TIPS),
         )

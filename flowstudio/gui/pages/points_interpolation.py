@@ -76,7 +76,7 @@ class PointInterpolationPage(LatentPage):
             self.frames = frames
             self._draw()
 
-        self.submit("interpolate", lambda: self.kind.interpolate(task, a, b, steps), done)
+        self.submit("interpolate", lambda: self.adapter.interpolate(task, a, b, steps), done)
 
     def _moved(self) -> None:
         if self.strip.isChecked():

@@ -41,4 +41,4 @@ class ReconstructionPage(LatentPage):
         def done(recon: np.ndarray) -> None:
             self.view.show_clouds([shape, recon], labels=["input", "reconstruction"], columns=2)
 
-        self.submit("reconstruct", lambda: self.kind.reconstruct(task, shape), done)
+        self.submit("reconstruct", lambda: self.adapter.reconstruct(task, shape), done)

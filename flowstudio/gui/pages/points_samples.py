@@ -73,4 +73,4 @@ class PointSamplesPage(AnalysisPage):
                 + (" · colored by log p(x)" if logp is not None else ""),
             )
 
-        self.submit("samples", lambda: self.kind.sample(task, k, p, temperature, with_logp), done)
+        self.submit("samples", lambda: self.adapter.sample(task, k, p, temperature, with_logp), done)

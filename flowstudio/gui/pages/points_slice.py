@@ -69,5 +69,7 @@ class DensitySlicePage(AnalysisPage):
             self.view.set_slice(image.log_p, image.extent, image.overlay, image.axes, image.caption)
 
         self.submit(
-            "slice", lambda: self.kind.density_slice(task, axis, offset, resolution, shapes, reference), done
+            "slice",
+            lambda: self.adapter.density_slice(task, axis, offset, resolution, shapes, reference),
+            done,
         )

@@ -45,7 +45,7 @@ class TrajectoryPage(AnalysisPage):
             self.frames = frames
             self._draw(reset=True)
 
-        self.submit("trajectory", lambda: self.kind.trajectory(task), done)
+        self.submit("trajectory", lambda: self.adapter.trajectory(task), done)
 
     def _draw(self, reset: bool = False) -> None:
         frames = self.frames

@@ -20,7 +20,10 @@ class Sample:
 
 @dataclass
 class DataInfo:
-    """What the data panel shows about a loaded data set, plus the engine's own object."""
+    """What the data panel shows about a loaded data set, plus the engine's own object.
+
+    ``skipped`` holds the first reasons of the reader's skip report, ``skipped_count`` all
+    the records it skipped."""
 
     name: str
     source: Path | None

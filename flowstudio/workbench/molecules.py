@@ -129,9 +129,9 @@ class MoleculesKind(DataKind):
         preview = entries_for(
             molecules.smiles[:PREVIEW_MOLECULES], molecules.names[:PREVIEW_MOLECULES] or None
         )
-        skipped = [str(s) for s in molecules.skipped]
+        report = molecules.report
         data = {"set": molecules, "preview": preview}
-        return DataInfo(Path(path).name, Path(path), rows, skipped, molecules.skipped_count, data)
+        return DataInfo(Path(path).name, Path(path), rows, report.reasons, report.count, data)
 
     def models(self) -> list[str]:
         from flowstudio.molecules.task import MoleculeTask

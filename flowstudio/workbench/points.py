@@ -108,8 +108,8 @@ class PointsKind(DataKind):
             rows.append(("Split", f"{train:,} train · {n - train:,} test"))
         rows.append(("Extent", " × ".join(f"{d:.3g}" for d in hi - lo)))
         rows.append(("Source", Path(collection.source or path).name))
-        skipped = [f"{name}: {reason}" for name, reason in collection.skipped]
-        return DataInfo(Path(path).name, Path(path), rows, skipped, len(collection.skipped), collection)
+        report = collection.report
+        return DataInfo(Path(path).name, Path(path), rows, report.reasons, report.count, collection)
 
     def models(self) -> list[str]:
         from flowstudio.pointclouds import settings

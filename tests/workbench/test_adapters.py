@@ -132,3 +132,15 @@ def test_dialog_filters_come_from_each_kinds_registry() -> None:
     assert any("*.npz" in f for f in PointsKind().save_filters())
     assert any("*.smi" in f for f in MoleculesKind().open_filters())
     assert not any("*.ply" in f for f in MoleculesKind().save_filters())
+
+
+def test_skipped_shapes_reach_the_data_panel(tmp_path: Path) -> None:
+    folder = tmp_path / "shapes"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(2):
+        np.savetxt(folder / f"ok{i}.xyz", rng.normal(size=(50, 3)))
+    (folder / "broken.xyz").write_text("1 2\n")
+    info = PointsKind().read_data(folder)
+    assert info.skipped_count == 1 and info.skipped[0].startswith("broken.xyz: ")
+    assert dict(info.rows)["Shapes"] == "2"

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from flowstudio.cli import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK
+from flowstudio.durations import format_duration
 from flowstudio.errors import BadInputError
 from flowstudio.training import (
     Checkpointed,
@@ -37,15 +38,6 @@ from flowstudio.training import (
 )
 
 EXIT_INTERRUPTED = 130
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds:
-        return "?"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def format_losses(losses: dict[str, float]) -> str:

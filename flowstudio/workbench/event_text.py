@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from flowstudio.durations import format_duration
+
 if TYPE_CHECKING:  # the training package imports torch: loaded once a run starts
     from flowstudio.training.events import Finished, Progress
 
@@ -24,18 +26,6 @@ FINISH_REASONS = {
     "stopped": "was stopped",
     "error": "failed",
 }
-
-
-def format_duration(seconds: float | None) -> str:
-    """``42s``, ``3m 05s``, ``1h 02m``; ``–`` when unknown."""
-    if seconds is None or seconds != seconds:
-        return "–"
-    seconds = round(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds}s"
 
 
 def format_rate(steps_per_s: float) -> str:

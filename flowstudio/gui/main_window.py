@@ -7,9 +7,6 @@ drive the same code the user does.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +31,7 @@ from flowstudio.gui.widgets import icon
 from flowstudio.gui.workspace import Workspace
 from flowstudio.gui.workspace_molecules import MoleculesWorkspace
 from flowstudio.gui.workspace_points import PointsWorkspace
+from flowstudio.workbench import engines
 from flowstudio.workbench.routing import file_kind
 
 CLOSE_WAIT_S = 30.0
@@ -238,17 +236,11 @@ class MainWindow(WindowMenus, QMainWindow):
 
     def save_checkpoint(self, path: Path, source: Path) -> Path:
         """Copy ``source`` to ``path`` atomically (a temporary file beside it, then a rename)."""
-        if path.suffix == "":
-            path = path.with_suffix(".pt")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
         try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, path)
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            self.error(f"Could not save the checkpoint to {path}: {exc}")
-            return path
+            path = engines.copy_checkpoint(Path(source), Path(path))
+        except BadInputError as exc:
+            self.error(str(exc))
+            return Path(path)
         self.settings.remember_folder("checkpoint", path)
         self.current.notify(f"Saved checkpoint {path}")
         return path

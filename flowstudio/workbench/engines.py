@@ -89,6 +89,25 @@ def is_finished(event: object) -> bool:
     return isinstance(event, Finished)
 
 
+def copy_checkpoint(source: Path, target: Path) -> Path:
+    """Copy the checkpoint ``source`` to ``target`` (``.pt`` added when it has no suffix),
+    whole or not at all; :class:`BadInputError` says why it could not be written."""
+    import shutil
+
+    from flowstudio.errors import BadInputError
+    from flowstudio.pointclouds.writers import atomic_write
+
+    target = Path(target)
+    if target.suffix == "":
+        target = target.with_suffix(".pt")
+    try:
+        with open(source, "rb") as data:
+            atomic_write(target, lambda stream: shutil.copyfileobj(data, stream))
+    except OSError as exc:
+        raise BadInputError(f"Could not save the checkpoint to {target}: {exc.strerror or exc}") from None
+    return target
+
+
 def device_choices() -> list[tuple[str, str]]:
     """``(value, label)`` of every device a run can use, ``auto`` first."""
     from flowstudio.training.device import device_choices as choices

@@ -144,3 +144,15 @@ def test_skipped_shapes_reach_the_data_panel(tmp_path: Path) -> None:
     info = PointsKind().read_data(folder)
     assert info.skipped_count == 1 and info.skipped[0].startswith("broken.xyz: ")
     assert dict(info.rows)["Shapes"] == "2"
+
+
+def test_a_checkpoint_is_copied_whole_or_refused(tmp_path: Path) -> None:
+    from flowstudio.workbench.engines import copy_checkpoint
+
+    source = tmp_path / "best.pt"
+    source.write_bytes(b"weights" * 1000)
+    copied = copy_checkpoint(source, tmp_path / "mine")
+    assert copied == tmp_path / "mine.pt" and copied.read_bytes() == source.read_bytes()
+    with pytest.raises(BadInputError, match="Could not save the checkpoint to .*missing"):
+        copy_checkpoint(source, tmp_path / "missing" / "x.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "mine.pt"]  # no temporary file left

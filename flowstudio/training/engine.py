@@ -78,11 +78,14 @@ class _Trainer:
     def _setup(self) -> Iterator[Event]:
         task, options, run = self.task, self.options, self.run_folder
         self.device = select_device(options.device)
-        if options.resume and not run.resume_candidates():
-            raise CheckpointError(f"{run.latest}: no checkpoint to resume from (nor best.pt)")
+        no_checkpoint = CheckpointError(f"{run.latest}: no checkpoint to resume from (nor best.pt)")
+        if options.resume and not run.root.is_dir():
+            raise no_checkpoint
         run.create()
         with run.writing(".lock"):
-            self.lock.acquire()
+            self.lock.acquire()  # before looking inside: another trainer may be writing there
+        if options.resume and not run.resume_candidates():
+            raise no_checkpoint
         if not options.resume and (run.latest.exists() or run.best.exists()):
             raise BadInputError(
                 f"run folder {run.root} already holds a run (checkpoints/*.pt); "

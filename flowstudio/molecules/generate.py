@@ -17,6 +17,8 @@ step that draws "no bond" reuses the cached embeddings.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +26,10 @@ import torch
 from rdkit import Chem
 from torch import Tensor
 
+from flowstudio.molecules.chemistry_check import RingCheck
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, graph_to_mol
 from flowstudio.molecules.graphaf import GraphAF
+from flowstudio.molecules.ring_features import RingTracker, ring_index
 
 
 @dataclass
@@ -94,6 +98,22 @@ class _BatchState:
         self.graph_emb = torch.zeros(batch, d, device=device)
         width = model.config.flow_layers * model.config.st_hidden
         self.edge_state = torch.zeros(batch, width, device=device)
+        self.rings = RingTracker(batch, n_max, device)
+        # The R-GCN embedding of an atom without bonds depends on its type alone: a new
+        # atom adds it to its molecule's cached embeddings instead of a re-run.
+        types = torch.arange(model.vocab.size, device=device)
+        none = torch.zeros(0, dtype=torch.long, device=device)
+        self.lone_atom = model.rgcn(types, none, none, none)
+
+    def add_atoms(self, molecules: Tensor, i: int, types: Tensor) -> None:
+        """Atom ``i`` of ``types`` joins ``molecules``, not yet bonded (embeddings updated
+        exactly: an atom without bonds changes no other atom's embedding)."""
+        self.atoms[molecules, i] = types
+        self.count[molecules] = i + 1
+        emb = self.lone_atom[types]
+        self.node_emb[molecules, i] = emb
+        self.graph_emb[molecules] += emb
+        self.edge_state[molecules] = self.model.edge_state_conditions(self.graph_emb[molecules], emb)
 
     def refresh(self, molecules: Tensor) -> None:
         """Recompute the embeddings of ``molecules`` (indices) that changed since last time."""
@@ -162,6 +182,30 @@ class _BatchState:
         self.valence[molecules, j] += klass
         self.parent[molecules, i] = torch.minimum(self.parent[molecules, i], torch.full_like(molecules, j))
         self.dirty[molecules] = True
+        self.rings.add_bonds(molecules, i, j)
+
+
+@contextmanager
+def one_thread(device: torch.device) -> Iterator[None]:
+    """Run generation on the CPU with one intra-op thread, then restore the setting.
+
+    Generation is hundreds of small steps, each a few dozen small tensor operations (a
+    batch's changed molecules, a few thousand rows). Split over threads, every operation
+    waits for all of them; on two cores that other programs also use, a waiting thread is
+    often descheduled, and 1,000 MOSES-sized molecules took 142 s with two threads and 18
+    s with one (``benchmarks/results/graphaf.md``, section 6). The setting is
+    process-wide: a training run in another thread of the same process also runs on one
+    thread meanwhile.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _draw(shape: tuple[int, ...], temperature: float, generator: torch.Generator | None, device) -> Tensor:
@@ -181,11 +225,13 @@ def _generate_batch(
     node_latents: Tensor | None = None,
     edge_latents: Tensor | None = None,
     end_temperature: float | None = None,
+    ring_sizes: tuple[int, ...] | None = None,
 ) -> Generated:
     device = next(model.parameters()).device
     vocab = model.vocab
     n_max, window, end = vocab.max_atoms, vocab.edge_window, model.end_class
     state = _BatchState(model, batch, device)
+    ring_check = RingCheck(ring_sizes, n_max, device) if ring_sizes is not None else None
     everyone = torch.arange(batch, device=device)
 
     for i in range(n_max + 1):
@@ -215,9 +261,7 @@ def _generate_batch(
         grown, types = active[~stops], choice[~stops]
         if grown.numel() == 0:
             continue
-        state.atoms[grown, i] = types
-        state.count[grown] = i + 1
-        state.dirty[grown] = True
+        state.add_atoms(grown, i, types)
         if i == 0:
             continue
         connected = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -229,8 +273,10 @@ def _generate_batch(
             left_j = model.valence_left(state.atoms[grown, j], state.valence[grown, j])
             pair = model.room_index(left_i, left_j)
             order = model.order_index((j < frontier).long(), state.valence[grown, i])
+            distance, ring_i, ring_j = state.rings.pair(grown, i, j)
             cond = model.edge_conditions(
-                state.edge_state[grown], state.node_emb[grown, j], offset, pair, order
+                state.edge_state[grown], state.node_emb[grown, j], offset, pair, order,
+                ring_index(distance, ring_i, ring_j),
             )
             flow = model.edge_flow.parameters_from(cond)
             z = (
@@ -241,6 +287,9 @@ def _generate_batch(
             klass = flow.inverse(z).argmax(dim=1)
             if check:
                 room = torch.minimum(left_i, left_j)
+                # A bond may not break a valence, nor close a ring of a size not allowed.
+                if ring_check is not None:
+                    room = torch.where(ring_check.forbids(distance), torch.zeros_like(room), room)
                 bad = klass > room
                 for _ in range(max_retries if temperature > 0 and edge_latents is None else 0):
                     if not bool(bad.any()):
@@ -294,8 +343,12 @@ def generate(
     batch_size: int = 1000,
     seed: int | None = None,
     end_temperature: float | None = 1.0,
+    ring_check: bool = True,
 ) -> Generated:
     """Draw ``n`` molecules, ``batch_size`` at a time, at the given prior temperature.
+
+    ``check`` turns on the valency check and, with ``ring_check``, the ring check with the
+    model's allowed ring sizes (:attr:`GraphAF.ring_sizes`; none set: no ring check).
 
     ``end_temperature`` is the temperature of the END decision (models with an END step;
     ``None``: the same as ``temperature``). A temperature below 1 pulls every step towards
@@ -312,15 +365,18 @@ def generate(
         generator.manual_seed(seed)
     was_training = model.training
     model.eval()
+    ring_sizes = model.ring_sizes if check and ring_check else None
     try:
         parts = []
-        for start in range(0, n, batch_size):
-            size = min(batch_size, n - start)
-            parts.append(
-                _generate_batch(
-                    model, size, temperature, check, max_retries, generator, end_temperature=end_temperature
+        with one_thread(device):
+            for start in range(0, n, batch_size):
+                size = min(batch_size, n - start)
+                parts.append(
+                    _generate_batch(
+                        model, size, temperature, check, max_retries, generator,
+                        end_temperature=end_temperature, ring_sizes=ring_sizes,
+                    )
                 )
-            )
         return Generated.concatenate(parts)
     finally:
         model.train(was_training)
@@ -333,6 +389,10 @@ def decode(model: GraphAF, node_latents: Tensor, edge_latents: Tensor, check: bo
     was_training = model.training
     model.eval()
     try:
-        return _generate_batch(model, node_latents.shape[0], 1.0, check, 0, None, node_latents, edge_latents)
+        with one_thread(next(model.parameters()).device):
+            return _generate_batch(
+                model, node_latents.shape[0], 1.0, check, 0, None, node_latents, edge_latents,
+                ring_sizes=model.ring_sizes if check else None,
+            )
     finally:
         model.train(was_training)

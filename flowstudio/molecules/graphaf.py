@@ -65,6 +65,7 @@ from torch import Tensor, nn
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary
 from flowstudio.molecules.packing import PackedSteps, open_atoms
 from flowstudio.molecules.rgcn import RelationalGCN, segment_sum
+from flowstudio.molecules.ring_features import RING_LEVELS
 from flowstudio.molecules.step_flow import ConditionalAffineStack, standard_normal_log_prob
 
 ROOM_LEVELS = 4
@@ -89,6 +90,7 @@ class GraphAFConfig:
     end_step: bool = True
     end_classifier: bool = True
     size_feature: bool = True
+    ring_features: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +147,13 @@ class GraphAF(nn.Module):
         self.edge_first_order = nn.Embedding(4, layers * h) if config.order_features else None
         if self.edge_first_order is not None:
             nn.init.zeros_(self.edge_first_order.weight)
+        # The ring the bond would close and whether i and j are in rings. Zero at first.
+        self.edge_first_ring = nn.Embedding(RING_LEVELS, layers * h) if config.ring_features else None
+        if self.edge_first_ring is not None:
+            nn.init.zeros_(self.edge_first_ring.weight)
+        # The ring check's allowed ring sizes (flowstudio.molecules.chemistry_check), set by
+        # the task from its training data; None: generation checks valence only.
+        self.ring_sizes: tuple[int, ...] | None = None
         mixing = config.full_covariance
         # With end_step a node step is two flows on the same conditioner hidden layer: a
         # two-class step (go on, END), then the atom type. Otherwise one flow over the atom
@@ -207,15 +216,17 @@ class GraphAF(nn.Module):
         return self.edge_first_graph(graph_emb) + self.edge_first_i(newest_emb)
 
     def edge_conditions(
-        self, state_part: Tensor, j_emb: Tensor, offset: Tensor, room: Tensor, order: Tensor
+        self, state_part: Tensor, j_emb: Tensor, offset: Tensor, room: Tensor, order: Tensor, ring: Tensor
     ) -> Tensor:
         """The edge MLPs' first layer; ``room`` from :meth:`room_index`, ``order`` from
-        :meth:`order_index`."""
+        :meth:`order_index`, ``ring`` from :func:`~flowstudio.molecules.ring_features.ring_index`."""
         out = state_part + self.edge_first_j(j_emb) + self.edge_first_offset(offset)
         if self.edge_first_room is not None:
             out = out + self.edge_first_room(room)
         if self.edge_first_order is not None:
             out = out + self.edge_first_order(order)
+        if self.edge_first_ring is not None:
+            out = out + self.edge_first_ring(ring)
         return out
 
     def valence_left(self, types: Tensor, used: Tensor) -> Tensor:
@@ -290,7 +301,7 @@ class GraphAF(nn.Module):
         )
         order = self.order_index(packed.edge_closed, packed.edge_used_i)
         edge_cond = self.edge_conditions(
-            state_part[packed.edge_state], j_emb, packed.edge_offset, room, order
+            state_part[packed.edge_state], j_emb, packed.edge_offset, room, order, packed.edge_ring
         )
         x_edge = self.dequantize(packed.edge_target, NUM_EDGE_CLASSES, edge_noise)
         z_edge, ld_edge = self.edge_flow.parameters_from(edge_cond).forward(x_edge)

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary, OrderedGraph
 from flowstudio.molecules.rgcn import GraphOperators
+from flowstudio.molecules.ring_features import edge_step_rings, ring_index
 
 
 @dataclass
@@ -50,6 +51,7 @@ class PackedSteps:
     node_open_count: Tensor  # (Nn,) open atoms: the frontier and the atoms after it
     node_open: Tensor  # (Nn,) valence left over the atoms from the frontier on (see open_index)
     node_count: Tensor  # (Nn,) atoms already there: k at node step k
+    edge_ring: Tensor  # (Ne,) ring_index of d(i, j) and the ring flags (see ring_features)
     # Precomputed once per batch for the R-GCN's operator form (None: the edge form).
     ops: GraphOperators | None = None
 
@@ -143,6 +145,7 @@ def _molecule_steps(
         "node_open_count": np.maximum(steps - step_frontier, 0),
         "node_open": node_open,
         "node_count": steps,
+        "edge_ring": ring_index(*edge_step_rings(n, bonds, ei, ej)),
     }
 
 
@@ -184,6 +187,7 @@ def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps
         node_open_count=cat("node_open_count"),
         node_open=cat("node_open"),
         node_count=cat("node_count"),
+        edge_ring=cat("edge_ring"),
     )
     num_inst = packed.inst_type.numel()
     packed.ops = GraphOperators.build(

@@ -34,6 +34,7 @@ from torch import Tensor
 from flowstudio.errors import BadInputError
 from flowstudio.inputs import SkipReport
 from flowstudio.molecules.calibration import calibrate_end
+from flowstudio.molecules.chemistry_check import allowed_ring_sizes, format_ring_sizes, parse_ring_sizes
 from flowstudio.molecules.generate import generate
 from flowstudio.molecules.graph import (
     AtomVocabulary,
@@ -46,6 +47,7 @@ from flowstudio.molecules.graph import (
 )
 from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
 from flowstudio.molecules.packing import PackedSteps, pack_steps
+from flowstudio.molecules.rings import ring_sizes
 from flowstudio.params import Param, engine_params
 
 PRESETS = ("quick", "full")
@@ -161,6 +163,14 @@ HYPERPARAMETERS: list[Param] = [
         "Tell each atom step how many atoms the molecule already has (FlowStudio's addition): "
         "whether to end depends on it first of all.",
     ),
+    Param(
+        "ring_features",
+        True,
+        "Tell each bond step the size of the ring the bond would close (the shortest path "
+        "between its two atoms in the graph so far) and whether both atoms are already in "
+        "rings (FlowStudio's addition): without it the model cannot see whether a bond "
+        "closes a benzene ring or a macrocycle.",
+    ),
     # -- training ----------------------------------------------------------------------
     Param(
         "batch_size",
@@ -190,6 +200,15 @@ HYPERPARAMETERS: list[Param] = [
         "molecules and ends them too rarely. 0: off.",
         minimum=0,
         maximum=100000,
+        group="sampling",
+    ),
+    Param(
+        "ring_sizes",
+        "auto",
+        "The ring check: generation redraws a bond that would close a ring of another size, "
+        "as the valency check redraws one that breaks a valence. 'auto': 3, 5, 6 and 7 plus "
+        "every size at least 0.1% of the training molecules hold; a list such as '3,5-7'; "
+        "'any': no ring check.",
         group="sampling",
     ),
     Param(
@@ -236,6 +255,8 @@ def resolve(preset: str, overrides: dict[str, Any] | None = None) -> dict[str, A
         if name not in BY_NAME:
             raise BadInputError(f"unknown hyperparameter {name!r}; valid names: {', '.join(sorted(BY_NAME))}")
         values[name] = BY_NAME[name].validate(value)
+    if values["ring_sizes"] != "auto":
+        parse_ring_sizes(values["ring_sizes"])  # refuse a malformed list before any work
     return values
 
 
@@ -275,6 +296,8 @@ class MoleculeTask:
         self.skipped = 0
         self.device = torch.device("cpu")
         self._validation_batches: list[PackedSteps] | None = None
+        # The ring check's 'auto' sizes, from the training molecules (see chemistry_check).
+        self._data_ring_sizes: tuple[int, ...] | None = None
         if data is not None:
             vocab = self._load(data, vocab)
         if vocab is None:
@@ -294,12 +317,17 @@ class MoleculeTask:
             end_step=v["end_step"],
             end_classifier=v["end_classifier"],
             size_feature=v["size_feature"],
+            ring_features=v["ring_features"],
         )
         # The initial weights are a function of the seed alone: the CLI and the window build
         # the task before the engine seeds the generators, and a run must be repeatable.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(v["seed"])
             self.model = GraphAF(vocab, config)
+        if v["ring_sizes"] != "auto":
+            self.model.ring_sizes = parse_ring_sizes(v["ring_sizes"])
+        elif self._data_ring_sizes is not None:
+            self.model.ring_sizes = self._data_ring_sizes
 
     # ---- data -----------------------------------------------------------------------
     def _load(self, data: str | Path | list[str], vocab: AtomVocabulary | None) -> AtomVocabulary:
@@ -313,10 +341,11 @@ class MoleculeTask:
                     self._skip(text, "not a valid molecule")
                     continue
                 mols.append((text, mol))
-        raws = []
+        raws, mol_of = [], {}
         for text, mol in mols:
             try:
                 raws.append((text, raw_graph(mol)))
+                mol_of[text] = mol
             except BadInputError as exc:
                 self._skip(text, str(exc))
         given = vocab is not None
@@ -325,7 +354,7 @@ class MoleculeTask:
                 raise BadInputError("no usable molecule in the data (all invalid or disconnected)")
             # Every molecule then has a BFS ordering within the window (the one that set it).
             vocab = vocabulary_from_raw((raw for _, raw in raws), seed=v["seed"])
-        graphs, kept = [], []
+        graphs, kept, rings = [], [], []
         for text, raw in raws:
             try:
                 graph = graph_from_raw(raw, vocab)
@@ -339,8 +368,10 @@ class MoleculeTask:
                 continue
             graphs.append(graph)
             kept.append(text)
+            rings.append(ring_sizes(mol_of[text]))
         if not graphs:
             raise BadInputError("no molecule of the data fits the model's vocabulary")
+        self._data_ring_sizes = allowed_ring_sizes(rings)
         order = np.random.default_rng(v["seed"]).permutation(len(graphs))
         n_valid = min(v["max_validation"], round(len(graphs) * v["validation_fraction"]))
         if len(graphs) - n_valid < 1:
@@ -362,6 +393,7 @@ class MoleculeTask:
             "values": dict(self.values),
             "vocabulary": self.vocab.to_config(),
             "data_path": self.data_path,
+            "ring_sizes": format_ring_sizes(self.model.ring_sizes),
         }
 
     @classmethod
@@ -388,9 +420,12 @@ class MoleculeTask:
         known.setdefault("end_step", False)
         known.setdefault("end_classifier", False)
         known.setdefault("size_feature", False)
+        known.setdefault("ring_features", False)
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")
+            # The sizes the run's ring check used (a run from before it has none).
+            task.model.ring_sizes = parse_ring_sizes(str(config.get("ring_sizes", "any")))
         return task
 
     # ---- the Task protocol ----------------------------------------------------------

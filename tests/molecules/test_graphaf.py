@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import networkx as nx
 import numpy as np
 import pytest
 import torch
@@ -32,6 +33,20 @@ def _randomize(model: GraphAF) -> None:
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn_like(p) * 0.3)
+
+
+def _ring_level(bonds_done: list[tuple[int, int, int]], i: int, j: int) -> int:
+    """The ring feature of bond step (i, j) from scratch with networkx: the distance level
+    (0: not connected, else d capped at 9) times 4, plus 2 if i and 1 if j is in a ring
+    (on a shortest path between the ends of a bond that closed a ring when it was added)."""
+    graph, in_ring = nx.Graph(), set()
+    graph.add_nodes_from([i, j])
+    for a, b, _ in bonds_done:
+        if graph.has_node(a) and graph.has_node(b) and nx.has_path(graph, a, b):
+            in_ring.update(v for path in nx.all_shortest_paths(graph, a, b) for v in path)
+        graph.add_edge(a, b)
+    level = min(nx.shortest_path_length(graph, i, j), 9) if nx.has_path(graph, i, j) else 0
+    return 4 * level + 2 * (i in in_ring) + (j in in_ring)
 
 
 def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) -> float:
@@ -105,6 +120,8 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
                 closed = int(j) < parent_prev
                 has_bond = any(a == i for a, _, _ in bonds_done)
                 pre = pre + model.edge_first_order.weight[2 * closed + has_bond]
+            if model.edge_first_ring is not None:  # networkx: the ring the bond would close
+                pre = pre + model.edge_first_ring.weight[_ring_level(bonds_done, i, int(j))]
             target = table.get((i, int(j)), 0)
             x = torch.nn.functional.one_hot(torch.tensor([target]), 4).float()
             x = x + model.config.dequantization * edge_noise[edge_k : edge_k + 1]
@@ -119,20 +136,21 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
 @pytest.mark.parametrize(
     "additions",
     [
-        (True, True, True, True, True, True),
-        (True, True, True, True, False, False),
-        (False, False, False, False, False, False),
-        (True, False, True, False, False, True),
-        (False, True, False, True, False, False),
+        (True, True, True, True, True, True, True),
+        (True, True, True, True, True, True, False),
+        (True, True, True, True, False, False, True),
+        (False, False, False, False, False, False, False),
+        (True, False, True, False, False, True, False),
+        (False, True, False, True, False, False, True),
     ],
 )
 def test_packed_likelihood_matches_the_step_by_step_definition(
-    additions: tuple[bool, bool, bool, bool, bool, bool],
+    additions: tuple[bool, bool, bool, bool, bool, bool, bool],
 ) -> None:
     """With and without each of FlowStudio's additions to the paper's model."""
     mols = [Chem.MolFromSmiles(s) for s in SMILES[:8]]
     vocab = build_vocabulary(mols)
-    valence, covariance, order, end_step, classifier, size = additions
+    valence, covariance, order, end_step, classifier, size, ring = additions
     config = dataclasses.replace(
         TINY,
         valence_features=valence,
@@ -141,8 +159,10 @@ def test_packed_likelihood_matches_the_step_by_step_definition(
         end_step=end_step,
         end_classifier=classifier,
         size_feature=size,
+        ring_features=ring,
     )
     model = GraphAF(vocab, config)
+    assert (model.edge_first_ring is not None) == ring
     assert (model.edge_first_room is not None) == valence
     assert (model.edge_flow.angles_out is not None) == covariance
     assert (model.edge_first_order is not None) == order

@@ -59,3 +59,24 @@ def test_a_checkpoint_with_a_bad_calibration_is_refused() -> None:
         task.load_extra_state({"end_offset": torch.full((n,), float("nan"))})
     task.load_extra_state({})  # a run from before the calibration: left at zero
     assert not task.model.end_offset.any()
+
+
+def test_the_ring_check_sizes_come_from_the_data_and_travel_with_the_config() -> None:
+    import pytest
+
+    from flowstudio.errors import BadInputError
+
+    cyclic = [*SMILES, "C1CC1C", "C1CCC1O"]  # a 3- and a 4-ring among ten molecules
+    task = MoleculeTask(cyclic, "quick", TINY)
+    assert task.model.ring_sizes == (3, 4, 5, 6, 7)
+    assert MoleculeTask.from_config(task.config()).model.ring_sizes == (3, 4, 5, 6, 7)
+    chosen = MoleculeTask(cyclic, "quick", {**TINY, "ring_sizes": "5-6"})
+    assert MoleculeTask.from_config(chosen.config()).model.ring_sizes == (5, 6)
+    assert MoleculeTask(cyclic, "quick", {**TINY, "ring_sizes": "any"}).model.ring_sizes is None
+    with pytest.raises(BadInputError, match="ring sizes"):
+        MoleculeTask(cyclic, "quick", {**TINY, "ring_sizes": "5-x"})
+    # a run from before the ring features and the ring check: neither
+    old = task.config()
+    del old["ring_sizes"], old["values"]["ring_features"]
+    restored = MoleculeTask.from_config(old)
+    assert restored.model.ring_sizes is None and restored.model.edge_first_ring is None

@@ -1,0 +1,120 @@
+"""Ring features of GraphAF's bond steps: how large a ring a bond would close.
+
+GraphAF adds one bond at a time, and its R-GCN sees only three hops of the partial graph:
+a bond step between the new atom ``i`` and an earlier atom ``j`` cannot tell whether the
+bond closes a benzene ring, a cyclopropane or a 14-membered macrocycle. Two facts tell it:
+
+- ``d(i, j)``, the shortest-path distance between ``i`` and ``j`` in the partial graph: a
+  bond between them closes a ring of ``d + 1`` atoms (the smallest ring through the new
+  bond), or none when they are not connected;
+- whether ``i`` and ``j`` already lie in a ring (fused and spiro systems).
+
+An atom counts as *in a ring* once a bond closed a ring through it: the atoms on a
+shortest path between the bond's two ends when it was added (``d(a, v) + d(v, b) =
+d(a, b)``). That is the ring the bond made; it is the same rule in training and in
+generation, so the model sees the same feature in both.
+
+Teacher forcing computes both, per molecule and training order, with one pass over its
+bonds (:func:`edge_step_rings`, numpy); generation keeps a distance matrix per molecule
+and updates it at every bond (:class:`RingTracker`, torch, batched): adding the bond
+``(a, b)`` to an unweighted graph gives
+
+    d'(u, v) = min(d(u, v), d(u, a) + 1 + d(b, v), d(u, b) + 1 + d(a, v)),
+
+an O(N^2) update instead of a shortest-path search per step. The model's embedding index
+of a step is :func:`ring_index`.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+FAR = 1000
+"""The distance of two atoms that are not connected (larger than any path)."""
+MAX_DISTANCE = 9
+"""Distances from this one on share an embedding (rings of 10 atoms or more)."""
+RING_LEVELS = (MAX_DISTANCE + 1) * 4
+"""Embedding indices of :func:`ring_index`: the distance level times the two ring flags."""
+
+Array = TypeVar("Array", np.ndarray, Tensor)
+
+
+def ring_index(distance: Array, ring_i: Array, ring_j: Array) -> Array:
+    """The embedding index of a bond step from ``d(i, j)`` and the ring flags of ``i``, ``j``.
+
+    The distance level is 0 when the atoms are not connected (no ring would close), else
+    ``d`` capped at :data:`MAX_DISTANCE` (``d >= 2``: the pair has no bond yet). Works on
+    numpy arrays and torch tensors alike.
+    """
+    level = (distance < FAR) * distance.clip(max=MAX_DISTANCE)
+    return level * 4 + ring_i * 2 + ring_j
+
+
+def edge_step_rings(
+    num_atoms: int, bonds: np.ndarray, ei: np.ndarray, ej: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(d(i, j), ring_i, ring_j)`` at each bond step ``(ei[k], ej[k])`` of a molecule.
+
+    ``bonds`` (E, 3) rows ``(i, j, class)`` in generation order (:class:`OrderedGraph`),
+    the steps in generation order (:func:`flowstudio.molecules.packing.edge_step_pairs`).
+    A step sees every bond decided before it: those of earlier atoms, and those of atom
+    ``i`` to atoms before ``j``.
+    """
+    n = num_atoms
+    dist = np.full((n, n), FAR, np.int64)
+    np.fill_diagonal(dist, 0)
+    ring = np.zeros(n, np.int64)
+    out_d = np.empty(len(ei), np.int64)
+    out_ri = np.empty(len(ei), np.int64)
+    out_rj = np.empty(len(ei), np.int64)
+    # Steps are sorted by (i, j), like the bonds: the steps before bond k form one slice.
+    rank = np.searchsorted(bonds[:, 0] * n + bonds[:, 1], ei * n + ej)
+    starts = np.searchsorted(rank, np.arange(len(bonds) + 2))
+    for k in range(len(bonds) + 1):
+        s = slice(starts[k], starts[k + 1])
+        out_d[s] = dist[ei[s], ej[s]]
+        out_ri[s] = ring[ei[s]]
+        out_rj[s] = ring[ej[s]]
+        if k == len(bonds):
+            break
+        a, b = int(bonds[k, 0]), int(bonds[k, 1])
+        d = dist[a, b]
+        if d < FAR:
+            ring[dist[a] + dist[b] == d] = 1
+        via = np.minimum(dist[:, a, None] + dist[None, b, :], dist[:, b, None] + dist[None, a, :]) + 1
+        np.minimum(dist, via, out=dist)
+    return out_d, out_ri, out_rj
+
+
+class RingTracker:
+    """Shortest-path distances and ring flags of a batch of growing graphs (generation).
+
+    ``distance`` (B, N, N) and ``in_ring`` (B, N); atoms without bonds are :data:`FAR` from
+    every other atom.
+    """
+
+    def __init__(self, batch: int, max_atoms: int, device: torch.device) -> None:
+        eye = torch.eye(max_atoms, dtype=torch.bool, device=device)
+        self.distance = torch.full((batch, max_atoms, max_atoms), FAR, dtype=torch.long, device=device)
+        self.distance.masked_fill_(eye, 0)
+        self.in_ring = torch.zeros(batch, max_atoms, dtype=torch.long, device=device)
+
+    def pair(self, molecules: Tensor, i: int, j: int) -> tuple[Tensor, Tensor, Tensor]:
+        """``(d(i, j), ring_i, ring_j)`` of ``molecules`` (indices)."""
+        return self.distance[molecules, i, j], self.in_ring[molecules, i], self.in_ring[molecules, j]
+
+    def add_bonds(self, molecules: Tensor, i: int, j: int) -> None:
+        """Record a bond ``i - j`` in each of ``molecules`` (indices)."""
+        if molecules.numel() == 0:
+            return
+        dist = self.distance[molecules]
+        d_i, d_j = dist[:, i], dist[:, j]  # (m, N)
+        closing = dist[:, i, j].unsqueeze(1)
+        on_path = (closing < FAR) & (d_i + d_j == closing)
+        self.in_ring[molecules] |= on_path.long()
+        via = torch.minimum(d_i.unsqueeze(2) + d_j.unsqueeze(1), d_j.unsqueeze(2) + d_i.unsqueeze(1)) + 1
+        self.distance[molecules] = torch.minimum(dist, via)

@@ -4,7 +4,8 @@
 
     flowstudio mols train  --data PATH --out RUN [--preset quick|full] [--iters N] [--minutes M]
                            [--device auto|cpu|cuda] [--seed S] [--resume] [--lr LR] [--set key=value ...]
-    flowstudio mols sample --run RUN --n N [--temperature T] [--end-temperature T] [--no-check] --out FILE
+    flowstudio mols sample --run RUN --n N [--temperature T] [--end-temperature T] [--no-check]
+                           [--ring-sizes 3,5-7|any] --out FILE
     flowstudio mols eval   --samples FILE --train PATH [--test PATH]
 """
 
@@ -62,7 +63,11 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--end-temperature", type=float, default=1.0,
                    help="temperature of the END decision (default 1: the sizes the model learned; "
                    "lower values make molecules longer)")
-    p.add_argument("--no-check", action="store_true", help="never redraw a bond that breaks a valence")
+    p.add_argument("--no-check", action="store_true",
+                   help="no check at all: never redraw a bond that breaks a valence or closes a ring")
+    p.add_argument("--ring-sizes",
+                   help="the ring check's allowed ring sizes, such as '3,5-7', or 'any' for none "
+                   "(default: the run's, from its training data)")
     p.add_argument("--out", required=True, help="the file to write: .smi, .csv or .sdf (.gz allowed)")
     p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
                    help="which checkpoint to sample from (default best, else latest)")
@@ -138,7 +143,12 @@ def _sample(args: argparse.Namespace) -> int:
         raise BadInputError(f"--out {out} is a folder; give a file such as {out / 'molecules.csv'}")
     if not out.parent.is_dir():
         raise BadInputError(f"--out {out}: the folder {out.parent} does not exist")
+    from flowstudio.molecules.chemistry_check import format_ring_sizes, parse_ring_sizes
+
+    ring_sizes = parse_ring_sizes(args.ring_sizes) if args.ring_sizes is not None else None
     task = load_task(args.run, args.checkpoint, args.device)
+    if args.ring_sizes is not None:
+        task.model.ring_sizes = ring_sizes
     temperature = task.values["temperature"] if args.temperature is None else args.temperature
     result = generate(
         task.model, args.n, temperature=temperature, check=not args.no_check,
@@ -160,9 +170,10 @@ def _sample(args: argparse.Namespace) -> int:
     write_molecules(out, smiles, properties=True, extra_columns=extra, comments=comments)
     unique = len({s for s in result.smiles if s is not None})
     ended = np.bincount(result.ended, minlength=3) / max(1, len(result.ended))
+    checks = "no check" if args.no_check else f"with check, rings {format_ring_sizes(task.model.ring_sizes)}"
     sys.stderr.write(
-        f"sampled {args.n} molecules at temperature {temperature:g}: valid {valid:.1%} "
-        f"({'no check' if args.no_check else 'with check'}), valid without check {without:.1%}, "
+        f"sampled {args.n} molecules at temperature {temperature:g}: valid {valid:.1%} ({checks}), "
+        f"valid without check {without:.1%}, "
         f"unique {unique / max(1, sum(s is not None for s in result.smiles)):.1%}, "
         f"mean heavy atoms {np.mean(sizes) if sizes else float('nan'):.1f} (ended by END {ended[0]:.0%}, "
         f"by a bondless atom {ended[1]:.0%}, at max size {ended[2]:.0%}) -> {out}\n"

@@ -64,30 +64,23 @@ def edge_step_rings(
     A step sees every bond decided before it: those of earlier atoms, and those of atom
     ``i`` to atoms before ``j``.
     """
-    n = num_atoms
-    dist = np.full((n, n), FAR, np.int64)
-    np.fill_diagonal(dist, 0)
-    ring = np.zeros(n, np.int64)
-    out_d = np.empty(len(ei), np.int64)
-    out_ri = np.empty(len(ei), np.int64)
-    out_rj = np.empty(len(ei), np.int64)
-    # Steps are sorted by (i, j), like the bonds: the steps before bond k form one slice.
-    rank = np.searchsorted(bonds[:, 0] * n + bonds[:, 1], ei * n + ej)
-    starts = np.searchsorted(rank, np.arange(len(bonds) + 2))
-    for k in range(len(bonds) + 1):
-        s = slice(starts[k], starts[k + 1])
-        out_d[s] = dist[ei[s], ej[s]]
-        out_ri[s] = ring[ei[s]]
-        out_rj[s] = ring[ej[s]]
-        if k == len(bonds):
-            break
-        a, b = int(bonds[k, 0]), int(bonds[k, 1])
-        d = dist[a, b]
+    n, e = num_atoms, len(bonds)
+    # The distances and ring flags after each number of bonds k (0..E), then one lookup.
+    dist = np.empty((e + 1, n, n), np.int64)
+    dist[0] = FAR
+    np.fill_diagonal(dist[0], 0)
+    ring = np.zeros((e + 1, n), np.int64)
+    for k, (a, b) in enumerate(bonds[:, :2].tolist()):
+        now = dist[k]
+        d = now[a, b]
+        ring[k + 1] = ring[k]
         if d < FAR:
-            ring[dist[a] + dist[b] == d] = 1
-        via = np.minimum(dist[:, a, None] + dist[None, b, :], dist[:, b, None] + dist[None, a, :]) + 1
-        np.minimum(dist, via, out=dist)
-    return out_d, out_ri, out_rj
+            ring[k + 1][now[a] + now[b] == d] = 1
+        via = np.minimum(now[:, a, None] + now[None, b, :], now[:, b, None] + now[None, a, :])
+        np.minimum(now, via + 1, out=dist[k + 1])
+    # Steps are sorted by (i, j), like the bonds: a step sees the bonds with smaller keys.
+    rank = np.searchsorted(bonds[:, 0] * n + bonds[:, 1], ei * n + ej)
+    return dist[rank, ei, ej], ring[rank, ei], ring[rank, ej]
 
 
 class RingTracker:

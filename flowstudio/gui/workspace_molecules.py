@@ -54,7 +54,6 @@ class MoleculesWorkspace(Workspace):
         # the widgets the tests and the screenshot script reach by name
         page = self.generation_page
         self.sample_grid, self.summary, self.gen_count = page.grid, page.summary, page.count
-        self.gen_temperature, self.gen_check = page.temperature, page.check
         page = self.interpolation_page
         self.interp_grid, self.interp_a, self.interp_b, self.interp_steps = (
             page.grid,
@@ -62,7 +61,7 @@ class MoleculesWorkspace(Workspace):
             page.b,
             page.steps,
         )
-        self.view3d, self.smiles_3d = self.conformer_page.view, self.conformer_page.smiles
+        self.view3d = self.conformer_page.view
         self.metrics = self.metrics_page.table
         for grid in (self.preview, self.live_grid, self.sample_grid, self.interp_grid):
             grid.activated.connect(lambda i, g=grid: self.select(g, i))

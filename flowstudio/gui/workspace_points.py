@@ -62,7 +62,7 @@ class PointsWorkspace(Workspace):
             page.sample_count,
             page.sample_points,
         )
-        self.temperature, self.color_by_logp = page.temperature, page.color_by_logp
+        self.color_by_logp = page.color_by_logp
         self.slice_view, self.slice_resolution = self.slice_page.view, self.slice_page.resolution
         self.interp_view, self.traj_view = self.interpolation_page.view, self.trajectory_page.view
         self.recon_view = self.reconstruction_page.view
@@ -122,9 +122,6 @@ class PointsWorkspace(Workspace):
             self.reconstruction_page,
         ) and (force or page.stale()):
             page.refresh()
-
-    def resample(self) -> None:
-        self.samples_page.resample()
 
     # ------------------------------------------------------------------ export
     def export_samples(self, path: Path) -> Path:

@@ -2,17 +2,18 @@
 
 ::
 
-    idle ──start──▶ training ◀──resume── paused
-                      │  └──────pause──────▶ │
-                      ├──stop──▶ stopping ◀──┘ (stop)
-                      ▼            ▼
-              finished / failed ◀──┘   (ended: the run's thread is gone)
-                      └──start──▶ training
+    state      start      pause    resume     stop       ended (the run's thread is gone)
+    idle       training   –        –          –          –
+    training   –          paused   –          stopping   finished, or failed
+    paused     –          –        training   stopping   finished, or failed
+    stopping   –          –        –          –          finished, or failed
+    finished   training   –        –          –          –
+    failed     training   –        –          –          –
 
 :class:`RunSession` knows nothing of threads or widgets: the window starts the engine's
 generator on a thread, feeds every event to :meth:`RunSession.handle`, tells it when the
 thread failed or ended, and subscribes to :meth:`RunSession.subscribe` to redraw its
-buttons. A transition the diagram does not have raises :class:`InvalidTransitionError`, so a
+buttons. A move the table does not have raises :class:`InvalidTransitionError`, so a
 view can never show a state the run is not in.
 
 Run folders follow :class:`flowstudio.training.runs.Run` (the engine's own layout): a new
@@ -33,6 +34,8 @@ if TYPE_CHECKING:  # the training package imports torch: loaded once a run start
 
 
 class RunState(Enum):
+    """Where a workspace's run stands (see the module's table)."""
+
     IDLE = "idle"
     TRAINING = "training"
     PAUSED = "paused"
@@ -64,7 +67,7 @@ TRANSITIONS: dict[RunState, frozenset[RunState]] = {
 
 
 class InvalidTransitionError(RuntimeError):
-    """A run was asked to move where the state diagram has no arrow."""
+    """A run was asked to move where the table has no entry."""
 
 
 def new_run_dir(runs_root: Path, kind: str, model: str, now: float | None = None) -> Path:
@@ -112,7 +115,7 @@ class RunSession:
         return self.state.active
 
     def can(self, state: RunState) -> bool:
-        """Whether the diagram has an arrow from the current state to ``state``."""
+        """Whether the table allows a move from the current state to ``state``."""
         return state in TRANSITIONS[self.state]
 
     @property

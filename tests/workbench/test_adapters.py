@@ -153,6 +153,6 @@ def test_a_checkpoint_is_copied_whole_or_refused(tmp_path: Path) -> None:
     source.write_bytes(b"weights" * 1000)
     copied = copy_checkpoint(source, tmp_path / "mine")
     assert copied == tmp_path / "mine.pt" and copied.read_bytes() == source.read_bytes()
-    with pytest.raises(BadInputError, match="Could not save the checkpoint to .*missing"):
+    with pytest.raises(BadInputError, match=r"Could not save the checkpoint to .*missing"):
         copy_checkpoint(source, tmp_path / "missing" / "x.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "mine.pt"]  # no temporary file left

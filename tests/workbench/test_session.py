@@ -1,4 +1,4 @@
-"""The run state machine: its arrows, what it refuses, its run folders and what events tell it."""
+"""The run state machine: its moves, what it refuses, its run folders and what events tell it."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_a_run_goes_through_pause_resume_stop_and_ends(session: RunSession) -> N
         (["start", "stop"], "resume"),
     ],
 )
-def test_moves_the_diagram_lacks_are_refused(session: RunSession, moves: list[str], refused: str) -> None:
+def test_moves_the_table_lacks_are_refused(session: RunSession, moves: list[str], refused: str) -> None:
     for move in moves:
         session.start("cnf", now=NOW) if move == "start" else getattr(session, move)()
     state = session.state

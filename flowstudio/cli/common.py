@@ -28,6 +28,12 @@ def add_run_arguments(parser: argparse.ArgumentParser, set_example: str) -> None
                         help=f"a hyperparameter (repeatable), e.g. --set {set_example}")
 
 
+def check_out_folder(out: str | Path) -> None:
+    """Refuse a ``--out`` that exists and is not a folder, before the data is read."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise BadInputError(f"run folder {out}: exists and is not a folder")
+
+
 def parse_sets(pairs: list[str], params: Mapping[str, Param]) -> dict[str, Any]:
     """``--set KEY=VALUE`` pairs as validated hyperparameter values."""
     values: dict[str, Any] = {}

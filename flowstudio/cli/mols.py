@@ -16,7 +16,13 @@ import sys
 from pathlib import Path
 
 from flowstudio.cli import mols_eval
-from flowstudio.cli.common import DEVICES, add_run_arguments, overrides_from_args, resumed_task_config
+from flowstudio.cli.common import (
+    DEVICES,
+    add_run_arguments,
+    check_out_folder,
+    overrides_from_args,
+    resumed_task_config,
+)
 from flowstudio.errors import BadInputError
 from flowstudio.inputs import require_regular_file
 
@@ -83,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
     from flowstudio.training import TrainOptions
 
     overrides = overrides_from_args(args, BY_NAME, ("iters", "minutes", "device", "seed", "lr"))
+    check_out_folder(args.out)
     if args.resume:
         task_config = resumed_task_config(args.out, "molecules", overrides, BY_NAME)
         data = args.data or task_config.get("data_path")

@@ -17,7 +17,13 @@ import sys
 from pathlib import Path
 
 from flowstudio.cli import points_eval
-from flowstudio.cli.common import DEVICES, add_run_arguments, overrides_from_args, resumed_task_config
+from flowstudio.cli.common import (
+    DEVICES,
+    add_run_arguments,
+    check_out_folder,
+    overrides_from_args,
+    resumed_task_config,
+)
 from flowstudio.errors import BadInputError
 from flowstudio.pointclouds.settings import BY_NAME, MODELS, PRESETS
 
@@ -74,6 +80,7 @@ def _train(args: argparse.Namespace) -> int:
     from flowstudio.training import TrainOptions
 
     overrides = overrides_from_args(args, BY_NAME, ("iters", "minutes", "device", "seed"))
+    check_out_folder(args.out)
     if args.resume:
         task_config = resumed_task_config(args.out, "points", overrides, BY_NAME)
         if args.model and args.model != task_config.get("model_name"):

@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,7 +213,9 @@ def load_checkpoint(
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the refusal says enough
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors, zip errors, EOF: all mean "unusable file"
         reason = _load_failure(exc)
         raise CheckpointError(

@@ -26,9 +26,17 @@ def molecule_suffixes() -> set[str]:
 
 
 def starts_with_numbers(path: Path) -> bool:
-    """Whether the file's first non-blank line starts with a number (``x y z`` text)."""
+    """Whether the file's first non-blank line starts with a number (``x y z`` text).
+
+    Only a regular file is looked into, and only its head: opening a named pipe blocks
+    until something writes to it (the window froze on a FIFO called ``fifo.txt``), so a
+    pipe or device goes on to a reader, which refuses it with its reason."""
+    if not path.is_file():  # False for pipes, sockets and devices
+        return False
     try:
-        first = path.read_text(errors="replace").lstrip().splitlines()[0]
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16).decode("utf-8", errors="replace")
+        first = head.lstrip().splitlines()[0]
         float(first.replace(",", " ").split()[0])
     except (IndexError, ValueError, OSError):
         return False

@@ -44,6 +44,10 @@ added input and the rotation start at zero, and each option can be switched off)
 - ``size_feature``: a node step sees how many atoms the molecule has so far (an
   embedding of the count). Whether to end depends on it first of all, and a sum-pooled
   graph embedding only carries it implicitly;
+- ``ring_features``: a bond step sees the shortest-path distance between its two atoms in
+  the partial graph (the bond closes a ring of that many atoms plus one) and whether both
+  are already in rings (:mod:`flowstudio.molecules.ring_features`). The R-GCN sees three
+  hops and cannot tell a benzene ring from a macrocycle;
 - dequantization ``c = 0.5`` by default instead of 0.9;
 - bounded log-scales ``a = s * tanh(a_raw / s)`` for stability.
 

@@ -26,8 +26,9 @@ each for users; the definitions:
   (:mod:`.filters`); ``Filters_ref``: the same share of R (at most 2,000 of its molecules),
   the rate real molecules reach.
 - ``logP``, ``SA``, ``QED``, ``weight``, ``heavy_atoms``, ``rings``, ``aromatic_rings``:
-  Wasserstein-1 distance between the property distributions of V and R (:mod:`.properties`),
-  with ``heavy_atoms_mean`` (V) and ``heavy_atoms_mean_ref`` (R): a model that inflates its
+  Wasserstein-1 distance between the property distributions of V and R (:mod:`.properties`;
+  R's from at most 5,000 of its molecules, see :mod:`.reference`), with
+  ``heavy_atoms_mean`` (V) and ``heavy_atoms_mean_ref`` (R): a model that inflates its
   validity with tiny molecules shows here.
 - ``ring_unusual_share`` (V) and ``ring_unusual_share_ref`` (R): share of molecules with a
   ring smaller than 5 or larger than 7 atoms; ``ring_size_tv`` and ``ring_size_w1``: total

@@ -34,7 +34,7 @@ def worker(src: str, run: str, n: int, seed: int) -> None:
     from flowstudio.cli.mols import load_task
     from flowstudio.molecules.generate import generate
 
-    model = load_task(run, "best").task.model
+    model = load_task(run, "best").model
     generate(model, 50, seed=seed + 1)
     start = time.perf_counter()
     out = generate(model, n, seed=seed)
@@ -55,7 +55,9 @@ def measure(src: str, run: str, n: int, seed: int, threads: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": src}
     command = [sys.executable, __file__, "--worker", "--src", src, "--run", run]
     command += ["--n", str(n), "--seed", str(seed)]
-    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(command, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{src}: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -105,3 +105,22 @@ def test_the_end_temperature_sets_how_long_molecules_grow(model) -> None:
     # random model also ends many molecules on an atom without bonds).
     assert by_end[1.0] > 0.2 and by_end[0.3] < by_end[1.0] / 3
     assert sizes[0.3] > 1.2 * sizes[1.0]
+
+
+def test_generation_runs_on_one_thread_and_restores_the_setting(model, monkeypatch) -> None:
+    seen = []
+    real = model.rgcn.forward
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model.rgcn, "forward", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        generate(model, 8, seed=0)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

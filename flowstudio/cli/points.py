@@ -5,7 +5,8 @@
     flowstudio points train  --data PATH --out RUN [--model pointflow|cnf|realnvp|glow|maf|nice|planar]
                              [--preset quick|full] [--iters N] [--minutes M] [--device auto|cpu|cuda]
                              [--seed S] [--resume] [--set key=value ...]
-    flowstudio points sample --run RUN --shapes K --points P [--temperature T] --out FILE
+    flowstudio points sample --run RUN --shapes K --points P [--temperature T] [--solver S] [--steps N]
+                             --out FILE
     flowstudio points eval   --samples FILE --ref PATH [--split test]
 """
 
@@ -25,7 +26,7 @@ from flowstudio.cli.common import (
     resumed_task_config,
 )
 from flowstudio.errors import BadInputError
-from flowstudio.pointclouds.settings import BY_NAME, MODELS, PRESETS
+from flowstudio.pointclouds.settings import BY_NAME, MODELS, PRESETS, SOLVERS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,6 +67,11 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--shapes", type=int, default=1, help="number of point clouds K (default 1)")
     p.add_argument("--points", type=int, default=2048, help="points per cloud P (default 2048)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the base noise (default 1)")
+    p.add_argument("--solver", choices=SOLVERS, default=None,
+                   help="solve the point CNF with this solver instead of the run's own (dopri5: accurate)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="steps of a fixed-step solver (1 to 1000; with no --solver, rk4): fewer is faster, "
+                   "more is closer to the accurate solve")
     p.add_argument("--out", required=True, help="the file to write: .ply, .xyz, .npy or .npz")
     p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
                    help="which checkpoint to sample from (default best, else latest)")
@@ -120,7 +126,9 @@ def _sample(args: argparse.Namespace) -> int:
     if not Path(args.run).is_dir():
         raise BadInputError(f"--run {args.run}: no such run folder")
     task = restore_task(Run(args.run).checkpoint(args.checkpoint), kind="points", device=args.device).task
-    points = analyses.sample(task, args.shapes, args.points, args.temperature, seed=args.seed)
+    points = analyses.sample(
+        task, args.shapes, args.points, args.temperature, seed=args.seed, solver=args.solver, steps=args.steps
+    )
     if args.shapes > 1 and not writer.collections:
         paths = write_shapes(out.parent, points, ext=out.suffix, stem=out.stem)
     else:

@@ -40,14 +40,52 @@ them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from flowstudio.flows.cnf import CNF, broadcast_context
+from flowstudio.flows.flow import Flow
 
 TIME_DISTRIBUTIONS = ("uniform", "logit_normal")
 COUPLINGS = ("independent", "ot")
+
+
+OBJECTIVES = ("likelihood", "flow_matching")
+"""How a CNF is trained: maximum likelihood through its ODE solve, or flow matching."""
+
+
+@dataclass(frozen=True)
+class MatchingSettings:
+    """The options of :func:`flow_matching_loss` that a model stores in its config."""
+
+    sigma_min: float = 0.0
+    time_distribution: str = "uniform"
+    coupling: str = "independent"
+
+    def loss(self, cnf: CNF, x: Tensor, context: Tensor | None = None) -> Tensor:
+        """:func:`flow_matching_loss` of ``cnf`` on ``x`` with these settings."""
+        return flow_matching_loss(
+            cnf, x, context, sigma_min=self.sigma_min, time_distribution=self.time_distribution,
+            coupling=self.coupling,
+        )
+
+
+def only_cnf(flow: Flow) -> CNF:
+    """The CNF of a flow made of one CNF block (and nothing else), which flow matching trains.
+
+    Stacked blocks or moving batch norm have no closed-form path between data and noise:
+    train those by maximum likelihood.
+    """
+    pieces = list(getattr(flow.transform, "transforms", [flow.transform]))
+    if len(pieces) != 1 or not isinstance(pieces[0], CNF):
+        raise ValueError(
+            "flow matching trains a flow of exactly one CNF block without batch norm; this flow has "
+            f"{', '.join(type(p).__name__ for p in pieces)} (use blocks=1, batch_norm=False)"
+        )
+    return pieces[0]
 
 
 def sample_path_times(n: int, distribution: str, *, like: Tensor) -> Tensor:
@@ -77,7 +115,9 @@ def ot_pairing(x: Tensor, noise: Tensor) -> Tensor:
     from scipy.optimize import linear_sum_assignment
 
     if x.shape != noise.shape or x.dim() not in (2, 3):
-        raise ValueError(f"ot_pairing needs equal (N, D) or (B, N, D) shapes, got {x.shape} and {noise.shape}")
+        raise ValueError(
+            f"ot_pairing needs equal (N, D) or (B, N, D) shapes, got {tuple(x.shape)}, {tuple(noise.shape)}"
+        )
     grouped_x = x.detach().reshape(-1, *x.shape[-2:])
     grouped_noise = noise.reshape(-1, *noise.shape[-2:])
     cost = torch.cdist(grouped_x, grouped_noise.detach()).pow(2).cpu().numpy()

@@ -22,6 +22,8 @@ import torch
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
+from flowstudio.flows.cnf import ACCURATE, solver_override
+from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS
 from flowstudio.pointclouds.datasets import Normalization
 from flowstudio.pointclouds.models import PointDensity
 
@@ -109,6 +111,8 @@ def _latent(frame: _Frame, latent: Any) -> Tensor | None:
 MAX_SAMPLE_POINTS = 50_000_000
 """The most points one request may draw (600 MB of float32 output); more is refused with a
 message rather than left to exhaust memory."""
+MAX_SOLVER_STEPS = 1000
+"""The most fixed steps a sampling solve may take."""
 LATENT_CHUNK = 256
 """Shape latents drawn from PointFlow's prior together."""
 SAMPLE_CHUNK_POINTS = 1 << 16
@@ -116,11 +120,39 @@ SAMPLE_CHUNK_POINTS = 1 << 16
 the request (a cloud's points are independent given its latent)."""
 
 
+@contextlib.contextmanager
+def point_solver(model: PointDensity, solver: str | None = None, steps: int | None = None) -> Iterator[None]:
+    """Solve the point CNF with another solver inside the block: an adaptive one (``dopri5``
+    at the accurate tolerances) or a fixed-step one over ``steps`` steps; nothing changes
+    when both are None or the model has no CNF. A flow-matching model is trained without
+    any solver, so how it samples is a free choice of speed against accuracy."""
+    if solver is None and steps is None:
+        yield
+        return
+    solver = solver or ("rk4" if steps else ACCURATE["solver"])
+    if solver not in ADAPTIVE_SOLVERS + FIXED_STEP_SOLVERS:
+        choices = ", ".join(ADAPTIVE_SOLVERS + FIXED_STEP_SOLVERS)
+        raise BadInputError(f"unknown solver {solver!r}; choose one of {choices}")
+    if solver in FIXED_STEP_SOLVERS:
+        if steps is None or not 1 <= steps <= MAX_SOLVER_STEPS:
+            raise BadInputError(
+                f"the fixed-step solver {solver!r} needs 1 to {MAX_SOLVER_STEPS} steps, got {steps}"
+            )
+        settings: dict[str, Any] = {"solver": solver, "steps": int(steps), "step_size": None}
+    else:
+        settings = {**ACCURATE, "solver": solver, "steps": None, "step_size": None}
+    point_cnf = getattr(model, "decoder", None) or getattr(model, "flow", model)
+    with solver_override(point_cnf, **settings):
+        yield
+
+
 def sample(
-    task_or_model: Any, k: int, p: int, temperature: float = 1.0, seed: int | None = None, latent: Any = None
+    task_or_model: Any, k: int, p: int, temperature: float = 1.0, seed: int | None = None, latent: Any = None,
+    *, solver: str | None = None, steps: int | None = None,
 ) -> np.ndarray:
     """k new clouds of p points, (k, p, 3). PointFlow draws each shape latent from its prior
     (or uses ``latent``, (Z,) or (k, Z)); ``temperature`` scales the base noise of both.
+    ``solver`` and ``steps`` choose how the point CNF is solved (:func:`point_solver`).
 
     The points are drawn in chunks of :data:`SAMPLE_CHUNK_POINTS`, so memory beyond the
     (k, p, 3) result stays bounded; at most :data:`MAX_SAMPLE_POINTS` points in all.
@@ -138,10 +170,10 @@ def sample(
     out = np.empty((k, p, 3), dtype=np.float32)
     shapes_per_chunk = max(1, SAMPLE_CHUNK_POINTS // p)
     points_per_chunk = min(p, SAMPLE_CHUNK_POINTS)
-    with _evaluating(frame, seed), torch.no_grad():
+    with _evaluating(frame, seed), torch.no_grad(), point_solver(frame.model, solver, steps):
         z = _latent(frame, latent)
-        if frame.model.latent_dim and z is None:  # in chunks: the latent CNF's exact trace
-            z = torch.cat([  # carries a (shapes, Z, width) tangent block per layer
+        if frame.model.latent_dim and z is None:  # in chunks: bounded solver memory
+            z = torch.cat([
                 frame.model.sample_latent(min(LATENT_CHUNK, k - s0), temperature)
                 for s0 in range(0, k, LATENT_CHUNK)
             ])

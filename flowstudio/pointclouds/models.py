@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from flowstudio.flows.cnf import CNF, make_cnf_flow, regularization_terms
 from flowstudio.flows.core import Compose, Transform
 from flowstudio.flows.flow import Flow
+from flowstudio.flows.matching import MatchingSettings, only_cnf
 
 SINGLE_SHAPE_MODELS = ("cnf", "realnvp", "glow", "maf", "nice", "planar")
 DISCRETE_MODELS = SINGLE_SHAPE_MODELS[1:]
@@ -57,24 +58,35 @@ class SingleShapeModel(PointDensity):
 
     Args:
         name: ``cnf`` or one of the discrete families (see ``DISCRETE_MODELS``).
+        matching: train the CNF by flow matching with these settings (None: by likelihood).
         options: passed to :func:`~flowstudio.flows.cnf.make_cnf_flow` for the CNF and to
             :func:`~flowstudio.flows.zoo.make_flow` for the discrete families.
     """
 
-    def __init__(self, name: str, **options: Any) -> None:
+    def __init__(self, name: str, matching: MatchingSettings | None = None, **options: Any) -> None:
         super().__init__()
         if name not in SINGLE_SHAPE_MODELS:
             raise ValueError(f"unknown single-shape model {name!r}; expected one of {SINGLE_SHAPE_MODELS}")
+        if matching is not None and name != "cnf":
+            raise ValueError(f"flow matching trains the 'cnf' model, not {name!r}")
         self.name = name
+        self.matching = matching
         if name == "cnf":
             self.flow: Flow = make_cnf_flow(3, 0, **options)
+            if matching is not None:
+                only_cnf(self.flow)
         else:
             from flowstudio.flows.zoo import make_flow
 
             self.flow = make_flow(name, 3, 0, **options)
 
     def loss_terms(self, points: Tensor) -> dict[str, Tensor]:
-        """Negative log-likelihood per point of a (B, N, 3) batch, plus the RNODE penalties."""
+        """Negative log-likelihood per point of a (B, N, 3) batch, plus the RNODE penalties;
+        or, for a CNF built with ``matching`` settings, the flow-matching loss of the points
+        (each point its own path, times drawn per point)."""
+        if self.matching is not None:
+            matching = self.matching.loss(only_cnf(self.flow), points.reshape(-1, 3))
+            return {"loss": matching, "matching": matching.detach()}
         nll = -self.flow.log_prob(points.reshape(-1, 3)).mean()
         penalty, reg = regularization(self)
         return {"loss": nll + penalty, "nll": nll.detach(), **reg}

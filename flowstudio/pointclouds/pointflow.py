@@ -9,7 +9,7 @@ Three parts, each a normalizing flow or an encoder:
 * the point decoder p(x | z), a CNF over R^3 conditioned on z that maps x to y ~ N(0, I)
   (``decoder``).
 
-Training maximizes the evidence lower bound (PointFlow eq. 6),
+With ``objective="likelihood"`` training maximizes the evidence lower bound (PointFlow eq. 6),
 
     ELBO(X) = E_q [ sum_i log p(x_i | z) ] + E_q [ log p(z) ] + H[q(z | X)],
 
@@ -18,6 +18,17 @@ in nats per dimension: the reconstruction per point coordinate (N * 3), the prio
 latent dimension. Both CNFs can carry the RNODE penalties of Finlay et al. (2020, "How to
 train your neural ODE"): the kinetic energy of the velocity field and the Frobenius norm of
 its Jacobian, which keep the dynamics simple and the number of function evaluations low.
+
+With ``objective="flow_matching"`` the reconstruction term is replaced by the conditional
+flow-matching loss of the point CNF given z ~ q(z | X) (:mod:`flowstudio.flows.matching`):
+one evaluation of the point network per step instead of an ODE solve with its
+divergence. The encoder learns from that loss through z, and the latent part of the ELBO
+stays as it is, -log p(z) - H[q(z | X)] per latent dimension with its weights, scaled by
+``latent_weight`` against the matching loss: it keeps q close to the latent CNF prior,
+which is trained by likelihood as in PointFlow (the latent CNF is small and its exact
+trace is cheap, and its log p(z) is what ties the encoder to the prior). The model is the
+same CNF model as with likelihood training, so its held-out ELBO (exact divergence) is
+comparable between the two objectives.
 """
 
 from __future__ import annotations
@@ -31,6 +42,8 @@ from torch import Tensor
 
 from flowstudio.flows.cnf import make_cnf_flow
 from flowstudio.flows.distributions import Distribution, StandardNormal
+from flowstudio.flows.flow import Flow
+from flowstudio.flows.matching import OBJECTIVES, MatchingSettings, only_cnf
 from flowstudio.pointclouds.encoder import PointNetEncoder
 from flowstudio.pointclouds.models import PointDensity, cnf_trajectory, regularization
 
@@ -72,6 +85,9 @@ class PointFlowConfig:
     decoder: CNFSettings = field(default_factory=CNFSettings)
     prior_weight: float = 1.0
     entropy_weight: float = 1.0
+    objective: str = "likelihood"
+    matching: MatchingSettings = field(default_factory=MatchingSettings)
+    latent_weight: float = 0.01
 
 
 class PointFlow(PointDensity):
@@ -79,6 +95,8 @@ class PointFlow(PointDensity):
 
     def __init__(self, config: PointFlowConfig) -> None:
         super().__init__()
+        if config.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {config.objective!r}")
         self.config = config
         self.latent_dim = int(config.latent_dim)
         self.encoder = PointNetEncoder(
@@ -91,8 +109,40 @@ class PointFlow(PointDensity):
             else StandardNormal(self.latent_dim)
         )
         self.decoder = make_cnf_flow(3, self.latent_dim, **config.decoder.cnf_options())
+        if config.objective == "flow_matching":
+            only_cnf(self.decoder)  # refuse stacked blocks or batch norm now, not at the first step
 
     # ---- the objective ---------------------------------------------------------------
+
+    def training_terms(self, points: Tensor) -> dict[str, Tensor]:
+        """The loss of the configured objective and its parts for display (see
+        :meth:`elbo_terms` and :meth:`flow_matching_terms`)."""
+        if self.config.objective == "flow_matching":
+            return self.flow_matching_terms(points)
+        return self.elbo_terms(points)
+
+    def flow_matching_terms(self, points: Tensor) -> dict[str, Tensor]:
+        """Flow-matching terms for a (B, N, 3) batch, each a 0-dim tensor.
+
+        ``loss`` is the point CNF's matching loss given z ~ q(z | X) plus ``latent_weight``
+        times the latent part of the negative ELBO per latent dimension, plus the latent
+        CNF's RNODE penalties; ``matching`` is the matching loss, ``prior`` -log p(z) per
+        latent dimension, ``entropy`` H[q(z | X)] in nats.
+        """
+        cfg = self.config
+        mu, logvar = self.encoder(points)
+        z = self.encoder.reparametrize(mu, logvar)
+        matching = cfg.matching.loss(only_cnf(self.decoder), points, z)
+        log_pz, entropy = self.latent_log_prob(z), self.encoder.entropy(logvar)
+        latent = -(cfg.prior_weight * log_pz + cfg.entropy_weight * entropy).mean() / self.latent_dim
+        penalty, reg = regularization(self.prior) if isinstance(self.prior, Flow) else (0.0, {})
+        return {
+            "loss": matching + cfg.latent_weight * latent + penalty,
+            "matching": matching.detach(),
+            "prior": -log_pz.mean().detach() / self.latent_dim,
+            "entropy": entropy.mean().detach(),
+            **reg,
+        }
 
     def elbo_terms(self, points: Tensor) -> dict[str, Tensor]:
         """One-sample ELBO terms for a (B, N, 3) batch, each a 0-dim tensor.

@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowstudio.errors import BadInputError
+from flowstudio.flows.matching import COUPLINGS, OBJECTIVES, TIME_DISTRIBUTIONS
 from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS
 from flowstudio.params import Param, engine_params
 
@@ -167,6 +168,51 @@ HYPERPARAMETERS: list[Param] = [
     ),
     # -- objective ---------------------------------------------------------------------
     Param(
+        "objective",
+        "likelihood",
+        "How the CNFs learn: 'likelihood' maximizes the (ELBO of the) log-likelihood through "
+        "ODE solves, with RNODE; 'flow_matching' regresses the point CNF's velocity onto "
+        "straight paths from the data to noise (one network evaluation a step, no solve; "
+        "T stays fixed). Both give the same kind of model, with exact log-likelihoods.",
+        choices=OBJECTIVES,
+        group="objective",
+    ),
+    Param(
+        "sigma_min",
+        0.0,
+        "Flow matching: the path's noise level at the data end (Lipman et al. 2023); 0 is "
+        "the rectified-flow path.",
+        minimum=0.0,
+        maximum=0.5,
+        group="objective",
+    ),
+    Param(
+        "time_distribution",
+        "uniform",
+        "Flow matching: where along the path training looks: 'uniform', or 'logit_normal' "
+        "(more weight on the middle, Esser et al. 2024).",
+        choices=TIME_DISTRIBUTIONS,
+        group="objective",
+    ),
+    Param(
+        "coupling",
+        "independent",
+        "Flow matching: pair each point with its own noise ('independent') or pair a "
+        "shape's points with their noise by an exact optimal-transport assignment ('ot', "
+        "Tong et al. 2024): straighter paths, better few-step samples, a little CPU per step.",
+        choices=COUPLINGS,
+        group="objective",
+    ),
+    Param(
+        "latent_weight",
+        0.01,
+        "PointFlow with flow matching: weight of the ELBO's latent part (-log p(z) - H[q], "
+        "per latent dimension) beside the matching loss.",
+        minimum=0.0,
+        maximum=100.0,
+        group="objective",
+    ),
+    Param(
         "prior_weight",
         1.0,
         "Weight of log p(z) in PointFlow's ELBO.",
@@ -242,6 +288,7 @@ _POINTFLOW_ONLY = {
     "prior_weight",
     "entropy_weight",
     "prior_refine_s",
+    "latent_weight",
 }
 _CNF_ONLY = {
     "point_hidden",
@@ -257,6 +304,10 @@ _CNF_ONLY = {
     "adjoint",
     "kinetic_weight",
     "jacobian_weight",
+    "objective",
+    "sigma_min",
+    "time_distribution",
+    "coupling",
 }
 _DISCRETE_ONLY = {"flow_layers", "flow_hidden"}
 _SINGLE_SHAPE_ONLY = {"shape_index"}

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from flowstudio.errors import BadInputError
 from flowstudio.flows.cnf import ACCURATE, ODESolverError, count_nfe, reset_nfe, solver_override
+from flowstudio.flows.matching import MatchingSettings
 from flowstudio.flows.odesolve import FIXED_STEP_SOLVERS
 from flowstudio.inputs import SkipReport
 from flowstudio.pointclouds.datasets import Normalization, PointCloudDataset
@@ -141,7 +142,8 @@ class PointCloudTask:
             "blocks": v["blocks"],
             "batch_norm": v["batch_norm"],
             "end_time": v["end_time"],
-            "train_end_time": v["train_end_time"],
+            # Flow matching fixes T: its paths are drawn over the CNF's [0, T].
+            "train_end_time": v["train_end_time"] and v["objective"] == "likelihood",
             "solver": v["solver"],
             "atol": v["atol"],
             "rtol": v["rtol"],
@@ -151,6 +153,10 @@ class PointCloudTask:
             "kinetic_weight": v["kinetic_weight"],
             "jacobian_weight": v["jacobian_weight"],
         }
+
+    def _matching(self) -> MatchingSettings:
+        v = self.values
+        return MatchingSettings(v["sigma_min"], v["time_distribution"], v["coupling"])
 
     def _build_model(self) -> PointDensity:
         v = self.values
@@ -166,10 +172,14 @@ class PointCloudTask:
                     decoder=CNFSettings(**self._cnf_options("point_hidden", v["trace"])),
                     prior_weight=v["prior_weight"],
                     entropy_weight=v["entropy_weight"],
+                    objective=v["objective"],
+                    matching=self._matching(),
+                    latent_weight=v["latent_weight"],
                 )
                 return PointFlow(config)
             if self.model_name == "cnf":
-                return SingleShapeModel("cnf", **self._cnf_options("point_hidden", v["trace"]))
+                matching = self._matching() if v["objective"] == "flow_matching" else None
+                return SingleShapeModel("cnf", matching, **self._cnf_options("point_hidden", v["trace"]))
             return SingleShapeModel(self.model_name, num_layers=v["flow_layers"], hidden=v["flow_hidden"])
         except ValueError as exc:  # an option the flow library refuses
             if isinstance(exc, BadInputError):
@@ -198,6 +208,9 @@ class PointCloudTask:
         try:
             model_name, preset = str(config["model_name"]), str(config.get("preset", "quick"))
             values, norm = dict(config["values"]), Normalization.from_dict(config["normalization"])
+            # Runs from before the objective existed were trained by likelihood, whatever the
+            # preset says today.
+            values.setdefault("objective", "likelihood")
         except (KeyError, TypeError, AttributeError):
             raise BadInputError(
                 "not a point-cloud task config (missing model_name, values or normalization)"
@@ -250,7 +263,7 @@ class PointCloudTask:
         reset_nfe(self.model)
         batch = self._batch()
         if isinstance(self.model, PointFlow):
-            return self.model.elbo_terms(batch)
+            return self.model.training_terms(batch)
         return self.model.loss_terms(batch)  # type: ignore[attr-defined]
 
     def nfe(self) -> tuple[float | None, float | None]:

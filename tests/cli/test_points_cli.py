@@ -73,6 +73,19 @@ def test_sample_comes_back_in_the_data_frame(trained: Path, workdir: Path) -> No
     assert (workdir / "s_000.ply").is_file() and (workdir / "s_001.ply").is_file()
 
 
+def test_sample_takes_a_solver_and_a_step_count(trained: Path, workdir: Path) -> None:
+    drawn = {}
+    for name, extra in (("own", []), ("euler1", ["--solver", "euler", "--steps", "1"]),
+                        ("rk4_16", ["--steps", "16"]), ("dopri5", ["--solver", "dopri5"])):
+        result = cli("sample", "--run", "run", "--shapes", "2", "--points", "40", "--seed", "3",
+                     "--out", f"{name}.npy", *extra, cwd=workdir)
+        assert result.returncode == 0, result.stderr
+        drawn[name] = np.load(workdir / f"{name}.npy")
+    # the run's own solver is euler with one step; rk4 in 16 steps lands next to dopri5
+    np.testing.assert_allclose(drawn["own"], drawn["euler1"], rtol=1e-5, atol=1e-5)
+    assert np.abs(drawn["rk4_16"] - drawn["dopri5"]).max() < 0.01 < np.abs(drawn["own"] - drawn["dopri5"]).max()
+
+
 def test_eval_prints_one_json_object(trained: Path, workdir: Path) -> None:
     assert cli("sample", "--run", "run", "--shapes", "4", "--points", "96", "--out", "e.npz",
                cwd=workdir).returncode == 0
@@ -174,6 +187,7 @@ def test_corrupt_or_foreign_checkpoints_exit_2(workdir: Path, capsys: pytest.Cap
         (["--shapes", "2", "--out", "no_such_folder/x.ply"], "does not exist"),
         (["--out", "/proc/flowstudio_cannot_write.npy"], "cannot be written"),
         (["--shapes", "100000", "--points", "100000", "--out", "x.npy"], "more than the 50,000,000"),
+        (["--solver", "euler", "--steps", "0", "--out", "x.npy"], "1 to 1000 steps"),
     ],
 )
 def test_bad_sampling_requests_exit_2_and_write_nothing(

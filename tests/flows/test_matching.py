@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -92,7 +93,9 @@ def _mixture_nll(x: torch.Tensor) -> float:
     return float(-log_p.mean())
 
 
-@pytest.mark.parametrize(("coupling", "steps", "batch", "lr"), [("independent", 1500, 256, 3e-3), ("ot", 500, 128, 1e-2)])
+@pytest.mark.parametrize(
+    ("coupling", "steps", "batch", "lr"), [("independent", 1500, 256, 3e-3), ("ot", 500, 128, 1e-2)]
+)
 def test_flow_matching_learns_a_two_mode_density_with_exact_likelihood(
     coupling: str, steps: int, batch: int, lr: float
 ) -> None:
@@ -135,7 +138,7 @@ def test_more_sampling_steps_converge_to_the_accurate_solve() -> None:
     for steps in (1, 2, 4, 8, 16, 32):
         with torch.no_grad(), solver_override(flow, solver="euler", steps=steps):
             errors.append(float((flow.transform.inverse_value(noise) - reference).norm(dim=1).mean()))
-    assert all(b < a for a, b in zip(errors, errors[1:], strict=False)), errors
+    assert all(b < a for a, b in itertools.pairwise(errors)), errors
     assert errors[-1] < 0.1 * errors[0]
 
 

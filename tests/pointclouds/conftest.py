@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from flowstudio.pointclouds.task import PointCloudTask
 
@@ -36,3 +37,15 @@ def pointflow_task(shapes: np.ndarray) -> PointCloudTask:
 @pytest.fixture
 def cnf_task(shapes: np.ndarray) -> PointCloudTask:
     return PointCloudTask(shapes, "cnf", "quick", TINY_CNF)
+
+
+def trained_a_little(task: PointCloudTask, steps: int = 5) -> PointCloudTask:
+    """A few optimizer steps of the task's own objective, so that its weights are those of
+    that objective (a flow-matching CNF is not a likelihood-trained one)."""
+    optimizer = torch.optim.Adam(task.model.parameters(), lr=1e-2)
+    for step in range(steps):
+        loss = task.training_step(step)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return task

@@ -9,7 +9,21 @@ from flowstudio.errors import BadInputError
 from flowstudio.pointclouds import analyses
 from flowstudio.pointclouds.task import PointCloudTask
 
-from .conftest import OFFSET
+from .conftest import OFFSET, TINY_CNF, TINY_POINTFLOW, trained_a_little
+
+# Every analysis works for both objectives: these override the likelihood-only fixtures.
+
+
+@pytest.fixture(params=["likelihood", "flow_matching"])
+def pointflow_task(request: pytest.FixtureRequest, shapes: np.ndarray) -> PointCloudTask:
+    return trained_a_little(
+        PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": request.param})
+    )
+
+
+@pytest.fixture(params=["likelihood", "flow_matching"])
+def cnf_task(request: pytest.FixtureRequest, shapes: np.ndarray) -> PointCloudTask:
+    return trained_a_little(PointCloudTask(shapes, "cnf", "quick", {**TINY_CNF, "objective": request.param}))
 
 
 def test_sample_is_in_the_data_frame_and_repeatable(pointflow_task: PointCloudTask) -> None:
@@ -141,3 +155,20 @@ def test_single_shape_models_refuse_latent_analyses(cnf_task: PointCloudTask, sh
         analyses.interpolate(cnf_task, shapes[0], shapes[1])
     with pytest.raises(BadInputError, match="points"):
         analyses.point_log_likelihood(cnf_task, np.zeros((4, 2)))
+
+
+def test_sampling_solver_and_steps_are_chosen_per_call(pointflow_task: PointCloudTask) -> None:
+    """Few fixed steps approach the accurate adaptive solve as their number grows."""
+    own = analyses.sample(pointflow_task, 2, 30, seed=1)
+    accurate = analyses.sample(pointflow_task, 2, 30, seed=1, solver="dopri5")
+    errors = [
+        float(np.abs(analyses.sample(pointflow_task, 2, 30, seed=1, solver="euler", steps=n) - accurate).mean())
+        for n in (1, 4, 32)
+    ]
+    assert errors[2] < errors[1] < errors[0], errors
+    assert not np.allclose(own, accurate)  # the run's own solver (euler, 2 steps) is not dopri5 ...
+    np.testing.assert_array_equal(own, analyses.sample(pointflow_task, 2, 30, seed=1))  # ... and is back
+    with pytest.raises(BadInputError, match="unknown solver"):
+        analyses.sample(pointflow_task, 2, 30, solver="leapfrog")
+    with pytest.raises(BadInputError, match="1 to 1000 steps"):
+        analyses.sample(pointflow_task, 2, 30, solver="euler", steps=0)

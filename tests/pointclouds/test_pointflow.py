@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from flowstudio.errors import BadInputError
+from flowstudio.flows.cnf import count_nfe
 from flowstudio.pointclouds.encoder import PointNetEncoder
 from flowstudio.pointclouds.pointflow import PointFlow
 from flowstudio.pointclouds.task import PointCloudTask
 
-from .conftest import OFFSET, TINY_POINTFLOW
+from .conftest import OFFSET, TINY_POINTFLOW, trained_a_little
 
 
 def test_encoder_is_order_invariant_and_shaped() -> None:
@@ -163,3 +164,46 @@ def test_the_engine_refines_the_prior_when_the_budget_is_spent(shapes: np.ndarra
     assert any("latent prior refined" in t for t in texts)
     # validated at step 4 by the schedule, then once more after the refinement
     assert [m["step"] for m in read_metrics(tmp_path / "run") if "validation" in m] == [4, 4]
+
+
+def test_flow_matching_terms_reach_every_part_without_a_point_solve(shapes: np.ndarray) -> None:
+    task = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": "flow_matching"})
+    model = task.model
+    assert isinstance(model, PointFlow)
+    terms = task.training_step(0)
+    assert {"loss", "matching", "prior", "entropy"} <= set(terms) and "recon" not in terms
+    assert all(t.dim() == 0 and torch.isfinite(t) for t in terms.values())
+    terms["loss"].backward()
+    for part in (model.encoder, model.prior, model.decoder):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+    assert count_nfe(model.decoder) == (0, 0)  # one network evaluation, no ODE solve
+    assert not model.decoder.transform.transforms[0].raw_end_time.requires_grad  # T stays fixed
+
+
+def test_flow_matching_lowers_its_loss_and_the_held_out_elbo(shapes: np.ndarray) -> None:
+    torch.manual_seed(0)
+    task = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": "flow_matching"})
+
+    def matching_loss() -> float:  # on the same ten batches, paths and times each time
+        torch.manual_seed(0)
+        return sum(float(task.training_step(0)["matching"]) for _ in range(10)) / 10
+
+    before, before_nll = matching_loss(), task.validation_metric()
+    trained_a_little(task, steps=150)
+    assert matching_loss() < 0.85 * before
+    assert task.validation_metric() < before_nll - 0.5  # the same held-out -ELBO as likelihood runs
+
+
+def test_flow_matching_refuses_what_has_no_straight_path(shapes: np.ndarray) -> None:
+    for extra in ({"blocks": 2}, {"batch_norm": True}):
+        with pytest.raises(BadInputError, match="one CNF block"):
+            PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": "flow_matching", **extra})
+    with pytest.raises(BadInputError, match="objective"):
+        PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": "score"})
+
+
+def test_runs_from_before_the_objective_reopen_as_likelihood_runs(shapes: np.ndarray) -> None:
+    task = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": "likelihood"})
+    config = json.loads(json.dumps(task.config()))
+    del config["values"]["objective"]
+    assert PointCloudTask.from_config(config).values["objective"] == "likelihood"

@@ -195,9 +195,10 @@ def test_flow_matching_lowers_its_loss_and_the_held_out_elbo(shapes: np.ndarray)
 
 
 def test_flow_matching_refuses_what_has_no_straight_path(shapes: np.ndarray) -> None:
+    matching = {**TINY_POINTFLOW, "objective": "flow_matching"}
     for extra in ({"blocks": 2}, {"batch_norm": True}):
         with pytest.raises(BadInputError, match="one CNF block"):
-            PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": "flow_matching", **extra})
+            PointCloudTask(shapes, "pointflow", "quick", {**matching, **extra})
     with pytest.raises(BadInputError, match="objective"):
         PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": "score"})
 

@@ -81,7 +81,8 @@ class Workspace(QWidget):
 
     @property
     def training(self) -> bool:
-        return self.run.active
+        """A run's thread is alive (the run's state moves on only once its end is handled)."""
+        return self.session is not None and self.session.running
 
     @property
     def run_dir(self) -> Path | None:

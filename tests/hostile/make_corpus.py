@@ -116,6 +116,7 @@ def _files(d: Path) -> None:
     (d / "truncated.npz").write_bytes((d / "whole.npz").read_bytes()[:300])
     all_nan = np.stack([with_nan, with_nan])
     np.savez(d / "all_nan.npz", points=all_nan)
+    np.savez(d / "one_nan.npz", points=np.stack([pts, with_nan, pts]))
     (d / "truncated.stl").write_bytes(b"\x00" * 80 + struct.pack("<I", 1000) + b"\x00" * 50)
     (d / "bad_index.obj").write_text("".join(f"v {x} {y} {z}\n" for x, y, z in pts[:4]) + "f 1 2 99\n")
     (d / "all_bad").mkdir()
@@ -209,6 +210,9 @@ def cases() -> list[Case]:
     out += [
         Case("mols train --strict, 2 bad of 12", _train("mols", "mixed.smi", "--strict"), "2 bad records"),
         Case("mols train --strict gzipped", _train("mols", "mixed.smi.gz", "--strict"), "2 bad records"),
+        Case("points train --strict, 1 NaN shape of 3",
+             ("points", "train", "--data", "one_nan.npz", "--out", "run", "--iters", "1", "--strict"),
+             "1 bad record"),
         Case("points eval NaN samples",
              ("points", "eval", "--samples", "samples_nan.npy", "--ref", "good.npy"), "NaN"),
         Case("points eval pickled ref", ("points", "eval", "--samples", "good.npy", "--ref", "pickled.npy"),

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from flowstudio.errors import BadInputError, CheckpointError
+from flowstudio.training.averages import mean_present, mean_terms
 from flowstudio.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
 from flowstudio.training.control import Control
 from flowstudio.training.device import describe_device, select_device
@@ -78,24 +79,9 @@ class _Trainer:
     def _setup(self) -> Iterator[Event]:
         task, options, run = self.task, self.options, self.run_folder
         self.device = select_device(options.device)
-        no_checkpoint = CheckpointError(f"{run.latest}: no checkpoint to resume from (nor best.pt)")
-        if options.resume and not run.root.is_dir():
-            raise no_checkpoint
-        run.create()
-        with run.writing(".lock"):
-            self.lock.acquire()  # before looking inside: another trainer may be writing there
-        if options.resume and not run.resume_candidates():
-            raise no_checkpoint
-        if not options.resume and (run.latest.exists() or run.best.exists()):
-            raise BadInputError(
-                f"run folder {run.root} already holds a run (checkpoints/*.pt); "
-                "resume it (--resume) or choose a new folder"
-            )
-        strays = run.stray_temp_files()  # ours to remove: the lock says no one else writes here
-        for stray in strays:
-            stray.unlink(missing_ok=True)
-        if strays:
-            yield Message(f"removed {len(strays)} temporary file(s) of an interrupted write")
+        removed = run.open_for_training(self.lock, resume=options.resume)
+        if removed:
+            yield Message(f"removed {removed} temporary file(s) of an interrupted write")
         seed_everything(options.seed)
         task.to(self.device)
         self.params = [p for p in task.model.parameters() if p.requires_grad]
@@ -280,22 +266,13 @@ class _Trainer:
 
     # -- events ---------------------------------------------------------------------------
     def _progress(self) -> Progress:
-        names = list(dict.fromkeys(name for terms in self.window for name in terms))
-        values = [terms[name].float().mean() for terms in self.window for name in names if name in terms]
-        flat = torch.stack(values).cpu().tolist() if values else []  # one transfer per window
-        sums: dict[str, list[float]] = {name: [] for name in names}
-        it = iter(flat)
-        for terms in self.window:
-            for name in names:
-                if name in terms:
-                    sums[name].append(next(it))
-        losses = {name: float(np.mean(v)) for name, v in sums.items()}
+        losses = mean_terms(self.window)
         now = time.monotonic()
         span = max(now - self.last_progress - (self.paused_s - self.progress_paused_s), 1e-9)
         steps_per_s = len(self.window) / span
         self.last_progress, self.progress_paused_s = now, self.paused_s
-        nfe_f = _mean([f for f, _ in self.nfe])
-        nfe_b = _mean([b for _, b in self.nfe])
+        nfe_f = mean_present([f for f, _ in self.nfe])
+        nfe_b = mean_present([b for _, b in self.nfe])
         lr = float(self.optimizer.param_groups[0]["lr"])
         self.window, self.nfe = [], []
         self.run_folder.append_metrics({
@@ -454,7 +431,3 @@ class _Trainer:
                  "recoveries": float(self.recoveries)}
         return Finished(self.step, reason, self.run_folder.root, self.best_metric, error=error, extra=extra)
 
-
-def _mean(values: list[Any]) -> float | None:
-    present = [float(v) for v in values if v is not None]
-    return float(np.mean(present)) if present else None

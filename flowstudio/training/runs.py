@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from flowstudio.errors import BadInputError, CheckpointError
+from flowstudio.training.runlock import LOCK_NAME, RunLock
 
 TEMP_PATTERN = ".*.tmp"
 """The names of unfinished atomic writes (``.latest.pt.k3j2.tmp``)."""
@@ -91,6 +92,28 @@ class Run:
     def resume_candidates(self) -> list[Path]:
         """The checkpoints a resume may start from, ``latest.pt`` first."""
         return [path for path in (self.latest, self.best) if path.is_file()]
+
+    def open_for_training(self, lock: RunLock, resume: bool) -> int:
+        """Create the folder and take its ``lock`` for a training (new, or ``resume``-d),
+        refusing a new run over an old one and a resume with nothing to resume from; remove
+        the temporary files of interrupted writes and return how many there were."""
+        no_checkpoint = CheckpointError(f"{self.latest}: no checkpoint to resume from (nor best.pt)")
+        if resume and not self.root.is_dir():
+            raise no_checkpoint
+        self.create()
+        with self.writing(LOCK_NAME):
+            lock.acquire()  # before looking inside: another trainer may be writing there
+        if resume and not self.resume_candidates():
+            raise no_checkpoint
+        if not resume and (self.latest.exists() or self.best.exists()):
+            raise BadInputError(
+                f"run folder {self.root} already holds a run (checkpoints/*.pt); "
+                "resume it (--resume) or choose a new folder"
+            )
+        strays = self.stray_temp_files()  # ours to remove: the lock says no one else writes here
+        for stray in strays:
+            stray.unlink(missing_ok=True)
+        return len(strays)
 
     def create(self) -> None:
         """Make the folder, or refuse a path that exists and is not a folder."""

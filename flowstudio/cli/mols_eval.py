@@ -99,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     samples = read_molecules(args.samples, require_valid=False)
     train = read_molecules(args.train)
     test = read_molecules(args.test) if args.test is not None else None
+    for flag, reference in (("--train", train), ("--test", test)):  # skipped samples count as invalid
+        if reference is not None and reference.skipped_count:
+            sys.stderr.write(f"flowstudio: {flag} {reference.source}: {reference.report.summary()}\n")
     generated: list[str | None] = [*samples.smiles, *([None] * samples.skipped_count)]
     vwc = args.valid_without_check
     if vwc is None:

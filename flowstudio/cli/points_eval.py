@@ -105,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
         ref = ref.subset(split)
         if len(ref) == 0:
             raise BadInputError(f"{args.ref}: no reference shapes in split {split!r}")
-    for name, collection in (("samples", samples), ("ref", ref)):
-        for shape, reason in collection.skipped:
-            sys.stderr.write(f"flowstudio: skipped {name} shape {shape}: {reason}\n")
+    for flag, collection in (("--samples", samples), ("--ref", ref)):
+        if collection.skipped:
+            sys.stderr.write(f"flowstudio: {flag} {collection.source}: {collection.report.summary()}\n")
 
     scores = evaluate(
         samples.points,

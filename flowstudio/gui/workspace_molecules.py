@@ -103,7 +103,11 @@ class MoleculesWorkspace(Workspace):
 
     # ------------------------------------------------------------------ model queries
     def model_ready(self) -> None:
-        self.log(f"model ready for generation ({self.model.model_name})")
+        temperature = self.kind_adapter.run_temperature(self.model)
+        self.log(
+            f"model ready for generation ({self.model.model_name}, its run samples at T = {temperature:g})"
+        )
+        self.generation_page.temperature.set_value(temperature)
         self.generate()
 
     def generate(self) -> None:

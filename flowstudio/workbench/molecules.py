@@ -167,13 +167,25 @@ class MoleculesKind(DataKind):
         titles = [f"step {step}" if i == 0 else (s or "invalid") for i, s in enumerate(smiles)]
         return entries_for(smiles, titles)
 
-    def generate(self, model: Any, n: int, temperature: float, check: bool, train: set[str]) -> Generation:
+    def run_temperature(self, restored: Any) -> float:
+        """The sampling temperature the model's run was configured with (``mols sample``
+        samples at it when given no ``--temperature``)."""
+        return float(restored.task.values["temperature"])
+
+    def _draw(self, restored: Any, n: int, temperature: float, check: bool) -> Any:
+        """``n`` molecules from the model, with the run's other sampling settings, as
+        ``mols sample`` draws them from the same checkpoint."""
+        from flowstudio.molecules.generate import generate
+
+        task = restored.task
+        return generate(task.model, n, temperature, check, max_retries=task.values["max_retries"])
+
+    def generate(self, restored: Any, n: int, temperature: float, check: bool, train: set[str]) -> Generation:
         """``n`` molecules at ``temperature`` (with GraphAF's valency check when ``check``),
         and the validity, validity without check, uniqueness and novelty against ``train``."""
-        from flowstudio.molecules.generate import generate
         from flowstudio.molecules.metrics import fraction_novel, fraction_unique, valid_molecules
 
-        result = generate(model, n, temperature, check)
+        result = self._draw(restored, n, temperature, check)
         _, canonical = valid_molecules(result.smiles)
         summary = {
             "valid": result.validity,
@@ -199,12 +211,13 @@ class MoleculesKind(DataKind):
         titles = [f"t={i / (steps - 1):.2f}  {s or 'invalid'}" for i, s in enumerate(result.smiles)]
         return entries_for(result.smiles, titles)
 
-    def evaluate(self, model: Any, n: int, temperature: float, train: list[str], fcd: bool) -> dict[str, Any]:
+    def evaluate(
+        self, restored: Any, n: int, temperature: float, train: list[str], fcd: bool
+    ) -> dict[str, Any]:
         """The MOSES metrics of ``n`` molecules generated with the valency check."""
-        from flowstudio.molecules.generate import generate
         from flowstudio.molecules.metrics import evaluate
 
-        result = generate(model, n, temperature, True)
+        result = self._draw(restored, n, temperature, True)
         return evaluate(
             result.smiles,
             train,

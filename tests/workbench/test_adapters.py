@@ -156,3 +156,25 @@ def test_a_checkpoint_is_copied_whole_or_refused(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match=r"Could not save the checkpoint to .*missing"):
         copy_checkpoint(source, tmp_path / "missing" / "x.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "mine.pt"]  # no temporary file left
+
+
+def test_the_window_samples_molecules_with_the_runs_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temperature and valency retries come from the run, as in ``mols sample``."""
+    import flowstudio.molecules.generate as generate_module
+    from flowstudio.molecules.task import MoleculeTask
+    from flowstudio.training.restore import RestoredTask
+
+    tiny = {"hidden": 8, "rgcn_layers": 1, "flow_layers": 1, "st_hidden": 8, "max_validation": 4}
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)O", "CCN", "OCC(O)CO", "CC(C)C"]
+    task = MoleculeTask(smiles, overrides={**tiny, "temperature": 0.6, "max_retries": 3})
+    restored = RestoredTask(task, Path("model.pt"), step=0, metric=None)
+    kind = MoleculesKind()
+    assert kind.run_temperature(restored) == 0.6
+    generation = kind.generate(restored, 5, 0.6, True, set(smiles))
+    assert len(generation.result.smiles) == 5 and len(generation.entries) == 5
+    assert set(generation.summary) == {"valid", "valid w/o check", "unique", "novel"}
+    calls = []
+    real = generate_module.generate
+    monkeypatch.setattr(generate_module, "generate", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    kind.evaluate(restored, 10, 0.6, smiles, fcd=False)
+    assert calls == [{"max_retries": 3}]

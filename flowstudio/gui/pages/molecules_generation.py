@@ -30,7 +30,8 @@ class GenerationPage(AnalysisPage):
             0.75,
             150,
             tooltip=(
-                "Scales the prior's noise: GraphAF samples at 0.75 by default; lower is more conservative"
+                "Scales the prior's noise; set to the run's sampling temperature when a model opens. "
+                "Lower is more conservative"
             ),
         )
         self.check = QCheckBox("Valency check", self)
@@ -51,7 +52,7 @@ class GenerationPage(AnalysisPage):
     def refresh(self) -> None:
         if self.model is None:
             return
-        model, n = self.model.task.model, self.count.value()
+        model, n = self.model, self.count.value()
         temperature, check = self.temperature.value(), self.check.isChecked()
         train = set(training_smiles(self.workspace.data))
 

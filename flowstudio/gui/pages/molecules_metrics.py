@@ -51,7 +51,7 @@ class MetricsPage(AnalysisPage):
         if self.model is None or self.workspace.data is None:
             self.workspace.error("Metrics need a trained model and the training data.")
             return
-        model, n, fcd = self.model.task.model, self.count.value(), self.fcd.isChecked()
+        model, n, fcd = self.model, self.count.value(), self.fcd.isChecked()
         train = training_smiles(self.workspace.data)
         temperature = self.workspace.generation_page.temperature.value()
         self.table.set_metrics({"computing…": None})

@@ -61,7 +61,14 @@ from flowstudio.flows.odesolve import (
 )
 
 __all__ = [
-    "ACCURATE", "CNF", "broadcast_context", "ODESolverError", "count_nfe", "make_cnf_flow", "regularization_terms", "reset_nfe",
+    "ACCURATE",
+    "CNF",
+    "ODESolverError",
+    "broadcast_context",
+    "count_nfe",
+    "make_cnf_flow",
+    "regularization_terms",
+    "reset_nfe",
     "solver_override",
 ]
 

@@ -114,7 +114,8 @@ HYPERPARAMETERS: list[Param] = [
         "solver",
         "dopri5",
         "ODE solver of the CNFs: adaptive (dopri5, bosh3, adaptive_heun) "
-        "or fixed-step (rk4, midpoint, euler).",
+        "or fixed-step (rk4, midpoint, euler). Flow matching trains without a solver: "
+        "there it is how the model samples.",
         choices=SOLVERS,
         group="solver",
     ),

@@ -12,9 +12,11 @@ carry a pickle, no code run: their payload would create :data:`MARKER` when unpi
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import struct
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +113,11 @@ def _files(d: Path) -> None:
         np.lib.format.write_array_header_1_0(fh, header)
         fh.write(pts.tobytes())
     (d / "garbage.npy").write_bytes(os.urandom(512))
+    member = io.BytesIO()  # an .npz member whose header promises 10^10 points (112 GiB)
+    np.lib.format.write_array_header_1_0(member, {**header, "shape": (10**10, 3)})
+    member.write(pts.tobytes())
+    with zipfile.ZipFile(d / "lying_member.npz", "w") as archive:
+        archive.writestr("points.npy", member.getvalue())
     np.savez(d / "no_points.npz", shapes=pts[None])
     np.savez(d / "whole.npz", points=np.stack([pts, pts]))
     (d / "truncated.npz").write_bytes((d / "whole.npz").read_bytes()[:300])
@@ -185,6 +192,7 @@ def cases() -> list[Case]:
         ("pickled.npz", "pickled data"),
         ("lying_header.npy", "not a readable .npy"),
         ("garbage.npy", "not a NumPy .npy file"),
+        ("lying_member.npz", "lying header"),
         ("no_points.npz", "no 'points' array"),
         ("truncated.npz", ".npz"),
         ("all_nan.npz", "every shape has NaN"),

@@ -23,6 +23,7 @@ import numpy as np
 
 from flowstudio.errors import BadInputError
 from flowstudio.pointclouds.mesh import Mesh, triangulate
+from flowstudio.pointclouds.sizes import check_npz_sizes, check_vtk_sizes
 
 Geometry = Mesh | np.ndarray
 
@@ -175,6 +176,7 @@ def read_vtk(path: Path, max_points: int | None, rng: np.random.Generator) -> Ge
         import pyvista as pv
     except ImportError as exc:  # pragma: no cover - pyvista is a dependency
         raise fail(path, f"reading VTK files needs pyvista ({exc})") from None
+    check_vtk_sizes(path)  # VTK allocates whatever the header declares
     try:
         data = _read_vtk_quietly(pv, path)
         if isinstance(data, pv.MultiBlock):
@@ -340,7 +342,7 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     if not zipfile.is_zipfile(path):
         raise fail(path, "not a NumPy .npz file (not a zip archive: garbage, truncated or another format)")
     try:
-        _check_npz_sizes(path)
+        check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as data:
             if "points" not in data.files:
                 raise fail(path, f"the .npz has no 'points' array (it holds {sorted(data.files)})")
@@ -349,26 +351,6 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise fail(path, f"not a readable .npz file ({_numpy_reason(exc)})") from None
-
-
-def _check_npz_sizes(path: Path) -> None:
-    """Refuse an array whose header declares more bytes than its archive member holds,
-    before NumPy allocates it (a 1 KB member claiming 10^10 points asked for 112 GiB)."""
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if not info.filename.endswith(".npy"):
-                continue
-            with archive.open(info) as member:
-                version = np.lib.format.read_magic(member)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                shape, _, dtype = read_header(member)
-                held = info.file_size - member.tell()
-            declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if not dtype.hasobject and declared > held:
-                name = info.filename.removesuffix(".npy")
-                raise fail(path, f"'{name}' declares shape {shape} ({declared:,} bytes) but holds {held:,} "
-                           "bytes: truncated, or a lying header")
 
 
 def _numpy_reason(exc: BaseException) -> str:

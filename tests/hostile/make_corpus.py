@@ -113,6 +113,9 @@ def _files(d: Path) -> None:
         np.lib.format.write_array_header_1_0(fh, header)
         fh.write(pts.tobytes())
     (d / "garbage.npy").write_bytes(os.urandom(512))
+    legacy = "# vtk DataFile Version 3.0\nlying\n{}\nDATASET POLYDATA\nPOINTS 2000000000 float\n"
+    (d / "lying_ascii.vtk").write_text(legacy.format("ASCII") + "0 0 0 1 0 0 0 1 0\n")
+    (d / "lying_binary.vtk").write_bytes(legacy.format("BINARY").encode() + pts[:3].tobytes())  # 22 GB in VTK
     member = io.BytesIO()  # an .npz member whose header promises 10^10 points (112 GiB)
     np.lib.format.write_array_header_1_0(member, {**header, "shape": (10**10, 3)})
     member.write(pts.tobytes())
@@ -193,6 +196,8 @@ def cases() -> list[Case]:
         ("lying_header.npy", "not a readable .npy"),
         ("garbage.npy", "not a NumPy .npy file"),
         ("lying_member.npz", "lying header"),
+        ("lying_ascii.vtk", "declares 2,000,000,000 points"),
+        ("lying_binary.vtk", "declares 2,000,000,000 points"),
         ("no_points.npz", "no 'points' array"),
         ("truncated.npz", ".npz"),
         ("all_nan.npz", "every shape has NaN"),

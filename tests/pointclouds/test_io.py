@@ -280,7 +280,7 @@ def bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     np.savez(tmp / "objects.npz", points=np.array([{"x": 1}], dtype=object))
     cases["objects.npz"] = (tmp / "objects.npz", "Python objects")
     vtk_header = b"# vtk DataFile Version 3.0\nx\nBINARY\nDATASET POLYDATA\nPOINTS 100 float\n"
-    add("truncated.vtk", vtk_header + b"\x01\x02", "Error reading binary data")
+    add("truncated.vtk", vtk_header + b"\x01\x02", "truncated, or a lying header")
     xml = b'<?xml version="1.0"?>\n<VTKFile type="PolyData"><PolyData><Piece'
     add("broken.vtp", xml, "Error parsing XML")
     add("short.stl", b"\0" * 80 + struct.pack("<I", 12) + b"\0" * 100, "truncated")

@@ -52,7 +52,7 @@ def worker(src: str, run: str, n: int, seed: int) -> None:
 
 
 def measure(src: str, run: str, n: int, seed: int, threads: int) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": src}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": src}
     command = [sys.executable, __file__, "--worker", "--src", src, "--run", run]
     command += ["--n", str(n), "--seed", str(seed)]
     out = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -62,7 +62,7 @@ def measure(src: str, run: str, n: int, seed: int, threads: int) -> dict:
 
 
 def measure_cli(src: str, run: str, n: int, seed: int, threads: int) -> float:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": src}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONPATH": src}
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "flowstudio", "mols", "sample", "--run", run, "--n", str(n),
                    "--seed", str(seed), "--out", str(Path(tmp) / "s.smi")]

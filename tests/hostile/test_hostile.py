@@ -4,10 +4,13 @@ code run from a file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,11 +32,31 @@ def _listing(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
+@contextlib.contextmanager
+def _address_space_cap(extra: int = 4 << 30) -> Iterator[None]:
+    """Cap this process's address space at its current size plus ``extra`` while a case
+    runs, so a regression that trusts a lying header (VTK once took 22 GB) fails with an
+    allocation error instead of exhausting the machine."""
+    status = Path("/proc/self/status")
+    if not status.is_file():
+        yield
+        return
+    used = next(int(line.split()[1]) * 1024 for line in status.read_text().splitlines()
+                if line.startswith("VmSize:"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = used + extra if hard == resource.RLIM_INFINITY else min(hard, used + extra)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _run_in_process(argv: tuple[str, ...]) -> tuple[int, list[str]]:
     """The exit code and the warnings raised (each would be one more stderr line)."""
     from flowstudio.cli import main
 
-    with warnings.catch_warnings(record=True) as caught:
+    with _address_space_cap(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             code = main(list(argv))

@@ -308,6 +308,7 @@ class Workspace(QWidget):
         self.run_bar.starting()
         self.tabs.setCurrentWidget(self.training_tab)
         session.start()
+        self.state_changed.emit(self.state)  # again: the window's title asks whether a thread runs
 
     def _forget_run(self) -> None:
         """New data or another model: the next Train starts a new run."""
@@ -342,14 +343,8 @@ class Workspace(QWidget):
 
     def _show_state(self, state: RunState) -> None:
         self.run_bar.show_activity(state.activity, self.run.resumable)
-        for w in (
-            self.model_combo,
-            self.preset_combo,
-            self.device_combo,
-            self.params,
-            self.open_button,
-            self.sample_combo,
-        ):
+        locked = (self.model_combo, self.preset_combo, self.device_combo, self.params)
+        for w in (*locked, self.open_button, self.sample_combo):
             w.setEnabled(not state.active)
         self.state_changed.emit(state.activity)
 

@@ -274,7 +274,7 @@ class Workspace(QWidget):
 
     # ------------------------------------------------------------------ training
     def start_training(self) -> None:
-        if self.training:
+        if self.training or self.run.active:  # the run's end may not be handled yet
             return
         if self.data is None:
             self.error("Load a data set first (File > Open… or a built-in sample).")

@@ -50,9 +50,10 @@ class Skipped:
     line: int
     text: str
     reason: str
+    unit: str = "line"  # "record" for SDF
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+        return f"{self.unit} {self.line}: {self.reason}"
 
 
 @dataclass
@@ -196,9 +197,10 @@ def read_molecules(
     result = MoleculeSet(smiles=[], names=[], source=str(path))
     try:
         with closing(checked_entries(fmt.read_entries(path), rules, n_jobs)) as entries:
+            unit = "record" if fmt.name == "sdf" else "line"
             for line, text, name, smiles, reason in entries:
                 if smiles is None:
-                    _skip(result, line, text, reason or "invalid")
+                    _skip(result, line, text, reason or "invalid", unit)
                     continue
                 result.smiles.append(smiles)
                 result.names.append(name)
@@ -225,11 +227,11 @@ def _vocabulary_parts(vocabulary: Any) -> tuple[set[str] | None, Any, int | None
     return set(atom_types), charges, getattr(vocabulary, "max_atoms", None)
 
 
-def _skip(result: MoleculeSet, line: int, text: str, reason: str) -> None:
+def _skip(result: MoleculeSet, line: int, text: str, reason: str, unit: str) -> None:
     result.skipped_count += 1
     if len(result.skipped) < MAX_SKIPPED_KEPT:
         short = text if len(text) <= 80 else text[:79] + "…"
-        result.skipped.append(Skipped(line, short, reason))
+        result.skipped.append(Skipped(line, short, reason, unit))
 
 
 def _no_valid_message(path: Path, result: MoleculeSet) -> str:

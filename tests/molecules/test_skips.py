@@ -49,7 +49,8 @@ def test_a_damaged_sdf_record_is_counted(tmp_path, damage):
         text = "$$$$\n".join(records)
     (tmp_path / "bad.sdf").write_text(text)
     task = MoleculeTask(str(tmp_path / "bad.sdf"), overrides=TINY)
-    assert task.data_report.count == 1 and "SDF record" in task.data_report.reasons[0]
+    assert task.data_report.count == 1 and task.data_report.reasons[0].startswith("record ")
+    assert "SDF record" in task.data_report.reasons[0]
 
 
 def test_overlong_lines_are_skipped_unparsed_with_their_length(tmp_path):

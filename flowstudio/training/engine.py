@@ -6,7 +6,9 @@ events. The consumer pulls events (the CLI draws a progress bar, the GUI worker 
 them as signals); training happens in the consumer's thread, between pulls.
 
 Errors: :class:`BadInputError` (bad options, an absent device, an unusable or foreign
-checkpoint, a task reporting bad input) propagates to the caller — the CLI exits 2.
+checkpoint, a task reporting bad input, a run folder another trainer holds, or one that
+refuses a write because it is full or read-only, which stops the run keeping the last good
+checkpoint) propagates to the caller — the CLI exits 2.
 Any other exception raised by task code ends the run with a final checkpoint attempt, an
 error :class:`Message` holding the traceback and ``Finished(reason="error", error=...)``;
 the generator never raises those, so the GUI needs no special path and the CLI exits 1.

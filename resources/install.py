@@ -4,6 +4,7 @@ desktop's menu: the freedesktop entry, the icon in every size, the AppStream met
 ::
 
     ./dev desktop                      # into ~/.local, launching this checkout's .venv/bin/flowstudio
+    ./dev desktop ~/.local --uninstall # removes those files again
     python resources/install.py --prefix /usr/local --exec /usr/local/bin/flowstudio
 
 Writes ``PREFIX/share/applications/<id>.desktop`` (its ``Exec`` and ``TryExec`` pointing to
@@ -20,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -60,18 +62,33 @@ def desktop_entry(executable: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def install(prefix: Path, executable: str) -> list[Path]:
-    """Write the desktop files under ``prefix``; returns what was written."""
+def _files(prefix: Path, executable: str) -> dict[Path, Callable[[], bytes]]:
+    """Each file under ``prefix`` and how to make its bytes."""
     share = prefix / "share"
-    written = [
-        _write(share / "applications" / DESKTOP_ENTRY.name, desktop_entry(executable).encode()),
-        _write(share / "metainfo" / METAINFO.name, METAINFO.read_bytes()),
-        _write(share / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg", SVG_ICON.read_bytes()),
-    ]
+    files: dict[Path, Callable[[], bytes]] = {
+        share / "applications" / DESKTOP_ENTRY.name: lambda: desktop_entry(executable).encode(),
+        share / "metainfo" / METAINFO.name: METAINFO.read_bytes,
+        share / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg": SVG_ICON.read_bytes,
+    }
     for size in ICON_SIZES:
         relative = Path(f"{size}x{size}") / "apps" / f"{APP_ID}.png"
-        written.append(_write(share / "icons" / "hicolor" / relative, (PNG_ICONS / relative).read_bytes()))
-    return written
+        files[share / "icons" / "hicolor" / relative] = (PNG_ICONS / relative).read_bytes
+    return files
+
+
+def install(prefix: Path, executable: str) -> list[Path]:
+    """Write the desktop files under ``prefix``; returns what was written."""
+    return [_write(target, make()) for target, make in _files(prefix, executable).items()]
+
+
+def uninstall(prefix: Path) -> list[Path]:
+    """Remove what :func:`install` wrote under ``prefix``; returns what was removed."""
+    removed = []
+    for target in _files(prefix, "flowstudio"):
+        if target.is_file():
+            target.unlink()
+            removed.append(target)
+    return removed
 
 
 def default_executable() -> str:
@@ -84,13 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prefix", type=Path, default=Path.home() / ".local", help="default: ~/.local")
     parser.add_argument("--exec", dest="executable", default=None, help="the flowstudio launcher to run")
+    parser.add_argument("--uninstall", action="store_true", help="remove what an install wrote")
     args = parser.parse_args(argv)
+    prefix = args.prefix.expanduser()
     try:
-        written = install(args.prefix.expanduser(), args.executable or default_executable())
+        if args.uninstall:
+            done = uninstall(prefix)
+        else:
+            done = install(prefix, args.executable or default_executable())
     except OSError as exc:
         print(f"flowstudio desktop install: {exc}", file=sys.stderr)
         return 2
-    for path in written:
+    for path in done:
         print(path)
     return 0
 

@@ -90,3 +90,20 @@ def test_the_window_names_the_installed_entry() -> None:
     from flowstudio.gui.app import DESKTOP_ID
 
     assert (ROOT / "resources" / f"{DESKTOP_ID}.desktop").is_file() and DESKTOP_ID == APP_ID
+
+
+def test_uninstall_removes_what_install_wrote(tmp_path: Path) -> None:
+    script = str(ROOT / "resources" / "install.py")
+    keep = tmp_path / "share" / "applications" / "other.desktop"
+    keep.parent.mkdir(parents=True)
+    keep.write_text("[Desktop Entry]\n")
+    subprocess.run([sys.executable, script, "--prefix", str(tmp_path)], check=True, capture_output=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, script, "--prefix", str(tmp_path), "--uninstall"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert len(out.stdout.splitlines()) == 3 + len(SIZES)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [keep]  # nothing else was touched

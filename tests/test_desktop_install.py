@@ -97,7 +97,9 @@ def test_uninstall_removes_what_install_wrote(tmp_path: Path) -> None:
     keep = tmp_path / "share" / "applications" / "other.desktop"
     keep.parent.mkdir(parents=True)
     keep.write_text("[Desktop Entry]\n")
-    subprocess.run([sys.executable, script, "--prefix", str(tmp_path)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, script, "--prefix", str(tmp_path)], check=True, capture_output=True, timeout=60
+    )
     out = subprocess.run(
         [sys.executable, script, "--prefix", str(tmp_path), "--uninstall"],
         check=True,

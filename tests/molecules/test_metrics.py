@@ -192,3 +192,10 @@ def test_reference_statistics_are_cached_and_reused() -> None:
     assert reference_statistics(list(DRUGS)) is first
     assert reference_statistics(DRUGS[:-1]) is not first
     assert first.size == len(DRUGS) and first.fingerprints.shape == (len(DRUGS), 1024)
+
+
+def test_every_metric_has_one_line_of_help() -> None:
+    from flowstudio.molecules.metric_help import METRIC_HELP
+
+    assert list(METRIC_HELP) == list(METRIC_KEYS)
+    assert all(text and "\n" not in text for text in METRIC_HELP.values())

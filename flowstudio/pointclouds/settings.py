@@ -214,6 +214,15 @@ HYPERPARAMETERS: list[Param] = [
         group="objective",
     ),
     Param(
+        "encoder_points",
+        0,
+        "PointFlow with flow matching: points of each training shape the encoder sees (a "
+        "random subset; 0: all of train_points). The point CNF matches every point.",
+        minimum=0,
+        maximum=100000,
+        group="objective",
+    ),
+    Param(
         "prior_weight",
         1.0,
         "Weight of log p(z) in PointFlow's ELBO.",
@@ -290,6 +299,7 @@ _POINTFLOW_ONLY = {
     "entropy_weight",
     "prior_refine_s",
     "latent_weight",
+    "encoder_points",
 }
 _CNF_ONLY = {
     "point_hidden",
@@ -323,9 +333,7 @@ _PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
             "point_hidden": "64-64-64",
             "solver": "rk4",
             "steps": 2,
-            "trace": "hutchinson",
             "batch_size": 32,
-            "train_points": 128,
             "kinetic_weight": 0.01,
             "jacobian_weight": 0.01,
             "lr": 5e-3,
@@ -363,8 +371,6 @@ _PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "full": {
         "pointflow": {
-            "adjoint": True,
-            "batch_norm": True,
             "kinetic_weight": 0.01,
             "jacobian_weight": 0.01,
             "prior_refine_s": 60.0,
@@ -390,6 +396,39 @@ _PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
 }
+
+
+_POINTFLOW_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "quick": {
+        "flow_matching": {
+            "objective": "flow_matching",
+            "train_points": 128,
+            "validate_every": 500,
+        },
+        "likelihood": {
+            "objective": "likelihood",
+            "trace": "hutchinson",
+            "train_points": 128,
+        },
+    },
+    "full": {
+        "flow_matching": {
+            "objective": "flow_matching",
+            "solver": "rk4",
+            "steps": 8,
+            "train_end_time": False,
+            "validate_every": 1000,
+        },
+        "likelihood": {
+            "objective": "likelihood",
+            "adjoint": True,
+            "batch_norm": True,
+        },
+    },
+}
+"""PointFlow's presets by objective: each preset's values above, then these. The first
+objective of each is the preset's own; asking for the other (``--set objective=...``)
+gives that objective's recipe at the same sizes."""
 
 
 def applies_to(param: Param, model_name: str) -> bool:
@@ -418,14 +457,18 @@ def check_model(model_name: str) -> str:
     return model_name
 
 
-def preset_values(model_name: str, preset: str) -> dict[str, Any]:
-    """Every parameter's value under ``preset`` for ``model_name``."""
+def preset_values(model_name: str, preset: str, objective: str | None = None) -> dict[str, Any]:
+    """Every parameter's value under ``preset`` for ``model_name``; for PointFlow, the
+    recipe of ``objective`` (default: the preset's own, see ``_POINTFLOW_RECIPES``)."""
     check_model(model_name)
     if preset not in PRESETS:
         raise BadInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     family = model_name if model_name in CNF_MODELS else "discrete"
     values = {p.name: p.default for p in HYPERPARAMETERS}
     values.update(_PRESET_VALUES[preset][family])
+    if model_name == "pointflow":
+        recipes = _POINTFLOW_RECIPES[preset]
+        values.update(recipes.get(str(objective), next(iter(recipes.values()))))
     if model_name == "planar":
         values["flow_layers"] = 32 if preset == "quick" else 64
     return values
@@ -434,7 +477,7 @@ def preset_values(model_name: str, preset: str) -> dict[str, Any]:
 def resolve(model_name: str, preset: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Preset values with ``overrides`` applied, each checked against its :class:`Param`;
     an unknown name is refused with the list of valid ones."""
-    values = preset_values(model_name, preset)
+    values = preset_values(model_name, preset, (overrides or {}).get("objective"))
     for name, value in (overrides or {}).items():
         if name not in BY_NAME:
             raise BadInputError(f"unknown hyperparameter {name!r}; valid names: {', '.join(sorted(BY_NAME))}")

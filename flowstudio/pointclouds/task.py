@@ -175,6 +175,7 @@ class PointCloudTask:
                     objective=v["objective"],
                     matching=self._matching(),
                     latent_weight=v["latent_weight"],
+                    encoder_points=v["encoder_points"],
                 )
                 return PointFlow(config)
             if self.model_name == "cnf":

@@ -12,7 +12,8 @@ OFFSET = np.array([100.0, -50.0, 20.0], dtype=np.float32)
 
 TINY_CNF = {"point_hidden": "16-16", "solver": "euler", "steps": 2, "train_points": 64,
             "batch_size": 2, "snapshot_points": 32, "val_shapes": 2}
-TINY_POINTFLOW = {**TINY_CNF, "latent_dim": 4, "encoder_hidden": "16-32", "prior_hidden": "8-8"}
+TINY_POINTFLOW = {**TINY_CNF, "latent_dim": 4, "encoder_hidden": "16-32", "prior_hidden": "8-8",
+                  "objective": "likelihood"}
 
 
 def squashed_spheres(n: int, p: int, seed: int = 0) -> np.ndarray:

@@ -111,12 +111,17 @@ def test_params_have_tooltips_and_validate() -> None:
 
 
 def test_full_preset_uses_the_papers_sizes() -> None:
-    values = resolve("pointflow", "full")
-    assert values["latent_dim"] == 128 and values["point_hidden"] == "512-512-512"
-    assert values["solver"] == "dopri5" and values["atol"] == values["rtol"] == 1e-5
-    assert values["batch_size"] == 128 and values["train_points"] == 2048
-    quick = resolve("pointflow", "quick")
-    assert quick["kinetic_weight"] > 0 and quick["jacobian_weight"] > 0
+    for objective in ("flow_matching", "likelihood"):
+        values = resolve("pointflow", "full", {"objective": objective})
+        assert values["latent_dim"] == 128 and values["point_hidden"] == "512-512-512"
+        assert values["batch_size"] == 128 and values["train_points"] == 2048
+    likelihood = resolve("pointflow", "full", {"objective": "likelihood"})  # the paper's recipe
+    assert likelihood["solver"] == "dopri5" and likelihood["atol"] == likelihood["rtol"] == 1e-5
+    assert likelihood["batch_norm"] and likelihood["adjoint"]
+    assert resolve("pointflow", "full")["objective"] == "flow_matching"
+    assert not resolve("pointflow", "full")["batch_norm"]  # flow matching trains one CNF block
+    quick = resolve("pointflow", "quick", {"objective": "likelihood"})
+    assert quick["kinetic_weight"] > 0 and quick["jacobian_weight"] > 0 and quick["trace"] == "hutchinson"
 
 
 def test_initial_weights_depend_on_the_seed_alone(shapes: np.ndarray) -> None:

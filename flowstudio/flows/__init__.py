@@ -24,10 +24,12 @@ from flowstudio.flows.flow import Flow
 from flowstudio.flows.glow import ActNorm, InvertibleLinear
 from flowstudio.flows.nets import MLP, alternating_mask, half_mask
 from flowstudio.flows.nice import AdditiveCoupling, Coupling, DiagonalScaling
+from flowstudio.flows.nsf import RQSplineAutoregressive, RQSplineCoupling
 from flowstudio.flows.odenets import ConcatSquashLinear, ODENet
 from flowstudio.flows.permutations import Permutation, RandomPermutation, ReversePermutation
 from flowstudio.flows.planar import PlanarTransform, RadialTransform
 from flowstudio.flows.realnvp import AffineCoupling
+from flowstudio.flows.splines import rational_quadratic_spline
 from flowstudio.flows.zoo import FAMILIES, family_defaults, make_flow
 
 __all__ = [
@@ -55,6 +57,8 @@ __all__ = [
     "ODESolverError",
     "Permutation",
     "PlanarTransform",
+    "RQSplineAutoregressive",
+    "RQSplineCoupling",
     "RadialTransform",
     "RandomPermutation",
     "ReversePermutation",
@@ -67,6 +71,7 @@ __all__ = [
     "half_mask",
     "make_cnf_flow",
     "make_flow",
+    "rational_quadratic_spline",
     "regularization_terms",
     "reset_nfe",
 ]

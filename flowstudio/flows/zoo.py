@@ -23,6 +23,12 @@ maf        MADE affine autoregressive layers, the order     num_layers=5, hidden
            reversed in between                              num_hidden_layers=2, clamp=3.0,
                                                             batch_norm=False
 iaf        as maf with the directions swapped               as maf
+nsf        rational-quadratic spline couplings with         num_layers=6, hidden=64,
+           alternating masks (Durkan et al. 2019)           num_hidden_layers=2, mask="alternating",
+                                                            bins=8, tail_bound=3.0
+nsf_ar     MADE rational-quadratic spline autoregressive    num_layers=5, hidden=64,
+           layers, the order reversed in between            num_hidden_layers=2, bins=8,
+                                                            tail_bound=3.0
 cnf/ffjord continuous flow: see :mod:`flowstudio.flows.cnf` delegated to ``make_cnf_flow``
 =========  ===============================================  ======================================
 
@@ -48,6 +54,8 @@ FAMILIES: dict[str, str] = {
     "glow": "ActNorm + LU-parametrized 1x1 map + affine coupling (Kingma & Dhariwal 2018)",
     "maf": "masked autoregressive flow (Papamakarios et al. 2017)",
     "iaf": "inverse autoregressive flow (Kingma et al. 2016)",
+    "nsf": "rational-quadratic spline coupling (Durkan et al. 2019)",
+    "nsf_ar": "rational-quadratic spline autoregressive flow (Durkan et al. 2019)",
     "cnf": "continuous normalizing flow (Chen et al. 2018; Grathwohl et al. 2019)",
     "ffjord": "FFJORD continuous normalizing flow (Grathwohl et al. 2019)",
 }
@@ -68,6 +76,15 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "glow": {"num_layers": 4, "hidden": 64, "num_hidden_layers": 2, "scale_fn": "soft", "clamp": 3.0},
     "maf": {"num_layers": 5, "hidden": 64, "num_hidden_layers": 2, "clamp": 3.0, "batch_norm": False},
     "iaf": {"num_layers": 5, "hidden": 64, "num_hidden_layers": 2, "clamp": 3.0, "batch_norm": False},
+    "nsf": {
+        "num_layers": 6,
+        "hidden": 64,
+        "num_hidden_layers": 2,
+        "mask": "alternating",
+        "bins": 8,
+        "tail_bound": 3.0,
+    },
+    "nsf_ar": {"num_layers": 5, "hidden": 64, "num_hidden_layers": 2, "bins": 8, "tail_bound": 3.0},
 }
 
 
@@ -207,6 +224,45 @@ def _autoregressive(
     return layers
 
 
+def _spline_options(o: dict[str, Any]) -> dict[str, Any]:
+    from flowstudio.flows.splines import check_spline_options
+
+    bins, tail_bound = _positive_int(o, "bins"), _positive_float(o, "tail_bound")
+    try:
+        check_spline_options(bins, tail_bound)
+    except ValueError as err:  # too many bins for the minimum bin size, an infinite bound
+        raise BadInputError(f"bad option for a spline flow: {err}") from err
+    return {
+        "hidden": _positive_int(o, "hidden"),
+        "num_hidden_layers": _positive_int(o, "num_hidden_layers"),
+        "bins": bins,
+        "tail_bound": tail_bound,
+    }
+
+
+def _nsf(features: int, context_features: int, o: dict[str, Any]) -> list[Transform]:
+    from flowstudio.flows.nsf import RQSplineCoupling
+
+    spline = _spline_options(o)
+    return [
+        RQSplineCoupling(features, m, context_features, **spline)
+        for m in _coupling_masks(features, context_features, o, "nsf")
+    ]
+
+
+def _nsf_ar(features: int, context_features: int, o: dict[str, Any]) -> list[Transform]:
+    from flowstudio.flows.nsf import RQSplineAutoregressive
+    from flowstudio.flows.permutations import ReversePermutation
+
+    spline, n = _spline_options(o), _positive_int(o, "num_layers")
+    layers: list[Transform] = []
+    for i in range(n):
+        layers.append(RQSplineAutoregressive(features, context_features, **spline))
+        if i < n - 1 and features > 1:
+            layers.append(ReversePermutation(features))
+    return layers
+
+
 _BUILDERS: dict[str, Callable[[int, int, dict[str, Any]], list[Transform]]] = {
     "planar": _planar,
     "radial": _radial,
@@ -215,6 +271,8 @@ _BUILDERS: dict[str, Callable[[int, int, dict[str, Any]], list[Transform]]] = {
     "glow": _glow,
     "maf": lambda f, c, o: _autoregressive(f, c, o, inverse=False),
     "iaf": lambda f, c, o: _autoregressive(f, c, o, inverse=True),
+    "nsf": _nsf,
+    "nsf_ar": _nsf_ar,
 }
 
 

@@ -11,7 +11,7 @@ import torch
 from flowstudio.errors import BadInputError
 from flowstudio.flows import FAMILIES, AffineCoupling, Permutation, alternating_mask, make_flow
 
-DISCRETE = ["planar", "radial", "nice", "realnvp", "glow", "maf", "iaf"]
+DISCRETE = ["planar", "radial", "nice", "realnvp", "glow", "maf", "iaf", "nsf", "nsf_ar"]
 
 
 @pytest.fixture(params=DISCRETE)

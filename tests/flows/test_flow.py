@@ -8,7 +8,7 @@ import torch
 from flowstudio.flows import Flow, make_flow
 from flowstudio.flows.core import Transform
 
-DISCRETE = ["planar", "radial", "nice", "realnvp", "glow", "maf", "iaf"]
+DISCRETE = ["planar", "radial", "nice", "realnvp", "glow", "maf", "iaf", "nsf", "nsf_ar"]
 
 
 def _perturb(module: torch.nn.Module, scale: float) -> None:
@@ -39,7 +39,7 @@ def test_realnvp_density_integrates_to_one(perturbed: bool) -> None:
     assert _grid_mass(flow) == pytest.approx(1.0, abs=0.01)
 
 
-@pytest.mark.parametrize("name", ["planar", "radial", "maf", "glow"])
+@pytest.mark.parametrize("name", ["planar", "radial", "maf", "glow", "nsf", "nsf_ar"])
 def test_other_families_integrate_to_one(name: str) -> None:
     flow = make_flow(name, 2, num_layers=3, hidden=16).double()
     if name == "glow":

@@ -64,6 +64,10 @@ FACTORIES: dict[str, Callable[[int, int], Transform]] = {
     "planar": lambda d, c: _mod("planar").PlanarTransform(d, c, hidden=8),
     "radial": lambda d, c: _mod("planar").RadialTransform(d, c, hidden=8),
     "maf": lambda d, c: _mod("autoregressive").MAF(d, c, hidden=16),
+    "nsf_coupling": lambda d, c: _mod("nsf").RQSplineCoupling(
+        d, _nets().alternating_mask(d, 1), c, 16, bins=5
+    ),
+    "nsf_ar": lambda d, c: _mod("nsf").RQSplineAutoregressive(d, c, hidden=16, bins=5),
     "iaf": lambda d, c: _mod("autoregressive").IAF(d, c, hidden=16),
     "inverse_of_affine": lambda d, c: _mod("realnvp")
     .AffineCoupling(d, _nets().alternating_mask(d, 0), c, 16)
@@ -74,7 +78,7 @@ FACTORIES: dict[str, Callable[[int, int], Transform]] = {
 CONDITIONAL = {
     "inverse_of_affine",
     *("additive", "affine_soft", "affine_tanh", "affine_none"),
-    *("planar", "radial", "maf", "iaf"),
+    *("planar", "radial", "maf", "iaf", "nsf_coupling", "nsf_ar"),
 }
 
 CASES = [(name, d, 0) for name in FACTORIES for d in (2, 3)] + [

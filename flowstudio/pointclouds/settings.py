@@ -37,13 +37,13 @@ from flowstudio.flows.matching import COUPLINGS, OBJECTIVES, TIME_DISTRIBUTIONS
 from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS
 from flowstudio.params import Param, engine_params
 
-MODELS = ("pointflow", "cnf", "realnvp", "glow", "maf", "nice", "planar")
+MODELS = ("pointflow", "cnf", "realnvp", "glow", "maf", "nsf", "nsf_ar", "nice", "planar")
 PRESETS = ("quick", "full")
 SOLVERS = ADAPTIVE_SOLVERS + FIXED_STEP_SOLVERS
 CNF_MODELS = ("pointflow", "cnf")
 MAX_WIDTH = 16384
 """The widest hidden layer accepted (a wider one would exhaust memory, not train)."""
-DISCRETE = ("realnvp", "glow", "maf", "nice", "planar")
+DISCRETE = ("realnvp", "glow", "maf", "nsf", "nsf_ar", "nice", "planar")
 
 HYPERPARAMETERS: list[Param] = [
     # -- data --------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 ::
 
-    flowstudio points train  --data PATH --out RUN [--model pointflow|cnf|realnvp|glow|maf|nice|planar]
+    flowstudio points train  --data PATH --out RUN
+                             [--model pointflow|cnf|realnvp|glow|maf|nsf|nsf_ar|nice|planar]
                              [--preset quick|full] [--iters N] [--minutes M] [--device auto|cpu|cuda]
                              [--seed S] [--resume] [--set key=value ...]
     flowstudio points sample --run RUN --shapes K --points P [--temperature T] [--solver S] [--steps N]

@@ -3,8 +3,9 @@
 A single shape is a density p(x) over R^3 whose samples are the shape's surface points
 (PointFlow's decoder without the shape latent). The ``cnf`` model learns it with a
 continuous normalizing flow (Grathwohl et al. 2019, FFJORD); the discrete families
-``realnvp``, ``glow``, ``maf``, ``nice`` and ``planar`` learn the same density with a stack of
-discrete transforms, so that a user can compare them with the CNF on the same shape.
+``realnvp``, ``glow``, ``maf``, the neural spline flows ``nsf`` (coupling) and ``nsf_ar``
+(autoregressive), ``nice`` and ``planar`` learn the same density with a stack of discrete
+transforms, so that a user can compare them with the CNF on the same shape.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from flowstudio.flows.core import Compose, Transform
 from flowstudio.flows.flow import Flow
 from flowstudio.flows.matching import MatchingSettings, only_cnf
 
-SINGLE_SHAPE_MODELS = ("cnf", "realnvp", "glow", "maf", "nice", "planar")
+SINGLE_SHAPE_MODELS = ("cnf", "realnvp", "glow", "maf", "nsf", "nsf_ar", "nice", "planar")
 DISCRETE_MODELS = SINGLE_SHAPE_MODELS[1:]
 
 

@@ -50,7 +50,7 @@ class PointCloudTask:
             (N, P, 3) or (P, 3), or ``None`` when rebuilt from a config (the data is then
             read from the recorded path when training needs it).
         model_name: ``pointflow`` or a single-shape model (``cnf``, ``realnvp``, ``glow``,
-            ``maf``, ``nice``, ``planar``).
+            ``maf``, ``nsf``, ``nsf_ar``, ``nice``, ``planar``).
         preset: ``quick`` or ``full`` (see :mod:`flowstudio.pointclouds.settings`).
         overrides: hyperparameter values over the preset's, checked by their ``Param``.
     """

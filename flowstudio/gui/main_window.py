@@ -353,7 +353,7 @@ class MainWindow(WindowMenus, QMainWindow):
             self.statusBar().showMessage(
                 "Stopping training: the window closes once its checkpoint is written…"
             )
-            QTimer.singleShot(1000, self.close)  # re-check, and give up waiting at the deadline
+            QTimer.singleShot(1000, self, self.close)  # re-check (cancelled if the window is gone)
             event.ignore()
             return
         for ws in self.workspaces:
@@ -372,5 +372,5 @@ class MainWindow(WindowMenus, QMainWindow):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._shown_once:  # docks take their size once the window has one
-            QTimer.singleShot(0, self.resize_docks)
+            QTimer.singleShot(0, self, self.resize_docks)
             self._shown_once = True

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -100,17 +102,18 @@ def main() -> None:
                 result["cli_seconds"] = measure_cli(src, run, args.n, args.seed + r, args.threads)
             results[name].append(result)
             print(f"round {r + 1} {name}: {json.dumps(result)}", flush=True)
-    print(f"\n{args.n} molecules per round, {args.threads} threads, median of {args.rounds} rounds")
-    base = sorted(x["valid_per_s"] for x in results["baseline"])[args.rounds // 2]
+    print(f"\n{args.n} molecules per round, {args.threads} threads, median (range) of {args.rounds} rounds")
+    base = float(np.median([x["valid_per_s"] for x in results["baseline"]]))
     for name, _, _ in variants:
         rows = results[name]
-        speed = sorted(x["valid_per_s"] for x in rows)[args.rounds // 2]
+        speeds = [x["valid_per_s"] for x in rows]
+        speed = float(np.median(speeds))
         line = (
-            f"{name:26s} {speed:7.1f} valid/s ({speed / base:5.1f}x)  valid w/o check "
-            f"{rows[0]['valid_without_check']:.3f}  mean atoms {rows[0]['mean_atoms']:.1f}"
+            f"{name:26s} {speed:7.1f} valid/s ({min(speeds):.1f}-{max(speeds):.1f}; {speed / base:5.1f}x)  "
+            f"valid w/o check {rows[0]['valid_without_check']:.3f}  mean atoms {rows[0]['mean_atoms']:.1f}"
         )
         if args.cli:
-            line += f"  mols sample: {sorted(x['cli_seconds'] for x in rows)[args.rounds // 2]:.1f} s"
+            line += f"  mols sample: {np.median([x['cli_seconds'] for x in rows]):.1f} s"
         print(line)
 
 

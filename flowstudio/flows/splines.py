@@ -77,7 +77,10 @@ def check_spline_options(
 def _knots(unnormalized: Tensor, minimum: float, bound: float) -> tuple[Tensor, Tensor]:
     """Bin sizes (..., K) and knot positions (..., K + 1) from -bound to bound."""
     bins = unnormalized.shape[-1]
-    sizes = minimum + (1 - minimum * bins) * torch.softmax(unnormalized, dim=-1)
+    # softmax written out: torch.softmax over a last axis of a few bins is several times
+    # slower on the CPU (1.8 ms for 6144 x 8 values, a third of a spline layer's time)
+    e = torch.exp(unnormalized - unnormalized.detach().amax(-1, keepdim=True))
+    sizes = minimum + (1 - minimum * bins) * e / e.sum(-1, keepdim=True)
     knots = F.pad(torch.cumsum(sizes, dim=-1), (1, 0))
     knots = 2 * bound * knots - bound
     # pin the ends exactly (the cumulative sum drifts by rounding), then the sizes
@@ -92,10 +95,6 @@ def _derivatives(unnormalized: Tensor, minimum: float) -> Tensor:
     inner = minimum + F.softplus(unnormalized + offset)
     one = inner.new_ones((*inner.shape[:-1], 1))
     return torch.cat([one, inner, one], dim=-1)
-
-
-def _gather(values: Tensor, index: Tensor) -> Tensor:
-    return values.gather(-1, index).squeeze(-1)
 
 
 def rational_quadratic_spline(
@@ -133,9 +132,12 @@ def rational_quadratic_spline(
     v = inputs.clamp(-tail_bound, tail_bound)
     knots = y_knots if inverse else x_knots
     index = ((v[..., None] >= knots[..., 1:-1]).sum(-1, keepdim=True)).clamp(max=bins - 1)
-    x_k, y_k = _gather(x_knots, index), _gather(y_knots, index)
-    w_k, h_k = _gather(widths, index), _gather(heights, index)
-    d_k, d_k1 = _gather(derivs, index), _gather(derivs[..., 1:], index)
+    # one gather of everything the bin needs (six gathers cost six scatters backwards)
+    table = torch.stack(
+        [x_knots[..., :-1], y_knots[..., :-1], widths, heights, derivs[..., :-1], derivs[..., 1:]], dim=-2
+    )
+    picked = table.gather(-1, index[..., None, :].expand(*index.shape[:-1], 6, 1)).squeeze(-1)
+    x_k, y_k, w_k, h_k, d_k, d_k1 = picked.unbind(-1)
     s_k = h_k / w_k
     curvature = d_k1 + d_k - 2 * s_k
 
@@ -145,10 +147,10 @@ def rational_quadratic_spline(
         b = h_k * d_k - delta * curvature
         c = -s_k * delta
         discriminant = (b.square() - 4 * a * c).clamp(min=0)
-        xi = (2 * c / (-b - torch.sqrt(discriminant))).clamp(0, 1)
+        xi = 2 * c / (-b - torch.sqrt(discriminant))
         out = xi * w_k + x_k
     else:
-        xi = ((v - x_k) / w_k).clamp(0, 1)
+        xi = (v - x_k) / w_k
         t = xi * (1 - xi)
         out = y_k + h_k * (s_k * xi.square() + d_k * t) / (s_k + curvature * t)
     t = xi * (1 - xi)

@@ -32,43 +32,25 @@ from torch import Tensor
 from flowstudio.flows.autoregressive import MADE
 from flowstudio.flows.core import Transform
 from flowstudio.flows.nice import Coupling
-from flowstudio.flows.splines import (
-    DEFAULT_MIN_BIN_HEIGHT,
-    DEFAULT_MIN_BIN_WIDTH,
-    DEFAULT_MIN_DERIVATIVE,
-    check_spline_options,
-    params_per_value,
-    rational_quadratic_spline,
-)
+from flowstudio.flows.splines import SplineOptions
 
 
-class _SplineOptions:
-    """The spline's options, checked once, and the spline applied with them."""
+class _SplineLayer:
+    """The spline of a layer: ``self.spline`` (its options) applied, log-derivatives summed."""
 
-    def _set_spline(
-        self, bins: int, tail_bound: float, min_bin_width: float, min_bin_height: float, min_derivative: float
-    ) -> None:
-        check_spline_options(bins, tail_bound, min_bin_width, min_bin_height, min_derivative)
-        self.bins = int(bins)
-        self.tail_bound = float(tail_bound)
-        self._guards = (float(min_bin_width), float(min_bin_height), float(min_derivative))
+    spline: SplineOptions
 
     def _spline(self, values: Tensor, params: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
-        width, height, derivative = self._guards
-        out, log_derivative = rational_quadratic_spline(
-            values, params, inverse, self.tail_bound, width, height, derivative
-        )
+        out, log_derivative = self.spline.apply(values, params, inverse)
         return out, log_derivative.sum(-1)
 
 
-class RQSplineCoupling(_SplineOptions, Coupling):
+class RQSplineCoupling(_SplineLayer, Coupling):
     """Coupling layer whose transformed part goes through a rational-quadratic spline.
 
     Args:
         features, mask, context_features, hidden, num_hidden_layers: see :class:`Coupling`.
-        bins: ``K``, the number of spline bins.
-        tail_bound: ``B``; the spline acts on ``[-B, B]`` and is the identity outside.
-        min_bin_width, min_bin_height, min_derivative: guards against degenerate bins.
+        spline: the spline's bins, tail bound and guards (default :class:`SplineOptions`()).
     """
 
     def __init__(
@@ -78,16 +60,13 @@ class RQSplineCoupling(_SplineOptions, Coupling):
         context_features: int = 0,
         hidden: int = 64,
         num_hidden_layers: int = 2,
-        bins: int = 8,
-        tail_bound: float = 3.0,
-        min_bin_width: float = DEFAULT_MIN_BIN_WIDTH,
-        min_bin_height: float = DEFAULT_MIN_BIN_HEIGHT,
-        min_derivative: float = DEFAULT_MIN_DERIVATIVE,
+        spline: SplineOptions | None = None,
     ) -> None:
-        self._set_spline(bins, tail_bound, min_bin_width, min_bin_height, min_derivative)
+        spline = spline or SplineOptions()
         # Coupling sizes its conditioner's output from params_per_feature
-        self.params_per_feature = params_per_value(self.bins)
+        self.params_per_feature = spline.params_per_value
         super().__init__(features, mask, context_features, hidden, num_hidden_layers)
+        self.spline = spline
 
     def _couple(self, x_tr: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:
         return self._spline(x_tr, params, inverse=False)
@@ -96,7 +75,7 @@ class RQSplineCoupling(_SplineOptions, Coupling):
         return self._spline(z_tr, params, inverse=True)
 
 
-class RQSplineAutoregressive(_SplineOptions, Transform):
+class RQSplineAutoregressive(_SplineLayer, Transform):
     """Masked autoregressive layer with rational-quadratic splines: density in one pass,
     sampling in ``D`` passes (the MAF direction).
 
@@ -104,8 +83,7 @@ class RQSplineAutoregressive(_SplineOptions, Transform):
         features: number of features.
         context_features: size of the conditioning vector, 0 when unconditional.
         hidden, num_hidden_layers: size of the MADE.
-        bins, tail_bound, min_bin_width, min_bin_height, min_derivative: see
-            :class:`RQSplineCoupling`.
+        spline: see :class:`RQSplineCoupling`.
     """
 
     def __init__(
@@ -114,15 +92,11 @@ class RQSplineAutoregressive(_SplineOptions, Transform):
         context_features: int = 0,
         hidden: int = 64,
         num_hidden_layers: int = 2,
-        bins: int = 8,
-        tail_bound: float = 3.0,
-        min_bin_width: float = DEFAULT_MIN_BIN_WIDTH,
-        min_bin_height: float = DEFAULT_MIN_BIN_HEIGHT,
-        min_derivative: float = DEFAULT_MIN_DERIVATIVE,
+        spline: SplineOptions | None = None,
     ) -> None:
         Transform.__init__(self, features, context_features)
-        self._set_spline(bins, tail_bound, min_bin_width, min_bin_height, min_derivative)
-        self.made = MADE(features, params_per_value(self.bins), hidden, num_hidden_layers, context_features)
+        self.spline = spline or SplineOptions()
+        self.made = MADE(features, self.spline.params_per_value, hidden, num_hidden_layers, context_features)
 
     def _forward(self, x: Tensor, context: Tensor | None) -> tuple[Tensor, Tensor]:
         return self._spline(x, self.made(x, context), inverse=False)

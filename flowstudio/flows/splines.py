@@ -37,6 +37,7 @@ inverting costs the same as evaluating: no root finding.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -52,26 +53,49 @@ def params_per_value(bins: int) -> int:
     return 3 * bins - 1
 
 
-def check_spline_options(
-    bins: int,
-    tail_bound: float,
-    min_bin_width: float = DEFAULT_MIN_BIN_WIDTH,
-    min_bin_height: float = DEFAULT_MIN_BIN_HEIGHT,
-    min_derivative: float = DEFAULT_MIN_DERIVATIVE,
-) -> None:
-    """Raise a ``ValueError`` naming the option unless the spline's options are usable."""
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
-    if not (isinstance(tail_bound, int | float) and math.isfinite(tail_bound) and tail_bound > 0):
-        raise ValueError(f"tail_bound must be a finite number > 0, got {tail_bound!r}")
-    for name, value in (("min_bin_width", min_bin_width), ("min_bin_height", min_bin_height)):
-        if not (value >= 0 and value * bins < 1):
-            raise ValueError(
-                f"{name} * bins must be below 1 so that the bins fit in [-B, B]; "
-                f"got {name}={value!r} with bins={bins}"
-            )
-    if not 0 < min_derivative < 1:
-        raise ValueError(f"min_derivative must be in (0, 1), got {min_derivative!r}")
+@dataclass(frozen=True)
+class SplineOptions:
+    """The options of a rational-quadratic spline, checked when made.
+
+    Attributes:
+        bins: ``K``, the number of bins.
+        tail_bound: ``B``; the spline acts on ``[-B, B]`` and is the identity outside.
+        min_bin_width, min_bin_height: the smallest share of ``2B`` a bin may take.
+        min_derivative: the smallest derivative at a knot.
+    """
+
+    bins: int = 8
+    tail_bound: float = 3.0
+    min_bin_width: float = DEFAULT_MIN_BIN_WIDTH
+    min_bin_height: float = DEFAULT_MIN_BIN_HEIGHT
+    min_derivative: float = DEFAULT_MIN_DERIVATIVE
+
+    def __post_init__(self) -> None:
+        bins, bound = self.bins, self.tail_bound
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+            raise ValueError(f"bins must be a positive integer, got {bins!r}")
+        if not (isinstance(bound, int | float) and math.isfinite(bound) and bound > 0):
+            raise ValueError(f"tail_bound must be a finite number > 0, got {bound!r}")
+        for name in ("min_bin_width", "min_bin_height"):
+            value = getattr(self, name)
+            if not (value >= 0 and value * bins < 1):
+                raise ValueError(
+                    f"{name} * bins must be below 1 so that the bins fit in [-B, B]; "
+                    f"got {name}={value!r} with bins={bins}"
+                )
+        if not 0 < self.min_derivative < 1:
+            raise ValueError(f"min_derivative must be in (0, 1), got {self.min_derivative!r}")
+
+    @property
+    def params_per_value(self) -> int:
+        return params_per_value(self.bins)
+
+    def apply(self, inputs: Tensor, params: Tensor, inverse: bool = False) -> tuple[Tensor, Tensor]:
+        """:func:`rational_quadratic_spline` with these options."""
+        return rational_quadratic_spline(
+            inputs, params, inverse, self.tail_bound, self.min_bin_width, self.min_bin_height,
+            self.min_derivative,
+        )
 
 
 def _knots(unnormalized: Tensor, minimum: float, bound: float) -> tuple[Tensor, Tensor]:

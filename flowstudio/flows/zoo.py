@@ -225,18 +225,17 @@ def _autoregressive(
 
 
 def _spline_options(o: dict[str, Any]) -> dict[str, Any]:
-    from flowstudio.flows.splines import check_spline_options
+    from flowstudio.flows.splines import SplineOptions
 
     bins, tail_bound = _positive_int(o, "bins"), _positive_float(o, "tail_bound")
     try:
-        check_spline_options(bins, tail_bound)
+        spline = SplineOptions(bins, tail_bound)
     except ValueError as err:  # too many bins for the minimum bin size, an infinite bound
         raise BadInputError(f"bad option for a spline flow: {err}") from err
     return {
         "hidden": _positive_int(o, "hidden"),
         "num_hidden_layers": _positive_int(o, "num_hidden_layers"),
-        "bins": bins,
-        "tail_bound": tail_bound,
+        "spline": spline,
     }
 
 

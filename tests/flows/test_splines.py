@@ -13,7 +13,7 @@ from flowstudio.errors import BadInputError
 from flowstudio.flows import make_flow
 from flowstudio.flows.nets import alternating_mask
 from flowstudio.flows.nsf import RQSplineAutoregressive, RQSplineCoupling
-from flowstudio.flows.splines import params_per_value, rational_quadratic_spline
+from flowstudio.flows.splines import SplineOptions, params_per_value, rational_quadratic_spline
 
 B = 3.0
 
@@ -97,7 +97,8 @@ def test_the_guards_bound_bins_and_derivatives_under_extreme_parameters() -> Non
 def test_layers_let_tail_values_through_untouched() -> None:
     torch.manual_seed(0)
     far = torch.tensor([[10.0, -20.0, 30.0], [-5.0, 8.0, -9.0]])
-    for layer in (RQSplineCoupling(3, alternating_mask(3, 0), tail_bound=B), RQSplineAutoregressive(3)):
+    coupling = RQSplineCoupling(3, alternating_mask(3, 0), spline=SplineOptions(tail_bound=B))
+    for layer in (coupling, RQSplineAutoregressive(3)):
         with torch.no_grad():
             for p in layer.parameters():
                 p.add_(torch.randn_like(p))
@@ -120,13 +121,13 @@ def test_conditional_spline_layers_pass_gradients_to_the_context() -> None:
 
 def test_bad_options_are_refused_with_the_option_named() -> None:
     with pytest.raises(ValueError, match="bins must be a positive integer"):
-        RQSplineCoupling(2, alternating_mask(2, 0), bins=0)
+        SplineOptions(bins=0)
     with pytest.raises(ValueError, match="tail_bound must be a finite number > 0"):
-        RQSplineAutoregressive(2, tail_bound=float("nan"))
+        SplineOptions(tail_bound=float("nan"))
     with pytest.raises(ValueError, match=r"min_bin_height \* bins must be below 1"):
-        RQSplineAutoregressive(2, bins=10, min_bin_height=0.1)
+        SplineOptions(bins=10, min_bin_height=0.1)
     with pytest.raises(ValueError, match=r"min_derivative must be in \(0, 1\)"):
-        RQSplineCoupling(2, alternating_mask(2, 0), min_derivative=0.0)
+        SplineOptions(min_derivative=0.0)
     with pytest.raises(ValueError, match=r"params must have shape \(4,\) \+ \(3K - 1,\), got \(4, 6\)"):
         rational_quadratic_spline(torch.zeros(4), torch.zeros(4, 6))
     with pytest.raises(BadInputError, match="option bins must be a positive integer"):

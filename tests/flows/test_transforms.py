@@ -65,9 +65,11 @@ FACTORIES: dict[str, Callable[[int, int], Transform]] = {
     "radial": lambda d, c: _mod("planar").RadialTransform(d, c, hidden=8),
     "maf": lambda d, c: _mod("autoregressive").MAF(d, c, hidden=16),
     "nsf_coupling": lambda d, c: _mod("nsf").RQSplineCoupling(
-        d, _nets().alternating_mask(d, 1), c, 16, bins=5
+        d, _nets().alternating_mask(d, 1), c, 16, spline=_mod("splines").SplineOptions(bins=5)
     ),
-    "nsf_ar": lambda d, c: _mod("nsf").RQSplineAutoregressive(d, c, hidden=16, bins=5),
+    "nsf_ar": lambda d, c: _mod("nsf").RQSplineAutoregressive(
+        d, c, hidden=16, spline=_mod("splines").SplineOptions(bins=5)
+    ),
     "iaf": lambda d, c: _mod("autoregressive").IAF(d, c, hidden=16),
     "inverse_of_affine": lambda d, c: _mod("realnvp")
     .AffineCoupling(d, _nets().alternating_mask(d, 0), c, 16)

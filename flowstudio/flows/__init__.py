@@ -29,7 +29,7 @@ from flowstudio.flows.odenets import ConcatSquashLinear, ODENet
 from flowstudio.flows.permutations import Permutation, RandomPermutation, ReversePermutation
 from flowstudio.flows.planar import PlanarTransform, RadialTransform
 from flowstudio.flows.realnvp import AffineCoupling
-from flowstudio.flows.splines import rational_quadratic_spline
+from flowstudio.flows.splines import SplineOptions, rational_quadratic_spline
 from flowstudio.flows.zoo import FAMILIES, family_defaults, make_flow
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "RadialTransform",
     "RandomPermutation",
     "ReversePermutation",
+    "SplineOptions",
     "StandardNormal",
     "Transform",
     "alternating_mask",

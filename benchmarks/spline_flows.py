@@ -20,6 +20,7 @@ best along the way, the steps taken, and the difference to RealNVP and MAF.
 
     python benchmarks/spline_flows.py --seconds 90 --seed 0 --json a.json
     python benchmarks/spline_flows.py --report a.json b.json     # merge runs into one table
+    python benchmarks/spline_flows.py --models nsf nsf:tail_bound=1.5   # other make_flow options
 
 Run two seeds side by side, each pinned to its own core::
 
@@ -41,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from flowstudio.pointclouds.models import SingleShapeModel
 from flowstudio.pointclouds.task import PointCloudTask
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "modelnet_chair_train_2048.npz"
@@ -48,12 +50,19 @@ MODELS = ("nsf", "nsf_ar", "realnvp", "maf")
 BASELINES = ("realnvp", "maf")
 
 
-def train_one(name: str, shape: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
-    """Train ``name`` for ``args.seconds`` of thread CPU time; return its held-out curve."""
+def train_one(label: str, shape: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
+    """Train ``label`` (a model name, or ``name:key=value,...`` with extra make_flow options)
+    for ``args.seconds`` of thread CPU time; return its held-out curve."""
+    name, _, extra = label.partition(":")
+    pairs = (item.split("=") for item in extra.split(",") if item)
+    options = {k: int(v) if v.isdigit() else float(v) for k, v in pairs}
     torch.manual_seed(args.seed)
     overrides = {"seed": args.seed, "test_fraction": args.test_fraction, "flow_layers": args.layers,
                  "flow_hidden": args.hidden}
     task = PointCloudTask(shape, name, "quick", overrides)
+    if options:  # the task builds the app's model; rebuild it with the extra options
+        torch.manual_seed(args.seed)
+        task.model = SingleShapeModel(name, num_layers=args.layers, hidden=args.hidden, **options)
     v = task.values
     params = [p for p in task.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=v["lr"], weight_decay=v["weight_decay"])
@@ -79,7 +88,7 @@ def train_one(name: str, shape: np.ndarray, args: argparse.Namespace) -> dict[st
         steps += 1
     nll = [c[2] for c in curve]
     return {
-        "model": name, "seed": args.seed, "steps": steps, "cpu_s": round(cpu, 1),
+        "model": label, "seed": args.seed, "steps": steps, "cpu_s": round(cpu, 1),
         "wall_s": round(time.monotonic() - wall_start, 1), "final_nll": nll[-1],
         "best_nll": min(nll), "parameters": sum(p.numel() for p in params), "curve": curve,
         "train_points": int(v["train_points"]), "held_out_points": len(task.held_out()),
@@ -113,7 +122,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=90.0, help="CPU seconds of training per model")
     p.add_argument("--eval-every", type=float, default=10.0, help="CPU seconds between held-out scores")
-    p.add_argument("--models", nargs="+", default=list(MODELS))
+    p.add_argument("--models", nargs="+", default=list(MODELS),
+                   help="model names, or name:key=value for other make_flow options (nsf:tail_bound=1.5)")
     p.add_argument("--shape", type=int, default=0, help="which chair of the training file")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--layers", type=int, default=8, help="flow_layers of every model (the quick preset's)")

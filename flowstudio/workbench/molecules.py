@@ -226,6 +226,12 @@ class MoleculesKind(DataKind):
             canonicalize_train=False,
         )
 
+    def metric_help(self) -> dict[str, str]:
+        """One line of help per metric key (the metrics table's tooltips)."""
+        from flowstudio.molecules.metric_help import METRIC_HELP
+
+        return METRIC_HELP
+
     # ------------------------------------------------------------------ export
     def export(self, path: Path, smiles: list[str | None]) -> Exported:
         """Write ``smiles`` to ``path``; SDF holds structures, so invalid ones are left out."""

@@ -178,3 +178,9 @@ def test_the_window_samples_molecules_with_the_runs_settings(monkeypatch: pytest
     monkeypatch.setattr(generate_module, "generate", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
     kind.evaluate(restored, 10, 0.6, smiles, fcd=False)
     assert calls == [{"max_retries": 3}]
+
+
+def test_metric_help_comes_from_the_molecule_engine() -> None:
+    from flowstudio.molecules.metric_help import METRIC_HELP
+
+    assert MoleculesKind().metric_help() is METRIC_HELP and "FCD/Test" in METRIC_HELP

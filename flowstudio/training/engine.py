@@ -34,6 +34,7 @@ from flowstudio.training.averages import mean_present, mean_terms
 from flowstudio.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
 from flowstudio.training.control import Control
 from flowstudio.training.device import describe_device, select_device
+from flowstudio.training.distributed import World, world_from_env
 from flowstudio.training.events import Checkpointed, Event, Finished, Message, Progress, Recovered, Samples
 from flowstudio.training.options import TrainOptions
 from flowstudio.training.protocol import FINISH_HOOK, Task
@@ -55,13 +56,15 @@ def train(task: Task, run_dir: str | Path, options: TrainOptions, control: Contr
     it, a folder that already holds a checkpoint is refused so that a run is never
     overwritten by accident. The run folder is locked while training (:mod:`.runlock`).
     """
-    trainer = _Trainer(task, Run(run_dir), options.validate(), control or Control())
-    yield from trainer.run()
+    world = world_from_env()  # several ranks under torchrun (see .distributed)
+    trainer = _Trainer(task, world.run_view(Run(run_dir)), options.validate(), control or Control(), world)
+    yield from world.events(trainer.run())
 
 
 class _Trainer:
-    def __init__(self, task: Task, run: Run, options: TrainOptions, control: Control) -> None:
+    def __init__(self, task: Task, run: Run, options: TrainOptions, control: Control, world: World) -> None:
         self.task, self.run_folder, self.options, self.control = task, run, options, control
+        self.world = world
         self.step = 0
         self.best_metric: float | None = None
         self.recoveries = 0
@@ -80,7 +83,7 @@ class _Trainer:
     # -- set-up ---------------------------------------------------------------------------
     def _setup(self) -> Iterator[Event]:
         task, options, run = self.task, self.options, self.run_folder
-        self.device = select_device(options.device)
+        self.device = self.world.join(select_device(options.device))
         removed = run.open_for_training(self.lock, resume=options.resume)
         if removed:
             yield Message(f"removed {removed} temporary file(s) of an interrupted write")
@@ -94,12 +97,15 @@ class _Trainer:
         if options.resume:
             yield self._resume()
         report = getattr(task, "data_report", None)  # what the data reader skipped (optional)
+        task_config = task.config()
         run.write_config({
-            "kind": task.kind, "model_name": task.model_name, "task": task.config(),
+            "kind": task.kind, "model_name": task.model_name, "task": task_config,
             "options": options.to_json(), "device": str(self.device), "versions": versions(),
+            "distributed": self.world.describe(task_config),
             **({"data_skipped": report.to_json()} if report is not None else {}),
         })
         task.model.train()
+        self.step_function = self.world.step_function(task, options.seed, self.step)
         self._remember_good_state()
 
     def _read(self, path: Path) -> Checkpoint:
@@ -141,6 +147,7 @@ class _Trainer:
             yield from self._run()
         finally:
             self.lock.release()
+            self.world.leave()
 
     def _run(self) -> Iterator[Event]:
         try:
@@ -182,12 +189,13 @@ class _Trainer:
         while True:
             if control.paused and not control.stopped:
                 yield from self._pause()
-            if control.stopped:
-                return "stopped"
+            minutes_up = options.minutes is not None and self._train_seconds() >= options.minutes * 60
+            stop = self.world.agree_stop("stopped" if control.stopped else "minutes" if minutes_up else None,
+                                         self.device)
+            if stop is not None:
+                return stop
             if options.iters is not None and self.step >= options.iters:
                 return "iterations"
-            if options.minutes is not None and self._train_seconds() >= options.minutes * 60:
-                return "minutes"
             if not self._optimization_step():
                 event = self._recover()
                 if event is None:
@@ -202,7 +210,8 @@ class _Trainer:
             if self.step % options.validate_every == 0:
                 yield from self._validate()
             now = time.monotonic()
-            if options.samples_n and now - self.last_samples >= options.samples_every_s:
+            due = now - self.last_samples >= options.samples_every_s
+            if options.samples_n and self.world.is_main and due:
                 yield self._samples()
                 self.last_samples = time.monotonic()
             if now - self.last_checkpoint >= options.checkpoint_every_s or (
@@ -214,7 +223,7 @@ class _Trainer:
         """One step; ``False`` (and no update) when the loss or a gradient is not finite."""
         task, optimizer = self.task, self.optimizer
         optimizer.zero_grad(set_to_none=True)
-        terms = task.training_step(self.step)
+        terms = self.step_function(self.step)
         loss = terms["loss"]
         loss.backward()
         if self.options.grad_clip is not None:
@@ -228,6 +237,7 @@ class _Trainer:
         # are fetched together every log_every steps (_progress). Checked on an H100 with
         # torch.cuda.set_sync_debug_mode: one sync a step, one a log window, none otherwise.
         finite = torch.isfinite(loss.detach()).all() & torch.isfinite(grad_norm)
+        finite = self.world.agree_finite(finite)  # all ranks step, or all roll back
         if not bool(finite):
             self.bad_reason = (
                 "non-finite loss" if not bool(torch.isfinite(loss.detach()).all()) else "non-finite gradients"
@@ -311,7 +321,9 @@ class _Trainer:
     def _validate(self, ties_win: bool = False) -> Iterator[Event]:
         """Score the model (eval mode, training RNG untouched; not under ``no_grad``, since
         a CNF's exact divergence needs autograd) and keep the best checkpoint (also on a tie
-        with ``ties_win``: a final stage may change what the metric does not score)."""
+        with ``ties_win``: a final stage may change what the metric does not score). Rank 0 only."""
+        if not self.world.is_main:
+            return
         model = self.task.model
         model.eval()
         try:
@@ -333,6 +345,8 @@ class _Trainer:
         return bool(torch.stack(flags).all()) if flags else True
 
     def _write(self, path: Path, metric: float | None) -> None:
+        if not self.world.is_main:
+            return
         if not self._params_finite():  # never replace a good checkpoint by a broken model
             raise FloatingPointError("the model's weights are not finite; checkpoint not written")
         best = path == self.run_folder.best
@@ -383,7 +397,7 @@ class _Trainer:
         if reason in ("iterations", "minutes") and self.step > self.validated_step:
             yield from self._validate()
         yield self._save(self.run_folder.latest)
-        if reason in ("iterations", "minutes") and hook is not None:
+        if reason in ("iterations", "minutes") and hook is not None and self.world.is_main:
             yield from self._final_stage(hook)
         if reason == "diverged":
             error = (

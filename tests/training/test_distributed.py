@@ -1,0 +1,119 @@
+"""Data-parallel training on 2 CPU processes (gloo) under torchrun: gradients, the CLI, failures.
+
+Each test starts ``torchrun --standalone`` (a free port) in a subprocess; the ranks run
+``tests/training/ddp_worker.py`` or ``flowstudio ... train``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from flowstudio.training.distributed import rank_seed
+from flowstudio.training.rng import seed_everything
+from tests.training.ddp_worker import SEED, SMILES, tiny_task
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).with_name("ddp_worker.py")
+
+
+def torchrun(*args: str, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environ,
+    )
+
+
+@pytest.mark.parametrize("engine", ["points", "points-adjoint", "mols"])
+def test_two_ranks_average_the_gradients_of_one_process(engine: str, tmp_path: Path) -> None:
+    """One step on 2 ranks gives the gradient of the global batch (both ranks' draws) that
+    one process computes: the mean over the ranks' batches of the per-batch gradients."""
+    out = torchrun(str(WORKER), "grads", engine, str(tmp_path / "grads.pt"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    ddp = torch.load(tmp_path / "grads.pt", weights_only=True)
+    task = tiny_task(engine)
+    params = dict(task.model.named_parameters())
+    total: dict[str, torch.Tensor] = {}
+    for rank in (0, 1):
+        seed_everything(rank_seed(SEED, 0, rank))
+        task.model.zero_grad(set_to_none=True)
+        task.training_step(0)["loss"].backward()
+        for name, p in params.items():
+            if p.grad is not None:
+                total[name] = total.get(name, 0) + p.grad / 2
+    assert set(ddp) == set(total) and len(total) == len(params)
+    for name, grad in total.items():
+        torch.testing.assert_close(ddp[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    # the ranks drew different batches: the gradient of rank 0's batch alone differs
+    seed_everything(rank_seed(SEED, 0, 0))
+    task.model.zero_grad(set_to_none=True)
+    task.training_step(0)["loss"].backward()
+    assert any(not torch.allclose(params[n].grad, g, rtol=1e-3, atol=1e-6) for n, g in total.items())
+
+
+POINT_ARGS = ["--model", "pointflow", "--set", "point_hidden=8-8", "--set", "solver=euler",
+              "--set", "steps=1",
+              "--set", "train_points=16", "--set", "points_per_shape=64", "--set", "validate_every=3",
+              "--set", "snapshot_points=16", "--set", "log_every=1", "--set", "latent_dim=4",
+              "--set", "encoder_hidden=8-8", "--set", "prior_hidden=8-8", "--set", "batch_size=2",
+              "--set", "prior_refine_s=0"]
+MOL_ARGS = ["--set", "hidden=8", "--set", "st_hidden=8", "--set", "flow_layers=1", "--set", "rgcn_layers=1",
+            "--set", "batch_size=4", "--set", "validate_every=2", "--set", "samples_n=0",
+            "--set", "validation_fraction=0.25", "--set", "size_calibration=0"]
+
+
+def _data(kind: str, folder: Path) -> Path:
+    if kind == "points":
+        rng = np.random.default_rng(0)
+        pts = rng.normal(size=(6, 64, 3))
+        pts /= np.linalg.norm(pts, axis=-1, keepdims=True)
+        np.savez(folder / "tiny.npz", points=(pts * np.array([1.0, 0.5, 0.25]) + 5.0).astype(np.float32))
+        return folder / "tiny.npz"
+    (folder / "train.smi").write_text("\n".join(SMILES) + "\n")
+    return folder / "train.smi"
+
+
+@pytest.mark.parametrize("kind", ["points", "mols"])
+def test_two_process_cli_run_writes_one_run_folder_that_resumes_in_one(kind: str, tmp_path: Path) -> None:
+    data = _data(kind, tmp_path)
+    extra = POINT_ARGS if kind == "points" else MOL_ARGS
+    out = torchrun("-m", "flowstudio", kind, "train", "--data", str(data), "--out", "run", "--iters", "4",
+                   "--device", "cpu", *extra, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = tmp_path / "run"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "latest.pt"]
+    assert not list(run.rglob("*.tmp*"))
+    config = json.loads((run / "config.json").read_text())
+    per_rank = config["task"]["values"]["batch_size"]
+    assert config["distributed"] == {"world_size": 2, "per_rank_batch": per_rank,
+                                     "global_batch": 2 * per_rank, "backend": "gloo"}
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in records if "losses" in r]
+    assert steps == sorted(set(steps)) and steps[-1] == 4  # one writer: no step logged twice
+    assert out.stderr.count("finished (iterations) at step 4") == 2  # each rank reports its end
+    assert out.stderr.count("checkpoint at step 4") == 2  # latest and best, by rank 0 only
+    again = subprocess.run(
+        [sys.executable, "-m", "flowstudio", kind, "train", "--out", "run", "--resume", "--iters", "6",
+         "--device", "cpu"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resumed from step 4" in again.stderr
+    assert json.loads((run / "config.json").read_text())["distributed"]["world_size"] == 1
+    assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["step"] == 6
+
+
+def test_a_failing_rank_ends_the_whole_run_with_an_error(tmp_path: Path) -> None:
+    out = torchrun(str(WORKER), "fail", "mols", str(tmp_path / "run"), "3", cwd=tmp_path, timeout=90,
+                   FLOWSTUDIO_DIST_TIMEOUT_S="60")
+    assert out.returncode != 0
+    assert "rank 1 fails on purpose at step 3" in out.stderr
+    assert "training failed at step 3" in out.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -16,25 +17,31 @@ def test_import_contracts_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _loaded_after_import(modules: list[str], watched: list[str]) -> list[str]:
+    """Which of ``watched`` a fresh interpreter holds after importing ``modules``."""
+    loaded = f"[m for m in {watched!r} if m in sys.modules]"
+    code = f"import json, sys, {', '.join(modules)}; print(json.dumps({loaded}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_flows_import_without_qt_rdkit_or_vtk() -> None:
-    code = (
-        "import sys, flowstudio.flows, flowstudio.training.events;"
-        "bad=[m for m in ('PySide6','rdkit','vtk','pyvista') if m in sys.modules];"
-        "assert not bad, bad"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    modules = ["flowstudio.flows", "flowstudio.training.events"]
+    assert _loaded_after_import(modules, ["PySide6", "rdkit", "vtk", "pyvista", "torch"]) == ["torch"]
+
+
+def test_the_workbench_imports_no_qt_and_loads_the_engines_lazily() -> None:
+    modules = [f"flowstudio.workbench.{m}" for m in ("session", "points", "molecules", "routing", "engines")]
+    assert _loaded_after_import(modules, ["PySide6", "pyvistaqt", "torch", "rdkit"]) == []
 
 
 def test_the_window_loads_without_the_engines() -> None:
     """The window shows before PyTorch, RDKit and VTK load (they load on a thread): its
     modules reach the engines only through the workbench, and the workbench lazily."""
-    code = (
-        "import sys, flowstudio.gui.app, flowstudio.gui.main_window;"
-        "bad=[m for m in ('torch','rdkit','vtk','pyvista','flowstudio.training','flowstudio.pointclouds',"
-        "'flowstudio.molecules','flowstudio.flows') if m in sys.modules];"
-        "assert not bad, bad"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    engines = ["torch", "rdkit", "vtk", "pyvista", "flowstudio.training", "flowstudio.pointclouds"]
+    engines += ["flowstudio.molecules", "flowstudio.flows"]
+    assert _loaded_after_import(["flowstudio.gui.app", "flowstudio.gui.main_window"], engines) == []
 
 
 def test_cli_help_lists_the_commands() -> None:

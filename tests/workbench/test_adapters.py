@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -113,18 +112,6 @@ def test_progress_is_thinned_but_the_last_step_always_arrives() -> None:
     steps = [e.step if isinstance(e, Progress) else "note" for e in out]
     # 2 is dropped (3 replaced it), 3 goes before the note, 5 is dropped, 6 arrives at the end
     assert steps == [1, 3, "note", 4, 6]
-
-
-def test_the_workbench_imports_no_qt() -> None:
-    import subprocess
-
-    code = (
-        "import sys, flowstudio.workbench.session, flowstudio.workbench.points,"
-        " flowstudio.workbench.molecules, flowstudio.workbench.routing, flowstudio.workbench.event_text,"
-        " flowstudio.workbench.engines;"
-        "bad=[m for m in ('PySide6','pyvistaqt','torch','rdkit') if m in sys.modules]; assert not bad, bad"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_dialog_filters_come_from_each_kinds_registry() -> None:

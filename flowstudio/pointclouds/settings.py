@@ -5,27 +5,7 @@ options included, each with a tooltip and a range, so that the window builds its
 from it and ``flowstudio points train --set key=value`` checks values against it.
 :func:`resolve` merges a preset with the user's overrides into one flat dict of values.
 
-Presets:
-
-* ``quick`` trains on two CPU cores for ten minutes (its time budget; ``--minutes``
-  changes it): small networks, a fixed-step Runge-Kutta
-  solver over a fixed T = 1 (learning T with a fixed step count lets the flow exploit the
-  coarse solver), RNODE regularization on. PointFlow takes many shapes with few points
-  each (32 x 128), Hutchinson's trace for the point CNF and a learning rate of 5e-3: on
-  two cores that is about three times as many steps in ten minutes as 16 x 256 points
-  with the exact trace. Its shape latent has 16 dimensions and the latent CNF takes the
-  exact trace (16 vector-Jacobian products on 32 latents cost little, and the prior then
-  learns without Hutchinson's noise): the samples' 1-NNA-CD against the data fell from
-  0.92 to 0.84 at the same budget (``benchmarks/results/pointflow.md``, "Quick preset
-  tuning"). The last 30 of its ten minutes fit the latent prior alone to the final
-  encoder (``prior_refine_s``; 1-NNA-CD 0.84 -> 0.76 in the same run). Validation scores every
-  fixed-step CNF with the accurate dopri5 solve, so a model that cheats its coarse solver
-  is seen.
-* ``full`` uses PointFlow's sizes (Yang et al. 2019, supplement): a 128-d shape latent, a
-  512-512-512 point CNF and a 256-256 latent CNF, dopri5 at atol = rtol = 1e-5, moving
-  batch norm, adjoint gradients, batch 128 of 2048 points, learning rate 2e-3; plus RNODE
-  (kinetic and Jacobian weights 0.01, Finlay et al. 2020) and the exact trace in 3-D,
-  and a minute of prior refinement at the end; meant for a GPU.
+The presets themselves live in :mod:`flowstudio.pointclouds.presets`.
 """
 
 from __future__ import annotations
@@ -36,6 +16,7 @@ from flowstudio.errors import BadInputError
 from flowstudio.flows.matching import COUPLINGS, OBJECTIVES, TIME_DISTRIBUTIONS
 from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS
 from flowstudio.params import Param, engine_params
+from flowstudio.pointclouds.presets import POINTFLOW_RECIPES, PRESET_VALUES
 
 MODELS = ("pointflow", "cnf", "realnvp", "glow", "maf", "nsf", "nsf_ar", "nice", "planar")
 PRESETS = ("quick", "full")
@@ -323,114 +304,6 @@ _CNF_ONLY = {
 _DISCRETE_ONLY = {"flow_layers", "flow_hidden"}
 _SINGLE_SHAPE_ONLY = {"shape_index"}
 
-_PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
-    "quick": {
-        "pointflow": {
-            "latent_dim": 16,
-            "encoder_hidden": "64-128-256",
-            "prior_hidden": "64-64",
-            "prior_trace": "exact",
-            "point_hidden": "64-64-64",
-            "solver": "rk4",
-            "steps": 2,
-            "batch_size": 32,
-            "kinetic_weight": 0.01,
-            "jacobian_weight": 0.01,
-            "lr": 5e-3,
-            "end_time": 1.0,
-            "train_end_time": False,
-            "val_shapes": 8,
-            "snapshot_points": 1024,
-            "minutes": 9.5,
-            "prior_refine_s": 30.0,
-        },
-        "cnf": {
-            "point_hidden": "64-64-64",
-            "solver": "rk4",
-            "steps": 4,
-            "batch_size": 1,
-            "train_points": 1024,
-            "kinetic_weight": 0.01,
-            "jacobian_weight": 0.01,
-            "lr": 5e-3,
-            "end_time": 1.0,
-            "train_end_time": False,
-            "val_shapes": 1,
-            "snapshot_points": 2048,
-            "normalization": "shape",
-            "minutes": 10.0,
-        },
-        "discrete": {
-            "batch_size": 1,
-            "train_points": 2048,
-            "lr": 1e-3,
-            "val_shapes": 1,
-            "snapshot_points": 2048,
-            "normalization": "shape",
-        },
-    },
-    "full": {
-        "pointflow": {
-            "kinetic_weight": 0.01,
-            "jacobian_weight": 0.01,
-            "prior_refine_s": 60.0,
-        },
-        "cnf": {
-            "point_hidden": "512-512-512",
-            "batch_size": 1,
-            "train_points": 2048,
-            "val_shapes": 1,
-            "normalization": "shape",
-            "adjoint": True,
-            "kinetic_weight": 0.01,
-            "jacobian_weight": 0.01,
-        },
-        "discrete": {
-            "batch_size": 1,
-            "train_points": 2048,
-            "flow_layers": 16,
-            "flow_hidden": 256,
-            "val_shapes": 1,
-            "normalization": "shape",
-            "lr": 1e-3,
-        },
-    },
-}
-
-
-_POINTFLOW_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    "quick": {
-        "flow_matching": {
-            "objective": "flow_matching",
-            "train_points": 128,
-            "validate_every": 500,
-        },
-        "likelihood": {
-            "objective": "likelihood",
-            "trace": "hutchinson",
-            "train_points": 128,
-        },
-    },
-    "full": {
-        "flow_matching": {
-            "objective": "flow_matching",
-            "solver": "rk4",
-            "steps": 8,
-            "train_end_time": False,
-            "validate_every": 1000,
-        },
-        "likelihood": {
-            "objective": "likelihood",
-            "adjoint": True,
-            "batch_norm": True,
-        },
-    },
-}
-"""PointFlow's presets by objective: each preset's values above, then these. The first
-objective of each is the preset's own; asking for the other (``--set objective=...``)
-gives that objective's recipe at the same sizes."""
-
-
 def applies_to(param: Param, model_name: str) -> bool:
     """Whether ``param`` means anything for ``model_name``."""
     name = param.name
@@ -459,15 +332,15 @@ def check_model(model_name: str) -> str:
 
 def preset_values(model_name: str, preset: str, objective: str | None = None) -> dict[str, Any]:
     """Every parameter's value under ``preset`` for ``model_name``; for PointFlow, the
-    recipe of ``objective`` (default: the preset's own, see ``_POINTFLOW_RECIPES``)."""
+    recipe of ``objective`` (default: the preset's own, see ``POINTFLOW_RECIPES``)."""
     check_model(model_name)
     if preset not in PRESETS:
         raise BadInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     family = model_name if model_name in CNF_MODELS else "discrete"
     values = {p.name: p.default for p in HYPERPARAMETERS}
-    values.update(_PRESET_VALUES[preset][family])
+    values.update(PRESET_VALUES[preset][family])
     if model_name == "pointflow":
-        recipes = _POINTFLOW_RECIPES[preset]
+        recipes = POINTFLOW_RECIPES[preset]
         values.update(recipes.get(str(objective), next(iter(recipes.values()))))
     if model_name == "planar":
         values["flow_layers"] = 32 if preset == "quick" else 64

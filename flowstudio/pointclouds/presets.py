@@ -1,0 +1,140 @@
+"""The point-cloud models' presets: the values each preset gives every model family.
+
+Presets:
+
+* ``quick`` trains on two CPU cores for ten minutes (its time budget; ``--minutes``
+  changes it): small networks, a fixed-step Runge-Kutta solver over a fixed T = 1
+  (learning T with a fixed step count lets the flow exploit the coarse solver). PointFlow
+  has a 16-d shape latent, a 64-128-256 encoder, a 64-64 latent CNF with the exact trace
+  and RNODE, a 64-64-64 point CNF, 32 shapes a step at a learning rate of 5e-3, and spends
+  the last 30 of its ten minutes fitting the latent prior alone to the final encoder
+  (``prior_refine_s``; 1-NNA-CD 0.84 -> 0.76 in session 4's run). It trains the point
+  CNF by flow matching, on 128 points a shape, sampling with RK4 in 2 steps; on held-out
+  ModelNet chairs this beat wider point networks, more points, a heavier latent term and
+  logit-normal times at equal wall time, and the comparison with the likelihood recipe is
+  in ``benchmarks/results/pointflow-matching.md``. ``--set objective=likelihood`` gives
+  session 4's likelihood recipe at the same sizes: Hutchinson's trace in the point CNF,
+  RNODE, validation every 100 steps. Validation scores every fixed-step CNF with the
+  accurate dopri5 solve, so a model that cheats its coarse solver is seen.
+* ``full`` uses PointFlow's sizes (Yang et al. 2019, supplement): a 128-d shape latent, a
+  512-512-512 point CNF and a 256-256 latent CNF, batch 128 of 2048 points, learning rate
+  2e-3, a minute of prior refinement at the end; meant for a GPU. Its point CNF learns by
+  flow matching (one block, no batch norm; a training step at 16 x 2048 points costs 68
+  times less than the likelihood step on a CPU) and samples with RK4 in 8 steps; the
+  latent CNF by likelihood with RNODE. ``--set objective=likelihood`` is the paper's
+  recipe plus RNODE: dopri5 at atol = rtol = 1e-5, moving batch norm, adjoint gradients,
+  the exact trace in 3-D, kinetic and Jacobian weights 0.01 (Finlay et al. 2020).
+* The single-shape ``cnf`` learns by likelihood in both presets (``--set
+  objective=flow_matching`` trains it by flow matching, each point its own path).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
+    "quick": {
+        "pointflow": {
+            "latent_dim": 16,
+            "encoder_hidden": "64-128-256",
+            "prior_hidden": "64-64",
+            "prior_trace": "exact",
+            "point_hidden": "64-64-64",
+            "solver": "rk4",
+            "steps": 2,
+            "batch_size": 32,
+            "kinetic_weight": 0.01,
+            "jacobian_weight": 0.01,
+            "lr": 5e-3,
+            "end_time": 1.0,
+            "train_end_time": False,
+            "val_shapes": 8,
+            "snapshot_points": 1024,
+            "minutes": 9.5,
+            "prior_refine_s": 30.0,
+        },
+        "cnf": {
+            "point_hidden": "64-64-64",
+            "solver": "rk4",
+            "steps": 4,
+            "batch_size": 1,
+            "train_points": 1024,
+            "kinetic_weight": 0.01,
+            "jacobian_weight": 0.01,
+            "lr": 5e-3,
+            "end_time": 1.0,
+            "train_end_time": False,
+            "val_shapes": 1,
+            "snapshot_points": 2048,
+            "normalization": "shape",
+            "minutes": 10.0,
+        },
+        "discrete": {
+            "batch_size": 1,
+            "train_points": 2048,
+            "lr": 1e-3,
+            "val_shapes": 1,
+            "snapshot_points": 2048,
+            "normalization": "shape",
+        },
+    },
+    "full": {
+        "pointflow": {
+            "kinetic_weight": 0.01,
+            "jacobian_weight": 0.01,
+            "prior_refine_s": 60.0,
+        },
+        "cnf": {
+            "point_hidden": "512-512-512",
+            "batch_size": 1,
+            "train_points": 2048,
+            "val_shapes": 1,
+            "normalization": "shape",
+            "adjoint": True,
+            "kinetic_weight": 0.01,
+            "jacobian_weight": 0.01,
+        },
+        "discrete": {
+            "batch_size": 1,
+            "train_points": 2048,
+            "flow_layers": 16,
+            "flow_hidden": 256,
+            "val_shapes": 1,
+            "normalization": "shape",
+            "lr": 1e-3,
+        },
+    },
+}
+
+
+POINTFLOW_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "quick": {
+        "flow_matching": {
+            "objective": "flow_matching",
+            "train_points": 128,
+            "validate_every": 500,
+        },
+        "likelihood": {
+            "objective": "likelihood",
+            "trace": "hutchinson",
+            "train_points": 128,
+        },
+    },
+    "full": {
+        "flow_matching": {
+            "objective": "flow_matching",
+            "solver": "rk4",
+            "steps": 8,
+            "train_end_time": False,
+            "validate_every": 1000,
+        },
+        "likelihood": {
+            "objective": "likelihood",
+            "adjoint": True,
+            "batch_norm": True,
+        },
+    },
+}
+"""PointFlow's presets by objective: each preset's values above, then these. The first
+objective of each is the preset's own; asking for the other (``--set objective=...``)
+gives that objective's recipe at the same sizes."""

@@ -117,6 +117,8 @@ def score(run_dir: Path, test: np.ndarray, train: np.ndarray, args: argparse.Nam
         args.d_rr = pairwise_cd(test[:, keep], memory_mb=CD_TILE_MB)
     row["MMD-CD"], row["COV-CD"] = mmd_cov(d_sr)
     row["1-NNA-CD"] = one_nn_accuracy(args.d_rr, d_sr.T, d_ss)
+    if args.quality_only:
+        return row
     row.update(dopri5_sampling(model, args.seed))
     torch.manual_seed(args.seed)
     held_out = torch.as_tensor(task.to_model_frame(test[:, :NLL_POINTS]))
@@ -157,6 +159,12 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
             "before: with divergence |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, r in rows.items():
+        if "nll_per_point" not in r:
+            lines.append(
+                f"| {name} | {r['objective']} | {r['steps']} | {r['sampler']} | {r['sample_s']:.1f} | "
+                f"{r['1-NNA-CD']:.3f} | {r['COV-CD']:.3f} | {r['MMD-CD']:.4g} | | | |"
+            )
+            continue
         lines.append(
             f"| {name} | {r['objective']} | {r['steps']} | {r['sampler']} | {r['sample_s']:.1f} | "
             f"{r['1-NNA-CD']:.3f} | {r['COV-CD']:.3f} | {r['MMD-CD']:.4g} | {r['nll_per_point']:.3f} | "
@@ -183,6 +191,8 @@ def main() -> None:
     parser.add_argument("--side-by-side", action="store_true", help="two variants at once, one core each")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the runs here")
     parser.add_argument("--score-only", action="store_true", help="score runs already in --workdir")
+    parser.add_argument("--quality-only", action="store_true",
+                        help="only the samples' time and quality (to compare samplers on one run)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     args.d_rr = args.test_to_train = None  # computed once, shared by every run

@@ -16,8 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from flowstudio.training.distributed import rank_seed
+from flowstudio.errors import BadInputError
+from flowstudio.training import Run
+from flowstudio.training.distributed import FollowerRun, World, rank_seed, world_from_env
 from flowstudio.training.rng import seed_everything
+from flowstudio.training.runlock import RunLock
 from tests.training.ddp_worker import SEED, SMILES, tiny_task
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,3 +120,36 @@ def test_a_failing_rank_ends_the_whole_run_with_an_error(tmp_path: Path) -> None
     assert out.returncode != 0
     assert "rank 1 fails on purpose at step 3" in out.stderr
     assert "training failed at step 3" in out.stderr
+
+
+@pytest.mark.parametrize(("env", "problem"), [
+    ({"WORLD_SIZE": "2", "RANK": "2"}, "RANK=2 is not in 0..1"),
+    ({"WORLD_SIZE": "two"}, "must be integers"),
+])
+def test_a_bad_torchrun_environment_is_bad_input(env: dict[str, str], problem: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(BadInputError, match=problem):
+        world_from_env()
+
+
+def test_one_process_is_not_distributed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    world = world_from_env()
+    task = tiny_task("mols")
+    assert not world.distributed and world.is_main
+    assert world.step_function(task, SEED, 0) == task.training_step  # no wrapper, no reseeding
+    assert world.run_view(Run(tmp_path)).__class__ is Run
+    assert world.agree_stop("minutes", torch.device("cpu")) == "minutes"
+
+
+def test_a_follower_rank_reads_the_run_folder_but_writes_nothing(tmp_path: Path) -> None:
+    follower = World(rank=1, size=2).run_view(Run(tmp_path / "run"))
+    assert isinstance(follower, FollowerRun)
+    assert follower.open_for_training(RunLock(tmp_path / "run"), resume=False) == 0
+    follower.write_config({"kind": "points"})
+    follower.append_metrics({"step": 1})
+    with follower.writing("metrics.jsonl"):
+        follower.truncate_metrics(0)
+    assert not (tmp_path / "run").exists()

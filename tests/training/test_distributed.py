@@ -35,12 +35,18 @@ def torchrun(*args: str, cwd: Path, timeout: float = 120, **env: str) -> subproc
     )
 
 
+def failure(out: subprocess.CompletedProcess[str]) -> str:
+    """What went wrong in a torchrun subprocess: every rank's error lines, then the tail."""
+    lines = [line for line in out.stderr.splitlines() if "Error" in line or "error:" in line]
+    return "\n".join(lines[:40]) + "\n...\n" + out.stderr[-2000:]
+
+
 @pytest.mark.parametrize("engine", ["points", "points-adjoint", "mols"])
 def test_two_ranks_average_the_gradients_of_one_process(engine: str, tmp_path: Path) -> None:
     """One step on 2 ranks gives the gradient of the global batch (both ranks' draws) that
     one process computes: the mean over the ranks' batches of the per-batch gradients."""
     out = torchrun(str(WORKER), "grads", engine, str(tmp_path / "grads.pt"), cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 0, failure(out)
     ddp = torch.load(tmp_path / "grads.pt", weights_only=True)
     task = tiny_task(engine)
     params = dict(task.model.named_parameters())
@@ -90,7 +96,7 @@ def test_two_process_cli_run_writes_one_run_folder_that_resumes_in_one(kind: str
     extra = POINT_ARGS if kind == "points" else MOL_ARGS
     out = torchrun("-m", "flowstudio", kind, "train", "--data", str(data), "--out", "run", "--iters", "4",
                    "--device", "cpu", *extra, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 0, failure(out)
     run = tmp_path / "run"
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "latest.pt"]
     assert not list(run.rglob("*.tmp*"))
@@ -108,7 +114,7 @@ def test_two_process_cli_run_writes_one_run_folder_that_resumes_in_one(kind: str
          "--device", "cpu"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
     )
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.returncode == 0, failure(again)
     assert "resumed from step 4" in again.stderr
     assert json.loads((run / "config.json").read_text())["distributed"]["world_size"] == 1
     assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["step"] == 6

@@ -41,7 +41,8 @@ def measure(kind: str, data: str, iters: int, procs: int, threads: int) -> dict[
         run = Path(folder) / "run"
         args = ["-m", "flowstudio", kind, "train", "--data", data, "--out", str(run), "--iters", str(iters),
                 *COMMON, *ENGINES[kind]]
-        launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"] if procs > 1 else []
+        launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"]
+        launcher = launcher if procs > 1 else []
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
         started = time.monotonic()
         out = subprocess.run([sys.executable, *launcher, *args], capture_output=True, text=True, env=env)
@@ -66,13 +67,15 @@ def main() -> None:
     args = parser.parse_args()
     print("| engine | setting | global batch | steps/s | samples/s | vs 1x1 | wall s |")
     print("|---|---|---|---|---|---|---|")
-    for kind, data, iters in (("points", args.points, args.points_iters), ("mols", args.mols, args.mols_iters)):
+    engines = (("points", args.points, args.points_iters), ("mols", args.mols, args.mols_iters))
+    for kind, data, iters in engines:
         base = None
         for procs, threads in ((1, 1), (1, 2), (2, 1)):
             m = measure(kind, data, iters, procs, threads)
             base = base or m["samples_per_s"]
-            print(f"| {kind} | {procs} proc x {threads} thread | {m['global_batch']} | {m['steps_per_s']:.3f} "
-                  f"| {m['samples_per_s']:.1f} | {m['samples_per_s'] / base:.2f}x | {m['wall_s']:.0f} |", flush=True)
+            print(f"| {kind} | {procs} proc x {threads} thread | {m['global_batch']} "
+                  f"| {m['steps_per_s']:.3f} | {m['samples_per_s']:.1f} | {m['samples_per_s'] / base:.2f}x "
+                  f"| {m['wall_s']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ For each engine (PointFlow points, GraphAF molecules) the same ``flowstudio KIND
 command runs three ways on the CPU, one after another:
 
 * ``1 proc x 1 thread``: the baseline that data parallelism divides;
-* ``1 proc x 2 threads``: what one process makes of both cores (intra-op threads);
-* ``2 procs x 1 thread``: ``torchrun --standalone --nproc_per_node=2`` (gloo, DDP).
+* ``2 procs x 1 thread``: ``torchrun --standalone --nproc_per_node=2`` (gloo, DDP);
+* with ``--two-threads``, ``1 proc x 2 threads``: what one process makes of both cores.
 
 Samples/s = steps/s x global batch (per-rank batch x processes), from the run's own
 ``metrics.jsonl`` (``steps_per_s`` of each log window, the first window dropped as warm-up,
@@ -36,6 +36,10 @@ ENGINES = {
 }
 
 
+SETTINGS = ((1, 1), (2, 1), (1, 2))
+"""(processes, threads each): the baseline, data parallelism, and (--two-threads) intra-op threads."""
+
+
 def measure(kind: str, data: str, iters: int, procs: int, threads: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         run = Path(folder) / "run"
@@ -64,13 +68,15 @@ def main() -> None:
     parser.add_argument("--mols", required=True, help="SMILES data (.smi, .csv, .csv.gz)")
     parser.add_argument("--points-iters", type=int, default=40)
     parser.add_argument("--mols-iters", type=int, default=80)
+    parser.add_argument("--two-threads", action="store_true",
+                        help="also 1 process x 2 threads (slow and erratic when other jobs use the cores)")
     args = parser.parse_args()
     print("| engine | setting | global batch | steps/s | samples/s | vs 1x1 | wall s |")
     print("|---|---|---|---|---|---|---|")
     engines = (("points", args.points, args.points_iters), ("mols", args.mols, args.mols_iters))
     for kind, data, iters in engines:
         base = None
-        for procs, threads in ((1, 1), (1, 2), (2, 1)):
+        for procs, threads in SETTINGS[: 3 if args.two_threads else 2]:
             m = measure(kind, data, iters, procs, threads)
             base = base or m["samples_per_s"]
             print(f"| {kind} | {procs} proc x {threads} thread | {m['global_batch']} "

@@ -188,9 +188,13 @@ class World:
             ):
                 yield event
 
-    def leave(self) -> None:
-        """Leave the process group (a no-op when there is none)."""
+    def leave(self, *, in_step: bool = True) -> None:
+        """Leave the process group (a no-op when there is none). ``in_step``: every rank got
+        here on the normal path, so they first meet at a barrier: a rank that tears its
+        connections down while a peer still talks to it makes gloo abort that peer."""
         if self.distributed and dist.is_initialized():
+            if in_step:
+                dist.barrier()
             dist.destroy_process_group()
 
 

@@ -143,11 +143,13 @@ class _Trainer:
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
+        completed = False
         try:
             yield from self._run()
+            completed = True
         finally:
             self.lock.release()
-            self.world.leave()
+            self.world.leave(in_step=completed)
 
     def _run(self) -> Iterator[Event]:
         try:

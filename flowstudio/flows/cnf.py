@@ -48,7 +48,7 @@ from flowstudio.flows.core import Compose, Transform
 from flowstudio.flows.distributions import StandardNormal
 from flowstudio.flows.divergence import NOISE_KINDS, sample_noise
 from flowstudio.flows.flow import Flow
-from flowstudio.flows.odenets import ODENet
+from flowstudio.flows.odenets import ODENet, broadcast_context
 from flowstudio.flows.odesolve import (
     ADAPTIVE_SOLVERS,
     FIXED_STEP_SOLVERS,
@@ -64,7 +64,6 @@ __all__ = [
     "ACCURATE",
     "CNF",
     "ODESolverError",
-    "broadcast_context",
     "count_nfe",
     "make_cnf_flow",
     "regularization_terms",
@@ -189,16 +188,15 @@ class CNF(Transform):
         return z, logdet
 
     def _inverse(self, z: Tensor, context: Tensor | None) -> tuple[Tensor, Tensor]:
-        aug = torch.randn(*z.shape[:-1], self.augment_dims, dtype=z.dtype, device=z.device)
-        end = self._solve((self._augment(z, aug), z.new_zeros(z.shape[:-1])), context, self._times(z, True))
+        start, aug = self._from_noise(z)
+        end = self._solve((start, z.new_zeros(z.shape[:-1])), context, self._times(z, True))
         logdet = end[1]
         if self.augment_dims:
             logdet = logdet - self.augment_base._log_prob(aug, None)
         return end[0][..., : self.features], logdet
 
     def _inverse_value(self, z: Tensor, context: Tensor | None) -> Tensor:
-        aug = torch.randn(*z.shape[:-1], self.augment_dims, dtype=z.dtype, device=z.device)
-        end = self._solve((self._augment(z, aug),), context, self._times(z, True))
+        end = self._solve((self._from_noise(z)[0],), context, self._times(z, True))
         return end[0][..., : self.features]
 
     def trajectory(self, z: Tensor, context: Tensor | None = None, *, times: Tensor) -> Tensor:
@@ -221,14 +219,19 @@ class CNF(Transform):
             raise ValueError(f"times must lie in [0, T] = [0, {float(end_time):g}], got {times}")
         from_end = bool(times[0] < end_time - 1e-6)
         grid = torch.cat([end_time.reshape(1).to(times), times]) if from_end else times
-        aug = torch.randn(*z.shape[:-1], self.augment_dims, dtype=z.dtype, device=z.device)
-        path = self._solve((self._augment(z, aug),), context, grid, keep_path=True)[0][..., : self.features]
+        path = self._solve((self._from_noise(z)[0],), context, grid, keep_path=True)[0][..., : self.features]
         return path[1:] if from_end else path
 
     # --- internals -------------------------------------------------------------------
 
     def _augment(self, x: Tensor, aug: Tensor) -> Tensor:
         return torch.cat([x, aug], dim=-1) if self.augment_dims else x
+
+    def _from_noise(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The state an inverse solve starts from, ``(z, a_T)`` with fresh ``a_T ~ N(0, I_k)``,
+        and that ``a_T``."""
+        aug = torch.randn(*z.shape[:-1], self.augment_dims, dtype=z.dtype, device=z.device)
+        return self._augment(z, aug), aug
 
     def _times(self, like: Tensor, reverse: bool) -> Tensor:
         end_time = self.end_time.to(like.dtype)
@@ -272,15 +275,6 @@ class CNF(Transform):
             f"trace={self.trace!r}, adjoint={self.adjoint}, augment_dims={self.augment_dims}, "
             f"kinetic_weight={self.kinetic_weight:g}, jacobian_weight={self.jacobian_weight:g}"
         )
-
-
-def broadcast_context(context: Tensor | None, z: Tensor) -> Tensor | None:
-    """A (B, C) context reshaped to (B, 1, …, 1, C) so it broadcasts over the extra batch
-    axes of ``z`` (the N points of B shapes, say) in the dynamics net."""
-    if context is None:
-        return None
-    extra = [1] * (z.dim() - context.dim())
-    return context.reshape(*context.shape[:-1], *extra, context.shape[-1])
 
 
 def _check_options(

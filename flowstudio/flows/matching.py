@@ -46,8 +46,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from flowstudio.flows.cnf import CNF, broadcast_context
+from flowstudio.flows.cnf import CNF
 from flowstudio.flows.flow import Flow
+from flowstudio.flows.odenets import broadcast_context
 
 TIME_DISTRIBUTIONS = ("uniform", "logit_normal")
 COUPLINGS = ("independent", "ot")

@@ -149,3 +149,12 @@ def time_and_context(t: Tensor, z: Tensor, context: Tensor | None) -> Tensor:
         return t.to(z)
     batch = torch.broadcast_shapes(t.shape[:-1], context.shape[:-1])
     return torch.cat([t.to(context).expand(*batch, 1), context.expand(*batch, context.shape[-1])], dim=-1)
+
+
+def broadcast_context(context: Tensor | None, z: Tensor) -> Tensor | None:
+    """A (B, C) context reshaped to (B, 1, …, 1, C) so it broadcasts over the extra batch
+    axes of ``z`` (the N points of B shapes, say) in the dynamics net."""
+    if context is None:
+        return None
+    extra = [1] * (z.dim() - context.dim())
+    return context.reshape(*context.shape[:-1], *extra, context.shape[-1])

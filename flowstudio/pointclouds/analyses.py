@@ -141,8 +141,7 @@ def point_solver(model: PointDensity, solver: str | None = None, steps: int | No
         settings: dict[str, Any] = {"solver": solver, "steps": int(steps), "step_size": None}
     else:
         settings = {**ACCURATE, "solver": solver, "steps": None, "step_size": None}
-    point_cnf = getattr(model, "decoder", None) or getattr(model, "flow", model)
-    with solver_override(point_cnf, **settings):
+    with solver_override(model.point_flow, **settings):
         yield
 
 

@@ -33,6 +33,11 @@ class PointDensity(nn.Module):
 
     latent_dim: int = 0
 
+    @property
+    def point_flow(self) -> nn.Module:
+        """The flow that maps point noise to points (where a sampling solver applies)."""
+        raise NotImplementedError
+
     def sample_points(
         self,
         k: int,
@@ -80,6 +85,10 @@ class SingleShapeModel(PointDensity):
             from flowstudio.flows.zoo import make_flow
 
             self.flow = make_flow(name, 3, 0, **options)
+
+    @property
+    def point_flow(self) -> nn.Module:
+        return self.flow
 
     def loss_terms(self, points: Tensor) -> dict[str, Tensor]:
         """Negative log-likelihood per point of a (B, N, 3) batch, plus the RNODE penalties;

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from flowstudio.flows.cnf import make_cnf_flow
 from flowstudio.flows.distributions import Distribution, StandardNormal
@@ -112,6 +112,10 @@ class PointFlow(PointDensity):
         self.decoder = make_cnf_flow(3, self.latent_dim, **config.decoder.cnf_options())
         if config.objective == "flow_matching":
             only_cnf(self.decoder)  # refuse stacked blocks or batch norm now, not at the first step
+
+    @property
+    def point_flow(self) -> nn.Module:
+        return self.decoder
 
     # ---- the objective ---------------------------------------------------------------
 

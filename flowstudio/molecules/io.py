@@ -26,6 +26,7 @@ from typing import IO, Any
 from rdkit import Chem
 
 from flowstudio.errors import BadInputError
+from flowstudio.files import give_ordinary_mode
 from flowstudio.inputs import MAX_REASONS_KEPT, SkipReport, require_regular_file
 from flowstudio.molecules.chem import Vocabulary, parse_smiles
 from flowstudio.molecules.formats import (
@@ -317,6 +318,7 @@ def write_molecules(
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        give_ordinary_mode(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise BadInputError(f"{path}: cannot be written ({exc.strerror or exc})") from None

@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from flowstudio.files import give_ordinary_mode
+
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(stream)`` on a temporary file next to ``path``, then rename it.
@@ -30,6 +32,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
+        give_ordinary_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

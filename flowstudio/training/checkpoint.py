@@ -32,6 +32,7 @@ from torch import Tensor
 
 from flowstudio import __version__
 from flowstudio.errors import CheckpointError, CheckpointKindError
+from flowstudio.files import give_ordinary_mode
 
 FORMAT = "flowstudio-checkpoint"
 FORMAT_VERSION = 1
@@ -120,7 +121,7 @@ def save_checkpoint(
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(tmp_name, 0o666 & ~_umask())
+        give_ordinary_mode(tmp_name)
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -146,12 +147,6 @@ def _sync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from flowstudio.errors import BadInputError, CheckpointError
+from flowstudio.files import give_ordinary_mode
 from flowstudio.training.runlock import LOCK_NAME, RunLock
 
 TEMP_PATTERN = ".*.tmp"
@@ -165,9 +166,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
+        give_ordinary_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,48 @@
+"""Every writer leaves files with the mode a plain ``open()`` gives (0666 less the umask),
+not the owner-only 0600 of the temporary file it renames into place."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flowstudio.molecules.io import write_molecules
+from flowstudio.pointclouds.io import write_points
+from flowstudio.training.runs import Run
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_exports_and_run_files_are_world_readable_under_umask_022(tmp_path: Path, umask_022) -> None:
+    clouds = np.random.default_rng(0).normal(size=(2, 50, 3)).astype(np.float32)
+    for name in ("a.ply", "a.npz", "a.xyz"):
+        written = write_points(tmp_path / name, clouds if name == "a.npz" else clouds[0])
+        assert mode(Path(written)) == 0o644, name
+    assert mode(write_molecules(tmp_path / "m.sdf", ["CCO", "c1ccccc1"])) == 0o644
+    assert mode(write_molecules(tmp_path / "m.smi", ["CCO"])) == 0o644
+    run = Run(tmp_path / "run")
+    run.root.mkdir()
+    run.write_config({"model": "x"})
+    assert mode(run.config_path) == 0o644
+
+
+def test_a_stricter_umask_is_respected(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        written = write_points(tmp_path / "a.ply", np.zeros((10, 3), dtype=np.float32))
+    finally:
+        os.umask(old)
+    assert mode(Path(written)) == 0o600

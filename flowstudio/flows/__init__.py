@@ -13,12 +13,14 @@ from flowstudio.flows.cnf import (
     regularization_terms,
     reset_nfe,
 )
+from flowstudio.flows.conditional_affine import ConditionalAffineStack
 from flowstudio.flows.core import Compose, InverseTransform, Transform, brute_force_logdet
 from flowstudio.flows.distributions import (
     ConditionalDiagonalNormal,
     DiagonalNormal,
     Distribution,
     StandardNormal,
+    standard_normal_log_prob,
 )
 from flowstudio.flows.flow import Flow
 from flowstudio.flows.glow import ActNorm, InvertibleLinear
@@ -26,6 +28,7 @@ from flowstudio.flows.nets import MLP, alternating_mask, half_mask
 from flowstudio.flows.nice import AdditiveCoupling, Coupling, DiagonalScaling
 from flowstudio.flows.nsf import RQSplineAutoregressive, RQSplineCoupling
 from flowstudio.flows.odenets import ConcatSquashLinear, ODENet
+from flowstudio.flows.parametrized import AffineLayers, Chain, GivensRotation, ParametrizedTransform
 from flowstudio.flows.permutations import Permutation, RandomPermutation, ReversePermutation
 from flowstudio.flows.planar import PlanarTransform, RadialTransform
 from flowstudio.flows.realnvp import AffineCoupling
@@ -42,19 +45,24 @@ __all__ = [
     "ActNorm",
     "AdditiveCoupling",
     "AffineCoupling",
+    "AffineLayers",
+    "Chain",
     "Compose",
     "ConcatSquashLinear",
+    "ConditionalAffineStack",
     "ConditionalDiagonalNormal",
     "Coupling",
     "DiagonalNormal",
     "DiagonalScaling",
     "Distribution",
     "Flow",
+    "GivensRotation",
     "InverseTransform",
     "InvertibleLinear",
     "MovingBatchNorm",
     "ODENet",
     "ODESolverError",
+    "ParametrizedTransform",
     "Permutation",
     "PlanarTransform",
     "RQSplineAutoregressive",
@@ -75,4 +83,5 @@ __all__ = [
     "rational_quadratic_spline",
     "regularization_terms",
     "reset_nfe",
+    "standard_normal_log_prob",
 ]

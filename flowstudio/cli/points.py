@@ -9,6 +9,8 @@
     flowstudio points sample --run RUN --shapes K --points P [--temperature T] [--solver S] [--steps N]
                              --out FILE
     flowstudio points eval   --samples FILE --ref PATH [--split test]
+    flowstudio points arithmetic --run RUN --from DIR_OR_NPZ --to DIR_OR_NPZ --shape PATH
+                             [--strength S] [--steps K] --out FILE
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 import sys
 from pathlib import Path
 
-from flowstudio.cli import points_eval
+from flowstudio.cli import points_arithmetic, points_eval
 from flowstudio.cli.common import (
     DEVICES,
     add_run_arguments,
@@ -37,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_train(actions)
     _register_sample(actions)
     points_eval.register(actions)
+    points_arithmetic.register(actions)
 
 
 def _register_train(actions: argparse._SubParsersAction) -> None:

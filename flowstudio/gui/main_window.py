@@ -33,6 +33,7 @@ from flowstudio.gui.workspace_molecules import MoleculesWorkspace
 from flowstudio.gui.workspace_points import PointsWorkspace
 from flowstudio.workbench import engines
 from flowstudio.workbench.routing import file_kind
+from flowstudio.workbench.texts import window_title
 
 CLOSE_WAIT_S = 30.0
 """How long closing waits for a run to finish its step before stopping it the hard way (wait)."""
@@ -41,7 +42,6 @@ CLOSE_WAIT_S = 30.0
 class MainWindow(WindowMenus, QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
-        self.setWindowTitle("FlowStudio")
         self.setObjectName("MainWindow")
         self.settings = settings or Settings()
         self.setAcceptDrops(True)
@@ -72,6 +72,8 @@ class MainWindow(WindowMenus, QMainWindow):
             ws.status.connect(lambda text: self.statusBar().showMessage(text, 8000))
             ws.state_changed.connect(lambda _: self._update_actions())
             ws.data_loaded.connect(lambda _: self._rebuild_recent_menu())
+            ws.data_loaded.connect(lambda _: self._update_actions())
+            ws.other_runs = lambda w=ws: [o.title for o in self.workspaces if o is not w and o.training]
         self._closing = False
         self._deadline: float | None = None
         self._shown_once = False
@@ -80,6 +82,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self._restore_geometry()
         self.tabs.currentChanged.connect(self._workspace_changed)
         self.resize_docks()
+        self._update_actions()
 
     # ------------------------------------------------------------------ start-up
     def populate(self) -> None:
@@ -141,7 +144,8 @@ class MainWindow(WindowMenus, QMainWindow):
         self.pause_action.setEnabled(state in ("running", "paused"))
         self.stop_action.setEnabled(state in ("running", "paused"))
         running = [w.title for w in self.workspaces if w.training]
-        self.setWindowTitle("FlowStudio" + (f" — training ({', '.join(running)})" if running else ""))
+        data = ws.data.name if getattr(ws, "data", None) is not None else None
+        self.setWindowTitle(window_title(ws.title, data, running))
 
     def _log_to_status(self, text: str, level: str) -> None:
         if level != "info":

@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QMessageBox
 
 from flowstudio.gui.widgets import icon
 
@@ -127,8 +129,41 @@ class WindowMenus:
         view.addAction(self.log_dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(
+            self._action("&Documentation", self.open_documentation, "F1", "Open FlowStudio's user guide")
+        )
+        help_menu.addAction(
+            self._action("&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/", "List every shortcut")
+        )
+        help_menu.addSeparator()
         help_menu.addAction(self._action("&About FlowStudio", self.about))
         self._rebuild_recent_menu()
+
+    def documentation_url(self) -> QUrl | None:
+        """The user guide: the README beside the package (a source checkout or an editable
+        install); ``None`` when the package was installed without it."""
+        readme = Path(__file__).resolve().parents[2] / "README.md"
+        return QUrl.fromLocalFile(str(readme)) if readme.is_file() else None
+
+    def open_documentation(self) -> None:
+        url = self.documentation_url()
+        if url is None:
+            self.error("The user guide (README.md) is not installed with this copy of FlowStudio.")
+        else:
+            QDesktopServices.openUrl(url)
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(shortcut, what it does) of every window action that has one, in menu order."""
+        rows = []
+        for action in self.actions():
+            key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            if key:
+                rows.append((key, action.text().replace("&", "").rstrip("…")))
+        return rows
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{t}</td></tr>" for k, t in self.shortcuts())
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
 
     def _rebuild_samples_menu(self) -> None:
         self.samples_menu.clear()

@@ -163,6 +163,14 @@ class MoleculeGrid(QScrollArea):
         self._columns = 0
         self._reflow()
 
+    def set_placeholder_text(self, text: str) -> None:
+        """The text shown while the grid is empty."""
+        self._placeholder.setText(text)
+
+    @property
+    def placeholder_text(self) -> str:
+        return self._placeholder.text()
+
     def set_selection(self, tags: dict[int, str]) -> None:
         for card in self.cards:
             card.set_selected(tags.get(card.index, ""))

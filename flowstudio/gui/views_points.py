@@ -88,6 +88,14 @@ class VtkView(QWidget):
         self._stack.setCurrentWidget(self._placeholder)
         self._pending = None
 
+    def set_placeholder_text(self, text: str) -> None:
+        """Change the empty view's text without clearing a scene it shows."""
+        self._placeholder.setText(text)
+
+    @property
+    def placeholder_text(self) -> str:
+        return self._placeholder.text()
+
     def image(self) -> np.ndarray:
         """The rendered pixels (H, W, 3) of the scene, for tests and screenshots."""
         if self.plotter is None or self._stack.currentWidget() is self._placeholder:

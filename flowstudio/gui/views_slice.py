@@ -74,6 +74,14 @@ class DensitySliceView(QWidget):
         self._points = np.zeros((0, 2)) if points is None else np.asarray(points, dtype=np.float32)
         self.update()
 
+    def set_placeholder_text(self, text: str) -> None:
+        self.placeholder = text
+        self.update()
+
+    @property
+    def placeholder_text(self) -> str:
+        return self.placeholder
+
     def clear(self) -> None:
         self._image = None
         self.update()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -37,18 +38,29 @@ def icon(name: str, color: str = "#c9d1d9") -> QIcon:
     return result
 
 
+BANNER_HEIGHT = 32
+
+
 class MessageBanner(QWidget):
-    """A dismissable message strip at the top of a workspace (errors never pop modal boxes
-    that would block a running test or a user's training)."""
+    """A dismissable one-line message strip at the top of a workspace (errors never pop
+    modal boxes that would block a running test or a user's training).
+
+    Its height is fixed and kept while it is hidden, so a message coming or going never
+    moves the widgets under it (a click aimed at a button lands on that button); a long
+    message is cut to one line and shown whole in the tooltip and the log."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("MessageBanner")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
+        layout.setContentsMargins(10, 2, 4, 2)
+        self.setFixedHeight(BANNER_HEIGHT)
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
         self.label = QLabel(self)
-        self.label.setWordWrap(True)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton(self)
         close.setText("✕")
@@ -56,7 +68,7 @@ class MessageBanner(QWidget):
         close.setAutoRaise(True)
         close.clicked.connect(self.hide)
         layout.addWidget(self.label, 1)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignVCenter)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.hide)
@@ -66,7 +78,9 @@ class MessageBanner(QWidget):
         self.setProperty("level", level)
         self.style().unpolish(self)
         self.style().polish(self)
-        self.label.setText(text)
+        self.full_text = text
+        self.label.setText(text.splitlines()[0] if text else "")
+        self.setToolTip(text)
         self.show()
         if seconds:
             self._timer.start(int(seconds * 1000))
@@ -74,7 +88,7 @@ class MessageBanner(QWidget):
             self._timer.stop()
 
     def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
+        return getattr(self, "full_text", "") if self.isVisible() else ""
 
 
 class LabeledSlider(QWidget):

@@ -8,6 +8,8 @@ thread that drives the engine in :mod:`.worker`. This class only connects them t
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +24,21 @@ from flowstudio.gui.settings import Settings, runs_dir
 from flowstudio.gui.side_panel import SidePanel
 from flowstudio.gui.widgets import MessageBanner
 from flowstudio.gui.worker import JobRunner, RateLimiter, TrainingSession
+from flowstudio.gui.workspace_runs import FolderRuns
 from flowstudio.workbench import engines
 from flowstudio.workbench.data import DataInfo, Sample
 from flowstudio.workbench.event_text import Notice, event_notices, failure_notices, progress_text
 from flowstudio.workbench.kinds import DataKind
 from flowstudio.workbench.session import RunSession, RunState
+from flowstudio.workbench.texts import training_clash
 
 LIVE_SAMPLES_MS = 400
 """Live samples are redrawn at most this often."""
+CLASH_CONFIRM_S = 10.0
+"""A second press of Train within this long starts a run beside one already training."""
 
 
-class Workspace(QWidget):
+class Workspace(FolderRuns, QWidget):
     """Base of the point-cloud and molecule workspaces."""
 
     kind_adapter: DataKind
@@ -51,8 +57,12 @@ class Workspace(QWidget):
         self.run.subscribe(self._show_state)
         self.session: TrainingSession | None = None  # the current run's thread
         self.sessions_started: list[TrainingSession] = []
+        self.folder_sessions = []  # runs followed through their folders (child processes included)
+        self._run_to_keep: Path | None = None  # a reopened run whose data is being read
         self.data: DataInfo | None = None
         self.model: Any = None  # the trained model the analysis views query
+        self.other_runs: Callable[[], list[str]] = list  # the window names the other workspaces training
+        self._clash_warned_at = -1e9
         self._build()
         self._samples_limiter = RateLimiter(LIVE_SAMPLES_MS, self.show_live_samples, self)
         self._show_state(self.run.state)
@@ -72,6 +82,10 @@ class Workspace(QWidget):
 
     def export_samples(self, path: Path) -> Path:
         raise NotImplementedError
+
+    def persisted_sliders(self) -> dict[str, Any]:
+        """The sliders (``LabeledSlider``) whose values the settings keep, by key."""
+        return {}
 
     # ------------------------------------------------------------------ the run, as the views see it
     @property
@@ -179,6 +193,31 @@ class Workspace(QWidget):
             lambda _: self.settings.set_value(f"{self.kind}/device", self.device_combo.currentData())
         )
         self._model_changed()
+        self._restore_view_state()
+
+    def _restore_view_state(self) -> None:
+        """The sliders, the view tab and the explored model of the last session come back."""
+        for key, slider in self.persisted_sliders().items():
+            saved = self.settings.value(f"{self.kind}/{key}")
+            if saved:
+                slider.set_value(float(saved))
+            slider.released.connect(
+                lambda value, k=key: self.settings.set_value(f"{self.kind}/{k}", f"{value:g}")
+            )
+        tab = self.settings.value(f"{self.kind}/view_tab")
+        self.restored_tab = int(tab) if tab.isdigit() and int(tab) < self.tabs.count() else None
+        self.tabs.currentChanged.connect(lambda i: self.settings.set_value(f"{self.kind}/view_tab", str(i)))
+        explored = self.settings.value(f"{self.kind}/explored_model")
+        if explored and Path(explored).is_file():
+            self.open_model(explored, announce=False)
+
+    def show_first_tab(self) -> None:
+        """After data loads: the tab of the last session once, else the data preview."""
+        tab, self.restored_tab = getattr(self, "restored_tab", None), None
+        if tab is not None:
+            self.tabs.setCurrentIndex(tab)
+        elif not self.training:
+            self.tabs.setCurrentWidget(self.preview)
 
     def _restore_choice(self, combo: QComboBox, key: str, by_data: bool = False) -> None:
         wanted = self.settings.value(f"{self.kind}/{key}")
@@ -288,6 +327,13 @@ class Workspace(QWidget):
         except BadInputError as exc:
             self.error(f"Cannot train: {exc}")
             return
+        running = self.other_runs()
+        if running and time.monotonic() - self._clash_warned_at > CLASH_CONFIRM_S:
+            self._clash_warned_at = time.monotonic()
+            self.log(training_clash(self.title, running), "warning")
+            self.banner.show_message(training_clash(self.title, running), "warning")
+            return
+        self._clash_warned_at = -1e9
         wants_resume = self.continue_box.isVisible() and self.continue_box.isChecked()
         self.banner.hide()
         run_dir = self.run.start(model, resume=wants_resume)
@@ -295,14 +341,10 @@ class Workspace(QWidget):
             options.resume = True
         else:
             self.chart.clear()
-        session = TrainingSession(
-            lambda control: engines.train_events(factory, run_dir, options, control), self
-        )
-        session.event.connect(self._on_event)
-        session.failed.connect(self._on_failed)
-        session.ended.connect(lambda: self._on_ended(session))
-        self.session = session
-        self.sessions_started.append(session)
+        session = self.training_session(factory, run_dir, options, model, preset, values)
+        self._connect_session(session)
+        if isinstance(session, TrainingSession):
+            self.sessions_started.append(session)
         verb = "continuing" if self.run.resumed else "training"
         self.log(f"{self.title}: {verb} {model} ({preset} preset) in {run_dir}")
         self.run_bar.starting()
@@ -310,8 +352,18 @@ class Workspace(QWidget):
         session.start()
         self.state_changed.emit(self.state)  # again: the window's title asks whether a thread runs
 
+    def _connect_session(self, session: Any) -> None:
+        session.event.connect(self._on_event)
+        session.failed.connect(self._on_failed)
+        session.ended.connect(lambda: self._on_ended(session))
+        self.session = session
+
     def _forget_run(self) -> None:
-        """New data or another model: the next Train starts a new run."""
+        """New data or another model: the next Train starts a new run (but the data of a
+        reopened run belongs to it)."""
+        if self._run_to_keep is not None and self._run_to_keep == self.run.run_dir:
+            self._run_to_keep = None
+            return
         self.run.forget_run()
         if not self.training:
             self.continue_box.hide()
@@ -337,7 +389,7 @@ class Workspace(QWidget):
     def wait_for_training(self, timeout_ms: int = 30_000) -> bool:
         """Stop any run and wait for its thread; ``True`` when none is left running."""
         ok = True
-        for session in self.sessions_started:
+        for session in [*self.sessions_started, *self.folder_sessions]:
             ok = session.wait(timeout_ms) and ok
         return ok
 
@@ -346,7 +398,15 @@ class Workspace(QWidget):
         locked = (self.model_combo, self.preset_combo, self.device_combo, self.params)
         for w in (*locked, self.open_button, self.sample_combo):
             w.setEnabled(not state.active)
+        self.show_placeholders()
         self.state_changed.emit(state.activity)
+
+    def show_placeholders(self) -> None:
+        """Every analysis page's empty view says what it waits for, given the run and model."""
+        from flowstudio.gui.pages.base import AnalysisPage
+
+        for page in self.findChildren(AnalysisPage):
+            page.show_run_state(self.run.state.activity, self.model is not None)
 
     def _on_event(self, event: object) -> None:
         what = self.run.handle(event)
@@ -384,6 +444,8 @@ class Workspace(QWidget):
             self.model_label.show()
             if announce:
                 self.notify(f"Opened checkpoint {path.name}: {model.model_name} at step {model.step}.")
+            self.settings.set_value(f"{self.kind}/explored_model", str(path))
+            self.show_placeholders()
             self.model_ready()
 
         self.jobs.submit("model", lambda: self.kind_adapter.load_model(path), ready)

@@ -79,8 +79,7 @@ class MoleculesWorkspace(Workspace):
         smiles = info.data["set"].smiles
         if len(smiles) >= 2:
             self.interpolation_page.set_ends(smiles[0], smiles[1])
-        if not self.training:
-            self.tabs.setCurrentWidget(self.preview)
+        self.show_first_tab()
 
     def show_live_samples(self, event: Any) -> None:
         if event.smiles is None:
@@ -107,8 +106,12 @@ class MoleculesWorkspace(Workspace):
         self.log(
             f"model ready for generation ({self.model.model_name}, its run samples at T = {temperature:g})"
         )
-        self.generation_page.temperature.set_value(temperature)
+        if not self.settings.value(f"{self.kind}/generation_temperature"):  # the user's choice wins
+            self.generation_page.temperature.set_value(temperature)
         self.generate()
+
+    def persisted_sliders(self) -> dict[str, Any]:
+        return {"generation_temperature": self.generation_page.temperature}
 
     def generate(self) -> None:
         self.generation_page.refresh()

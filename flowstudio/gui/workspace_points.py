@@ -91,8 +91,7 @@ class PointsWorkspace(Workspace):
         self.interpolation_page.set_shapes(choices, middle)
         self.reconstruction_page.set_shapes(choices)
         self.slice_page.fit_offset(points)
-        if not self.training:
-            self.tabs.setCurrentWidget(self.preview)
+        self.show_first_tab()
 
     def show_live_samples(self, event: Any) -> None:
         if event.points is None:
@@ -122,6 +121,9 @@ class PointsWorkspace(Workspace):
             self.reconstruction_page,
         ) and (force or page.stale()):
             page.refresh()
+
+    def persisted_sliders(self) -> dict[str, Any]:
+        return {"samples_temperature": self.samples_page.temperature}
 
     # ------------------------------------------------------------------ export
     def export_samples(self, path: Path) -> Path:

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_window_opens_ready_to_train(window) -> None:
-    assert window.windowTitle() == "FlowStudio"
+    assert window.windowTitle() == f"Point clouds · {window.points.data.name}"
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Point clouds", "Molecules"]
     ws = window.points
     assert ws.data is not None and ws.data.data.points.ndim == 3
@@ -23,6 +23,19 @@ def test_window_opens_ready_to_train(window) -> None:
     # every engine option has an editor with a tooltip, except the device (its own selector)
     assert "lr" in ws.params.editors and "device" not in ws.params.editors
     assert all(e.widget.toolTip() for e in ws.params.editors.values())
+
+
+def test_the_form_lists_exactly_the_schemas_settings(window) -> None:
+    from flowstudio.molecules.settings import HYPERPARAMETERS
+    from flowstudio.pointclouds.settings import hyperparameters
+    from flowstudio.workbench.engines import ENGINE_PARAMS
+
+    ws = window.points
+    for model in ("pointflow", "nsf", "maf"):
+        ws.model_combo.setCurrentText(model)
+        assert set(ws.params.editors) == {p.name for p in hyperparameters(model)} - set(ENGINE_PARAMS)
+        assert ("bins" in ws.params.editors) == (model == "nsf")
+    assert set(window.molecules.params.editors) == {p.name for p in HYPERPARAMETERS} - set(ENGINE_PARAMS)
 
 
 def test_train_live_then_explore_and_export(window, qtbot, tmp_path) -> None:

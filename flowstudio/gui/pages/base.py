@@ -9,15 +9,23 @@ from PySide6.QtWidgets import QLayout, QWidget
 
 from flowstudio.gui.widgets import lay_out_page
 from flowstudio.workbench.points import has_latent
+from flowstudio.workbench.texts import NEEDS_MODEL, view_placeholder
 
 if TYPE_CHECKING:
     from flowstudio.gui.workspace import Workspace
 
-NO_MODEL = "Train a model (Train) or open a checkpoint (File > Open checkpoint…) to see this view."
+NO_MODEL = NEEDS_MODEL
 
 
 class AnalysisPage(QWidget):
-    """A view tab of ``workspace`` that draws what its trained model computes."""
+    """A view tab of ``workspace`` that draws what its trained model computes.
+
+    ``needs`` (what the page needs beyond a model, e.g. a shape latent) and ``action`` (what
+    computes it once a model is open) make up its empty view's text with the run's state
+    (:func:`~flowstudio.workbench.texts.view_placeholder`)."""
+
+    needs = ""
+    action = ""
 
     def __init__(self, workspace: Workspace) -> None:
         super().__init__(workspace)
@@ -39,6 +47,15 @@ class AnalysisPage(QWidget):
     def submit(self, key: str, work, done) -> None:
         """Run ``work`` on the workspace's model-query thread; ``done(result)`` draws it."""
         self.workspace.jobs.submit(key, work, done)
+
+    def show_run_state(self, activity: str, has_model: bool) -> None:
+        """Say on the empty view what it waits for: a model, the run, or the page's action."""
+        view = getattr(self, "view", None) or getattr(self, "grid", None)
+        text = view_placeholder(activity, has_model, self.action)
+        if self.needs:
+            text = f"{self.needs}\n{text}"
+        if view is not None and hasattr(view, "set_placeholder_text"):
+            view.set_placeholder_text(text)
 
     def stale(self) -> bool:
         """Whether showing the page should compute it (it shows nothing for this model yet)."""

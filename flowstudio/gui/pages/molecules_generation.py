@@ -7,15 +7,15 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox
 
-from flowstudio.gui.pages.base import AnalysisPage
+from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
 from flowstudio.gui.views_molecules import MoleculeGrid
 from flowstudio.gui.widgets import LabeledSlider, controls_row, icon
 from flowstudio.workbench.molecules import Generation, training_smiles
 
-NO_MODEL = "Train a model (Train) or open a checkpoint (File > Open checkpoint…) to generate molecules."
-
 
 class GenerationPage(AnalysisPage):
+    action = "press Generate"
+
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
         self.count = QSpinBox(self)
@@ -48,6 +48,11 @@ class GenerationPage(AnalysisPage):
         self.lay_out(
             controls_row(self.count, self.temperature, self.check, self.button), self.grid, self.summary
         )
+
+    def show_run_state(self, activity: str, has_model: bool) -> None:
+        super().show_run_state(activity, has_model)
+        if self.generated is None:
+            self.summary.setText(self.grid.placeholder_text)
 
     def refresh(self) -> None:
         if self.model is None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout
 
 from flowstudio.errors import BadInputError
-from flowstudio.gui.pages.base import AnalysisPage
-from flowstudio.gui.pages.molecules_generation import NO_MODEL
+from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
 from flowstudio.gui.views_molecules import MoleculeGrid
 from flowstudio.gui.widgets import controls_row
 
 
 class MoleculeInterpolationPage(AnalysisPage):
+    action = "pick two molecules and press Interpolate"
+
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
         self.a, self.b = QLineEdit(self), QLineEdit(self)

@@ -3,12 +3,13 @@ its one line of help as a tooltip."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QPushButton, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox
 
 from flowstudio.gui.pages.base import AnalysisPage
 from flowstudio.gui.views_molecules import MetricsTable
 from flowstudio.gui.widgets import controls_row
 from flowstudio.workbench.molecules import training_smiles
+from flowstudio.workbench.texts import metrics_caption
 
 
 class MetricsPage(AnalysisPage):
@@ -23,7 +24,11 @@ class MetricsPage(AnalysisPage):
         evaluate.setToolTip("Generate molecules and compute the MOSES metrics against the data")
         evaluate.clicked.connect(self.refresh)
         self.table = MetricsTable(self)
-        self.lay_out(controls_row(self.count, self.fcd, evaluate), self.table)
+        self.caption = QLabel(
+            "Press Evaluate: the metrics are computed at the Samples page's temperature.", self
+        )
+        self.caption.setObjectName("SummaryLabel")
+        self.lay_out(controls_row(self.count, self.fcd, evaluate), self.table, self.caption)
 
     def refresh(self) -> None:
         if self.model is None or self.workspace.data is None:
@@ -32,9 +37,12 @@ class MetricsPage(AnalysisPage):
         model, n, fcd = self.model, self.count.value(), self.fcd.isChecked()
         train = training_smiles(self.workspace.data)
         temperature = self.workspace.generation_page.temperature.value()
+        caption = metrics_caption(temperature, n, model.model_name, model.step)
         self.table.set_metrics({"computing…": None})
-        self.submit(
-            "metrics",
-            lambda: self.adapter.evaluate(model, n, temperature, train, fcd),
-            lambda metrics: self.table.set_metrics(metrics, self.adapter.metric_help()),
-        )
+        self.caption.setText(f"Computing: {caption}…")
+
+        def done(metrics) -> None:
+            self.table.set_metrics(metrics, self.adapter.metric_help())
+            self.caption.setText(caption)
+
+        self.submit("metrics", lambda: self.adapter.evaluate(model, n, temperature, train, fcd), done)

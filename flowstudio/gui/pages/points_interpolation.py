@@ -13,6 +13,8 @@ from flowstudio.gui.widgets import LabeledSlider, controls_row
 
 class PointInterpolationPage(LatentPage):
     purpose, lacking = "Interpolation", "learns a single shape"
+    needs = "Interpolation needs a PointFlow model (it has a shape latent)."
+    action = "pick two shapes and press Interpolate"
 
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
@@ -32,9 +34,7 @@ class PointInterpolationPage(LatentPage):
         self.strip = QCheckBox("Whole strip", self)
         self.strip.setToolTip("Show every step side by side; moving t shows one step between the two ends")
         self.strip.setChecked(True)
-        self.view = CloudView(
-            self, "Interpolation needs a PointFlow model (it has a shape latent).\n" + NO_MODEL
-        )
+        self.view = CloudView(self, f"{self.needs}\n{NO_MODEL}")
         self.frames: np.ndarray | None = None
         self.button.clicked.connect(self.refresh)
         self.slider.value_changed.connect(lambda _: self._moved())

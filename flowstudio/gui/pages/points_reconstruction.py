@@ -13,6 +13,8 @@ from flowstudio.workbench.points import thin
 
 class ReconstructionPage(LatentPage):
     purpose, lacking = "Reconstruction", "has no encoder"
+    needs = "Reconstruction needs a PointFlow model."
+    action = "pick a shape and press Reconstruct"
 
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
@@ -20,7 +22,7 @@ class ReconstructionPage(LatentPage):
         self.shape.setMinimumWidth(160)
         self.shape.setToolTip("The input shape to encode and decode")
         self.button = QPushButton("Reconstruct", self)
-        self.view = CloudView(self, "Reconstruction needs a PointFlow model.\n" + NO_MODEL)
+        self.view = CloudView(self, f"{self.needs}\n{NO_MODEL}")
         self.button.clicked.connect(self.refresh)
         self.lay_out(controls_row(QLabel("Shape"), self.shape, self.button), self.view)
 

@@ -12,6 +12,8 @@ from flowstudio.gui.widgets import LabeledSlider, controls_row, icon
 
 
 class PointSamplesPage(AnalysisPage):
+    action = "press Resample"
+
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
         self.sample_count = QSpinBox(self)

@@ -16,6 +16,8 @@ DRAG_PAUSE_MS = 120
 
 
 class DensitySlicePage(AnalysisPage):
+    action = "move the offset"
+
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
         self.axis = QComboBox(self)

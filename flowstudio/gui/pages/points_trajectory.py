@@ -16,6 +16,8 @@ PLAY_STEP = 1 / 23
 
 
 class TrajectoryPage(AnalysisPage):
+    action = "press New trajectory"
+
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
         self.time = LabeledSlider("Time", 0.0, 1.0, 1.0, 100, tooltip="0: base noise, 1: the sample")

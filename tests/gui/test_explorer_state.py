@@ -1,0 +1,86 @@
+"""What a demanding user hit in the window (issue 15): a banner that moved the views, a
+title that repeated the application's name, "Train a model…" while training, no warning
+before a second run, settings that forgot the temperatures, the view tab and the model,
+a Help menu with only About."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from flowstudio.workbench import texts
+from tests.gui.conftest import train_tiny
+
+pytestmark = pytest.mark.gui
+
+
+def test_a_message_never_moves_the_views(window, qtbot) -> None:
+    ws = window.points
+    QApplication.processEvents()
+    before = ws.tabs.geometry(), ws.train_button.mapTo(window, ws.train_button.rect().topLeft())
+    ws.error("a long error\nwith a second line " + "that goes on " * 30)
+    QApplication.processEvents()
+    assert ws.banner.isVisible() and ws.banner.text().startswith("a long error")
+    after = ws.tabs.geometry(), ws.train_button.mapTo(window, ws.train_button.rect().topLeft())
+    assert after == before
+    ws.banner.hide()
+    QApplication.processEvents()
+    assert (ws.tabs.geometry(), ws.train_button.mapTo(window, ws.train_button.rect().topLeft())) == before
+
+
+def test_title_and_help(window) -> None:
+    assert "FlowStudio" not in window.windowTitle()  # Qt appends the display name itself
+    assert QApplication.applicationDisplayName() == "FlowStudio"
+    assert window.points.data.name in window.windowTitle()
+    url = window.documentation_url()
+    assert url is not None and url.toLocalFile().endswith("README.md")
+    shortcuts = dict(window.shortcuts())
+    assert shortcuts["F5"] == "Train" and "F1" in shortcuts
+
+
+def test_views_follow_the_run_and_a_second_run_is_warned(window, qtbot, tmp_path) -> None:
+    from flowstudio.molecules.samples import default_molecule_set
+
+    ws = window.points
+    assert ws.samples_view.placeholder_text == texts.NEEDS_MODEL
+    molecules = window.molecules
+    small = tmp_path / "small.smi"
+    small.write_text("\n".join(default_molecule_set().path.read_text().splitlines()[:40]) + "\n")
+    molecules.load_path(small)
+    qtbot.waitUntil(lambda: molecules.data is not None, timeout=30_000)
+
+    train_tiny(qtbot, ws, iters=100_000)
+    assert ws.samples_view.placeholder_text == texts.TRAINING
+    molecules.start_training()  # refused with a warning: two runs would share the cores
+    assert not molecules.training
+    assert not molecules.banner.isHidden()
+    assert molecules.banner.full_text.startswith("Point clouds is training")
+    ws.stop_training()
+    qtbot.waitUntil(lambda: ws.state == "idle", timeout=30_000)
+    qtbot.waitUntil(lambda: ws.model is not None and not ws.jobs.busy, timeout=30_000)
+    assert "Train a model" not in ws.interpolation_page.view.placeholder_text
+
+
+def test_settings_keep_temperatures_view_tab_and_explored_model(window, qtbot) -> None:
+    from flowstudio.gui.app import create_window
+
+    ws = window.points
+    train_tiny(qtbot, ws, iters=2)
+    qtbot.waitUntil(lambda: ws.state == "idle" and ws.model is not None, timeout=60_000)
+    ws.samples_page.temperature.set_value(0.6)
+    ws.samples_page.temperature.released.emit(0.6)
+    ws.tabs.setCurrentWidget(ws.slice_page)
+    explored = ws.model.path
+    window.close()
+
+    again = create_window(load_samples=False)
+    qtbot.addWidget(again)
+    try:
+        again.populate()
+        assert again.points.samples_page.temperature.value() == pytest.approx(0.6)
+        assert again.points.restored_tab == again.points.tabs.indexOf(again.points.slice_page)
+        qtbot.waitUntil(lambda: again.points.model is not None, timeout=30_000)
+        assert again.points.model.path == explored
+    finally:
+        again.confirm_close = lambda: True
+        again.close()

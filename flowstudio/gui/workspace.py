@@ -24,7 +24,6 @@ from flowstudio.gui.settings import Settings, runs_dir
 from flowstudio.gui.side_panel import SidePanel
 from flowstudio.gui.widgets import MessageBanner
 from flowstudio.gui.worker import JobRunner, RateLimiter, TrainingSession
-from flowstudio.gui.workspace_runs import FolderRuns
 from flowstudio.workbench import engines
 from flowstudio.workbench.data import DataInfo, Sample
 from flowstudio.workbench.event_text import Notice, event_notices, failure_notices, progress_text
@@ -38,7 +37,7 @@ CLASH_CONFIRM_S = 10.0
 """A second press of Train within this long starts a run beside one already training."""
 
 
-class Workspace(FolderRuns, QWidget):
+class Workspace(QWidget):
     """Base of the point-cloud and molecule workspaces."""
 
     kind_adapter: DataKind
@@ -57,8 +56,6 @@ class Workspace(FolderRuns, QWidget):
         self.run.subscribe(self._show_state)
         self.session: TrainingSession | None = None  # the current run's thread
         self.sessions_started: list[TrainingSession] = []
-        self.folder_sessions = []  # runs followed through their folders (child processes included)
-        self._run_to_keep: Path | None = None  # a reopened run whose data is being read
         self.data: DataInfo | None = None
         self.model: Any = None  # the trained model the analysis views query
         self.other_runs: Callable[[], list[str]] = list  # the window names the other workspaces training
@@ -341,10 +338,14 @@ class Workspace(FolderRuns, QWidget):
             options.resume = True
         else:
             self.chart.clear()
-        session = self.training_session(factory, run_dir, options, model, preset, values)
-        self._connect_session(session)
-        if isinstance(session, TrainingSession):
-            self.sessions_started.append(session)
+        session = TrainingSession(
+            lambda control: engines.train_events(factory, run_dir, options, control), self
+        )
+        session.event.connect(self._on_event)
+        session.failed.connect(self._on_failed)
+        session.ended.connect(lambda: self._on_ended(session))
+        self.session = session
+        self.sessions_started.append(session)
         verb = "continuing" if self.run.resumed else "training"
         self.log(f"{self.title}: {verb} {model} ({preset} preset) in {run_dir}")
         self.run_bar.starting()
@@ -352,18 +353,8 @@ class Workspace(FolderRuns, QWidget):
         session.start()
         self.state_changed.emit(self.state)  # again: the window's title asks whether a thread runs
 
-    def _connect_session(self, session: Any) -> None:
-        session.event.connect(self._on_event)
-        session.failed.connect(self._on_failed)
-        session.ended.connect(lambda: self._on_ended(session))
-        self.session = session
-
     def _forget_run(self) -> None:
-        """New data or another model: the next Train starts a new run (but the data of a
-        reopened run belongs to it)."""
-        if self._run_to_keep is not None and self._run_to_keep == self.run.run_dir:
-            self._run_to_keep = None
-            return
+        """New data or another model: the next Train starts a new run."""
         self.run.forget_run()
         if not self.training:
             self.continue_box.hide()
@@ -389,7 +380,7 @@ class Workspace(FolderRuns, QWidget):
     def wait_for_training(self, timeout_ms: int = 30_000) -> bool:
         """Stop any run and wait for its thread; ``True`` when none is left running."""
         ok = True
-        for session in [*self.sessions_started, *self.folder_sessions]:
+        for session in self.sessions_started:
             ok = session.wait(timeout_ms) and ok
         return ok
 

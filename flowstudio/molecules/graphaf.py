@@ -48,6 +48,10 @@ added input and the rotation start at zero, and each option can be switched off)
   the partial graph (the bond closes a ring of that many atoms plus one) and whether both
   are already in rings (:mod:`flowstudio.molecules.ring_features`). The R-GCN sees three
   hops and cannot tell a benzene ring from a macrocycle;
+- ``conjugation_features``: a bond step sees the pi bonds both atoms already have, how many
+  atoms of the ring it would close lack one, and whether both atoms are in an
+  aromatic-like ring (:mod:`flowstudio.molecules.conjugation_features`): in a Kekulé
+  structure whether a bond is single or double depends on them;
 - dequantization ``c = 0.5`` by default instead of 0.9;
 - bounded log-scales ``a = s * tanh(a_raw / s)`` for stability.
 
@@ -66,6 +70,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from flowstudio.molecules.conjugation_features import CONJUGATION_LEVELS
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary
 from flowstudio.molecules.packing import PackedSteps, open_atoms
 from flowstudio.molecules.rgcn import RelationalGCN, segment_sum
@@ -95,6 +100,7 @@ class GraphAFConfig:
     end_classifier: bool = True
     size_feature: bool = True
     ring_features: bool = True
+    conjugation_features: bool = False  # on in the presets; runs from before it have none
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,6 +161,11 @@ class GraphAF(nn.Module):
         self.edge_first_ring = nn.Embedding(RING_LEVELS, layers * h) if config.ring_features else None
         if self.edge_first_ring is not None:
             nn.init.zeros_(self.edge_first_ring.weight)
+        # Pi bonds at i and j, the ring's atoms without one, aromatic-like rings. Zero at first.
+        self.edge_first_conjugation: nn.Embedding | None = None
+        if config.conjugation_features:
+            self.edge_first_conjugation = nn.Embedding(CONJUGATION_LEVELS, layers * h)
+            nn.init.zeros_(self.edge_first_conjugation.weight)
         # The ring check's allowed ring sizes (flowstudio.molecules.chemistry_check), set by
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
@@ -220,10 +231,19 @@ class GraphAF(nn.Module):
         return self.edge_first_graph(graph_emb) + self.edge_first_i(newest_emb)
 
     def edge_conditions(
-        self, state_part: Tensor, j_emb: Tensor, offset: Tensor, room: Tensor, order: Tensor, ring: Tensor
+        self,
+        state_part: Tensor,
+        j_emb: Tensor,
+        offset: Tensor,
+        room: Tensor,
+        order: Tensor,
+        ring: Tensor,
+        conjugation: Tensor | None = None,
     ) -> Tensor:
         """The edge MLPs' first layer; ``room`` from :meth:`room_index`, ``order`` from
-        :meth:`order_index`, ``ring`` from :func:`~flowstudio.molecules.ring_features.ring_index`."""
+        :meth:`order_index`, ``ring`` from :func:`~flowstudio.molecules.ring_features.ring_index`,
+        ``conjugation`` (models with it) from
+        :func:`~flowstudio.molecules.conjugation_features.conjugation_index`."""
         out = state_part + self.edge_first_j(j_emb) + self.edge_first_offset(offset)
         if self.edge_first_room is not None:
             out = out + self.edge_first_room(room)
@@ -231,6 +251,10 @@ class GraphAF(nn.Module):
             out = out + self.edge_first_order(order)
         if self.edge_first_ring is not None:
             out = out + self.edge_first_ring(ring)
+        if self.edge_first_conjugation is not None:
+            if conjugation is None:
+                raise ValueError("this model's bond steps need their conjugation_index")
+            out = out + self.edge_first_conjugation(conjugation)
         return out
 
     def valence_left(self, types: Tensor, used: Tensor) -> Tensor:
@@ -305,7 +329,13 @@ class GraphAF(nn.Module):
         )
         order = self.order_index(packed.edge_closed, packed.edge_used_i)
         edge_cond = self.edge_conditions(
-            state_part[packed.edge_state], j_emb, packed.edge_offset, room, order, packed.edge_ring
+            state_part[packed.edge_state],
+            j_emb,
+            packed.edge_offset,
+            room,
+            order,
+            packed.edge_ring,
+            packed.edge_conjugation,
         )
         x_edge = self.dequantize(packed.edge_target, NUM_EDGE_CLASSES, edge_noise)
         z_edge, ld_edge = self.edge_flow.parameters_from(edge_cond).forward(x_edge)

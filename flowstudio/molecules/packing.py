@@ -15,9 +15,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from flowstudio.molecules.conjugation_features import (
+    conjugation_index,
+    edge_step_conjugation,
+    lone_pair_donors,
+)
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary, OrderedGraph
 from flowstudio.molecules.rgcn import GraphOperators
-from flowstudio.molecules.ring_features import edge_step_rings, ring_index
+from flowstudio.molecules.ring_features import distance_snapshots, edge_step_rings, ring_index
 
 
 @dataclass
@@ -52,6 +57,7 @@ class PackedSteps:
     node_open: Tensor  # (Nn,) valence left over the atoms from the frontier on (see open_index)
     node_count: Tensor  # (Nn,) atoms already there: k at node step k
     edge_ring: Tensor  # (Ne,) ring_index of d(i, j) and the ring flags (see ring_features)
+    edge_conjugation: Tensor  # (Ne,) conjugation_index (see conjugation_features)
     # Precomputed once per batch for the R-GCN's operator form (None: the edge form).
     ops: GraphOperators | None = None
 
@@ -76,7 +82,7 @@ def edge_step_pairs(num_atoms: int, window: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _molecule_steps(
-    graph: OrderedGraph, window: int, end_class: int, max_valence: np.ndarray
+    graph: OrderedGraph, window: int, end_class: int, max_valence: np.ndarray, donor_types: np.ndarray
 ) -> dict[str, np.ndarray]:
     """The packed steps of one molecule with local indices (see :class:`PackedSteps`)."""
     atoms, bonds = graph.atoms, graph.bonds
@@ -124,6 +130,7 @@ def _molecule_steps(
     left = max_valence[atoms][None, :] - cumulated[:, np.maximum(steps - 1, 0)].T  # (n + 1, n)
     span = (np.arange(n)[None, :] >= step_frontier[:, None]) & (np.arange(n)[None, :] < steps[:, None])
     node_open = (left * span).sum(axis=1)
+    snapshots = distance_snapshots(n, bonds)
     return {
         "num_states": np.int64(num_states),
         "inst_type": atoms[inst_atom],
@@ -145,14 +152,18 @@ def _molecule_steps(
         "node_open_count": np.maximum(steps - step_frontier, 0),
         "node_open": node_open,
         "node_count": steps,
-        "edge_ring": ring_index(*edge_step_rings(n, bonds, ei, ej)),
+        "edge_ring": ring_index(*edge_step_rings(n, bonds, ei, ej, snapshots)),
+        "edge_conjugation": conjugation_index(
+            *edge_step_conjugation(atoms, bonds, ei, ej, donor_types, snapshots)
+        ),
     }
 
 
 def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps:
     """Pack the teacher-forced steps of ``graphs`` (already ordered) into flat tensors."""
     window, end_class, max_valence = vocab.edge_window, vocab.size, vocab.max_valences()
-    parts = [_molecule_steps(g, window, end_class, max_valence) for g in graphs]
+    donor_types = lone_pair_donors(vocab)
+    parts = [_molecule_steps(g, window, end_class, max_valence, donor_types) for g in graphs]
     state_base = np.concatenate([[0], np.cumsum([p["num_states"] for p in parts])])
     inst_base = np.concatenate([[0], np.cumsum([len(p["inst_type"]) for p in parts])])
 
@@ -188,6 +199,7 @@ def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps
         node_open=cat("node_open"),
         node_count=cat("node_count"),
         edge_ring=cat("edge_ring"),
+        edge_conjugation=cat("edge_conjugation"),
     )
     num_inst = packed.inst_type.numel()
     packed.ops = GraphOperators.build(

@@ -54,18 +54,15 @@ def ring_index(distance: Array, ring_i: Array, ring_j: Array) -> Array:
     return level * 4 + ring_i * 2 + ring_j
 
 
-def edge_step_rings(
-    num_atoms: int, bonds: np.ndarray, ei: np.ndarray, ej: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(d(i, j), ring_i, ring_j)`` at each bond step ``(ei[k], ej[k])`` of a molecule.
+Snapshots = tuple[np.ndarray, np.ndarray]
+"""A molecule's shortest-path distances (E + 1, N, N) and ring flags (E + 1, N) after
+each number of its bonds, 0 to E (:func:`distance_snapshots`)."""
 
-    ``bonds`` (E, 3) rows ``(i, j, class)`` in generation order (:class:`OrderedGraph`),
-    the steps in generation order (:func:`flowstudio.molecules.packing.edge_step_pairs`).
-    A step sees every bond decided before it: those of earlier atoms, and those of atom
-    ``i`` to atoms before ``j``.
-    """
+
+def distance_snapshots(num_atoms: int, bonds: np.ndarray) -> Snapshots:
+    """The distances and ring flags of a molecule after each number of its ``bonds`` (E, 3),
+    rows ``(i, j, class)`` in generation order (:class:`OrderedGraph`)."""
     n, e = num_atoms, len(bonds)
-    # The distances and ring flags after each number of bonds k (0..E), then one lookup.
     dist = np.empty((e + 1, n, n), np.int64)
     dist[0] = FAR
     np.fill_diagonal(dist[0], 0)
@@ -78,8 +75,27 @@ def edge_step_rings(
             ring[k + 1][now[a] + now[b] == d] = 1
         via = np.minimum(now[:, a, None] + now[None, b, :], now[:, b, None] + now[None, a, :])
         np.minimum(now, via + 1, out=dist[k + 1])
-    # Steps are sorted by (i, j), like the bonds: a step sees the bonds with smaller keys.
-    rank = np.searchsorted(bonds[:, 0] * n + bonds[:, 1], ei * n + ej)
+    return dist, ring
+
+
+def snapshot_rank(num_atoms: int, bonds: np.ndarray, ei: np.ndarray, ej: np.ndarray) -> np.ndarray:
+    """For each bond step ``(ei[k], ej[k])``, the number of bonds decided before it (its
+    snapshot): steps are sorted by ``(i, j)`` like the bonds, and see those with smaller keys."""
+    return np.searchsorted(bonds[:, 0] * num_atoms + bonds[:, 1], ei * num_atoms + ej)
+
+
+def edge_step_rings(
+    num_atoms: int, bonds: np.ndarray, ei: np.ndarray, ej: np.ndarray, snapshots: Snapshots | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(d(i, j), ring_i, ring_j)`` at each bond step ``(ei[k], ej[k])`` of a molecule.
+
+    ``bonds`` (E, 3) rows ``(i, j, class)`` in generation order (:class:`OrderedGraph`),
+    the steps in generation order (:func:`flowstudio.molecules.packing.edge_step_pairs`).
+    A step sees every bond decided before it: those of earlier atoms, and those of atom
+    ``i`` to atoms before ``j``. ``snapshots``: :func:`distance_snapshots`, when at hand.
+    """
+    dist, ring = snapshots if snapshots is not None else distance_snapshots(num_atoms, bonds)
+    rank = snapshot_rank(num_atoms, bonds, ei, ej)
     return dist[rank, ei, ej], ring[rank, ei], ring[rank, ej]
 
 

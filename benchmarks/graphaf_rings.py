@@ -46,7 +46,25 @@ COLUMNS = (
     ("valid", "valid"), ("valid_without_check", "valid w/o check"), ("unique", "unique"), ("novel", "novel"),
     ("ring_unusual_share", "unusual rings"), ("ring_size_tv", "ring-size TV"), ("FCD/Test", "FCD"),
     ("qed_mean", "QED mean"), ("at_cap", "at cap"), ("heavy_atoms", "size W1"), ("Filters", "Filters"),
+    ("aromatic_ring_share", "aromatic rings"), ("partly_saturated_share", "partly saturated rings"),
 )
+
+
+def ring_kinds(mols: list[Chem.Mol]) -> tuple[float, float]:
+    """Of all SSSR rings: the share that RDKit calls aromatic, and the share that is *partly
+    saturated* (not aromatic, yet with a double bond between two of its atoms: a
+    dihydropyridine, a cyclopentadiene, a quinoid ring), the bond-order errors a chemist sees."""
+    aromatic = partly = total = 0
+    for mol in mols:
+        info = mol.GetRingInfo()
+        for bonds in info.BondRings():
+            total += 1
+            kinds = [mol.GetBondWithIdx(b) for b in bonds]
+            if all(b.GetIsAromatic() for b in kinds):
+                aromatic += 1
+            elif any(b.GetBondType() == Chem.BondType.DOUBLE for b in kinds):
+                partly += 1
+    return aromatic / max(1, total), partly / max(1, total)
 
 
 def score(
@@ -58,6 +76,7 @@ def score(
     metrics["qed_mean"] = float(values["QED"].mean())
     metrics["at_cap"] = float(np.mean(values["heavy_atoms"] >= cap))
     metrics["ring_counts"] = ring_size_counts(mols)
+    metrics["aromatic_ring_share"], metrics["partly_saturated_share"] = ring_kinds(mols)
     return metrics
 
 

@@ -261,12 +261,14 @@ class MainWindow(WindowMenus, QMainWindow):
             path = Path(path)
             if not path.suffix and "*." in chosen:
                 path = path.with_suffix(chosen.split("*")[1].split()[0].rstrip(")"))
-            self.export_samples(path)
+            self.export_samples(path, chosen)
 
-    def export_samples(self, path: str | Path) -> Path | None:
+    def export_samples(self, path: str | Path, chosen_filter: str = "") -> Path | None:
+        """Export the samples shown; ``chosen_filter`` is the file dialog's filter (e.g. SDF
+        with 3-D conformers rather than 2-D coordinates)."""
         ws = self.current
         try:
-            written = ws.export_samples(Path(path))
+            written = ws.export_samples(Path(path), chosen_filter)
         except BadInputError as exc:
             ws.error(f"Export failed: {exc}")
             return None

@@ -77,7 +77,7 @@ class Workspace(QWidget):
     def model_ready(self) -> None:
         """The analysis views may now query :attr:`model`."""
 
-    def export_samples(self, path: Path) -> Path:
+    def export_samples(self, path: Path, chosen_filter: str = "") -> Path:
         raise NotImplementedError
 
     def persisted_sliders(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from flowstudio.gui.pages.molecules_metrics import MetricsPage
 from flowstudio.gui.views_molecules import MoleculeGrid
 from flowstudio.gui.workspace import Workspace
 from flowstudio.workbench.data import DataInfo
-from flowstudio.workbench.molecules import MoleculesKind
+from flowstudio.workbench.molecules import SDF_3D, MoleculesKind
 
 LIVE_MOLECULES = 24
 
@@ -123,9 +123,10 @@ class MoleculesWorkspace(Workspace):
         self.metrics_page.refresh()
 
     # ------------------------------------------------------------------ export
-    def export_samples(self, path: Path) -> Path:
+    def export_samples(self, path: Path, chosen_filter: str = "") -> Path:
         smiles = list(self.generated.smiles) if self.generated is not None else list(self.live_smiles)
-        exported = self.kind_adapter.export(path, smiles)
+        three_d = chosen_filter.startswith(SDF_3D)
+        exported = self.kind_adapter.export(path, smiles, three_d)
         if exported.note:
             self.log(exported.note, exported.level)
         return exported.path

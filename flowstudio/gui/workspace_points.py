@@ -102,7 +102,7 @@ class PointsWorkspace(Workspace):
             title=f"live samples · step {event.step:,} · T = {event.temperature:g}",
         )
         if self.model is None:  # until a model is loaded, the Samples tab shows the live ones
-            self.samples_page.sampled = self.live_points
+            self.samples_page.sampled, self.samples_page.logp = self.live_points, None
 
     # ------------------------------------------------------------------ analyses
     def model_ready(self) -> None:
@@ -126,7 +126,7 @@ class PointsWorkspace(Workspace):
         return {"samples_temperature": self.samples_page.temperature}
 
     # ------------------------------------------------------------------ export
-    def export_samples(self, path: Path) -> Path:
+    def export_samples(self, path: Path, chosen_filter: str = "") -> Path:
         """Write the samples shown (sampled, else the live ones) in the data's frame."""
         clouds = self.sampled if self.sampled is not None else self.live_points
         exported = self.kind_adapter.export(path, clouds)

@@ -81,6 +81,10 @@ class Generation:
     entries: list[MoleculeEntry]
 
 
+SDF_3D = "SDF with 3-D conformers"
+"""The export filter that writes 3-D coordinates (the window's Export offers 2-D and 3-D)."""
+
+
 def training_smiles(data: DataInfo | None) -> list[str]:
     """The loaded data set's SMILES (none before data is loaded)."""
     return list(data.data["set"].smiles) if data is not None else []
@@ -233,8 +237,15 @@ class MoleculesKind(DataKind):
         return METRIC_HELP
 
     # ------------------------------------------------------------------ export
-    def export(self, path: Path, smiles: list[str | None]) -> Exported:
-        """Write ``smiles`` to ``path``; SDF holds structures, so invalid ones are left out."""
+    def save_filters(self) -> list[str]:
+        """The engine's export filters with SDF offered twice: 2-D depiction coordinates, and
+        3-D conformers (ETKDGv3 + MMFF94, slower) for docking and 3-D viewers."""
+        filters = super().save_filters()
+        return [filters[0], f"{SDF_3D} (*.sdf)", *filters[1:]]
+
+    def export(self, path: Path, smiles: list[str | None], three_d: bool = False) -> Exported:
+        """Write ``smiles`` to ``path``; SDF holds structures, so invalid ones are left out;
+        ``three_d`` gives SDF files 3-D conformers instead of 2-D coordinates."""
         from flowstudio.molecules import io
 
         if not smiles:
@@ -247,4 +258,4 @@ class MoleculesKind(DataKind):
             smiles = [s for s in smiles if s is not None]
             if dropped:
                 note = f"{dropped} invalid molecule(s) left out of the SDF file"
-        return Exported(io.write_molecules(path, smiles), note, "warning")
+        return Exported(io.write_molecules(path, smiles, conformers_3d=three_d), note, "warning")

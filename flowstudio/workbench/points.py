@@ -150,6 +150,12 @@ class PointsKind(DataKind):
         logp = analyses.point_log_likelihood(task, clouds) if with_logp else None
         return clouds, logp
 
+    def log_likelihood(self, task: Any, clouds: np.ndarray) -> np.ndarray:
+        """Each point's log p under the model, for clouds already drawn (recolouring them)."""
+        from flowstudio.pointclouds import analyses
+
+        return analyses.point_log_likelihood(task, clouds)
+
     def interpolate(self, task: Any, a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
         """Shapes decoded along the straight path between the latents of ``a`` and ``b``."""
         from flowstudio.pointclouds import analyses

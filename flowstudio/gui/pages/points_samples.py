@@ -43,9 +43,11 @@ class PointSamplesPage(AnalysisPage):
         self.resample_button.setToolTip("Draw new samples")
         self.view = CloudView(self, NO_MODEL)
         self.sampled: np.ndarray | None = None
+        self.logp: np.ndarray | None = None  # each shown point's log p, once asked for
+        self.sampled_temperature = 1.0
         self.resample_button.clicked.connect(self.resample)
         self.temperature.released.connect(lambda _: self.resample())
-        self.color_by_logp.toggled.connect(lambda _: self.resample())
+        self.color_by_logp.toggled.connect(lambda _: self.recolor())
         self.lay_out(
             controls_row(
                 self.sample_count,
@@ -64,15 +66,36 @@ class PointSamplesPage(AnalysisPage):
         temperature, with_logp = self.temperature.value(), self.color_by_logp.isChecked()
 
         def done(result) -> None:
-            clouds, logp = result
-            self.sampled = clouds
-            self.view.show_clouds(
-                list(clouds),
-                scalars=None if logp is None else list(logp),
-                scalar_title="log p(x)",
-                cmap="plasma" if logp is not None else None,
-                title=f"{len(clouds)} samples · T = {temperature:.2f}"
-                + (" · colored by log p(x)" if logp is not None else ""),
-            )
+            self.sampled, self.logp = result
+            self.sampled_temperature = temperature
+            self._draw()
 
         self.submit("samples", lambda: self.adapter.sample(task, k, p, temperature, with_logp), done)
+
+    def recolor(self) -> None:
+        """Colour the clouds shown by log p(x), or take the colour off: the same shapes, not
+        new ones (log p is computed once per set of samples)."""
+        if self.sampled is None or self.model is None:
+            return
+        if not self.color_by_logp.isChecked() or self.logp is not None:
+            self._draw()
+            return
+        task, clouds = self.model.task, self.sampled
+
+        def done(logp: np.ndarray) -> None:
+            if self.sampled is clouds:
+                self.logp = logp
+                self._draw()
+
+        self.submit("samples", lambda: self.adapter.log_likelihood(task, clouds), done)
+
+    def _draw(self) -> None:
+        clouds, colored = self.sampled, self.color_by_logp.isChecked() and self.logp is not None
+        self.view.show_clouds(
+            list(clouds),
+            scalars=list(self.logp) if colored else None,
+            scalar_title="log p(x)",
+            cmap="plasma" if colored else None,
+            title=f"{len(clouds)} samples · T = {self.sampled_temperature:.2f}"
+            + (" · colored by log p(x)" if colored else ""),
+        )

@@ -1,23 +1,35 @@
-"""One hyperparameter as the GUI's form and the CLI's ``--set`` show it.
+"""One hyperparameter schema per model, as the window's form and the CLI's ``--set`` use it.
+
+Each engine declares its settings once, as a dataclass whose fields carry their help, range
+and group (:func:`setting`); :func:`params_of` turns the fields into :class:`Param` s (the
+window's form, ``--set``'s checks, the run's recorded values) and :func:`resolve` merges a
+preset with the user's overrides into one validated set of values. The training engine's own
+options are :class:`EngineSettings`, shared by both engines with their own defaults.
 
 It lives outside the layers (like :mod:`flowstudio.errors`) because the engines in
-``pointclouds/`` and ``molecules/`` list their parameters with it while the training layer
-above them and the GUI read it; :mod:`flowstudio.training.protocol` re-exports it.
+``pointclouds/`` and ``molecules/`` declare their schemas with it while the training layer
+above them and the GUI read it; :mod:`flowstudio.training.protocol` re-exports ``Param``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+"""Where a run may train: the ``device`` setting's choices, the CLI's ``--device`` and what
+:func:`flowstudio.training.device.select_device` names (it also takes ``cuda:N``)."""
 
 
 @dataclass(frozen=True)
 class Param:
     """One hyperparameter as the GUI's panel and the CLI show it.
 
-    Each engine lists its models' parameters with :class:`Param` so that the window can
-    build a form with tooltips (``help``) and ranges without knowing the model, and so
-    that odd values are refused with a message that names the parameter and its range.
+    Made from a schema's field by :func:`params_of`, so that the window can build a form
+    with tooltips (``help``) and ranges without knowing the model, and so that odd values
+    are refused with a message that names the parameter and its range.
     """
 
     name: str
@@ -64,43 +76,135 @@ class Param:
         return value
 
 
-def engine_params(*, samples_of: str, **defaults: float | int | str) -> list[Param]:
-    """The training engine's options (``TrainOptions``) as :class:`Param` s, group ``"engine"``.
+def setting(
+    default: float | int | bool | str,
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    group: str = "model",
+) -> Any:
+    """A field of a settings dataclass: its default with the help, range and group that
+    :func:`params_of` gives its :class:`Param` (a ``dataclasses.field`` with metadata)."""
+    metadata = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices, "group": group}
+    return dataclasses.field(default=default, metadata=metadata)
 
-    Both engines show the same options in the window's form and accept them through
-    ``--set``; only their defaults differ (``defaults`` overrides them by name) and what a
-    live sample holds (``samples_of``: "Clouds", "Molecules").
+
+def params_of(schema: type, **defaults: float | int | bool | str) -> list[Param]:
+    """The :class:`Param` of each field of the settings dataclass ``schema``, in order.
+
+    ``defaults`` replaces fields' defaults by name (how each engine gives the shared
+    :class:`EngineSettings` its own). A field made without :func:`setting`, or with an
+    empty help, is a programming error: every value the user can set is explained.
     """
-    params = [
-        Param("lr", 1e-3, "Learning rate of AdamW.", minimum=1e-7, maximum=1.0),
-        Param("weight_decay", 0.0, "AdamW weight decay.", minimum=0.0, maximum=1.0),
-        Param("grad_clip", 10.0, "Clip the gradient norm to this value (0: no clipping).", minimum=0.0),
-        Param("iters", 0, "Total optimization steps of the run (0: no limit).", minimum=0),
-        Param("minutes", 0.0, "Wall-clock budget of this session in minutes (0: no limit).", minimum=0.0),
-        Param("seed", 0, "Seed of every random generator.", minimum=0, maximum=2**63 - 1),
-        Param(
-            "device",
-            "auto",
-            "Where to train: 'auto' picks CUDA, then MPS, then the CPU.",
-            choices=("auto", "cpu", "cuda", "mps"),
-        ),
-        Param("checkpoint_every", 100, "Steps between checkpoints (latest.pt), or sooner by "
-              "checkpoint_every_s (0: by time only).", minimum=0),
-        Param("checkpoint_every_s", 30.0, "Seconds between checkpoints (latest.pt), or sooner by "
-              "checkpoint_every.", minimum=0.0),
-        Param("samples_every_s", 5.0, "Seconds between live samples.", minimum=0.0),
-        Param("samples_n", 4, f"{samples_of} in each live sample (0: none).", minimum=0, maximum=256),
-        Param("validate_every", 100, "Steps between validations (best.pt keeps the best).", minimum=1),
-        Param("log_every", 10, "Steps between progress reports.", minimum=1),
-        Param("max_recoveries", 5, "Rollbacks after a non-finite loss before the run gives up.", minimum=0),
-        Param(
-            "lr_decay_on_nan", 0.5, "Factor on the learning rate at each rollback.", minimum=1e-3, maximum=1.0
-        ),
-    ]
-    unknown = set(defaults) - {p.name for p in params}
+    fields = dataclasses.fields(schema)
+    unknown = set(defaults) - {f.name for f in fields}
     if unknown:
-        raise ValueError(f"engine_params: no engine option named {sorted(unknown)}")
+        raise ValueError(f"{schema.__name__} has no setting named {sorted(unknown)}")
+    params = []
+    for f in fields:
+        meta = f.metadata
+        if not str(meta.get("help", "")).strip():
+            raise TypeError(f"setting {schema.__name__}.{f.name} has no help: declare it with setting()")
+        params.append(
+            Param(
+                f.name,
+                defaults.get(f.name, f.default),  # type: ignore[arg-type]
+                meta["help"],
+                meta["minimum"],
+                meta["maximum"],
+                meta["choices"],
+                meta["group"],
+            )
+        )
+    return params
+
+
+def resolve(
+    params: Sequence[Param], preset: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every parameter's value: its default, then the ``preset``'s, then ``overrides``.
+
+    Each value is checked by its :class:`Param` (a preset that names an unknown parameter
+    is a programming error; an unknown override is refused with the list of valid names),
+    so that both engines turn a preset and the user's settings into one validated config
+    the same way.
+    """
+    from flowstudio.errors import BadInputError
+
+    by_name = {p.name: p for p in params}
+    values: dict[str, Any] = {p.name: p.default for p in params}
+    for name, value in preset.items():
+        if name not in by_name:
+            raise KeyError(f"the preset sets {name!r}, which is no hyperparameter")
+        values[name] = by_name[name].validate(value)
+    for name, value in (overrides or {}).items():
+        if name not in by_name:
+            raise BadInputError(f"unknown hyperparameter {name!r}; valid names: {', '.join(sorted(by_name))}")
+        values[name] = by_name[name].validate(value)
+    return values
+
+
+def pick(config: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``values`` that are fields of the dataclass ``config``: a model's
+    config made from a run's values by field name, not copied field by field."""
+    return {f.name: values[f.name] for f in dataclasses.fields(config) if f.name in values}
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The training engine's options (:class:`flowstudio.training.options.TrainOptions`)
+    as the form and ``--set`` show them, group ``"engine"``; ``0`` means "no limit" for
+    ``iters``, ``minutes`` and ``grad_clip``. Each engine gives some its own default
+    (:func:`engine_params`)."""
+
+    lr: float = setting(1e-3, "Learning rate of AdamW.", minimum=1e-7, maximum=1.0, group="engine")
+    weight_decay: float = setting(0.0, "AdamW weight decay.", minimum=0.0, maximum=1.0, group="engine")
+    grad_clip: float = setting(
+        10.0, "Clip the gradient norm to this value (0: no clipping).", minimum=0.0, group="engine"
+    )
+    iters: int = setting(0, "Total optimization steps of the run (0: no limit).", minimum=0, group="engine")
+    minutes: float = setting(
+        0.0, "Wall-clock budget of this session in minutes (0: no limit).", minimum=0.0, group="engine"
+    )
+    seed: int = setting(0, "Seed of every random generator.", minimum=0, maximum=2**63 - 1, group="engine")
+    device: str = setting(
+        "auto",
+        "Where to train: 'auto' picks CUDA, then MPS, then the CPU.",
+        choices=DEVICES,
+        group="engine",
+    )
+    checkpoint_every: int = setting(
+        100,
+        "Steps between checkpoints (latest.pt), or sooner by checkpoint_every_s (0: by time only).",
+        minimum=0,
+        group="engine",
+    )
+    checkpoint_every_s: float = setting(
+        30.0, "Seconds between checkpoints (latest.pt), or sooner by checkpoint_every.", minimum=0.0,
+        group="engine",
+    )
+    samples_every_s: float = setting(5.0, "Seconds between live samples.", minimum=0.0, group="engine")
+    samples_n: int = setting(
+        4, "{samples_of} in each live sample (0: none).", minimum=0, maximum=256, group="engine"
+    )
+    validate_every: int = setting(
+        100, "Steps between validations (best.pt keeps the best).", minimum=1, group="engine"
+    )
+    log_every: int = setting(10, "Steps between progress reports.", minimum=1, group="engine")
+    max_recoveries: int = setting(
+        5, "Rollbacks after a non-finite loss before the run gives up.", minimum=0, group="engine"
+    )
+    lr_decay_on_nan: float = setting(
+        0.5, "Factor on the learning rate at each rollback.", minimum=1e-3, maximum=1.0, group="engine"
+    )
+
+
+def engine_params(*, samples_of: str, **defaults: float | int | str) -> list[Param]:
+    """:class:`EngineSettings` as :class:`Param` s with an engine's own ``defaults``, and
+    what a live sample holds (``samples_of``: "Clouds", "Molecules")."""
     return [
-        Param(p.name, defaults.get(p.name, p.default), p.help, p.minimum, p.maximum, p.choices, "engine")
-        for p in params
+        dataclasses.replace(p, help=p.help.format(samples_of=samples_of))
+        for p in params_of(EngineSettings, **defaults)
     ]

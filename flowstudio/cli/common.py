@@ -8,17 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from flowstudio.errors import BadInputError
-from flowstudio.params import Param
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from flowstudio.params import DEVICES, Param
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, set_example: str) -> None:
-    """The flags every ``train`` command shares: budgets, device, seed, resume and ``--set``."""
-    parser.add_argument("--iters", type=int, help="total optimization steps of the run (0: no limit)")
-    parser.add_argument("--minutes", type=float, help="wall-clock budget of this session (0: no limit)")
-    parser.add_argument("--device", choices=DEVICES, help="default auto (CUDA, then MPS, then the CPU)")
-    parser.add_argument("--seed", type=int, help="seed of every random generator (default 0)")
+def add_run_arguments(
+    parser: argparse.ArgumentParser,
+    set_example: str,
+    params: Mapping[str, Param],
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """The flags every ``train`` command shares: budgets, device, seed, resume and ``--set``;
+    their help is the schema's (see :func:`option_help`)."""
+    parser.add_argument("--iters", type=int, help=option_help("iters", params, presets))
+    parser.add_argument("--minutes", type=float, help=option_help("minutes", params, presets))
+    parser.add_argument("--device", choices=DEVICES, help=option_help("device", params, presets))
+    parser.add_argument("--seed", type=int, help=option_help("seed", params, presets))
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its newest checkpoint (latest.pt, else best.pt)")
     parser.add_argument("--strict", action="store_true",
@@ -26,6 +30,23 @@ def add_run_arguments(parser: argparse.ArgumentParser, set_example: str) -> None
                         "counted in the data line and the run's config.json)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help=f"a hyperparameter (repeatable), e.g. --set {set_example}")
+
+
+def option_help(
+    name: str, params: Mapping[str, Param], presets: Mapping[str, Mapping[str, Any]] | None = None
+) -> str:
+    """A flag's help: the hyperparameter's own, with its default under each preset
+    (``presets``: the resolved values by preset name; None when it depends on more than
+    the preset), so that the flag's help cannot drift from what a run uses."""
+    if presets is None:
+        default = "default: the preset's"
+    else:
+        by_preset = {preset: values[name] for preset, values in presets.items()}
+        if len(set(by_preset.values())) == 1:
+            default = f"default {next(iter(by_preset.values()))!r}"
+        else:
+            default = "default " + ", ".join(f"{value!r} ({preset})" for preset, value in by_preset.items())
+    return f"{params[name].help} ({default}; the same as --set {name}=...)".replace("%", "%%")
 
 
 def check_out_folder(out: str | Path) -> None:

@@ -17,14 +17,15 @@ from pathlib import Path
 
 from flowstudio.cli import mols_eval
 from flowstudio.cli.common import (
-    DEVICES,
     add_run_arguments,
     check_out_folder,
+    option_help,
     overrides_from_args,
     resumed_task_config,
 )
 from flowstudio.errors import BadInputError
 from flowstudio.inputs import require_regular_file
+from flowstudio.params import DEVICES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _register_train(actions: argparse._SubParsersAction) -> None:
-    from flowstudio.molecules.task import BY_NAME, PRESETS
+    from flowstudio.molecules.settings import BY_NAME, PRESETS, resolve
 
     p = actions.add_parser(
         "train", help="train GraphAF on molecules into a run folder",
@@ -50,8 +51,9 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="the run folder")
     p.add_argument("--preset", choices=PRESETS, help="quick (2 CPU cores, minutes) or full (the paper's "
                    "sizes, GPU); default quick")
-    p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
-    add_run_arguments(p, "hidden=128")
+    presets = {preset: resolve(preset) for preset in PRESETS}
+    p.add_argument("--lr", type=float, help=option_help("lr", BY_NAME, presets))
+    add_run_arguments(p, "hidden=128", BY_NAME, presets)
     p.set_defaults(handler=_train)
 
 
@@ -85,7 +87,8 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from flowstudio.cli.progress import run_training
-    from flowstudio.molecules.task import BY_NAME, MoleculeTask
+    from flowstudio.molecules.settings import BY_NAME
+    from flowstudio.molecules.task import MoleculeTask
     from flowstudio.training import TrainOptions
 
     overrides = overrides_from_args(args, BY_NAME, ("iters", "minutes", "device", "seed", "lr"))
@@ -132,7 +135,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     from flowstudio.molecules.generate import generate
     from flowstudio.molecules.io import format_for_writing, write_molecules
-    from flowstudio.molecules.task import BY_NAME
+    from flowstudio.molecules.settings import BY_NAME
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise BadInputError(f"--n must be between 1 and {MAX_SAMPLES:,}, got {args.n}")

@@ -22,14 +22,15 @@ from pathlib import Path
 
 from flowstudio.cli import points_arithmetic, points_eval
 from flowstudio.cli.common import (
-    DEVICES,
     add_run_arguments,
     check_out_folder,
     overrides_from_args,
     resumed_task_config,
 )
 from flowstudio.errors import BadInputError
-from flowstudio.pointclouds.settings import BY_NAME, MODELS, PRESETS, SOLVERS
+from flowstudio.params import DEVICES
+from flowstudio.pointclouds.schema import SOLVERS
+from flowstudio.pointclouds.settings import BY_NAME, MODELS, PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +57,7 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--model", choices=MODELS, help="the model (default pointflow)")
     p.add_argument("--preset", choices=PRESETS, help="quick (CPU, minutes) or full (the paper's sizes, "
                    "GPU); default quick")
-    add_run_arguments(p, "kinetic_weight=0.01")
+    add_run_arguments(p, "kinetic_weight=0.01", BY_NAME)
     p.set_defaults(handler=_train)
 
 

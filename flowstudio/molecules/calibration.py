@@ -31,6 +31,7 @@ import torch
 
 from flowstudio.molecules.generate import generate
 from flowstudio.molecules.graphaf import GraphAF
+from flowstudio.molecules.settings import DEFAULT_TEMPERATURE
 
 OFFSET_BOUND = 6.0
 """Largest calibration offset in logits (a factor of about 400 on the odds)."""
@@ -70,7 +71,7 @@ def calibrate_end(
     model: GraphAF,
     data_sizes: np.ndarray,
     n: int = 1000,
-    temperature: float = 0.75,
+    temperature: float = DEFAULT_TEMPERATURE,
     rounds: int = 1,
     min_count: int = 30,
     seed: int | None = None,

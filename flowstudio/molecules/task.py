@@ -1,26 +1,10 @@
-"""The GraphAF training task: data, presets and hyperparameters for the training engine.
+"""The GraphAF training task: data, model and hyperparameters for the training engine.
 
 :class:`MoleculeTask` implements :class:`flowstudio.training.protocol.Task` (structurally;
 this layer does not import the engine). Its :meth:`~MoleculeTask.config` is JSON and
 rebuilds the model with :meth:`~MoleculeTask.from_config`, to resume a run or to open a
-checkpoint for sampling.
-
-Presets:
-
-* ``quick``: trains in a few minutes on two CPU cores on a 20k-molecule subset: an R-GCN
-  of 3 x 64, 4 flow layers with 64-wide conditioners, batches of 64, Adam at 2e-3.
-* ``full``: the paper's sizes (Shi et al. 2020, §4.1: R-GCN 3 x 128, 12 flow layers,
-  128-wide conditioners, Adam at 1e-3) on every molecule of the data file (MOSES's 1.6M
-  training molecules: reading them takes minutes before training starts) for 30 minutes;
-  batches of 128 instead of 32 so that a GPU is kept busy. Meant for ``--device cuda``;
-  it has not been run (no GPU was lent to the sessions that built it).
-
-Both presets switch on FlowStudio's additions to the paper's model (see
-:mod:`flowstudio.molecules.graphaf`, ring features included) and, at each validation, take
-one step of the END step's size calibration on 1,000 of the model's own samples
-(:mod:`flowstudio.molecules.calibration`); the checkpoints carry its offsets. Samples are
-drawn with the valency check and the ring check (``ring_sizes``,
-:mod:`flowstudio.molecules.chemistry_check`).
+checkpoint for sampling. The hyperparameters and presets are
+:mod:`flowstudio.molecules.settings`.
 """
 
 from __future__ import annotations
@@ -51,216 +35,16 @@ from flowstudio.molecules.graph import (
 from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
 from flowstudio.molecules.packing import PackedSteps, pack_steps
 from flowstudio.molecules.rings import ring_sizes
-from flowstudio.params import Param, engine_params
+from flowstudio.molecules.settings import (  # noqa: F401  (PRESETS, HYPERPARAMETERS: read from here by the workbench)
+    BY_NAME,
+    HYPERPARAMETERS,
+    PRESETS,
+    resolve,
+)
+from flowstudio.params import pick
 
-PRESETS = ("quick", "full")
 FINAL_CALIBRATION_ROUNDS = 3
 """Rounds of the END calibration in the last stage of a run (see finish_training)."""
-
-HYPERPARAMETERS: list[Param] = [
-    # -- data --------------------------------------------------------------------------
-    Param(
-        "max_molecules",
-        20000,
-        "Molecules read from the data file (the first N valid ones; 0: all).",
-        minimum=0,
-        group="data",
-    ),
-    Param(
-        "validation_fraction",
-        0.05,
-        "Share of the molecules held out to score the model (mean "
-        "negative log-likelihood) and keep the best checkpoint.",
-        minimum=0.0,
-        maximum=0.5,
-        group="data",
-    ),
-    Param(
-        "max_validation",
-        500,
-        "At most this many held-out molecules are scored.",
-        minimum=1,
-        maximum=100000,
-        group="data",
-    ),
-    # -- model -------------------------------------------------------------------------
-    Param("hidden", 64, "Width of the R-GCN node embeddings (the paper: 128).", minimum=4, maximum=2048),
-    Param(
-        "rgcn_layers",
-        3,
-        "Relational graph convolutions over the partial graph (the paper: 3).",
-        minimum=1,
-        maximum=12,
-    ),
-    Param(
-        "flow_layers",
-        4,
-        "Affine flow layers stacked for each node and edge step, each with its "
-        "own conditioner network (the paper: 12).",
-        minimum=1,
-        maximum=48,
-    ),
-    Param(
-        "st_hidden",
-        64,
-        "Width of each flow layer's conditioner network (the 'ST net').",
-        minimum=4,
-        maximum=2048,
-    ),
-    Param(
-        "dequantization",
-        0.5,
-        "Scale c of the uniform noise added to one-hot atom and bond types, "
-        "x + c*u with u in [0, 1) (below 1 keeps argmax decoding exact). The paper uses 0.9; "
-        "0.5 keeps the classes further apart, so fewer samples land in the wrong one.",
-        minimum=0.05,
-        maximum=0.99,
-    ),
-    Param(
-        "scale_bound",
-        2.0,
-        "Bound on each flow layer's log-scale, s*tanh(a/s); limits how sharp "
-        "a single layer can be, for stability.",
-        minimum=0.1,
-        maximum=10.0,
-    ),
-    Param(
-        "valence_features",
-        True,
-        "Tell each bond step how much valence both atoms have left (an embedding of the pair, "
-        "FlowStudio's addition to the paper's R-GCN inputs): the model learns early which bonds "
-        "would break a valence, so more molecules are valid without the check.",
-    ),
-    Param(
-        "full_covariance",
-        True,
-        "Mix the classes of each atom and bond step with a learned triangular map before the "
-        "element-wise flow layers, so each step's Gaussian has a full covariance (FlowStudio's "
-        "addition to the paper): it can say 'no bond or a single bond, nothing else', which an "
-        "element-wise flow cannot, so fewer bonds break a valence.",
-    ),
-    Param(
-        "order_features",
-        True,
-        "Tell each bond step where it stands in the breadth-first order (FlowStudio's addition "
-        "to the paper): whether atom j was already expanded, so can no longer bond, and whether "
-        "the new atom has a bond yet. Fewer molecules end early on an atom without bonds.",
-    ),
-    Param(
-        "end_step",
-        True,
-        "Decide whether the molecule ends as its own two-class step (go on or END) before the "
-        "atom type (FlowStudio's addition). One Gaussian over the atom types and END together "
-        "draws END less often than the data ends, so molecules grow to the size cap.",
-    ),
-    Param(
-        "end_classifier",
-        True,
-        "Make the END step a logistic classifier with an exact probability instead of a "
-        "two-class flow (FlowStudio's addition; needs end_step). A Gaussian puts too little "
-        "mass on a rare class, so a flow ends molecules too late and they pile up at the size cap.",
-    ),
-    Param(
-        "size_feature",
-        True,
-        "Tell each atom step how many atoms the molecule already has (FlowStudio's addition): "
-        "whether to end depends on it first of all.",
-    ),
-    Param(
-        "ring_features",
-        True,
-        "Tell each bond step the size of the ring the bond would close (the shortest path "
-        "between its two atoms in the graph so far) and whether both atoms are already in "
-        "rings (FlowStudio's addition): without it the model cannot see whether a bond "
-        "closes a benzene ring or a macrocycle.",
-    ),
-    # -- training ----------------------------------------------------------------------
-    Param(
-        "batch_size",
-        64,
-        "Molecules per optimization step; all their generation steps are "
-        "trained in parallel (teacher forcing).",
-        minimum=1,
-        maximum=4096,
-        group="training",
-    ),
-    # -- sampling ----------------------------------------------------------------------
-    Param(
-        "temperature",
-        0.75,
-        "Default prior temperature of samples: z ~ N(0, T^2 I). Lower gives "
-        "safer, less diverse molecules (the paper samples at 0.6-0.75).",
-        minimum=0.0,
-        maximum=3.0,
-        group="sampling",
-    ),
-    Param(
-        "size_calibration",
-        1000,
-        "Molecules drawn at each validation to calibrate the END step by size, so that the "
-        "samples end as often at each size as the training molecules do (needs "
-        "end_classifier). Trained on data, a model never sees its own less finished "
-        "molecules and ends them too rarely. 0: off.",
-        minimum=0,
-        maximum=100000,
-        group="sampling",
-    ),
-    Param(
-        "ring_sizes",
-        "auto",
-        "The ring check: generation redraws a bond that would close a ring of another size, "
-        "as the valency check redraws one that breaks a valence. 'auto': 3, 5, 6 and 7 plus "
-        "every size at least 0.1% of the training molecules hold; a list such as '3,5-7'; "
-        "'any': no ring check.",
-        group="sampling",
-    ),
-    Param(
-        "max_retries",
-        10,
-        "Valency check: how often an invalid bond is redrawn before it becomes 'no bond'.",
-        minimum=0,
-        maximum=1000,
-        group="sampling",
-    ),
-    # -- engine (flowstudio.training.options.TrainOptions) ----------------------------
-    *engine_params(
-        samples_of="Molecules", lr=1e-3, minutes=5.0, samples_every_s=10.0, samples_n=8, validate_every=200
-    ),
-]
-
-BY_NAME: dict[str, Param] = {p.name: p for p in HYPERPARAMETERS}
-ENGINE_OPTIONS = tuple(p.name for p in HYPERPARAMETERS if p.group == "engine")
-
-_PRESET_VALUES: dict[str, dict[str, Any]] = {
-    "quick": {"lr": 2e-3},
-    "full": {
-        "max_molecules": 0,
-        "hidden": 128,
-        "rgcn_layers": 3,
-        "flow_layers": 12,
-        "st_hidden": 128,
-        "batch_size": 128,
-        "minutes": 30.0,
-        "validate_every": 1000,
-        "max_validation": 2000,
-        "lr": 1e-3,
-    },
-}
-
-
-def resolve(preset: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Preset values with ``overrides`` applied, each checked against its :class:`Param`."""
-    if preset not in PRESETS:
-        raise BadInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    values = {p.name: p.default for p in HYPERPARAMETERS}
-    values.update(_PRESET_VALUES[preset])
-    for name, value in (overrides or {}).items():
-        if name not in BY_NAME:
-            raise BadInputError(f"unknown hyperparameter {name!r}; valid names: {', '.join(sorted(BY_NAME))}")
-        values[name] = BY_NAME[name].validate(value)
-    if values["ring_sizes"] != "auto":
-        parse_ring_sizes(values["ring_sizes"])  # refuse a malformed list before any work
-    return values
 
 
 def read_training_smiles(data: str | Path | list[str], limit: int | None) -> tuple[list[str], SkipReport]:
@@ -307,21 +91,7 @@ class MoleculeTask:
             raise BadInputError("a molecule task needs data or a vocabulary")
         self.vocab = vocab
         v = self.values
-        config = GraphAFConfig(
-            hidden=v["hidden"],
-            rgcn_layers=v["rgcn_layers"],
-            flow_layers=v["flow_layers"],
-            st_hidden=v["st_hidden"],
-            dequantization=v["dequantization"],
-            scale_bound=v["scale_bound"],
-            valence_features=v["valence_features"],
-            full_covariance=v["full_covariance"],
-            order_features=v["order_features"],
-            end_step=v["end_step"],
-            end_classifier=v["end_classifier"],
-            size_feature=v["size_feature"],
-            ring_features=v["ring_features"],
-        )
+        config = GraphAFConfig(**pick(GraphAFConfig, v))
         # The initial weights are a function of the seed alone: the CLI and the window build
         # the task before the engine seeds the generators, and a run must be repeatable.
         with torch.random.fork_rng(devices=[]):

@@ -30,7 +30,7 @@ from flowstudio.pointclouds.datasets import Normalization, PointCloudDataset
 from flowstudio.pointclouds.io import ShapeCollection, load
 from flowstudio.pointclouds.models import PointDensity, SingleShapeModel, regularization
 from flowstudio.pointclouds.pointflow import CNFSettings, PointFlow, PointFlowConfig
-from flowstudio.pointclouds.settings import CNF_MODELS, check_model, resolve, widths
+from flowstudio.pointclouds.settings import CNF_MODELS, SPLINE_MODELS, check_model, resolve, widths
 
 MAX_VALIDATION_POINTS = 4096
 """Held-out points of a single shape scored at each validation (a fixed subset)."""
@@ -181,7 +181,10 @@ class PointCloudTask:
             if self.model_name == "cnf":
                 matching = self._matching() if v["objective"] == "flow_matching" else None
                 return SingleShapeModel("cnf", matching, **self._cnf_options("point_hidden", v["trace"]))
-            return SingleShapeModel(self.model_name, num_layers=v["flow_layers"], hidden=v["flow_hidden"])
+            options = {"num_layers": v["flow_layers"], "hidden": v["flow_hidden"]}
+            if self.model_name in SPLINE_MODELS:
+                options.update(bins=v["bins"], tail_bound=v["tail_bound"])
+            return SingleShapeModel(self.model_name, **options)
         except ValueError as exc:  # an option the flow library refuses
             if isinstance(exc, BadInputError):
                 raise

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from flowstudio.errors import BadInputError
-
-DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+from flowstudio.params import DEVICES as DEVICE_NAMES
 
 
 def _mps_available() -> bool:

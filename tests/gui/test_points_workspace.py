@@ -25,6 +25,19 @@ def test_window_opens_ready_to_train(window) -> None:
     assert all(e.widget.toolTip() for e in ws.params.editors.values())
 
 
+def test_the_form_lists_exactly_the_schemas_settings(window) -> None:
+    from flowstudio.molecules.settings import HYPERPARAMETERS
+    from flowstudio.pointclouds.settings import hyperparameters
+    from flowstudio.workbench.engines import ENGINE_PARAMS
+
+    ws = window.points
+    for model in ("pointflow", "nsf", "maf"):
+        ws.model_combo.setCurrentText(model)
+        assert set(ws.params.editors) == {p.name for p in hyperparameters(model)} - set(ENGINE_PARAMS)
+        assert ("bins" in ws.params.editors) == (model == "nsf")
+    assert set(window.molecules.params.editors) == {p.name for p in HYPERPARAMETERS} - set(ENGINE_PARAMS)
+
+
 def test_train_live_then_explore_and_export(window, qtbot, tmp_path) -> None:
     ws = window.points
     live_before, chart_before = ws.live_view.image(), grab(ws.chart)

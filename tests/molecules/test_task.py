@@ -6,7 +6,8 @@ from dataclasses import fields
 
 import torch
 
-from flowstudio.molecules.task import ENGINE_OPTIONS, MoleculeTask
+from flowstudio.molecules.settings import ENGINE_OPTIONS
+from flowstudio.molecules.task import MoleculeTask
 from flowstudio.training.options import TrainOptions
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)N", "CCN(C)C", "OC(=O)c1ccccc1", "CCCl", "CC#N", "C1CCNCC1"]

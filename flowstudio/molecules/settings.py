@@ -1,0 +1,232 @@
+"""GraphAF's hyperparameter schema and presets.
+
+:class:`MoleculeSettings` declares every setting of a molecule run (the engine's options come
+from :class:`flowstudio.params.EngineSettings`), each with its help, range and group, so that
+the window builds its form from it and ``flowstudio mols train --set key=value`` checks
+values against it; :func:`resolve` merges a preset with the user's overrides.
+
+Presets:
+
+* ``quick``: trains in a few minutes on two CPU cores on a 20k-molecule subset: an R-GCN
+  of 3 x 64, 4 flow layers with 64-wide conditioners, batches of 64, Adam at 2e-3.
+* ``full``: the paper's sizes (Shi et al. 2020, §4.1: R-GCN 3 x 128, 12 flow layers,
+  128-wide conditioners, Adam at 1e-3) on every molecule of the data file (MOSES's 1.6M
+  training molecules: reading them takes minutes before training starts) for 30 minutes;
+  batches of 128 instead of 32 so that a GPU is kept busy. Meant for ``--device cuda``;
+  it has not been run (no GPU was lent to the sessions that built it).
+
+Both presets switch on FlowStudio's additions to the paper's model (see
+:mod:`flowstudio.molecules.graphaf`, ring features included) and, at each validation, take
+one step of the END step's size calibration on 1,000 of the model's own samples
+(:mod:`flowstudio.molecules.calibration`); the checkpoints carry its offsets. Samples are
+drawn with the valency check and the ring check (``ring_sizes``,
+:mod:`flowstudio.molecules.chemistry_check`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flowstudio.errors import BadInputError
+from flowstudio.molecules.chemistry_check import parse_ring_sizes
+from flowstudio.params import Param, engine_params, params_of, setting
+from flowstudio.params import resolve as resolve_values
+
+PRESETS = ("quick", "full")
+DEFAULT_TEMPERATURE = 0.75
+"""The prior temperature molecules are drawn at unless a run or the user says otherwise."""
+
+
+@dataclass(frozen=True)
+class MoleculeSettings:
+    """Every setting of a GraphAF run besides the engine's options, with its help and range
+    (see :func:`flowstudio.params.setting`); the ``model`` group is
+    :class:`flowstudio.molecules.graphaf.GraphAFConfig` by field name."""
+
+    # -- data ----------------------------------------------------------------
+    max_molecules: int = setting(
+        20000,
+        "Molecules read from the data file (the first N valid ones; 0: all).",
+        minimum=0,
+        group="data",
+    )
+    validation_fraction: float = setting(
+        0.05,
+        "Share of the molecules held out to score the model (mean negative log-likelihood) and keep the "
+        "best checkpoint.",
+        minimum=0.0,
+        maximum=0.5,
+        group="data",
+    )
+    max_validation: int = setting(
+        500,
+        "At most this many held-out molecules are scored.",
+        minimum=1,
+        maximum=100000,
+        group="data",
+    )
+    # -- model ---------------------------------------------------------------
+    hidden: int = setting(
+        64,
+        "Width of the R-GCN node embeddings (the paper: 128).",
+        minimum=4,
+        maximum=2048,
+    )
+    rgcn_layers: int = setting(
+        3,
+        "Relational graph convolutions over the partial graph (the paper: 3).",
+        minimum=1,
+        maximum=12,
+    )
+    flow_layers: int = setting(
+        4,
+        "Affine flow layers stacked for each node and edge step, each with its own conditioner network (the"
+        " paper: 12).",
+        minimum=1,
+        maximum=48,
+    )
+    st_hidden: int = setting(
+        64,
+        "Width of each flow layer's conditioner network (the 'ST net').",
+        minimum=4,
+        maximum=2048,
+    )
+    dequantization: float = setting(
+        0.5,
+        "Scale c of the uniform noise added to one-hot atom and bond types, x + c*u with u in [0, 1) (below"
+        " 1 keeps argmax decoding exact). The paper uses 0.9; 0.5 keeps the classes further apart, so fewer"
+        " samples land in the wrong one.",
+        minimum=0.05,
+        maximum=0.99,
+    )
+    scale_bound: float = setting(
+        2.0,
+        "Bound on each flow layer's log-scale, s*tanh(a/s); limits how sharp a single layer can be, for "
+        "stability.",
+        minimum=0.1,
+        maximum=10.0,
+    )
+    valence_features: bool = setting(
+        True,
+        "Tell each bond step how much valence both atoms have left (an embedding of the pair, FlowStudio's "
+        "addition to the paper's R-GCN inputs): the model learns early which bonds would break a valence, "
+        "so more molecules are valid without the check.",
+    )
+    full_covariance: bool = setting(
+        True,
+        "Rotate the classes of each atom and bond step with a learned rotation (one Givens rotation per "
+        "pair of classes, its angles read from the step's conditioning) before the element-wise flow "
+        "layers, so each step's Gaussian has a full covariance (FlowStudio's addition to the paper): it can"
+        " say 'no bond or a single bond, nothing else', which an element-wise flow cannot, so fewer bonds "
+        "break a valence.",
+    )
+    order_features: bool = setting(
+        True,
+        "Tell each bond step where it stands in the breadth-first order (FlowStudio's addition to the "
+        "paper): whether atom j was already expanded, so can no longer bond, and whether the new atom has a"
+        " bond yet. Fewer molecules end early on an atom without bonds.",
+    )
+    end_step: bool = setting(
+        True,
+        "Decide whether the molecule ends as its own two-class step (go on or END) before the atom type "
+        "(FlowStudio's addition). One Gaussian over the atom types and END together draws END less often "
+        "than the data ends, so molecules grow to the size cap.",
+    )
+    end_classifier: bool = setting(
+        True,
+        "Make the END step a logistic classifier with an exact probability instead of a two-class flow "
+        "(FlowStudio's addition; needs end_step). A Gaussian puts too little mass on a rare class, so a "
+        "flow ends molecules too late and they pile up at the size cap.",
+    )
+    size_feature: bool = setting(
+        True,
+        "Tell each atom step how many atoms the molecule already has (FlowStudio's addition): whether to "
+        "end depends on it first of all.",
+    )
+    ring_features: bool = setting(
+        True,
+        "Tell each bond step the size of the ring the bond would close (the shortest path between its two "
+        "atoms in the graph so far) and whether both atoms are already in rings (FlowStudio's addition): "
+        "without it the model cannot see whether a bond closes a benzene ring or a macrocycle.",
+    )
+    # -- training ------------------------------------------------------------
+    batch_size: int = setting(
+        64,
+        "Molecules per optimization step; all their generation steps are trained in parallel (teacher "
+        "forcing).",
+        minimum=1,
+        maximum=4096,
+        group="training",
+    )
+    # -- sampling ------------------------------------------------------------
+    temperature: float = setting(
+        DEFAULT_TEMPERATURE,
+        "Prior temperature of the live samples, of the END calibration and of 'mols sample' and the window "
+        "unless they are given another: z ~ N(0, T^2 I). Lower gives safer, less diverse molecules (the "
+        "paper samples at 0.6-0.75).",
+        minimum=0.0,
+        maximum=3.0,
+        group="sampling",
+    )
+    size_calibration: int = setting(
+        1000,
+        "Molecules drawn at each validation to calibrate the END step by size, so that the samples end as "
+        "often at each size as the training molecules do (needs end_classifier). Trained on data, a model "
+        "never sees its own less finished molecules and ends them too rarely. 0: off.",
+        minimum=0,
+        maximum=100000,
+        group="sampling",
+    )
+    ring_sizes: str = setting(
+        "auto",
+        "The ring check: generation redraws a bond that would close a ring of another size, as the valency "
+        "check redraws one that breaks a valence. 'auto': 3, 5, 6 and 7 plus every size at least 0.1% of "
+        "the training molecules hold; a list such as '3,5-7'; 'any': no ring check.",
+        group="sampling",
+    )
+    max_retries: int = setting(
+        10,
+        "Valency check: how often an invalid bond is redrawn before it becomes 'no bond'.",
+        minimum=0,
+        maximum=1000,
+        group="sampling",
+    )
+
+
+HYPERPARAMETERS: list[Param] = [
+    *params_of(MoleculeSettings),
+    *engine_params(
+        samples_of="Molecules", lr=1e-3, minutes=5.0, samples_every_s=10.0, samples_n=8, validate_every=200
+    ),
+]
+
+BY_NAME: dict[str, Param] = {p.name: p for p in HYPERPARAMETERS}
+ENGINE_OPTIONS = tuple(p.name for p in HYPERPARAMETERS if p.group == "engine")
+
+PRESET_VALUES: dict[str, dict[str, Any]] = {
+    "quick": {"lr": 2e-3},
+    "full": {
+        "max_molecules": 0,
+        "hidden": 128,
+        "rgcn_layers": 3,
+        "flow_layers": 12,
+        "st_hidden": 128,
+        "batch_size": 128,
+        "minutes": 30.0,
+        "validate_every": 1000,
+        "max_validation": 2000,
+        "lr": 1e-3,
+    },
+}
+"""What each preset changes from the schema's defaults."""
+
+
+def resolve(preset: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Preset values with ``overrides`` applied, each checked against its :class:`Param`."""
+    if preset not in PRESETS:
+        raise BadInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    values = resolve_values(HYPERPARAMETERS, PRESET_VALUES[preset], overrides)
+    if values["ring_sizes"] != "auto":
+        parse_ring_sizes(values["ring_sizes"])  # refuse a malformed list before any work
+    return values

@@ -23,10 +23,11 @@ import torch
 from rdkit import Chem
 from torch import Tensor
 
+from flowstudio.flows.distributions import standard_normal_log_prob
+from flowstudio.flows.parametrized import AffineLayers
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, OrderedGraph, graph_to_mol
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.packing import edge_step_pairs
-from flowstudio.molecules.step_flow import standard_normal_log_prob
 
 R = NUM_EDGE_CLASSES - 1
 
@@ -149,7 +150,7 @@ class DenseGraphAFBaseline:
         xn = torch.nn.functional.one_hot(node_target.clamp(min=0), m.num_node_classes).float()
         xn = xn + m.config.dequantization * (node_noise if node_noise is not None else torch.rand_like(xn))
         s, t = self._flow_params("node", graph[:, :n_node].reshape(b * n_node, -1))
-        z, ld = m.node_flow.forward_transform(xn.view(b * n_node, -1), s, t)
+        z, ld = AffineLayers(s, t).forward(xn.view(b * n_node, -1))
         ll_node = ((standard_normal_log_prob(z) + ld).view(b, n_node) * node_valid).sum(1)
 
         ei, ej = self.edge_i, self.edge_j
@@ -165,7 +166,7 @@ class DenseGraphAFBaseline:
         xe = xe + m.config.dequantization * (edge_noise if edge_noise is not None else torch.rand_like(xe))
         offset = (ei - 1 - ej).repeat(b)
         s, t = self._flow_params("edge", cond.reshape(b * len(ei), -1), offset)
-        z, ld = m.edge_flow.forward_transform(xe.view(b * len(ei), -1), s, t)
+        z, ld = AffineLayers(s, t).forward(xe.view(b * len(ei), -1))
         ll_edge = ((standard_normal_log_prob(z) + ld).view(b, -1) * edge_valid).sum(1)
         return ll_node + ll_edge
 
@@ -196,7 +197,7 @@ class DenseGraphAFBaseline:
             _, g = embed()
             s, t = self._flow_params("node", g)
             z = torch.randn(1, m.num_node_classes, device=device) * temperature
-            x = m.node_flow.inverse_transform(z, s, t)
+            x, _ = AffineLayers(s, t).inverse(z)
             choice = int(x[0, :end].argmax()) if i == 0 else int(x[0].argmax())
             if i == n or choice == end:
                 break
@@ -208,7 +209,7 @@ class DenseGraphAFBaseline:
                 s, t = self._flow_params("edge", torch.cat([g, h[i : i + 1], h[j : j + 1]], 1), offset)
                 for _ in range(max_retries + 1):
                     z = torch.randn(1, NUM_EDGE_CLASSES, device=device) * temperature
-                    klass = int(m.edge_flow.inverse_transform(z, s, t)[0].argmax())
+                    klass = int(AffineLayers(s, t).inverse(z)[0][0].argmax())
                     room = min(max_valence[atoms[i]] - valence[i], max_valence[atoms[j]] - valence[j])
                     if klass <= room:
                         break

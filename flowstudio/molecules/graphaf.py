@@ -14,46 +14,14 @@ where ``a_l, b_l`` are MLPs of R-GCN embeddings of the graph built so far: the s
 graph embedding for a node step, and ``[graph, h_i, h_j]`` for an edge step. ``argmax`` of
 ``x~`` recovers the discrete choice, so decoding a latent is exact.
 
-Choices beyond the paper, each documented in ``benchmarks/results/graphaf.md`` (every
-added input and the rotation start at zero, and each option can be switched off):
-
-- an explicit END atom class (the node step after the last atom is trained to draw END, so
-  the size distribution is learned instead of emerging from failures);
-- a learned embedding of the window position ``i - 1 - j`` in the edge conditioner;
-- ``valence_features``: an embedding of the valence both atoms of a bond step have left
-  (the R-GCN would have to count bond orders to learn it);
-- ``full_covariance``: each step's flow starts with a conditioned rotation of the one-hot
-  coordinates (:class:`StepTransform`). The paper's element-wise affine flow is a Gaussian
-  with a *diagonal* covariance over the classes; it cannot say "no bond or a single bond,
-  nothing else", so when a step is uncertain between two classes its samples spill into
-  the others (a double bond where only a single one fits). A full covariance can;
-- ``order_features``: where a step stands in the breadth-first order. A bond step sees
-  whether atom ``j`` was already expanded (it then never bonds to ``i``) and whether atom
-  ``i`` has a bond yet; a node step sees the *open* atoms (the frontier, i.e. the parent
-  of atom ``i - 1``, and the atoms after it: the only ones a new atom can bond to),
-  sum-pooled, and the valence they have left (none left: the molecule is complete);
-- ``end_step``: whether the molecule ends is its own step (go on, END) before the atom
-  type. One Gaussian over the atom types and END together draws END less often than the
-  data ends (its argmax flattens a peaked class distribution);
-- ``end_classifier``: that step is a logistic classifier with an exact probability, not a
-  two-class dequantized flow. A Gaussian fitted to a rare class's box puts too little mass
-  past the decision boundary (for an END probability of 0.02 about 0.003), and over the
-  20-odd atoms of a molecule the shortfall lets it run on to the size cap. Its latent is
-  one number, ``z ~ N(0, 1)``, and the molecule ends when ``Phi(z) < P(END)``: inverting
-  this CDF keeps decoding exact and sampling at temperature 1 calibrated;
-- ``size_feature``: a node step sees how many atoms the molecule has so far (an
-  embedding of the count). Whether to end depends on it first of all, and a sum-pooled
-  graph embedding only carries it implicitly;
-- ``ring_features``: a bond step sees the shortest-path distance between its two atoms in
-  the partial graph (the bond closes a ring of that many atoms plus one) and whether both
-  are already in rings (:mod:`flowstudio.molecules.ring_features`). The R-GCN sees three
-  hops and cannot tell a benzene ring from a macrocycle;
-- ``conjugation_features``: a bond step sees the pi bonds both atoms already have, how many
-  atoms of the ring it would close lack one, and whether both atoms are in an
-  aromatic-like ring (:mod:`flowstudio.molecules.conjugation_features`): in a Kekulé
-  structure whether a bond is single or double depends on them;
-- dequantization ``c = 0.5`` by default instead of 0.9;
-- bounded log-scales ``a = s * tanh(a_raw / s)`` for stability.
+FlowStudio's additions to the paper's model (an END step, the window position, valence,
+breadth-first order, size, ring and bond-order features, a rotation in each step's flow,
+dequantization 0.5, bounded log-scales) are listed with why and what each measured in
+``benchmarks/results/graphaf.md``; every added input and the rotation start at zero. Each
+step's flow is a :class:`~flowstudio.flows.conditional_affine.ConditionalAffineStack` of the
+flow library and its latent density the library's standard normal; the END step is
+:mod:`flowstudio.molecules.end_step`, the teacher-forcing preparation
+:mod:`flowstudio.molecules.packing`.
 
 Training is teacher-forced and parallel over every step of a batch. The graph only changes
 when an atom or a bond is added, so a molecule with N atoms and E bonds has N + E + 1
@@ -70,12 +38,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from flowstudio.molecules.conjugation_features import CONJUGATION_LEVELS
+from flowstudio.flows.conditional_affine import ConditionalAffineStack
+from flowstudio.flows.distributions import standard_normal_log_prob
+from flowstudio.molecules.end_step import EndClassifier
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary
 from flowstudio.molecules.packing import PackedSteps, open_atoms
 from flowstudio.molecules.rgcn import RelationalGCN, segment_sum
 from flowstudio.molecules.ring_features import RING_LEVELS
-from flowstudio.molecules.step_flow import ConditionalAffineStack, standard_normal_log_prob
 
 ROOM_LEVELS = 4
 """Valence left at an atom, as an embedding index: 0, 1, 2, or 3 and more."""
@@ -100,7 +69,6 @@ class GraphAFConfig:
     end_classifier: bool = True
     size_feature: bool = True
     ring_features: bool = True
-    conjugation_features: bool = False  # on in the presets; runs from before it have none
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,30 +129,23 @@ class GraphAF(nn.Module):
         self.edge_first_ring = nn.Embedding(RING_LEVELS, layers * h) if config.ring_features else None
         if self.edge_first_ring is not None:
             nn.init.zeros_(self.edge_first_ring.weight)
-        # Pi bonds at i and j, the ring's atoms without one, aromatic-like rings. Zero at first.
-        self.edge_first_conjugation: nn.Embedding | None = None
-        if config.conjugation_features:
-            self.edge_first_conjugation = nn.Embedding(CONJUGATION_LEVELS, layers * h)
-            nn.init.zeros_(self.edge_first_conjugation.weight)
         # The ring check's allowed ring sizes (flowstudio.molecules.chemistry_check), set by
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
-        mixing = config.full_covariance
+        rotation = config.full_covariance  # each step's flow starts with a conditioned rotation
         # With end_step a node step is two flows on the same conditioner hidden layer: a
         # two-class step (go on, END), then the atom type. Otherwise one flow over the atom
         # types and END together.
         # With end_classifier the first step is a logistic read-out of the same hidden layer.
         self.stop_flow: ConditionalAffineStack | None = None
-        self.stop_logit: nn.Linear | None = None
+        self.stop_logit: EndClassifier | None = None
         # Latent dimensions of the END decision: 0 (no END step), 1 (classifier), 2 (flow).
         self.stop_dim = 0
         if config.end_step and config.end_classifier:
-            self.stop_logit = nn.Linear(layers * h, 1)
-            nn.init.zeros_(self.stop_logit.weight)
-            nn.init.zeros_(self.stop_logit.bias)
+            self.stop_logit = EndClassifier(layers * h)
             self.stop_dim = 1
         elif config.end_step:
-            self.stop_flow = ConditionalAffineStack(2, layers, h, config.scale_bound, mixing)
+            self.stop_flow = ConditionalAffineStack(2, layers, h, config.scale_bound, rotation)
             self.stop_dim = 2
         if config.end_step:
             self.node_latent_dim = self.stop_dim + vocab.size
@@ -192,8 +153,8 @@ class GraphAF(nn.Module):
         else:
             self.node_latent_dim = self.num_node_classes
             type_classes = self.num_node_classes
-        self.node_flow = ConditionalAffineStack(type_classes, layers, h, config.scale_bound, mixing)
-        self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound, mixing)
+        self.node_flow = ConditionalAffineStack(type_classes, layers, h, config.scale_bound, rotation)
+        self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound, rotation)
         self.register_buffer("max_valence", torch.from_numpy(vocab.max_valences()), persistent=False)
         # Added to the END logit by the number of atoms so far when sampling (see
         # flowstudio.molecules.calibration); zero until calibrated, never in the likelihood.
@@ -231,19 +192,10 @@ class GraphAF(nn.Module):
         return self.edge_first_graph(graph_emb) + self.edge_first_i(newest_emb)
 
     def edge_conditions(
-        self,
-        state_part: Tensor,
-        j_emb: Tensor,
-        offset: Tensor,
-        room: Tensor,
-        order: Tensor,
-        ring: Tensor,
-        conjugation: Tensor | None = None,
+        self, state_part: Tensor, j_emb: Tensor, offset: Tensor, room: Tensor, order: Tensor, ring: Tensor
     ) -> Tensor:
         """The edge MLPs' first layer; ``room`` from :meth:`room_index`, ``order`` from
-        :meth:`order_index`, ``ring`` from :func:`~flowstudio.molecules.ring_features.ring_index`,
-        ``conjugation`` (models with it) from
-        :func:`~flowstudio.molecules.conjugation_features.conjugation_index`."""
+        :meth:`order_index`, ``ring`` from :func:`~flowstudio.molecules.ring_features.ring_index`."""
         out = state_part + self.edge_first_j(j_emb) + self.edge_first_offset(offset)
         if self.edge_first_room is not None:
             out = out + self.edge_first_room(room)
@@ -251,10 +203,6 @@ class GraphAF(nn.Module):
             out = out + self.edge_first_order(order)
         if self.edge_first_ring is not None:
             out = out + self.edge_first_ring(ring)
-        if self.edge_first_conjugation is not None:
-            if conjugation is None:
-                raise ValueError("this model's bond steps need their conjugation_index")
-            out = out + self.edge_first_conjugation(conjugation)
         return out
 
     def valence_left(self, types: Tensor, used: Tensor) -> Tensor:
@@ -329,16 +277,10 @@ class GraphAF(nn.Module):
         )
         order = self.order_index(packed.edge_closed, packed.edge_used_i)
         edge_cond = self.edge_conditions(
-            state_part[packed.edge_state],
-            j_emb,
-            packed.edge_offset,
-            room,
-            order,
-            packed.edge_ring,
-            packed.edge_conjugation,
+            state_part[packed.edge_state], j_emb, packed.edge_offset, room, order, packed.edge_ring
         )
         x_edge = self.dequantize(packed.edge_target, NUM_EDGE_CLASSES, edge_noise)
-        z_edge, ld_edge = self.edge_flow.parameters_from(edge_cond).forward(x_edge)
+        z_edge, ld_edge = self.edge_flow.at(edge_cond).forward(x_edge)
         return z_node, ld_node, z_edge, ld_edge
 
     @property
@@ -350,10 +292,7 @@ class GraphAF(nn.Module):
         """``(log P(go on), log P(END))`` of node steps (``end_classifier`` models); with
         ``num_atoms`` (atoms so far), after the sampling calibration :attr:`end_offset`."""
         assert self.stop_logit is not None
-        logit = self.stop_logit(torch.relu(cond)).squeeze(1)
-        if num_atoms is not None:
-            logit = logit + self.end_offset[num_atoms.clamp(0, self.end_offset.numel() - 1)]
-        return torch.nn.functional.logsigmoid(-logit), torch.nn.functional.logsigmoid(logit)
+        return self.stop_logit.log_probs(cond, self.end_offset, num_atoms)
 
     def _stop_latents(
         self, cond: Tensor, ends: Tensor, noise: Tensor | None, num_atoms: Tensor | None
@@ -361,16 +300,9 @@ class GraphAF(nn.Module):
         """The END decision's latents (n, stop_dim) and log-probabilities or densities (n,)."""
         if self.stop_flow is not None:
             x = self.dequantize(ends.long(), 2, noise)
-            return self.stop_flow.parameters_from(cond).forward(x)
+            return self.stop_flow.at(cond).forward(x)
         log_go, log_end = self.end_log_probs(cond, num_atoms)
-        # u ~ U(0, 1) falls in [0, P(END)) for END and in [P(END), 1) for go on, and
-        # z = Phi^-1(u). Go on is written as z = -Phi^-1(1 - u) so that u near 1 keeps
-        # its precision (a near-certain END, or an improbable one, still decodes exactly).
-        noise = torch.rand_like(log_end) if noise is None else noise[:, 0]
-        noise = noise.clamp(1e-6, 1 - 1e-6)
-        z_end = torch.special.ndtri(noise * log_end.exp())
-        z_go = -torch.special.ndtri((1 - noise) * log_go.exp())
-        return torch.where(ends, z_end, z_go).unsqueeze(1), torch.where(ends, log_end, log_go)
+        return EndClassifier.encode(log_go, log_end, ends, None if noise is None else noise[:, 0])
 
     def node_latents(
         self, cond: Tensor, target: Tensor, noise: Tensor | None, num_atoms: Tensor | None = None
@@ -382,14 +314,14 @@ class GraphAF(nn.Module):
         ``num_atoms`` is given, see :meth:`end_log_probs`)."""
         if not self.has_end_step:
             x = self.dequantize(target, self.num_node_classes, noise)
-            return self.node_flow.parameters_from(cond).forward(x)
+            return self.node_flow.at(cond).forward(x)
         k = self.stop_dim
         ends = target == self.end_class
         z_stop, ld = self._stop_latents(cond, ends, None if noise is None else noise[:, :k], num_atoms)
         go = (~ends).nonzero(as_tuple=True)[0]
         type_noise = None if noise is None else noise[go, k:]
         x_type = self.dequantize(target[go], self.vocab.size, type_noise)
-        z_go, ld_go = self.node_flow.parameters_from(cond[go]).forward(x_type)
+        z_go, ld_go = self.node_flow.at(cond[go]).forward(x_type)
         z_type = z_stop.new_zeros(len(target), self.vocab.size).index_copy(0, go, z_go)
         return torch.cat([z_stop, z_type], dim=1), ld.index_add(0, go, ld_go)
 
@@ -410,17 +342,16 @@ class GraphAF(nn.Module):
         """The atom type (or ``end_class``) that latents ``z`` (n, node_latent_dim) decode to;
         ``num_atoms`` (atoms so far) applies the END calibration (:meth:`end_log_probs`)."""
         if not self.has_end_step:
-            x = self.node_flow.parameters_from(cond).inverse(z)
+            x, _ = self.node_flow.at(cond).inverse(z)
             return x.argmax(dim=1) if allow_end else x[:, : self.end_class].argmax(dim=1)
         k = self.stop_dim
-        types = self.node_flow.parameters_from(cond).inverse(z[:, k:]).argmax(dim=1)
+        types = self.node_flow.at(cond).inverse(z[:, k:])[0].argmax(dim=1)
         if not allow_end:
             return types
         if self.stop_flow is not None:
-            stop = self.stop_flow.parameters_from(cond).inverse(z[:, :k]).argmax(dim=1) == 1
+            stop = self.stop_flow.at(cond).inverse(z[:, :k])[0].argmax(dim=1) == 1
         else:
-            # Phi(z) < P(END), compared as log Phi(z) < log P(END) to keep the tails exact.
-            stop = torch.special.log_ndtr(z[:, 0]) < self.end_log_probs(cond, num_atoms)[1]
+            stop = EndClassifier.decide(z[:, 0], self.end_log_probs(cond, num_atoms)[1])
         return torch.where(stop, torch.full_like(types, self.end_class), types)
 
     def log_likelihood(

@@ -58,7 +58,8 @@ def test_log_scales_are_bounded_and_an_untrained_stack_is_the_identity() -> None
     torch.testing.assert_close(ld, torch.zeros(5))
     with torch.no_grad():
         stack.out_bias.fill_(100.0)
-    layers = stack.at(torch.zeros(5, 8))
+    with torch.no_grad():
+        layers = stack.at(torch.zeros(5, 8))
     assert isinstance(layers, AffineLayers)
     assert float(layers.log_scale.max()) <= 0.5
 

@@ -46,3 +46,18 @@ def test_a_stricter_umask_is_respected(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert mode(Path(written)) == 0o600
+
+
+def test_an_atomic_write_is_whole_or_absent(tmp_path: Path, umask_022) -> None:
+    from flowstudio.files import atomic_write, atomic_write_bytes, atomic_write_text
+
+    target = tmp_path / "kept.txt"
+    atomic_write_text(target, "first\n")
+    with pytest.raises(RuntimeError, match="midway"), atomic_write(target) as stream:
+        stream.write(b"half of the sec")
+        raise RuntimeError("midway")
+    assert target.read_text() == "first\n"  # the previous file stays whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]  # no temporary left
+    payload = bytes(range(256)) * 4096
+    atomic_write_bytes(target, payload)
+    assert target.read_bytes() == payload and mode(target) == 0o644

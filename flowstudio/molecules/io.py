@@ -7,7 +7,7 @@ name or by which column parses) and SDF (``.sdf``/``.mol``); each also gzipped (
 
 Reading never crashes on a bad molecule: it is skipped, counted, and the first few reasons
 are kept for the user. Only a file with no usable molecule at all is an error.
-Writing is atomic: a temporary file in the same folder, then ``os.replace``.
+Writing is atomic (:func:`flowstudio.files.atomic_write`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import csv
 import gzip
 import io
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import IO, Any
 from rdkit import Chem
 
 from flowstudio.errors import BadInputError
-from flowstudio.files import give_ordinary_mode
+from flowstudio.files import atomic_write_bytes
 from flowstudio.inputs import MAX_REASONS_KEPT, SkipReport, require_regular_file
 from flowstudio.molecules.chem import Vocabulary, parse_smiles
 from flowstudio.molecules.formats import (
@@ -308,22 +307,9 @@ def write_molecules(
         data = gzip.compress(data, mtime=0)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic_write_bytes(path, data)
     except OSError as exc:  # permissions, a read-only or full disk, a file where a folder should be
         raise BadInputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        give_ordinary_mode(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise BadInputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

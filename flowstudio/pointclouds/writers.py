@@ -2,42 +2,29 @@
 
 Every writer has the signature ``write(stream, points, **options)`` and writes to an open
 binary stream; :func:`atomic_write` wraps it so that the file appears complete or not at
-all (a temporary file in the same folder, then ``os.replace``).
+all (:func:`flowstudio.files.atomic_write`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from flowstudio.files import give_ordinary_mode
+from flowstudio import files
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(stream)`` on a temporary file next to ``path``, then rename it.
+    """Call ``write(stream)`` on a temporary file next to ``path``, then rename it
+    (:func:`flowstudio.files.atomic_write`).
 
     A failure (an exception in ``write``, a full disk) removes the temporary file and
     leaves any previous ``path`` untouched.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        give_ordinary_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with files.atomic_write(path) as stream:
+        write(stream)
 
 
 def write_ply(stream: BinaryIO, points: np.ndarray, *, ascii: bool = False) -> None:

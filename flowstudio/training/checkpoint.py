@@ -13,14 +13,12 @@ Layout of the saved dict (``format`` and ``format_version`` identify it)::
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
 import os
 import platform
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +30,7 @@ from torch import Tensor
 
 from flowstudio import __version__
 from flowstudio.errors import CheckpointError, CheckpointKindError
-from flowstudio.files import give_ordinary_mode
+from flowstudio.files import atomic_write
 
 FORMAT = "flowstudio-checkpoint"
 FORMAT_VERSION = 1
@@ -86,9 +84,9 @@ def save_checkpoint(
     step: int = 0,
     metric: float | None = None,
 ) -> None:
-    """Write a checkpoint atomically: a temporary file in the same folder, then
-    ``os.replace``, so a crash mid-write never leaves a truncated ``path`` behind and the
-    previous checkpoint stays whole until the new one is complete.
+    """Write a checkpoint atomically (:func:`flowstudio.files.atomic_write`), so a crash
+    mid-write never leaves a truncated ``path`` behind and the previous checkpoint stays
+    whole until the new one is complete.
 
     The checkpoint is serialized in memory first and written with plain ``os.write``
     calls, so a full disk or a read-only folder surfaces as the ``OSError`` it is (PyTorch's
@@ -114,20 +112,8 @@ def save_checkpoint(
     _check_plain(payload, "checkpoint")
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        try:
-            write_all(fd, buffer.getbuffer())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        give_ordinary_mode(tmp_name)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    _sync_folder(path.parent)
+    with atomic_write(path) as stream:
+        write_all(stream.fileno(), buffer.getbuffer())
 
 
 def write_all(fd: int, data: memoryview) -> None:
@@ -137,16 +123,6 @@ def write_all(fd: int, data: memoryview) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename durable (best effort: not every platform opens folders)."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 _PLAIN = (str, int, float, bool, type(None))

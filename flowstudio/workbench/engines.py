@@ -95,14 +95,14 @@ def copy_checkpoint(source: Path, target: Path) -> Path:
     import shutil
 
     from flowstudio.errors import BadInputError
-    from flowstudio.pointclouds.writers import atomic_write
+    from flowstudio.files import atomic_write
 
     target = Path(target)
     if target.suffix == "":
         target = target.with_suffix(".pt")
     try:
-        with open(source, "rb") as data:
-            atomic_write(target, lambda stream: shutil.copyfileobj(data, stream))
+        with open(source, "rb") as data, atomic_write(target) as stream:
+            shutil.copyfileobj(data, stream)
     except OSError as exc:
         raise BadInputError(f"Could not save the checkpoint to {target}: {exc.strerror or exc}") from None
     return target

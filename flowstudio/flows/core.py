@@ -146,11 +146,6 @@ class Compose(Transform):
         return iter(self.transforms)
 
 
-def sum_except_batch(x: Tensor, batch_dims: int) -> Tensor:
-    """Sum a tensor over every axis after the first ``batch_dims`` ones."""
-    return x.reshape(*x.shape[:batch_dims], -1).sum(-1)
-
-
 def brute_force_logdet(transform: Transform, x: Tensor, context: Tensor | None = None) -> Tensor:
     """log|det J| of ``transform`` at each row of a (B, D) ``x`` from the full autograd Jacobian.
 

@@ -105,14 +105,6 @@ def try_canonical_smiles(text: str | None) -> str | None:
     return Chem.MolToSmiles(mol)
 
 
-def kekulized(mol: Chem.Mol) -> Chem.Mol:
-    """A copy with explicit single/double bonds instead of aromatic ones (GraphAF's bond
-    vocabulary has no aromatic type)."""
-    copy = Chem.Mol(mol)
-    Chem.Kekulize(copy, clearAromaticFlags=True)
-    return copy
-
-
 # --- properties -------------------------------------------------------------------------
 
 _sascorer_lock = threading.Lock()

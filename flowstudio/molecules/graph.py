@@ -118,10 +118,6 @@ def kekulized(mol: Chem.Mol) -> Chem.Mol:
     return mol
 
 
-def atom_key(atom: Chem.Atom) -> tuple[str, int]:
-    return atom.GetSymbol(), atom.GetFormalCharge()
-
-
 RawGraph = tuple[list[tuple[str, int]], np.ndarray]
 """A molecule read once: its ``(element, charge)`` atom keys and its bonds (E, 3)."""
 

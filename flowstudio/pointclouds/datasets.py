@@ -11,7 +11,6 @@ transform as a JSON-able dict so that samples can be written back in that frame
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
-from flowstudio.pointclouds.io import DEFAULT_COLLECTION_POINTS, ShapeCollection, read_collection
+from flowstudio.pointclouds.io import ShapeCollection
 
 NORMALIZATION_MODES = ("dataset", "shape", "none")
 
@@ -183,13 +182,6 @@ class PointCloudDataset:
             n_test = min(n - 1, max(1, round(n * test_fraction)))
             split[np.random.default_rng(seed).permutation(n)[:n_test]] = "test"
         return split
-
-    @classmethod
-    def from_path(
-        cls, path: str | Path, n_points: int | None = DEFAULT_COLLECTION_POINTS, seed: int = 0, **kwargs: Any
-    ) -> PointCloudDataset:
-        """Read a collection (or one shape) with :func:`read_collection` and hold it."""
-        return cls(read_collection(path, n_points=n_points, seed=seed), seed=seed, **kwargs)
 
     @property
     def points_per_shape(self) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from rdkit import Chem
 
 from flowstudio.errors import BadInputError
 from flowstudio.molecules.chem import (
@@ -11,7 +10,6 @@ from flowstudio.molecules.chem import (
     Vocabulary,
     canonical_smiles,
     format_charge,
-    kekulized,
     parse_smiles,
     properties,
     try_canonical_smiles,
@@ -53,11 +51,6 @@ def test_canonical_smiles_is_the_same_for_every_spelling() -> None:
     assert try_canonical_smiles("C1CC") is None
     assert try_canonical_smiles(None) is None
     assert try_canonical_smiles("C(O)C") == "CCO"
-
-
-def test_kekulized_has_no_aromatic_bonds() -> None:
-    mol = kekulized(parse_smiles("c1ccccc1"))
-    assert {b.GetBondType() for b in mol.GetBonds()} == {Chem.BondType.SINGLE, Chem.BondType.DOUBLE}
 
 
 def test_properties_of_aspirin() -> None:

@@ -15,6 +15,7 @@ from flowstudio.molecules.graph import (
     build_vocabulary,
     fitting_order,
     graph_to_mol,
+    kekulized,
     mol_to_graph,
 )
 
@@ -89,3 +90,8 @@ def test_molecules_outside_the_vocabulary_are_refused() -> None:
         mol_to_graph(Chem.MolFromSmiles("CC.O"), vocab)
     with pytest.raises(BadInputError):
         build_vocabulary([])
+
+
+def test_kekulized_has_no_aromatic_bonds() -> None:
+    mol = kekulized(Chem.MolFromSmiles("c1ccccc1"))
+    assert {b.GetBondType() for b in mol.GetBonds()} == {Chem.BondType.SINGLE, Chem.BondType.DOUBLE}

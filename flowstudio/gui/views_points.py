@@ -177,7 +177,8 @@ class CloudView(VtkView):
                 clim = (clim[0], clim[0] + 1e-6)
         labels = list(labels) if labels else []
         scene = (tuple(len(c) for c in clouds), columns, scalars is None, scalar_title, cmap, tuple(labels))
-        if scene == self._scene and self._cloud is not None:
+        # in place only without labels: they sit under their shapes, which move with new clouds
+        if scene == self._scene and self._cloud is not None and not labels:
             self._cloud.points = points
             self._cloud["values"] = values
             self._actor.mapper.scalar_range = clim

@@ -1,6 +1,7 @@
-"""The density-slice view: ``log p`` on a plane painted as a viridis heat map with its
-axes, a colour bar and the data points near the plane overlaid (plain QPainter: a 2-D
-image needs no VTK render window)."""
+"""The density-slice view: ``log p`` on a plane painted as a viridis heat map over a robust
+colour range, with log-density contours, its axes, a colour bar and the conditioning
+shape's points near the plane overlaid (plain QPainter: a 2-D image needs no VTK render
+window); and :class:`ShapeAndPlaneView`, the conditioning shape in 3-D with the plane."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from flowstudio.gui.views_points import CLOUD_BG
+from flowstudio.gui.views_points import CLOUD_BG, CloudView
+from flowstudio.workbench.slices import robust_range
 
 _VIRIDIS = np.array(
     [
@@ -52,6 +54,7 @@ class DensitySliceView(QWidget):
         self._points = np.zeros((0, 2), dtype=np.float32)
         self._range = (0.0, 1.0)
         self._axes = ("x", "y")
+        self._contours: tuple[tuple[float, np.ndarray], ...] = ()
         self.caption = ""
         self.placeholder = "Train or open a model to see its density on a plane."
 
@@ -62,11 +65,15 @@ class DensitySliceView(QWidget):
         points: np.ndarray | None = None,
         axes: tuple[str, str] = ("x", "y"),
         caption: str = "",
+        color_range: tuple[float, float] | None = None,
+        contours: tuple[tuple[float, np.ndarray], ...] = (),
     ) -> None:
-        """``log_p`` (H, W) over ``extent`` (u0, u1, v0, v1); ``points`` (M, 2) in (u, v)."""
+        """``log_p`` (H, W) over ``extent`` (u0, u1, v0, v1); ``points`` (M, 2) in (u, v);
+        values under ``color_range`` take its lowest colour; ``contours`` are (level,
+        (M, 2, 2) segments in (u, v)) drawn as lines."""
         log_p = np.asarray(log_p, dtype=np.float64)
-        finite = log_p[np.isfinite(log_p)]
-        lo, hi = (float(np.percentile(finite, 1)), float(finite.max())) if finite.size else (0.0, 1.0)
+        lo, hi = color_range if color_range is not None else robust_range(log_p)
+        self._contours = contours
         rgb = np.ascontiguousarray(colormap(log_p[::-1], lo, hi))  # row 0 is the top (largest v)
         h, w = log_p.shape
         self._image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
@@ -100,6 +107,21 @@ class DensitySliceView(QWidget):
         p.drawImage(area, self._image)
         u0, u1, v0, v1 = self._extent
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
+
+        def to_px(uv: np.ndarray) -> np.ndarray:
+            x = area.left() + (uv[..., 0] - u0) / (u1 - u0) * area.width()
+            y = area.bottom() - (uv[..., 1] - v0) / (v1 - v0) * area.height()
+            return np.stack([x, y], axis=-1)
+
+        lo, hi = self._range
+        p.save()
+        p.setClipRect(area)
+        for level, segments in self._contours:
+            shade = int(140 + 115 * (level - lo) / (hi - lo or 1.0))
+            p.setPen(QPen(QColor(255, 255, 255, shade), 1.0))
+            for (x0, y0), (x1, y1) in to_px(segments).tolist():
+                p.drawLine(QPointF(x0, y0), QPointF(x1, y1))
+        p.restore()
         if len(self._points):
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(255, 255, 255, 190))
@@ -137,13 +159,42 @@ class DensitySliceView(QWidget):
         ramp = colormap(np.linspace(1, 0, 128)[:, None].repeat(2, axis=1), 0, 1)
         ramp = np.ascontiguousarray(ramp)
         p.drawImage(bar, QImage(ramp.data, 2, 128, 6, QImage.Format.Format_RGB888).copy())
-        lo, hi = self._range
         p.drawText(QRectF(bar.right() + 4, bar.top() - 2, 70, 16), Qt.AlignmentFlag.AlignLeft, f"{hi:.2f}")
         p.drawText(
-            QRectF(bar.right() + 4, bar.bottom() - 14, 70, 16), Qt.AlignmentFlag.AlignLeft, f"{lo:.2f}"
+            QRectF(bar.right() + 4, bar.bottom() - 14, 70, 16), Qt.AlignmentFlag.AlignLeft, f"≤ {lo:.2f}"
         )
+        p.setPen(QPen(QColor(255, 255, 255, 200), 1.0))
+        for level, _ in self._contours:  # the contour levels marked on the colour bar
+            y = bar.bottom() - (level - lo) / (hi - lo or 1.0) * bar.height()
+            p.drawLine(QPointF(bar.left() - 3, y), QPointF(bar.right(), y))
+        p.setPen(QColor("#c9d1d9"))
         p.drawText(QRectF(bar.right() + 4, bar.center().y() - 8, 70, 16), Qt.AlignmentFlag.AlignLeft, "log p")
         p.end()
 
     def save_png(self, path: str) -> None:
         self.grab().save(path, "PNG")
+
+
+class ShapeAndPlaneView(CloudView):
+    """The shape a slice is conditioned on, in 3-D, with the slice's plane through it."""
+
+    def show_shape_and_plane(self, shape: np.ndarray, corners: np.ndarray | None, title: str = "") -> None:
+        if self.defer(self.show_shape_and_plane, shape, corners, title):
+            return
+        first = self.draw_count == 0
+        self.show_clouds([shape], title=title, reset_camera=first)
+        if corners is None or self.plotter is None:
+            return
+        if first:  # from above and aside: the plane seen edge-on or face-on hides where it cuts
+            self.plotter.camera.parallel_projection = False
+            self.plotter.view_isometric(render=False)
+            self.plotter.reset_camera(render=False)
+        import pyvista as pv
+
+        shifted = np.asarray(corners, dtype=np.float64) - np.asarray(shape, dtype=np.float64).mean(axis=0)
+        plane = pv.PolyData(shifted, faces=[4, 0, 1, 2, 3])
+        self.plotter.add_mesh(plane, color="#58a6ff", opacity=0.35, name="slice-plane", render=False)
+        self.plotter.add_mesh(
+            plane.extract_all_edges(), color="#58a6ff", line_width=2, name="slice-edge", render=False
+        )
+        self.plotter.render()

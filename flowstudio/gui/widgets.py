@@ -7,6 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
     QHBoxLayout,
     QLabel,
     QLayout,
@@ -144,6 +146,19 @@ class LabeledSlider(QWidget):
     def _changed(self, _: int) -> None:
         self.readout.setText(self.fmt.format(self.value()))
         self.value_changed.emit(self.value())
+
+
+def make_searchable(combo: QComboBox) -> QComboBox:
+    """Let the user type part of a name to find it in a long list (a shape collection's
+    200+ names): the combo becomes editable with a completer matching anywhere, case-blind."""
+    combo.setEditable(True)
+    combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+    completer = combo.completer()
+    completer.setFilterMode(Qt.MatchFlag.MatchContains)
+    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+    combo.lineEdit().setPlaceholderText("type to search")
+    return combo
 
 
 def controls_row(*widgets: QWidget) -> QHBoxLayout:

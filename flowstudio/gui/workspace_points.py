@@ -90,6 +90,7 @@ class PointsWorkspace(Workspace):
         middle = min(len(points), SHAPE_CHOICES) // 2 if len(points) > 1 else None
         self.interpolation_page.set_shapes(choices, middle)
         self.reconstruction_page.set_shapes(choices)
+        self.slice_page.set_shapes(choices)
         self.slice_page.fit_offset(points)
         self.show_first_tab()
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from flowstudio.errors import BadInputError
 from flowstudio.params import Param
+from flowstudio.workbench import slices
 from flowstudio.workbench.data import DataInfo, Exported, Sample
 from flowstudio.workbench.kinds import DataKind
 
@@ -48,13 +49,19 @@ def has_latent(task: Any) -> bool:
 class SliceImage:
     """A density slice ready to draw: ``log_p`` over the plane's (s, t) square, its extent
     ``(s0, s1, t0, t1)`` about the plane's centre, the reference points near the plane in
-    (s, t), the data axes s and t run along, and a caption."""
+    (s, t), the data axes s and t run along, and a caption; the robust colour range and
+    the log-density contours (level, (M, 2, 2) segments in (s, t)) of
+    :mod:`~flowstudio.workbench.slices`, and the plane's four corners in the data frame
+    (to draw the plane through the conditioning shape in 3-D)."""
 
     log_p: np.ndarray
     extent: tuple[float, float, float, float]
     overlay: np.ndarray | None
     axes: tuple[str, str]
     caption: str
+    color_range: tuple[float, float] = (0.0, 1.0)
+    contours: tuple[tuple[float, np.ndarray], ...] = ()
+    corners: np.ndarray | None = None
 
 
 def slice_image(
@@ -78,7 +85,15 @@ def slice_image(
         overlay = np.column_stack([rel @ u_hat, rel @ v_hat])
     axes = tuple("xyz"[int(np.argmax(np.abs(d)))] for d in (u_hat, v_hat))
     caption = f"plane {axis} = {offset:.3f} · points within ±{band:.3f} overlaid"
-    return SliceImage(log_p.T, (s0, s0 + nu, t0, t0 + nv), overlay, axes, caption)  # type: ignore[arg-type]
+    lo, hi = slices.robust_range(log_p)
+    s = s0 + np.linspace(0.0, nu, len(coords))
+    t = t0 + np.linspace(0.0, nv, log_p.shape[1])
+    contours = tuple(
+        (level, slices.contour_segments(log_p, s, t, level)) for level in slices.contour_levels(lo, hi)
+    )
+    corners = np.array([coords[0, 0], coords[-1, 0], coords[-1, -1], coords[0, -1]])
+    extent = (s0, s0 + nu, t0, t0 + nv)
+    return SliceImage(log_p.T, extent, overlay, axes, caption, (lo, hi), contours, corners)  # type: ignore[arg-type]
 
 
 class PointsKind(DataKind):
@@ -172,11 +187,16 @@ class PointsKind(DataKind):
         reference: np.ndarray | None,
     ) -> SliceImage:
         """log p on the plane ``axis = offset``, over a square that covers ``shapes`` with a
-        margin (the engine's default square follows the normalization when there are none)."""
+        margin (the engine's default square follows the normalization when there are none).
+
+        ``reference`` is the conditioning shape: a model with a shape latent (PointFlow)
+        is conditioned on its encoding, so the density and the points drawn on it belong
+        to the same shape (a latent drawn from the prior would show some other shape)."""
         from flowstudio.pointclouds import analyses
 
         extent = 0.6 * float(np.ptp(shapes.reshape(-1, 3), axis=0).max()) if shapes is not None else None
-        coords, log_p = analyses.density_slice(task, axis, offset, resolution, extent=extent)
+        latent = analyses.encode(task, reference) if reference is not None and has_latent(task) else None
+        coords, log_p = analyses.density_slice(task, axis, offset, resolution, extent=extent, latent=latent)
         return slice_image(coords, log_p, reference, axis, offset)
 
     def trajectory(self, task: Any) -> np.ndarray:

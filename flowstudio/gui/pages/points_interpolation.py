@@ -1,14 +1,18 @@
 """Shapes decoded along the straight path between two shapes' latents (PointFlow): the
-whole strip, or the two ends and the shape at t."""
+whole strip as a grid of large cells, or the two ends and the shape at t; Play animates t
+back and forth. The endpoint lists are searchable by name."""
 
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QSpinBox
 
 from flowstudio.gui.pages.base import NO_MODEL, LatentPage
 from flowstudio.gui.views_points import CloudView
-from flowstudio.gui.widgets import LabeledSlider, controls_row
+from flowstudio.gui.widgets import LabeledSlider, controls_row, icon, make_searchable
+
+FRAME_MS = 120
 
 
 class PointInterpolationPage(LatentPage):
@@ -21,8 +25,9 @@ class PointInterpolationPage(LatentPage):
         self.shape_a = QComboBox(self)
         self.shape_b = QComboBox(self)
         for combo, tip in ((self.shape_a, "First shape"), (self.shape_b, "Second shape")):
-            combo.setToolTip(tip)
-            combo.setMinimumWidth(140)
+            make_searchable(combo)
+            combo.setToolTip(f"{tip}: type part of its name to find it")
+            combo.setMinimumWidth(160)
         self.steps = QSpinBox(self)
         self.steps.setRange(2, 24)
         self.steps.setValue(8)
@@ -34,6 +39,14 @@ class PointInterpolationPage(LatentPage):
         self.strip = QCheckBox("Whole strip", self)
         self.strip.setToolTip("Show every step side by side; moving t shows one step between the two ends")
         self.strip.setChecked(True)
+        self.play = QPushButton(icon("play"), "Play", self)
+        self.play.setCheckable(True)
+        self.play.setToolTip("Animate the shape moving along the path, back and forth")
+        self._timer = QTimer(self)
+        self._timer.setInterval(FRAME_MS)
+        self._timer.timeout.connect(self._advance)
+        self._direction = 1
+        self.play.toggled.connect(self._play)
         self.view = CloudView(self, f"{self.needs}\n{NO_MODEL}")
         self.frames: np.ndarray | None = None
         self.button.clicked.connect(self.refresh)
@@ -49,6 +62,7 @@ class PointInterpolationPage(LatentPage):
                 self.button,
                 self.strip,
                 self.slider,
+                self.play,
             ),
             self.view,
         )
@@ -89,10 +103,29 @@ class PointInterpolationPage(LatentPage):
         if frames is None:
             return
         n = len(frames)
-        if self.strip.isChecked():
-            self.view.show_clouds(list(frames), labels=[f"t={i / (n - 1):.2f}" for i in range(n)], columns=n)
+        if self.strip.isChecked():  # a grid: cells as large as the view allows
+            self.view.show_clouds(list(frames), labels=[f"t={i / (n - 1):.2f}" for i in range(n)])
         else:
             i = round(self.slider.value() * (n - 1))
             self.view.show_clouds(
                 [frames[0], frames[i], frames[-1]], labels=["A", f"t={i / (n - 1):.2f}", "B"], columns=3
             )
+
+    def _play(self, on: bool) -> None:
+        if on and self.frames is not None:
+            self.strip.setChecked(False)
+            self._timer.start()
+        else:
+            self._timer.stop()
+            self.play.setChecked(False)
+
+    def _advance(self) -> None:
+        """The next step along the path; at either end the animation turns back."""
+        if self.frames is None:
+            return
+        n = len(self.frames)
+        i = round(self.slider.value() * (n - 1)) + self._direction
+        if not 0 <= i < n:
+            self._direction = -self._direction
+            i += 2 * self._direction
+        self.slider.set_value(min(max(i, 0), n - 1) / (n - 1))

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
 
 from flowstudio.gui.pages.base import NO_MODEL, LatentPage
 from flowstudio.gui.views_points import CloudView
-from flowstudio.gui.widgets import controls_row
+from flowstudio.gui.widgets import controls_row, make_searchable
 from flowstudio.workbench.points import thin
 
 
@@ -18,7 +18,7 @@ class ReconstructionPage(LatentPage):
 
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
-        self.shape = QComboBox(self)
+        self.shape = make_searchable(QComboBox(self))
         self.shape.setMinimumWidth(160)
         self.shape.setToolTip("The input shape to encode and decode")
         self.button = QPushButton("Reconstruct", self)

@@ -1,0 +1,109 @@
+"""Views that read well (issue 15): the density slice's robust colours, contours and the
+conditioning shape with its plane; 'Color by log p(x)' recolours the shapes shown; the
+interpolation's searchable ends, grid strip and animation; labels that stay under their
+shapes; the loss chart's panes, log scale and smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from flowstudio.workbench.slices import SLICE_RANGE_NATS
+from tests.gui.conftest import changed, grab, train_tiny
+
+pytestmark = pytest.mark.gui
+
+
+def test_trained_views(window, qtbot) -> None:
+    ws = window.points
+    train_tiny(qtbot, ws, iters=3)
+    qtbot.waitUntil(lambda: ws.state == "idle" and ws.model is not None, timeout=60_000)
+
+    # the slice: conditioned on a picked shape, drawn beside it in 3-D with the plane
+    page = ws.slice_page
+    ws.tabs.setCurrentWidget(page)
+    page.resolution.setValue(32)
+    page.shape.setCurrentIndex(3)
+    page.refresh()
+    qtbot.waitUntil(lambda: page.image is not None and not ws.jobs.busy, timeout=60_000)
+    lo, hi = page.image.color_range
+    assert 0 < hi - lo <= SLICE_RANGE_NATS + 1e-9
+    assert np.nanmin(page.image.log_p) < lo  # the far plane is clipped, not stretching the colours
+    assert page.image.contours and all(len(seg) for _, seg in page.image.contours)
+    pixels = grab(page.view).astype(float)
+    assert pixels.std() > 20  # not one colour
+    qtbot.waitUntil(lambda: page.shape_view.draw_count >= 1, timeout=10_000)
+    assert page.shape_view.plotter.actors.get("slice-plane") is not None
+
+    # recolouring keeps the very clouds shown
+    ws.tabs.setCurrentWidget(ws.samples_page)
+    qtbot.waitUntil(lambda: ws.sampled is not None and not ws.jobs.busy, timeout=60_000)
+    shown, before = ws.sampled, ws.samples_view.image()
+    ws.color_by_logp.setChecked(True)
+    qtbot.waitUntil(lambda: ws.samples_page.logp is not None and not ws.jobs.busy, timeout=60_000)
+    assert ws.sampled is shown and ws.samples_page.logp.shape == shown.shape[:2]
+    assert changed(before, ws.samples_view.image())
+
+    # interpolation: searchable ends, a grid strip, an animation
+    page = ws.interpolation_page
+    ws.tabs.setCurrentWidget(page)
+    assert page.shape_a.isEditable()
+    completer = page.shape_a.completer()
+    assert completer.filterMode() == Qt.MatchFlag.MatchContains
+    completer.setCompletionPrefix("chair")
+    assert completer.completionCount() > 0
+    page.steps.setValue(4)
+    page.refresh()
+    qtbot.waitUntil(lambda: page.frames is not None and not ws.jobs.busy, timeout=60_000)
+    page.slider.set_value(0.0)
+    page.play.setChecked(True)
+    qtbot.waitUntil(lambda: page.slider.value() > 0, timeout=5_000)
+    assert not page.strip.isChecked()
+    page.play.setChecked(False)
+
+
+def test_labels_stay_under_their_shapes(window, qtbot) -> None:
+    """Drawing new clouds of the same layout must look exactly like drawing them afresh."""
+    from flowstudio.gui.views_points import CloudView
+
+    rng = np.random.default_rng(0)
+    small = [rng.normal(size=(200, 3)).astype(np.float32) * 0.2 for _ in range(3)]
+    large = [c * 4 + np.array([0, 2, 0], np.float32) for c in small]
+    redrawn, fresh = CloudView(window), CloudView(window)
+    for view in (redrawn, fresh):
+        view.resize(600, 300)
+        view.show()
+    redrawn.show_clouds(small, labels=["a", "b", "c"], columns=3)
+    redrawn.show_clouds(large, labels=["a", "b", "c"], columns=3, reset_camera=True)
+    fresh.show_clouds(large, labels=["a", "b", "c"], columns=3, reset_camera=True)
+    assert not changed(redrawn.image(), fresh.image(), threshold=0.5)
+    for view in (redrawn, fresh):
+        view.close_view()
+
+
+def test_loss_chart_panes_log_and_smoothing(qtbot) -> None:
+    from flowstudio.gui.charts import LossChart
+
+    chart = LossChart()
+    qtbot.addWidget(chart)
+    chart.resize(800, 400)
+    chart.show()
+    rng = np.random.default_rng(0)
+    for step in range(1, 300):
+        nll = 3000 * np.exp(-step / 40) - 5 + rng.normal(0, 3)
+        chart.add(step, {"nll": nll, "kinetic": 0.02 + 0.01 * rng.random()}, {"NFE forward": 20 + step // 30})
+    plain = grab(chart)
+    assert len(chart.panes) == 1
+    chart.panes_button.setChecked(True)
+    panes = grab(chart)
+    assert [[s.name for s in pane.series] for pane in chart.panes] == [["nll"], ["kinetic"], ["NFE forward"]]
+    assert changed(plain, panes)
+    kinetic = chart.panes[1]
+    assert kinetic.rng[1] - kinetic.rng[0] < 0.05  # the small term has a scale of its own
+    chart.panes_button.setChecked(False)
+    chart.log_button.setChecked(True)
+    logged = grab(chart)
+    assert changed(plain, logged)
+    chart.smooth_button.setChecked(True)
+    assert changed(logged, grab(chart))

@@ -27,6 +27,7 @@ from rdkit import Chem
 from torch import Tensor
 
 from flowstudio.molecules.chemistry_check import RingCheck
+from flowstudio.molecules.conjugation_features import ConjugationTracker, lone_pair_donors
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, graph_to_mol
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.ring_features import RingTracker, ring_index
@@ -99,6 +100,11 @@ class _BatchState:
         width = model.config.flow_layers * model.config.st_hidden
         self.edge_state = torch.zeros(batch, width, device=device)
         self.rings = RingTracker(batch, n_max, device)
+        self.conjugation = (
+            ConjugationTracker(batch, n_max, lone_pair_donors(model.vocab), device)
+            if model.config.conjugation_features
+            else None
+        )
         # The R-GCN embedding of an atom without bonds depends on its type alone: a new
         # atom adds it to its molecule's cached embeddings instead of a re-run.
         types = torch.arange(model.vocab.size, device=device)
@@ -182,7 +188,15 @@ class _BatchState:
         self.valence[molecules, j] += klass
         self.parent[molecules, i] = torch.minimum(self.parent[molecules, i], torch.full_like(molecules, j))
         self.dirty[molecules] = True
+        if self.conjugation is not None:  # before the distances change: the ring it closes
+            self.conjugation.add_bonds(molecules, i, j, klass, self.rings.distance, self.atoms)
         self.rings.add_bonds(molecules, i, j)
+
+    def conjugation_index(self, molecules: Tensor, i: int, j: int) -> Tensor | None:
+        """The bond step ``(i, j)``'s conjugation features (None: the model has none)."""
+        if self.conjugation is None:
+            return None
+        return self.conjugation.index(molecules, i, j, self.rings.distance, self.atoms)
 
 
 @contextmanager
@@ -277,6 +291,7 @@ def _generate_batch(
             cond = model.edge_conditions(
                 state.edge_state[grown], state.node_emb[grown, j], offset, pair, order,
                 ring_index(distance, ring_i, ring_j),
+                state.conjugation_index(grown, i, j),
             )
             flow = model.edge_flow.at(cond)
             z = (

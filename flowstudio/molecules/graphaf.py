@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from flowstudio.flows.conditional_affine import ConditionalAffineStack
 from flowstudio.flows.distributions import standard_normal_log_prob
+from flowstudio.molecules.conjugation_features import CONJUGATION_LEVELS
 from flowstudio.molecules.end_step import EndClassifier
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary
 from flowstudio.molecules.packing import PackedSteps, open_atoms
@@ -69,6 +70,7 @@ class GraphAFConfig:
     end_classifier: bool = True
     size_feature: bool = True
     ring_features: bool = True
+    conjugation_features: bool = False  # on in the presets; runs from before it have none
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +131,11 @@ class GraphAF(nn.Module):
         self.edge_first_ring = nn.Embedding(RING_LEVELS, layers * h) if config.ring_features else None
         if self.edge_first_ring is not None:
             nn.init.zeros_(self.edge_first_ring.weight)
+        # Pi bonds at i and j, the ring's atoms without one, aromatic-like rings. Zero at first.
+        self.edge_first_conjugation: nn.Embedding | None = None
+        if config.conjugation_features:
+            self.edge_first_conjugation = nn.Embedding(CONJUGATION_LEVELS, layers * h)
+            nn.init.zeros_(self.edge_first_conjugation.weight)
         # The ring check's allowed ring sizes (flowstudio.molecules.chemistry_check), set by
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
@@ -192,10 +199,19 @@ class GraphAF(nn.Module):
         return self.edge_first_graph(graph_emb) + self.edge_first_i(newest_emb)
 
     def edge_conditions(
-        self, state_part: Tensor, j_emb: Tensor, offset: Tensor, room: Tensor, order: Tensor, ring: Tensor
+        self,
+        state_part: Tensor,
+        j_emb: Tensor,
+        offset: Tensor,
+        room: Tensor,
+        order: Tensor,
+        ring: Tensor,
+        conjugation: Tensor | None = None,
     ) -> Tensor:
         """The edge MLPs' first layer; ``room`` from :meth:`room_index`, ``order`` from
-        :meth:`order_index`, ``ring`` from :func:`~flowstudio.molecules.ring_features.ring_index`."""
+        :meth:`order_index`, ``ring`` from :func:`~flowstudio.molecules.ring_features.ring_index`,
+        ``conjugation`` (models with it) from
+        :func:`~flowstudio.molecules.conjugation_features.conjugation_index`."""
         out = state_part + self.edge_first_j(j_emb) + self.edge_first_offset(offset)
         if self.edge_first_room is not None:
             out = out + self.edge_first_room(room)
@@ -203,6 +219,10 @@ class GraphAF(nn.Module):
             out = out + self.edge_first_order(order)
         if self.edge_first_ring is not None:
             out = out + self.edge_first_ring(ring)
+        if self.edge_first_conjugation is not None:
+            if conjugation is None:
+                raise ValueError("this model's bond steps need their conjugation_index")
+            out = out + self.edge_first_conjugation(conjugation)
         return out
 
     def valence_left(self, types: Tensor, used: Tensor) -> Tensor:
@@ -277,7 +297,13 @@ class GraphAF(nn.Module):
         )
         order = self.order_index(packed.edge_closed, packed.edge_used_i)
         edge_cond = self.edge_conditions(
-            state_part[packed.edge_state], j_emb, packed.edge_offset, room, order, packed.edge_ring
+            state_part[packed.edge_state],
+            j_emb,
+            packed.edge_offset,
+            room,
+            order,
+            packed.edge_ring,
+            packed.edge_conjugation,
         )
         x_edge = self.dequantize(packed.edge_target, NUM_EDGE_CLASSES, edge_noise)
         z_edge, ld_edge = self.edge_flow.at(edge_cond).forward(x_edge)

@@ -150,6 +150,13 @@ class MoleculeSettings:
         "atoms in the graph so far) and whether both atoms are already in rings (FlowStudio's addition): "
         "without it the model cannot see whether a bond closes a benzene ring or a macrocycle.",
     )
+    conjugation_features: bool = setting(
+        True,
+        "Tell each bond step the double bonds both atoms already have, how many atoms of the ring it would "
+        "close have none, and whether both atoms are in an aromatic-like ring (FlowStudio's addition): "
+        "whether a bond of a Kekule structure is single or double depends on them, and without them rings "
+        "come out partly saturated.",
+    )
     # -- training ------------------------------------------------------------
     batch_size: int = setting(
         64,

@@ -194,6 +194,7 @@ class MoleculeTask:
         known.setdefault("end_classifier", False)
         known.setdefault("size_feature", False)
         known.setdefault("ring_features", False)
+        known.setdefault("conjugation_features", False)
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")

@@ -160,3 +160,22 @@ def test_decoding_with_conjugation_features_reconstructs_molecules() -> None:
     _randomize(model)
     decoded = decode_latents(model, encode(model, mols, seed=2)).mols
     assert [Chem.MolToSmiles(m) for m in decoded] == [Chem.MolToSmiles(m) for m in mols]
+
+
+def test_presets_train_with_them_and_runs_from_before_load_without() -> None:
+    from flowstudio.molecules.task import MoleculeTask
+    from tests.molecules.test_task import SMILES as TASK_SMILES
+    from tests.molecules.test_task import TINY as TASK_TINY
+
+    for preset in ("quick", "full"):
+        task = MoleculeTask(TASK_SMILES, preset, TASK_TINY)
+        assert task.model.edge_first_conjugation is not None
+        again = MoleculeTask.from_config(task.config())
+        again.model.load_state_dict(task.model.state_dict())
+        assert again.model.edge_first_conjugation is not None
+    old = task.config()
+    del old["values"]["conjugation_features"]
+    state = {k: v for k, v in task.model.state_dict().items() if "conjugation" not in k}
+    restored = MoleculeTask.from_config(old)
+    restored.model.load_state_dict(state)  # strict: the old run's weights, nothing missing
+    assert restored.model.edge_first_conjugation is None

@@ -10,7 +10,11 @@ The state is ``(z, logdet, kinetic, jacobian)`` while training with regularizati
 
 (Chen et al. 2018; Finlay et al. 2020). The adaptive solvers' error norm is the largest
 RMS over ``z`` and ``logdet`` only: the two RNODE channels are integrated along but never
-shrink a step, so regularizing does not by itself cost function evaluations.
+shrink a step, so regularizing does not by itself cost function evaluations. With
+``adjoint=True`` the backward solve of the augmented state ``(t, y, a_y, a_θ)`` gets its
+own norm (:func:`_adjoint_error_norm`, passed as torchdiffeq's ``adjoint_options``): the
+time, ``z`` and ``logdet`` with their adjoints, and the parameter adjoints; the RNODE
+channels and their adjoints stay out of its step control too.
 """
 
 from __future__ import annotations
@@ -147,6 +151,29 @@ def _error_norm(n_controlled: int) -> Callable[[Sequence[Tensor]], Tensor]:
     return norm
 
 
+def _adjoint_error_norm(n_states: int, n_controlled: int) -> Callable[[Sequence[Tensor]], Tensor]:
+    """The backward (adjoint) solve's error norm, restricted like :func:`_error_norm`.
+
+    torchdiffeq gives a custom adjoint norm the augmented state flattened into one tuple
+    ``(t, *y, *a_y, *a_θ)``: the time, the ``n_states`` states re-integrated backwards, their
+    adjoints ``a_y = ∂L/∂y`` and the parameter adjoints ``a_θ``. The norm is the largest RMS
+    over the time, the first ``n_controlled`` states and their adjoints, and every parameter
+    adjoint (torchdiffeq's default, here written out so that it cannot drift from the forward
+    norm); the RNODE channels, whose adjoints are constants, never shrink a backward step.
+    """
+
+    def rms(x: Tensor) -> Tensor:
+        return x.pow(2).mean().sqrt()
+
+    def norm(tensors: Sequence[Tensor]) -> Tensor:
+        t, states = tensors[0], tensors[1 : 1 + n_states]
+        adjoints, parameters = tensors[1 + n_states : 1 + 2 * n_states], tensors[1 + 2 * n_states :]
+        controlled = [*states[:n_controlled], *adjoints[:n_controlled], *parameters]
+        return max([t.abs(), *(rms(x) for x in controlled)])
+
+    return norm
+
+
 @dataclass(frozen=True)
 class SolverSettings:
     """How to integrate: a torchdiffeq method with its tolerances or step size."""
@@ -197,16 +224,22 @@ def _checked_odeint(
     adjoint_params: tuple[Tensor, ...],
 ) -> tuple[Tensor, ...]:
     method, atol, rtol = settings.method, settings.atol, settings.rtol
+    controlled = min(2, len(state))
     if method in FIXED_STEP_SOLVERS:
         options: dict = {"step_size": settings.step_size}
+        adjoint_options = dict(options)
     else:
-        options = {"norm": _error_norm(min(2, len(state)))}
+        options = {"norm": _error_norm(controlled)}
+        adjoint_options = {"norm": _adjoint_error_norm(len(state), controlled)}
     what = dynamics.solver = settings.describe()
     try:
         if settings.adjoint:
             out = odeint_adjoint(
                 dynamics, state, times, rtol=rtol, atol=atol, method=method, options=options,
-                adjoint_params=adjoint_params,
+                adjoint_options=adjoint_options,
+                # torchdiffeq leaves out frozen parameters itself, with a warning when the
+                # adjoint norm is custom: leave them out here.
+                adjoint_params=tuple(p for p in adjoint_params if p.requires_grad),
             )
         else:
             out = odeint(dynamics, state, times, rtol=rtol, atol=atol, method=method, options=options)

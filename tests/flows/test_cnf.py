@@ -374,6 +374,23 @@ def test_nfe_counters_count_forward_and_backward(adjoint: bool) -> None:
     assert count_nfe(flow) == (0, 0)
 
 
+def test_the_rnode_channels_stay_out_of_the_adjoint_solves_step_control() -> None:
+    # The same solves with the two RNODE channels (training mode) and without them
+    # (evaluation mode; the exact trace in both), the loss on z and log p alone: if the
+    # channels and their adjoints never shrink a step, both take the same steps forward and
+    # in the adjoint solve backward (a norm over every channel makes the backward differ).
+    torch.manual_seed(0)
+    flow = make_cnf_flow(2, hidden=(16,), adjoint=True, trace="exact", atol=1e-5, rtol=1e-5)
+    x = 3 * torch.randn(64, 2)
+    counts = []
+    for training in (True, False):
+        flow.train(training)
+        reset_nfe(flow)
+        flow.log_prob(x).mean().neg().backward()
+        counts.append(count_nfe(flow))
+    assert counts[0][1] > 0 and counts[0] == counts[1]
+
+
 @pytest.mark.timeout(60)
 def test_blow_up_raises_a_clear_error_quickly() -> None:
     # dz/dt = 20 z^2 leaves every bounded set before t = 1 / (20 z0).

@@ -37,7 +37,7 @@ class DenseGraphAFBaseline:
 
     def __init__(self, model: GraphAF) -> None:
         m = model
-        additions = (m.edge_first_room, m.edge_first_order, m.edge_flow.angles_out, m.stop_flow, m.stop_logit)
+        additions = (m.edge_first_room, m.edge_first_order, m.edge_flow.angles_out, m.stop_logit)
         if any(part is not None for part in additions):
             raise ValueError("the paper-style baseline is the paper's model: build the GraphAF with "
                              "valence_features, order_features, full_covariance and end_step off, "

@@ -32,8 +32,7 @@ gathers the embeddings of its state. Nothing is padded to the maximum size.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -67,18 +66,9 @@ class GraphAFConfig:
     full_covariance: bool = True
     order_features: bool = True
     end_step: bool = True
-    end_classifier: bool = True
     size_feature: bool = True
     ring_features: bool = True
     conjugation_features: bool = False  # on in the presets; runs from before it have none
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> GraphAFConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
 
 
 class GraphAF(nn.Module):
@@ -140,20 +130,11 @@ class GraphAF(nn.Module):
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
         rotation = config.full_covariance  # each step's flow starts with a conditioned rotation
-        # With end_step a node step is two flows on the same conditioner hidden layer: a
-        # two-class step (go on, END), then the atom type. Otherwise one flow over the atom
-        # types and END together.
-        # With end_classifier the first step is a logistic read-out of the same hidden layer.
-        self.stop_flow: ConditionalAffineStack | None = None
-        self.stop_logit: EndClassifier | None = None
-        # Latent dimensions of the END decision: 0 (no END step), 1 (classifier), 2 (flow).
-        self.stop_dim = 0
-        if config.end_step and config.end_classifier:
-            self.stop_logit = EndClassifier(layers * h)
-            self.stop_dim = 1
-        elif config.end_step:
-            self.stop_flow = ConditionalAffineStack(2, layers, h, config.scale_bound, rotation)
-            self.stop_dim = 2
+        # With end_step a node step is the END classifier on the conditioner's hidden layer,
+        # then (going on) a flow over the atom types; without, one flow over the atom types
+        # and END together (the paper's model with an END class).
+        self.stop_logit = EndClassifier(layers * h) if config.end_step else None
+        self.stop_dim = 1 if config.end_step else 0  # latent dimensions of the END decision
         if config.end_step:
             self.node_latent_dim = self.stop_dim + vocab.size
             type_classes = vocab.size
@@ -312,10 +293,10 @@ class GraphAF(nn.Module):
     @property
     def has_end_step(self) -> bool:
         """Whether ending the molecule is its own step before the atom type."""
-        return self.stop_dim > 0
+        return self.stop_logit is not None
 
     def end_log_probs(self, cond: Tensor, num_atoms: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """``(log P(go on), log P(END))`` of node steps (``end_classifier`` models); with
+        """``(log P(go on), log P(END))`` of node steps (``end_step`` models); with
         ``num_atoms`` (atoms so far), after the sampling calibration :attr:`end_offset`."""
         assert self.stop_logit is not None
         return self.stop_logit.log_probs(cond, self.end_offset, num_atoms)
@@ -323,10 +304,7 @@ class GraphAF(nn.Module):
     def _stop_latents(
         self, cond: Tensor, ends: Tensor, noise: Tensor | None, num_atoms: Tensor | None
     ) -> tuple[Tensor, Tensor]:
-        """The END decision's latents (n, stop_dim) and log-probabilities or densities (n,)."""
-        if self.stop_flow is not None:
-            x = self.dequantize(ends.long(), 2, noise)
-            return self.stop_flow.at(cond).forward(x)
+        """The END decision's latents (n, 1) and log-probabilities (n,)."""
         log_go, log_end = self.end_log_probs(cond, num_atoms)
         return EndClassifier.encode(log_go, log_end, ends, None if noise is None else noise[:, 0])
 
@@ -335,9 +313,9 @@ class GraphAF(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """Latents (n, node_latent_dim) and log-determinants (n,) of node steps. With
         ``end_step`` the latent is ``[stop (stop_dim), type (K)]``; an END step has no type,
-        and its type part is zero (see :meth:`node_log_prob`). With ``end_classifier`` the
-        stop part's "log-determinant" is the decision's log-probability (calibrated when
-        ``num_atoms`` is given, see :meth:`end_log_probs`)."""
+        and its type part is zero (see :meth:`node_log_prob`). The stop part's
+        "log-determinant" is the decision's log-probability (calibrated when ``num_atoms`` is
+        given, see :meth:`end_log_probs`)."""
         if not self.has_end_step:
             x = self.dequantize(target, self.num_node_classes, noise)
             return self.node_flow.at(cond).forward(x)
@@ -358,9 +336,7 @@ class GraphAF(nn.Module):
         k = self.stop_dim
         has_type = target != self.end_class
         type_part = standard_normal_log_prob(z_node[:, k:]) * has_type
-        # A classifier's decision already carries its log-probability in ld_node.
-        stop_part = standard_normal_log_prob(z_node[:, :k]) if self.stop_flow is not None else 0.0
-        return stop_part + type_part + ld_node
+        return type_part + ld_node  # ld_node holds the END decision's log-probability
 
     def decode_node(
         self, cond: Tensor, z: Tensor, allow_end: bool, num_atoms: Tensor | None = None
@@ -374,10 +350,7 @@ class GraphAF(nn.Module):
         types = self.node_flow.at(cond).inverse(z[:, k:])[0].argmax(dim=1)
         if not allow_end:
             return types
-        if self.stop_flow is not None:
-            stop = self.stop_flow.at(cond).inverse(z[:, :k])[0].argmax(dim=1) == 1
-        else:
-            stop = EndClassifier.decide(z[:, 0], self.end_log_probs(cond, num_atoms)[1])
+        stop = EndClassifier.decide(z[:, 0], self.end_log_probs(cond, num_atoms)[1])
         return torch.where(stop, torch.full_like(types, self.end_class), types)
 
     def log_likelihood(

@@ -129,15 +129,9 @@ class MoleculeSettings:
     )
     end_step: bool = setting(
         True,
-        "Decide whether the molecule ends as its own two-class step (go on or END) before the atom type "
-        "(FlowStudio's addition). One Gaussian over the atom types and END together draws END less often "
-        "than the data ends, so molecules grow to the size cap.",
-    )
-    end_classifier: bool = setting(
-        True,
-        "Make the END step a logistic classifier with an exact probability instead of a two-class flow "
-        "(FlowStudio's addition; needs end_step). A Gaussian puts too little mass on a rare class, so a "
-        "flow ends molecules too late and they pile up at the size cap.",
+        "Decide whether the molecule ends as its own step before the atom type, a logistic classifier with "
+        "an exact probability (FlowStudio's addition). One Gaussian over the atom types and END together "
+        "draws END less often than the data ends, so molecules grow to the size cap.",
     )
     size_feature: bool = setting(
         True,
@@ -179,7 +173,7 @@ class MoleculeSettings:
     size_calibration: int = setting(
         1000,
         "Molecules drawn at each validation to calibrate the END step by size, so that the samples end as "
-        "often at each size as the training molecules do (needs end_classifier). Trained on data, a model "
+        "often at each size as the training molecules do (needs end_step). Trained on data, a model "
         "never sees its own less finished molecules and ends them too rarely. 0: off.",
         minimum=0,
         maximum=100000,

@@ -43,6 +43,12 @@ from flowstudio.molecules.settings import (  # noqa: F401  (PRESETS, HYPERPARAME
 )
 from flowstudio.params import pick
 
+RUNS_PREDATE = (
+    *("valence_features", "full_covariance", "order_features"),
+    *("end_step", "size_feature", "ring_features"),
+    "conjugation_features",
+)
+"""Options added after the first runs: a run's config without one was made with it off."""
 FINAL_CALIBRATION_ROUNDS = 3
 """Rounds of the END calibration in the last stage of a run (see finish_training)."""
 
@@ -167,6 +173,7 @@ class MoleculeTask:
             "vocabulary": self.vocab.to_config(),
             "data_path": self.data_path,
             "ring_sizes": format_ring_sizes(self.model.ring_sizes),
+            "end_decision": "classifier",  # runs without it may have a two-class flow (refused)
         }
 
     @classmethod
@@ -185,16 +192,17 @@ class MoleculeTask:
         values = config["values"]
         if not isinstance(values, dict):
             raise BadInputError("the configuration's values are not a mapping")
+        chosen = values.get("end_classifier")  # the retired option, in runs from before it went
+        classifier = chosen is True or (chosen is None and config.get("end_decision") == "classifier")
+        if values.get("end_step", False) and not classifier:
+            raise BadInputError(
+                "this run's END step is a two-class flow (end_classifier=false, or a run from before "
+                "end_classifier existed), a variant FlowStudio no longer builds; train the run again"
+            )
         known = {k: val for k, val in values.items() if k in BY_NAME}
         # Runs from before an option existed were made without it.
-        known.setdefault("valence_features", False)
-        known.setdefault("full_covariance", False)
-        known.setdefault("order_features", False)
-        known.setdefault("end_step", False)
-        known.setdefault("end_classifier", False)
-        known.setdefault("size_feature", False)
-        known.setdefault("ring_features", False)
-        known.setdefault("conjugation_features", False)
+        for option in RUNS_PREDATE:
+            known.setdefault(option, False)
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")

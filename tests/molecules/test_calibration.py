@@ -70,6 +70,6 @@ def test_encoding_stays_exact_with_a_calibration(long_model: GraphAF) -> None:
 
 def test_models_without_an_end_classifier_are_left_alone() -> None:
     vocab = build_vocabulary([Chem.MolFromSmiles(s) for s in SMILES])
-    model = GraphAF(vocab, dataclasses.replace(TINY, end_classifier=False))
+    model = GraphAF(vocab, dataclasses.replace(TINY, end_step=False))  # END is a class of the atom step
     report = calibrate_end(model, np.array([3, 4, 5]), n=50)
     assert report.drawn == 0 and not model.end_offset.any()

@@ -112,12 +112,9 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
         else:  # go on or END, then (going on) the atom type
             ends = int(target == model.end_class)
             k = model.stop_dim
-            if model.stop_logit is not None:  # a Bernoulli: the decision's probability
-                p_end = float(torch.sigmoid(model.stop_logit(torch.relu(pre))))
-                total += math.log(p_end if ends else 1 - p_end)
-            else:
-                x = torch.nn.functional.one_hot(torch.tensor([ends]), 2).float()
-                total += _step_log_prob(model.stop_flow, pre, x + c * u[:, :k])
+            # a Bernoulli: the decision's probability
+            p_end = float(torch.sigmoid(model.stop_logit(torch.relu(pre))))
+            total += math.log(p_end if ends else 1 - p_end)
             if not ends:
                 x = torch.nn.functional.one_hot(torch.tensor([target]), model.vocab.size).float()
                 total += _step_log_prob(model.node_flow, pre, x + c * u[:, k:])
@@ -153,28 +150,27 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
 @pytest.mark.parametrize(
     "additions",
     [
-        (True, True, True, True, True, True, True),
-        (True, True, True, True, True, True, False),
-        (True, True, True, True, False, False, True),
-        (False, False, False, False, False, False, False),
-        (True, False, True, False, False, True, False),
-        (False, True, False, True, False, False, True),
+        (True, True, True, True, True, True),
+        (True, True, True, True, True, False),
+        (True, True, True, True, False, True),
+        (False, False, False, False, False, False),
+        (True, False, True, False, True, False),
+        (False, True, False, True, False, True),
     ],
 )
 def test_packed_likelihood_matches_the_step_by_step_definition(
-    additions: tuple[bool, bool, bool, bool, bool, bool, bool],
+    additions: tuple[bool, bool, bool, bool, bool, bool],
 ) -> None:
     """With and without each of FlowStudio's additions to the paper's model."""
     mols = [Chem.MolFromSmiles(s) for s in SMILES[:8]]
     vocab = build_vocabulary(mols)
-    valence, covariance, order, end_step, classifier, size, ring = additions
+    valence, covariance, order, end_step, size, ring = additions
     config = dataclasses.replace(
         TINY,
         valence_features=valence,
         full_covariance=covariance,
         order_features=order,
         end_step=end_step,
-        end_classifier=classifier,
         size_feature=size,
         ring_features=ring,
     )
@@ -183,8 +179,7 @@ def test_packed_likelihood_matches_the_step_by_step_definition(
     assert (model.edge_first_room is not None) == valence
     assert (model.edge_flow.angles_out is not None) == covariance
     assert (model.edge_first_order is not None) == order
-    assert (model.stop_flow is not None) == (end_step and not classifier)
-    assert (model.stop_logit is not None) == (end_step and classifier)
+    assert (model.stop_logit is not None) == end_step
     assert (model.node_first_size is not None) == size
     _randomize(model)
     graphs = _ordered(mols, vocab)

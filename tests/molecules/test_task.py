@@ -81,3 +81,25 @@ def test_the_ring_check_sizes_come_from_the_data_and_travel_with_the_config() ->
     del old["ring_sizes"], old["values"]["ring_features"]
     restored = MoleculeTask.from_config(old)
     assert restored.model.ring_sizes is None and restored.model.edge_first_ring is None
+
+
+def test_a_run_with_a_retired_end_variant_is_refused_naming_the_option() -> None:
+    """The END step as a two-class flow is no longer built: a run that chose it
+    (end_classifier=false), or predates the classifier, is refused; a classifier run and a
+    run without an END step (the paper's END class) still open."""
+    import pytest
+
+    from flowstudio.errors import BadInputError
+
+    config = MoleculeTask(SMILES, "quick", TINY).config()
+    assert MoleculeTask.from_config(config).model.has_end_step
+    flow = {**config, "values": {**config["values"], "end_classifier": False}}
+    with pytest.raises(BadInputError, match="end_classifier=false"):
+        MoleculeTask.from_config(flow)
+    before_classifier = {k: v for k, v in config.items() if k != "end_decision"}
+    with pytest.raises(BadInputError, match="end_classifier"):
+        MoleculeTask.from_config(before_classifier)
+    classifier_run = {**before_classifier, "values": {**config["values"], "end_classifier": True}}
+    assert MoleculeTask.from_config(classifier_run).model.has_end_step
+    paper = {**before_classifier, "values": {**config["values"], "end_step": False}}
+    assert not MoleculeTask.from_config(paper).model.has_end_step

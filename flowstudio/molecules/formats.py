@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from rdkit import Chem, rdBase
-from rdkit.Chem import AllChem, rdDepictor
+from rdkit.Chem import rdDepictor
 
 from flowstudio.errors import BadInputError
 from flowstudio.molecules.chem import PROPERTY_NAMES, properties, sanitize_mol
+from flowstudio.molecules.conformers import embed_3d
 
 #: Column names recognized as the SMILES column of a CSV (compared case-insensitively).
 SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "isomeric_smiles", "smi", "smiles_string", "mol_smiles")
@@ -262,7 +263,7 @@ def write_sdf(out: IO[str], mols, names, texts, options) -> None:
     try:
         for i, (mol, name) in enumerate(zip(mols, names, strict=True)):
             props = properties(mol) if options["properties"] else {}
-            placed = _with_3d_conformer(mol, seed=i) if options["conformers_3d"] else _with_2d_coords(mol)
+            placed = _with_3d_conformer(mol) if options["conformers_3d"] else _with_2d_coords(mol)
             placed.SetProp("_Name", name)
             placed.SetProp("SMILES", Chem.MolToSmiles(mol))
             for key, value in props.items():
@@ -280,24 +281,14 @@ def _with_2d_coords(mol: Chem.Mol) -> Chem.Mol:
     return copy
 
 
-def _with_3d_conformer(mol: Chem.Mol, seed: int) -> Chem.Mol:
-    """ETKDGv3 embedding (random coordinates as a fallback) relaxed with MMFF94; a
-    molecule that cannot be embedded at all keeps 2-D coordinates and says so in a tag."""
-    with_h = Chem.AddHs(mol)
-    params = AllChem.ETKDGv3()
-    params.randomSeed = 0xF00D + seed
-    with rdBase.BlockLogs():
-        status = AllChem.EmbedMolecule(with_h, params)
-        if status != 0:
-            params.useRandomCoords = True
-            status = AllChem.EmbedMolecule(with_h, params)
-        if status != 0:
-            flat = _with_2d_coords(mol)
-            flat.SetProp("conformer", "2D (3-D embedding failed)")
-            return flat
-        if AllChem.MMFFHasAllMoleculeParams(with_h):
-            AllChem.MMFFOptimizeMolecule(with_h, maxIters=500)
-        else:
-            AllChem.UFFOptimizeMolecule(with_h, maxIters=500)
-    with_h.SetProp("conformer", "3D (ETKDGv3 + MMFF94)")
-    return with_h
+def _with_3d_conformer(mol: Chem.Mol) -> Chem.Mol:
+    """The molecule with its 3-D conformer (:func:`~flowstudio.molecules.conformers.embed_3d`,
+    the one the window's 3-D view shows); a molecule that cannot be embedded at all keeps
+    2-D coordinates and says so in a tag."""
+    placed = embed_3d(mol)
+    if placed is None:
+        flat = _with_2d_coords(mol)
+        flat.SetProp("conformer", "2D (3-D embedding failed)")
+        return flat
+    placed.SetProp("conformer", "3D (ETKDGv3 + MMFF94)")
+    return placed

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSplitter, QTabWidget
 
 from flowstudio.gui.pages.points_interpolation import PointInterpolationPage
+from flowstudio.gui.pages.points_metrics import PointMetricsPage
 from flowstudio.gui.pages.points_reconstruction import ReconstructionPage
 from flowstudio.gui.pages.points_samples import PointSamplesPage
 from flowstudio.gui.pages.points_slice import DensitySlicePage
@@ -53,6 +54,8 @@ class PointsWorkspace(Workspace):
         tabs.addTab(self.slice_page, "Density slice")
         tabs.addTab(self.trajectory_page, "Trajectory")
         tabs.addTab(self.reconstruction_page, "Reconstruction")
+        self.metrics_page = PointMetricsPage(self)
+        tabs.addTab(self.metrics_page, "Metrics")
         tabs.currentChanged.connect(lambda _: self._refresh_current())
         self.live_points: np.ndarray | None = None
         # the widgets the tests and the screenshot script reach by name

@@ -215,20 +215,30 @@ class MoleculesKind(DataKind):
         titles = [f"t={i / (steps - 1):.2f}  {s or 'invalid'}" for i, s in enumerate(result.smiles)]
         return entries_for(result.smiles, titles)
 
-    def evaluate(
-        self, restored: Any, n: int, temperature: float, train: list[str], fcd: bool
-    ) -> dict[str, Any]:
-        """The MOSES metrics of ``n`` molecules generated with the valency check."""
-        from flowstudio.molecules.metrics import evaluate
+    def evaluate_in_full(
+        self, restored: Any, n: int, temperature: float, train: list[str], fcd: bool, progress: Any
+    ) -> Any:
+        """The MOSES metrics of ``n`` molecules (with the valency check) and the histograms of
+        their properties and ring sizes over the training set's."""
+        from flowstudio.molecules.metrics import distribution_histograms, evaluate
+        from flowstudio.workbench.evaluation import Evaluation, histogram_panels
 
+        progress.stage = f"generating {n} molecules"
         result = self._draw(restored, n, temperature, True)
-        return evaluate(
+        progress(0.5)
+        progress.stage = "computing the metrics"
+        scores = evaluate(
             result.smiles,
             train,
             valid_without_check=result.validity_without_check,
             fcd=fcd,
             canonicalize_train=False,
         )
+        progress(0.8)
+        progress.stage = "histograms"
+        panels = histogram_panels(distribution_histograms(result.smiles, train))
+        progress(1.0)
+        return Evaluation(scores, n, temperature, panels)
 
     def metric_help(self) -> dict[str, str]:
         """One line of help per metric key (the metrics table's tooltips)."""

@@ -210,6 +210,23 @@ class PointsKind(DataKind):
 
         return analyses.reconstruct(task, shape, seed=0)
 
+    def evaluate(
+        self, task: Any, refs: np.ndarray, temperature: float, points: int, emd: bool, progress: Any
+    ) -> Any:
+        """MMD / COV / 1-NNA of as many clouds drawn at ``temperature`` as there are held-out
+        ``refs``, both at ``points`` points (EMD too when ``emd``); ``progress`` (a
+        :class:`~flowstudio.workbench.evaluation.ProgressBox`) follows it."""
+        from flowstudio.pointclouds import analyses, metrics
+        from flowstudio.workbench.evaluation import Evaluation, subsample
+
+        progress.stage = f"drawing {len(refs)} shapes"
+        clouds = analyses.sample(task, len(refs), points, temperature, seed=0)
+        progress.stage = "comparing with the held-out shapes"
+        scores = metrics.evaluate(
+            clouds, subsample(refs, points), emd_points=points if emd else None, progress=progress
+        )
+        return Evaluation(scores, len(refs), temperature)
+
     # ------------------------------------------------------------------ export
     def export(self, path: Path, clouds: np.ndarray | None) -> Exported:
         """Write ``clouds`` (in the data's frame) to ``path``; a format that holds one shape

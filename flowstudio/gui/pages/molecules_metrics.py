@@ -1,18 +1,20 @@
 """The MOSES metrics of freshly generated molecules against the training data, each with
-its one line of help as a tooltip."""
+its one line of help as a tooltip, beside histograms of the samples' properties and ring
+sizes over the training set's (a 100% validity cannot hide implausible chemistry)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QSpinBox, QSplitter
 
-from flowstudio.gui.pages.base import AnalysisPage
+from flowstudio.gui.pages.metrics_base import MetricsPageBase
+from flowstudio.gui.views_histograms import HistogramGrid
 from flowstudio.gui.views_molecules import MetricsTable
 from flowstudio.gui.widgets import controls_row
 from flowstudio.workbench.molecules import training_smiles
-from flowstudio.workbench.texts import metrics_caption
 
 
-class MetricsPage(AnalysisPage):
+class MetricsPage(MetricsPageBase):
     def __init__(self, workspace) -> None:
         super().__init__(workspace)
         self.count = QSpinBox(self)
@@ -20,15 +22,19 @@ class MetricsPage(AnalysisPage):
         self.count.setValue(500)
         self.count.setPrefix("samples ")
         self.fcd = QCheckBox("FCD (slow on a CPU)", self)
-        evaluate = QPushButton("Evaluate", self)
-        evaluate.setToolTip("Generate molecules and compute the MOSES metrics against the data")
-        evaluate.clicked.connect(self.refresh)
-        self.table = MetricsTable(self)
-        self.caption = QLabel(
-            "Press Evaluate: the metrics are computed at the Samples page's temperature.", self
+        self.evaluate_button.setToolTip(
+            "Generate molecules, compute the MOSES metrics against the data and draw their "
+            "property and ring-size histograms over the training set's"
         )
-        self.caption.setObjectName("SummaryLabel")
-        self.lay_out(controls_row(self.count, self.fcd, evaluate), self.table, self.caption)
+        self.table = MetricsTable(self)
+        self.histograms = HistogramGrid(self)
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.table)
+        split.addWidget(self.histograms)
+        split.setSizes([360, 640])
+        self.lay_out(
+            controls_row(self.count, self.fcd, self.evaluate_button, self.progress), split, self.caption
+        )
 
     def refresh(self) -> None:
         if self.model is None or self.workspace.data is None:
@@ -37,12 +43,14 @@ class MetricsPage(AnalysisPage):
         model, n, fcd = self.model, self.count.value(), self.fcd.isChecked()
         train = training_smiles(self.workspace.data)
         temperature = self.workspace.generation_page.temperature.value()
-        caption = metrics_caption(temperature, n, model.model_name, model.step)
         self.table.set_metrics({"computing…": None})
-        self.caption.setText(f"Computing: {caption}…")
 
-        def done(metrics) -> None:
-            self.table.set_metrics(metrics, self.adapter.metric_help())
-            self.caption.setText(caption)
+        def done(evaluation) -> None:
+            self.table.set_metrics(evaluation.metrics, self.adapter.metric_help())
+            self.histograms.set_panels(evaluation.panels)
 
-        self.submit("metrics", lambda: self.adapter.evaluate(model, n, temperature, train, fcd), done)
+        self.run_evaluation(
+            "metrics",
+            lambda box: self.adapter.evaluate_in_full(model, n, temperature, train, fcd, box),
+            done,
+        )

@@ -1,0 +1,33 @@
+"""The window's metrics: held-out shapes from the data's split, histogram panels in order."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from flowstudio.errors import BadInputError
+from flowstudio.workbench import evaluation
+
+
+def test_held_out_shapes_come_from_the_test_split() -> None:
+    points = np.arange(10)[:, None, None] * np.ones((10, 4, 3))
+    split = np.array(["train"] * 6 + ["test"] * 4)
+    refs = evaluation.held_out_shapes(SimpleNamespace(points=points, split=split), limit=3)
+    assert len(refs) == 3 and set(refs[:, 0, 0]) <= {6, 7, 8, 9} and refs[0, 0, 0] == 6
+    with pytest.raises(BadInputError, match="no train/test split"):
+        evaluation.held_out_shapes(SimpleNamespace(points=points, split=None))
+    with pytest.raises(BadInputError, match="at least 2"):
+        evaluation.held_out_shapes(SimpleNamespace(points=points, split=np.array(["train"] * 9 + ["test"])))
+
+
+def test_histogram_panels_put_ring_sizes_first() -> None:
+    from flowstudio.molecules.metrics import distribution_histograms
+
+    histograms = distribution_histograms(["C1CCCCCCCC1", "c1ccccc1"], ["c1ccccc1", "C1CCCC1", "CCO"])
+    panels = evaluation.histogram_panels(histograms)
+    assert panels[0].key == "ring_size" and {p.key for p in panels} == set(histograms)
+    ring = panels[0]
+    nine = np.searchsorted(ring.edges, 9) - 1
+    assert ring.shares[nine] > 0 and ring.reference_shares[nine] == 0  # the 9-ring the training set lacks

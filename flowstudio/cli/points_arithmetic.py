@@ -72,7 +72,7 @@ def _group(path: str, flag: str) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from flowstudio.pointclouds.arithmetic import check_strengths, edit_shape
-    from flowstudio.pointclouds.io import write_points, write_shapes, writer_for
+    from flowstudio.pointclouds.io import write_clouds, writer_for
     from flowstudio.training import Run, restore_task
 
     strengths = check_strengths(_strengths(args.strength, args.steps))
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise BadInputError(f"--out {out}: is a folder; give a file such as {out / 'edited.npz'}")
-    writer = writer_for(out)  # refuse an unknown extension before any work
+    writer_for(out)  # refuse an unknown extension before any work
     if not out.parent.is_dir():
         raise BadInputError(f"--out {out}: the folder {out.parent} does not exist")
     if not Path(args.run).is_dir():
@@ -92,10 +92,6 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--index {args.index}: {args.shape} holds {len(shapes)} shape(s)")
     task = restore_task(Run(args.run).checkpoint(args.checkpoint), kind="points", device=args.device).task
     edited = edit_shape(task, source, target, shapes[args.index], strengths, p=args.points, seed=args.seed)
-    if len(edited) > 1 and not writer.collections:
-        paths = write_shapes(out.parent, edited, ext=out.suffix, stem=out.stem)
-    else:
-        paths = [write_points(out, edited if len(edited) > 1 else edited[0])]
-    for path in paths:
+    for path in write_clouds(out, edited):
         sys.stdout.write(f"{path}\n")
     return 0

@@ -159,6 +159,17 @@ def test_collections_round_trip_with_split_and_names(tmp_path: Path) -> None:
     assert [p.name for p in paths] == ["shape_000.ply", "shape_001.ply"]
 
 
+def test_sampled_clouds_go_to_one_file_or_one_file_each_as_the_format_allows(tmp_path: Path) -> None:
+    clouds = np.stack([cloud(20) + k for k in range(3)])
+    [npz] = io.write_clouds(tmp_path / "s.npz", clouds)
+    np.testing.assert_array_equal(io.read_collection(npz, n_points=None).points, clouds)
+    plys = io.write_clouds(tmp_path / "s.ply", clouds)
+    assert [p.name for p in plys] == ["s_000.ply", "s_001.ply", "s_002.ply"]
+    for path, expected in zip(plys, clouds, strict=True):
+        np.testing.assert_array_equal(io.read_shape(path), expected)
+    assert io.write_clouds(tmp_path / "one.xyz", clouds[:1]) == [tmp_path / "one.xyz"]
+
+
 def test_text_formats_headers_separators_and_extra_columns(tmp_path: Path) -> None:
     points = cloud(20)
     rows = [" ".join(f"{v:.9g}" for v in p) for p in points]

@@ -5,9 +5,12 @@ terminal a tqdm bar shows the step, the loss terms, the learning rate, NFE and t
 elsewhere (a log file, CI) one plain line is printed every ``plain_every_s`` seconds.
 Messages, rollbacks and checkpoints are printed as lines above the bar.
 
-Ctrl-C asks the run to stop after the current step, so the final checkpoint is written
-(exit code 130); a second Ctrl-C aborts at once. Exit codes otherwise follow the CLI:
-0 when the budget was used up, 1 when the run ended in an error, 2 for bad input.
+Ctrl-C (``SIGINT``) or ``SIGTERM`` (a window closing, a cluster's scheduler) asks the run to
+stop after the current step, so the final checkpoint is written (exit code 130); a second
+one aborts at once. A window pauses, resumes and stops the run through the run folder's
+control file (:mod:`flowstudio.training.remote`), which a thread here applies. Exit codes
+otherwise follow the CLI: 0 when the budget was used up, 1 when the run ended in an error,
+2 for bad input.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from flowstudio.training import (
     TrainOptions,
     train,
 )
+from flowstudio.training.remote import ControlFileWatcher
 
 EXIT_INTERRUPTED = 130
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def format_losses(losses: dict[str, float]) -> str:
@@ -144,7 +149,8 @@ def run_training(task: Task, run_dir: str | Path, options: TrainOptions, *, stre
         stream.write("\nstopping after this step and saving a checkpoint (Ctrl-C again to abort)\n")
 
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    previous = {sig: signal.signal(sig, on_sigint) for sig in STOP_SIGNALS} if in_main else {}
+    watcher = ControlFileWatcher(run_dir, control).start()
     printer = ProgressPrinter(stream, options.iters, live=live)
     finished: Finished | None = None
     try:
@@ -158,8 +164,9 @@ def run_training(task: Task, run_dir: str | Path, options: TrainOptions, *, stre
         return EXIT_BAD_INPUT
     finally:
         printer.close()
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
+        watcher.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if finished is None or finished.reason == "error":
         return EXIT_ERROR
     if finished.reason == "stopped" and interrupts:

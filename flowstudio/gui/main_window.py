@@ -28,18 +28,20 @@ from flowstudio.gui.menus import WindowMenus
 from flowstudio.gui.settings import Settings
 from flowstudio.gui.views_points import VtkView
 from flowstudio.gui.widgets import icon
+from flowstudio.gui.window_runs import WindowRuns
 from flowstudio.gui.workspace import Workspace
 from flowstudio.gui.workspace_molecules import MoleculesWorkspace
 from flowstudio.gui.workspace_points import PointsWorkspace
 from flowstudio.workbench import engines
 from flowstudio.workbench.routing import file_kind
+from flowstudio.workbench.runs import is_run_folder
 from flowstudio.workbench.texts import window_title
 
 CLOSE_WAIT_S = 30.0
 """How long closing waits for a run to finish its step before stopping it the hard way (wait)."""
 
 
-class MainWindow(WindowMenus, QMainWindow):
+class MainWindow(WindowRuns, WindowMenus, QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.setObjectName("MainWindow")
@@ -65,6 +67,7 @@ class MainWindow(WindowMenus, QMainWindow):
         )
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.log_dock = dock
+        self._build_runs_dock()
         self.device_label = QLabel(self)
         self.statusBar().addPermanentWidget(self.device_label)
         self.log_panel.logged.connect(self._log_to_status)
@@ -92,6 +95,7 @@ class MainWindow(WindowMenus, QMainWindow):
             ws.setEnabled(True)
         self.statusBar().clearMessage()
         self._populated = True
+        self.reopen_at_start()
         self._load_default_sample(self.current)
         self._rebuild_samples_menu()
         self.device_label.setText(f"Device: {self.points.device_combo.currentText() or '?'}  ")
@@ -167,6 +171,9 @@ class MainWindow(WindowMenus, QMainWindow):
         path = Path(path)
         if not path.exists():
             self.error(f"{path}: no such file or folder")
+            return
+        if is_run_folder(path):
+            self.open_run(path)
             return
         kind = file_kind(path)
         if kind == "checkpoint":
@@ -330,7 +337,10 @@ class MainWindow(WindowMenus, QMainWindow):
         )
 
     def confirm_close(self) -> bool:
-        running = [w.title for w in self.workspaces if w.training]
+        if not self.ask_about_children():
+            return False
+        elsewhere = [w for w in self.workspaces if w.follows_only or w.child_training]
+        running = [w.title for w in self.workspaces if w.training and w not in elsewhere]
         if not running:
             return True
         answer = QMessageBox.question(
@@ -351,6 +361,7 @@ class MainWindow(WindowMenus, QMainWindow):
                 return
             self._closing = True
             self._save_geometry()
+            self.release_followed()
         running = [ws for ws in self.workspaces if ws.training]
         if running and time.monotonic() < self._close_deadline():
             for ws in running:

@@ -127,6 +127,7 @@ class WindowMenus:
         )
         view.addSeparator()
         view.addAction(self.log_dock.toggleViewAction())
+        view.addAction(self.runs_dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(

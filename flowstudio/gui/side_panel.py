@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -114,6 +115,26 @@ class ModelBox(QGroupBox):
         form.addRow("Model", self.model_combo)
         form.addRow("Preset", self.preset_combo)
         form.addRow("Device", self.device_combo)
+        self.where_combo = _compact_combo(
+            self,
+            "WhereCombo",
+            "A separate process: the trainer the CLI runs, followed through its run folder; the window "
+            "stays responsive and the run may go on after it closes.\n"
+            "This window: a thread of the window; starts at once, ends with the window.",
+        )
+        self.where_combo.addItem("a separate process", "process")
+        self.where_combo.addItem("this window", "window")
+        self.processes = QSpinBox(self)
+        self.processes.setObjectName("ProcessesSpin")
+        self.processes.setRange(1, 64)
+        self.processes.setToolTip(
+            "Trainer processes (data-parallel under torchrun): one per GPU, or CPU processes"
+        )
+        self.where_combo.currentIndexChanged.connect(
+            lambda _: self.processes.setEnabled(self.where_combo.currentData() == "process")
+        )
+        form.addRow("Train in", self.where_combo)
+        form.addRow("Processes", self.processes)
         layout.addLayout(form)
         self.reset_button = QPushButton("Reset to preset", self)
         self.reset_button.setToolTip("Set every hyperparameter back to the selected preset's value")

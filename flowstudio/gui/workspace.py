@@ -18,26 +18,31 @@ from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWi
 
 from flowstudio.errors import BadInputError
 from flowstudio.gui.charts import LossChart
+from flowstudio.gui.history_bar import HistoryBar
 from flowstudio.gui.log_panel import LogPanel
 from flowstudio.gui.run_bar import RunBar
 from flowstudio.gui.settings import Settings, runs_dir
 from flowstudio.gui.side_panel import SidePanel
 from flowstudio.gui.widgets import MessageBanner
 from flowstudio.gui.worker import JobRunner, RateLimiter, TrainingSession
+from flowstudio.gui.workspace_runs import FolderRuns
 from flowstudio.workbench import engines
 from flowstudio.workbench.data import DataInfo, Sample
 from flowstudio.workbench.event_text import Notice, event_notices, failure_notices, progress_text
+from flowstudio.workbench.history import SampleHistory
 from flowstudio.workbench.kinds import DataKind
 from flowstudio.workbench.session import RunSession, RunState
 from flowstudio.workbench.texts import training_clash
 
 LIVE_SAMPLES_MS = 400
 """Live samples are redrawn at most this often."""
+HISTORY_SAVE_EVERY = 8
+"""The run's training history is written every this many kept snapshots (and at its end)."""
 CLASH_CONFIRM_S = 10.0
 """A second press of Train within this long starts a run beside one already training."""
 
 
-class Workspace(QWidget):
+class Workspace(FolderRuns, QWidget):
     """Base of the point-cloud and molecule workspaces."""
 
     kind_adapter: DataKind
@@ -56,6 +61,8 @@ class Workspace(QWidget):
         self.run.subscribe(self._show_state)
         self.session: TrainingSession | None = None  # the current run's thread
         self.sessions_started: list[TrainingSession] = []
+        self.folder_sessions = []  # runs followed through their folders (child processes included)
+        self._run_to_keep: Path | None = None  # a reopened run whose data is being read
         self.data: DataInfo | None = None
         self.model: Any = None  # the trained model the analysis views query
         self.other_runs: Callable[[], list[str]] = list  # the window names the other workspaces training
@@ -145,6 +152,8 @@ class Workspace(QWidget):
         self.tabs.setObjectName("ViewTabs")
         self.tabs.setDocumentMode(True)
         self.chart = LossChart(self)
+        self.history_bar = HistoryBar(self)  # the subclasses put it under their live samples
+        self.history_bar.picked.connect(self._show_history)
         self.build_views(self.tabs)
         right_layout.addWidget(self.tabs, 1)
 
@@ -338,14 +347,10 @@ class Workspace(QWidget):
             options.resume = True
         else:
             self.chart.clear()
-        session = TrainingSession(
-            lambda control: engines.train_events(factory, run_dir, options, control), self
-        )
-        session.event.connect(self._on_event)
-        session.failed.connect(self._on_failed)
-        session.ended.connect(lambda: self._on_ended(session))
-        self.session = session
-        self.sessions_started.append(session)
+        session = self.training_session(factory, run_dir, options, model, preset, values)
+        self._connect_session(session)
+        if isinstance(session, TrainingSession):
+            self.sessions_started.append(session)
         verb = "continuing" if self.run.resumed else "training"
         self.log(f"{self.title}: {verb} {model} ({preset} preset) in {run_dir}")
         self.run_bar.starting()
@@ -353,8 +358,18 @@ class Workspace(QWidget):
         session.start()
         self.state_changed.emit(self.state)  # again: the window's title asks whether a thread runs
 
+    def _connect_session(self, session: Any) -> None:
+        session.event.connect(self._on_event)
+        session.failed.connect(self._on_failed)
+        session.ended.connect(lambda: self._on_ended(session))
+        self.session = session
+
     def _forget_run(self) -> None:
-        """New data or another model: the next Train starts a new run."""
+        """New data or another model: the next Train starts a new run (but the data of a
+        reopened run belongs to it)."""
+        if self._run_to_keep is not None and self._run_to_keep == self.run.run_dir:
+            self._run_to_keep = None
+            return
         self.run.forget_run()
         if not self.training:
             self.continue_box.hide()
@@ -380,13 +395,15 @@ class Workspace(QWidget):
     def wait_for_training(self, timeout_ms: int = 30_000) -> bool:
         """Stop any run and wait for its thread; ``True`` when none is left running."""
         ok = True
-        for session in self.sessions_started:
+        for session in [*self.sessions_started, *self.folder_sessions]:
             ok = session.wait(timeout_ms) and ok
         return ok
 
     def _show_state(self, state: RunState) -> None:
         self.run_bar.show_activity(state.activity, self.run.resumable)
-        locked = (self.model_combo, self.preset_combo, self.device_combo, self.params)
+        box = self.model_box
+        locked = (self.model_combo, self.preset_combo, self.device_combo, box.where_combo, box.processes)
+        locked += (self.params,)
         for w in (*locked, self.open_button, self.sample_combo):
             w.setEnabled(not state.active)
         self.show_placeholders()
@@ -406,8 +423,36 @@ class Workspace(QWidget):
             self.chart.add(event.step, dict(event.losses), nfe)
             self.run_bar.show_progress(progress_text(event, paused=self.run.state is RunState.PAUSED))
         elif what == "samples":
-            self._samples_limiter.submit(event)
+            self._keep_in_history(event)
+            if self.history_bar.live:
+                self._samples_limiter.submit(event)
         self.tell(event_notices(event))
+
+    # ------------------------------------------------------------------ training history
+    def _keep_in_history(self, event: Any) -> None:
+        """Keep a live snapshot in the run's bounded history (loaded when a run continues)."""
+        if getattr(self, "_history_dir", None) != self.run.run_dir:
+            self._history_dir = self.run.run_dir
+            self.history = SampleHistory.load(self.run.run_dir) if self.run.run_dir else SampleHistory()
+        if self.history.add(event):
+            self.history_bar.set_steps([s.step for s in self.history.snapshots])
+            if len(self.history) % HISTORY_SAVE_EVERY == 0:
+                self._save_history()
+
+    def _save_history(self) -> None:
+        history, run_dir = getattr(self, "history", None), self.run.run_dir
+        if history is not None and len(history) and run_dir is not None and run_dir.is_dir():
+            try:
+                history.save(run_dir)
+            except OSError as exc:
+                self.log(f"could not save the training history in {run_dir}: {exc}", "warning")
+
+    def _show_history(self, index: int) -> None:
+        """The snapshot at ``index`` of the history, or the live samples (-1)."""
+        history = getattr(self, "history", None)
+        if history is None or not len(history):
+            return
+        self.show_live_samples(history.snapshots[index])  # -1: the latest, until the next live one
 
     def _on_failed(self, text: str) -> None:
         self.run.fail(text)
@@ -418,6 +463,7 @@ class Workspace(QWidget):
             return
         self.run.ended()
         self.run_bar.done()
+        self._save_history()
         checkpoint = self.run.best_checkpoint()
         if checkpoint is not None:
             self.open_model(checkpoint, announce=False)

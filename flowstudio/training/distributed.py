@@ -80,6 +80,9 @@ class FollowerRun(Run):
     def truncate_metrics(self, after_step: int) -> None:
         pass
 
+    def write_snapshot(self, event: Any) -> None:
+        pass
+
 
 class _StepModule(nn.Module):
     """The module DDP wraps: ``forward(step)`` runs the task's training step on its model."""

@@ -17,6 +17,7 @@ Non-finite losses are not errors: they are rolled back (see :meth:`_Trainer._rec
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -214,7 +215,9 @@ class _Trainer:
             now = time.monotonic()
             due = now - self.last_samples >= options.samples_every_s
             if options.samples_n and self.world.is_main and due:
-                yield self._samples()
+                samples = self._samples()
+                self.run_folder.write_snapshot(samples)  # for a window following the folder
+                yield samples
                 self.last_samples = time.monotonic()
             if now - self.last_checkpoint >= options.checkpoint_every_s or (
                 options.checkpoint_every and self.step - max(self.saved_step, 0) >= options.checkpoint_every
@@ -447,5 +450,8 @@ class _Trainer:
         seconds = self._train_seconds()
         extra = {"elapsed_s": seconds, "total_elapsed_s": self.prior_elapsed_s + seconds,
                  "recoveries": float(self.recoveries)}
+        with contextlib.suppress(RunFolderError):  # the last record: how the run ended
+            self.run_folder.append_metrics({"step": self.step, "time": time.time(), "event": "finished",
+                                            "reason": reason, **({"error": error} if error else {})})
         return Finished(self.step, reason, self.run_folder.root, self.best_metric, error=error, extra=extra)
 

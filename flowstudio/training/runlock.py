@@ -6,7 +6,8 @@ exclusive, non-blocking lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows)
 file in the run folder for as long as it trains; a second trainer is refused at once.
 The kernel drops the lock when the holding process ends, however it ends (``kill -9``
 included), so a crashed run never leaves its folder locked: the ``.lock`` file stays, its
-lock does not. Readers (sampling, the window following a run) never take it.
+lock does not. Readers (sampling, the window following a run) never take it; the runs
+panel asks :func:`lock_held` whether a run is training.
 
 Under data-parallel training only rank 0 writes the run folder, so only rank 0 locks it.
 """
@@ -23,9 +24,9 @@ LOCK_NAME = ".lock"
 try:  # POSIX
     import fcntl
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool = False) -> bool:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
         return True
@@ -36,9 +37,9 @@ try:  # POSIX
 except ImportError:  # pragma: no cover - Windows
     import msvcrt
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool = False) -> bool:
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(fd, msvcrt.LK_NBRLCK if shared else msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
@@ -46,6 +47,24 @@ except ImportError:  # pragma: no cover - Windows
     def _unlock(fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def lock_held(root: Path) -> bool:
+    """Whether a training holds the lock of the run folder ``root`` now (on this machine).
+
+    A shared, non-blocking probe taken and dropped at once: it fails only while the
+    exclusive lock is held. Without a ``.lock`` file, nothing ever trained there."""
+    try:
+        fd = os.open(root / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        if _try_lock(fd, shared=True):
+            _unlock(fd)
+            return False
+        return True
+    finally:
+        os.close(fd)
 
 
 class RunLock:

@@ -7,6 +7,8 @@
       checkpoints/latest.pt    written every ``checkpoint_every_s``, at stop and at the end
       checkpoints/best.pt      the lowest validation metric so far
       metrics.jsonl            one JSON object a line (see :meth:`Run.append_metrics`)
+      samples.npz              the latest live samples (see :mod:`.snapshots`)
+      control                  pause/resume/stop asked by a window (see :mod:`.remote`)
       .lock                    held by the training that writes the folder (see :mod:`.runlock`)
 
 Every write is atomic (a temporary ``.NAME.*.tmp`` beside its target, then a rename) or an
@@ -23,11 +25,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowstudio.errors import BadInputError, CheckpointError
 from flowstudio.files import give_ordinary_mode
 from flowstudio.training.runlock import LOCK_NAME, RunLock
+from flowstudio.training.snapshots import SNAPSHOT_NAME, write_snapshot
+
+if TYPE_CHECKING:
+    from flowstudio.training.events import Samples
 
 TEMP_PATTERN = ".*.tmp"
 """The names of unfinished atomic writes (``.latest.pt.k3j2.tmp``)."""
@@ -75,6 +81,10 @@ class Run:
     @property
     def metrics_path(self) -> Path:
         return self.root / "metrics.jsonl"
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.root / SNAPSHOT_NAME
 
     @contextlib.contextmanager
     def writing(self, what: str) -> Iterator[None]:
@@ -145,18 +155,26 @@ class Run:
 
         Records carry ``step`` and ``time`` (Unix seconds) and one of: ``losses`` (means over
         the steps since the previous record) with ``lr``, ``nfe_forward``, ``nfe_backward``,
-        ``steps_per_s``; ``validation`` (the metric); or ``event`` (``recovered``, with
-        ``reason`` and the new ``lr``).
+        ``steps_per_s``; ``validation`` (the metric); or ``event``: ``recovered`` (with
+        ``reason`` and the new ``lr``) or ``finished`` (the run's last record, with the
+        ``reason`` of :class:`~flowstudio.training.events.Finished` and its ``error``).
         """
         line = json.dumps(record, allow_nan=True)  # NaN losses are facts worth keeping
         with self.writing("metrics.jsonl"), open(self.metrics_path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
+    def write_snapshot(self, event: Samples) -> None:
+        """Replace ``samples.npz`` with the live samples of ``event`` (atomically)."""
+        with self.writing(SNAPSHOT_NAME):
+            write_snapshot(self.snapshot_path, event)
+
     def truncate_metrics(self, after_step: int) -> None:
-        """Drop records past ``after_step``: on resume, those steps will be trained again."""
+        """Drop records past ``after_step`` (on resume, those steps will be trained again) and
+        the ``finished`` records of earlier sessions (the run goes on)."""
         if not self.metrics_path.is_file():
             return
-        kept = [r for r in read_metrics(self.root) if int(r.get("step", 0)) <= after_step]
+        kept = [r for r in read_metrics(self.root)
+                if int(r.get("step", 0)) <= after_step and r.get("event") != "finished"]
         with self.writing("metrics.jsonl"):
             _atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 

@@ -158,6 +158,26 @@ class RunSession:
         self._move(RunState.TRAINING)
         return self.run_dir
 
+    def open(self, run_dir: Path) -> None:
+        """Make ``run_dir`` (a run on disk, reopened) this workspace's run: the next start may
+        continue it."""
+        if self.active:
+            raise InvalidTransitionError(f"a {self.state.value} run cannot open another")
+        self.run_dir = run_dir
+        self.latest_checkpoint = None
+
+    def follow(self, run_dir: Path) -> None:
+        """``run_dir`` trains in another process: follow it as this workspace's run."""
+        if not self.can(RunState.TRAINING) or self.state is RunState.PAUSED:
+            raise InvalidTransitionError(f"a {self.state.value} run cannot follow another")
+        self.open(run_dir)
+        self.resumed = True
+        self.last_progress = None
+        self.finished_event = None
+        self.failure = None
+        self.samples_received = 0
+        self._move(RunState.TRAINING)
+
     def pause(self) -> None:
         self._move(RunState.PAUSED)
 

@@ -46,7 +46,10 @@ def window(qtbot, monkeypatch: pytest.MonkeyPatch):
     win = create_window(load_samples=False)
     qtbot.addWidget(win)
     win.confirm_close = lambda: True
+    win.reopen_last_run = False
     win.populate()
+    for ws in win.workspaces:  # the tests of the live views train in the window's thread
+        ws.model_box.where_combo.setCurrentIndex(ws.model_box.where_combo.findData("window"))
     qtbot.waitUntil(lambda: win.points.data is not None, timeout=60_000)
     win.load_samples_on_show = False  # tests load the (small) molecule files they need
     yield win
@@ -56,6 +59,8 @@ def window(qtbot, monkeypatch: pytest.MonkeyPatch):
         for session in ws.sessions_started:
             assert session.thread.wait(30_000), "a training thread outlived its window"
             assert session.thread.isFinished()
+        for run in ws.folder_sessions:
+            assert run.process is None or run.process.poll() is not None, "a trainer outlived its window"
 
 
 def changed(before: np.ndarray, after: np.ndarray, threshold: float = 1.0) -> bool:

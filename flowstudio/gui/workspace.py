@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QSplitter, QTabWidget, QVBoxLayout, QWi
 
 from flowstudio.errors import BadInputError
 from flowstudio.gui.charts import LossChart
+from flowstudio.gui.history_bar import HistoryBar
 from flowstudio.gui.log_panel import LogPanel
 from flowstudio.gui.run_bar import RunBar
 from flowstudio.gui.settings import Settings, runs_dir
@@ -28,12 +29,15 @@ from flowstudio.gui.workspace_runs import FolderRuns
 from flowstudio.workbench import engines
 from flowstudio.workbench.data import DataInfo, Sample
 from flowstudio.workbench.event_text import Notice, event_notices, failure_notices, progress_text
+from flowstudio.workbench.history import SampleHistory
 from flowstudio.workbench.kinds import DataKind
 from flowstudio.workbench.session import RunSession, RunState
 from flowstudio.workbench.texts import training_clash
 
 LIVE_SAMPLES_MS = 400
 """Live samples are redrawn at most this often."""
+HISTORY_SAVE_EVERY = 8
+"""The run's training history is written every this many kept snapshots (and at its end)."""
 CLASH_CONFIRM_S = 10.0
 """A second press of Train within this long starts a run beside one already training."""
 
@@ -148,6 +152,8 @@ class Workspace(FolderRuns, QWidget):
         self.tabs.setObjectName("ViewTabs")
         self.tabs.setDocumentMode(True)
         self.chart = LossChart(self)
+        self.history_bar = HistoryBar(self)  # the subclasses put it under their live samples
+        self.history_bar.picked.connect(self._show_history)
         self.build_views(self.tabs)
         right_layout.addWidget(self.tabs, 1)
 
@@ -417,8 +423,36 @@ class Workspace(FolderRuns, QWidget):
             self.chart.add(event.step, dict(event.losses), nfe)
             self.run_bar.show_progress(progress_text(event, paused=self.run.state is RunState.PAUSED))
         elif what == "samples":
-            self._samples_limiter.submit(event)
+            self._keep_in_history(event)
+            if self.history_bar.live:
+                self._samples_limiter.submit(event)
         self.tell(event_notices(event))
+
+    # ------------------------------------------------------------------ training history
+    def _keep_in_history(self, event: Any) -> None:
+        """Keep a live snapshot in the run's bounded history (loaded when a run continues)."""
+        if getattr(self, "_history_dir", None) != self.run.run_dir:
+            self._history_dir = self.run.run_dir
+            self.history = SampleHistory.load(self.run.run_dir) if self.run.run_dir else SampleHistory()
+        if self.history.add(event):
+            self.history_bar.set_steps([s.step for s in self.history.snapshots])
+            if len(self.history) % HISTORY_SAVE_EVERY == 0:
+                self._save_history()
+
+    def _save_history(self) -> None:
+        history, run_dir = getattr(self, "history", None), self.run.run_dir
+        if history is not None and len(history) and run_dir is not None and run_dir.is_dir():
+            try:
+                history.save(run_dir)
+            except OSError as exc:
+                self.log(f"could not save the training history in {run_dir}: {exc}", "warning")
+
+    def _show_history(self, index: int) -> None:
+        """The snapshot at ``index`` of the history, or the live samples (-1)."""
+        history = getattr(self, "history", None)
+        if history is None or not len(history):
+            return
+        self.show_live_samples(history.snapshots[index])  # -1: the latest, until the next live one
 
     def _on_failed(self, text: str) -> None:
         self.run.fail(text)
@@ -429,6 +463,7 @@ class Workspace(FolderRuns, QWidget):
             return
         self.run.ended()
         self.run_bar.done()
+        self._save_history()
         checkpoint = self.run.best_checkpoint()
         if checkpoint is not None:
             self.open_model(checkpoint, announce=False)

@@ -40,7 +40,8 @@ class MoleculesWorkspace(Workspace):
         )
         self.training_tab.addWidget(self.chart)
         self.training_tab.addWidget(self.live_grid)
-        self.training_tab.setSizes([300, 400])
+        self.training_tab.addWidget(self.history_bar)
+        self.training_tab.setSizes([300, 400, 30])
         tabs.addTab(self.training_tab, "Training")
 
         self.generation_page = GenerationPage(self)

@@ -41,7 +41,8 @@ class PointsWorkspace(Workspace):
         self.live_view = CloudView(self, "Live samples appear here every few seconds while training.")
         self.training_tab.addWidget(self.chart)
         self.training_tab.addWidget(self.live_view)
-        self.training_tab.setSizes([300, 400])
+        self.training_tab.addWidget(self.history_bar)
+        self.training_tab.setSizes([300, 400, 30])
         tabs.addTab(self.training_tab, "Training")
 
         self.samples_page = PointSamplesPage(self)

@@ -107,3 +107,20 @@ def test_loss_chart_panes_log_and_smoothing(qtbot) -> None:
     assert changed(plain, logged)
     chart.smooth_button.setChecked(True)
     assert changed(logged, grab(chart))
+
+
+def test_training_history_is_kept_in_the_run_and_scrubbed(window, qtbot) -> None:
+    from flowstudio.workbench.history import SampleHistory
+
+    ws = window.points
+    train_tiny(qtbot, ws, iters=6)
+    qtbot.waitUntil(lambda: ws.state == "idle", timeout=60_000)
+    saved = SampleHistory.load(ws.run_dir)
+    assert len(saved) >= 2 and [s.step for s in saved.snapshots] == ws.history_bar.steps
+    assert ws.history_bar.live
+    qtbot.waitUntil(lambda: ws.live_view.draw_count >= 1, timeout=10_000)
+    live = ws.live_view.image()
+    ws.history_bar.slider.setValue(0)  # the first snapshot
+    assert not ws.history_bar.live and "step" in ws.history_bar.readout.text()
+    np.testing.assert_array_equal(ws.live_points, saved.snapshots[0].points)
+    assert changed(live, ws.live_view.image())

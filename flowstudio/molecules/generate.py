@@ -31,6 +31,7 @@ from flowstudio.molecules.conjugation_features import ConjugationTracker, lone_p
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, graph_to_mol
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.ring_features import RingTracker, ring_index
+from flowstudio.molecules.settings import DEFAULT_TEMPERATURE
 
 
 @dataclass
@@ -352,7 +353,7 @@ def _to_molecules(model: GraphAF, state: _BatchState) -> Generated:
 def generate(
     model: GraphAF,
     n: int,
-    temperature: float = 0.75,
+    temperature: float = DEFAULT_TEMPERATURE,
     check: bool = True,
     max_retries: int = 10,
     batch_size: int = 1000,

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowstudio.errors import BadInputError
-from flowstudio.molecules.chemistry_check import parse_ring_sizes
 from flowstudio.params import Param, engine_params, params_of, setting
 from flowstudio.params import resolve as resolve_values
 
@@ -229,5 +228,7 @@ def resolve(preset: str, overrides: dict[str, Any] | None = None) -> dict[str, A
         raise BadInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     values = resolve_values(HYPERPARAMETERS, PRESET_VALUES[preset], overrides)
     if values["ring_sizes"] != "auto":
+        from flowstudio.molecules.chemistry_check import parse_ring_sizes  # torch: only when needed
+
         parse_ring_sizes(values["ring_sizes"])  # refuse a malformed list before any work
     return values

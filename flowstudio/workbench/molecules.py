@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from flowstudio.errors import BadInputError
+from flowstudio.molecules.settings import DEFAULT_TEMPERATURE as DEFAULT_TEMPERATURE  # the window's default
 from flowstudio.params import Param
 from flowstudio.workbench.data import DataInfo, Exported, MoleculeEntry, Sample
 from flowstudio.workbench.kinds import DataKind
@@ -23,7 +24,6 @@ PREVIEW_MOLECULES = 48
 STATS_MOLECULES = 3000
 GRID_MOLECULES = 60
 """Generated molecules shown as tiles (the summary counts them all)."""
-CONFORMER_SEED = 7
 
 
 def entries_for(
@@ -47,25 +47,19 @@ def entries_for(
     return entries
 
 
-def conformer(
-    smiles: str, seed: int = CONFORMER_SEED
-) -> tuple[list[str], np.ndarray, list[tuple[int, int, int]]]:
-    """Elements, 3-D coordinates (ETKDGv3, then MMFF94) and bonds (i, j, order) of ``smiles``."""
+def conformer(smiles: str) -> tuple[list[str], np.ndarray, list[tuple[int, int, int]]]:
+    """Elements, 3-D coordinates and bonds (i, j, order) of ``smiles``, hydrogens included:
+    the embedding the 3-D SDF export writes (:func:`flowstudio.molecules.conformers.embed_3d`)."""
     from rdkit import Chem
-    from rdkit.Chem import AllChem
 
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
+    from flowstudio.molecules.conformers import embed_3d
+
+    parsed = Chem.MolFromSmiles(smiles)
+    if parsed is None:
         raise BadInputError(f"not a valid molecule: {smiles!r}")
-    mol = Chem.AddHs(mol)
-    params = AllChem.ETKDGv3()
-    params.randomSeed = seed
-    if AllChem.EmbedMolecule(mol, params) != 0:
-        params.useRandomCoords = True
-        if AllChem.EmbedMolecule(mol, params) != 0:
-            raise BadInputError(f"RDKit could not embed a 3-D conformer for {smiles}")
-    if AllChem.MMFFHasAllMoleculeParams(mol):
-        AllChem.MMFFOptimizeMolecule(mol, maxIters=200)
+    mol = embed_3d(parsed)
+    if mol is None:
+        raise BadInputError(f"RDKit could not embed a 3-D conformer for {smiles}")
     coords = mol.GetConformer().GetPositions()
     elements = [a.GetSymbol() for a in mol.GetAtoms()]
     bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), round(b.GetBondTypeAsDouble())) for b in mol.GetBonds()]
@@ -143,19 +137,19 @@ class MoleculesKind(DataKind):
         return [MoleculeTask.model_name]
 
     def presets(self) -> list[str]:
-        from flowstudio.molecules import task
+        from flowstudio.molecules import settings
 
-        return list(task.PRESETS)
+        return list(settings.PRESETS)
 
     def params_for(self, model: str) -> list[Param]:
-        from flowstudio.molecules import task
+        from flowstudio.molecules import settings
 
-        return list(task.HYPERPARAMETERS)
+        return list(settings.HYPERPARAMETERS)
 
     def preset_values(self, model: str, preset: str) -> dict[str, Any]:
-        from flowstudio.molecules import task
+        from flowstudio.molecules import settings
 
-        return task.resolve(preset)
+        return settings.resolve(preset)
 
     def task_factory(
         self, data: DataInfo, model: str, preset: str, values: dict[str, Any]

@@ -235,12 +235,11 @@ class PointsKind(DataKind):
 
         if clouds is None:
             raise BadInputError("no samples to export yet: train a model or open a checkpoint first")
-        writer = io.writer_for(path)
-        if len(clouds) > 1 and not writer.collections:
-            written = io.write_shapes(path.parent, clouds, path.suffix, path.stem)
+        written = io.write_clouds(path, clouds)
+        if len(written) > 1:
             return Exported(
                 written[0],
-                f"{writer.name} holds one shape: wrote {len(written)} files, {written[0].name} … "
-                f"{written[-1].name}",
+                f"{io.writer_for(path).name} holds one shape: wrote {len(written)} files, "
+                f"{written[0].name} … {written[-1].name}",
             )
-        return Exported(io.write_points(path, clouds))
+        return Exported(written[0])

@@ -24,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from flowstudio.files import atomic_write_text
 from flowstudio.training.control import Control
 
 CONTROL_NAME = "control"
@@ -37,9 +38,7 @@ def send_command(run_dir: str | os.PathLike[str], command: str, now: float | Non
     if command not in COMMANDS:
         raise ValueError(f"unknown run command {command!r}; one of {', '.join(COMMANDS)}")
     path = Path(run_dir) / CONTROL_NAME
-    tmp = path.with_name(f".{CONTROL_NAME}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"command": command, "time": time.time() if now is None else now}))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps({"command": command, "time": time.time() if now is None else now}))
 
 
 def read_command(run_dir: str | os.PathLike[str]) -> tuple[str, float] | None:

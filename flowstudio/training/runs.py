@@ -22,13 +22,12 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowstudio.errors import BadInputError, CheckpointError
-from flowstudio.files import give_ordinary_mode
+from flowstudio.files import atomic_write_text
 from flowstudio.training.runlock import LOCK_NAME, RunLock
 from flowstudio.training.snapshots import SNAPSHOT_NAME, write_snapshot
 
@@ -148,7 +147,7 @@ class Run:
         """Write ``config.json`` atomically."""
         text = json.dumps(config, indent=2, sort_keys=False, allow_nan=False)
         with self.writing("config.json"):
-            _atomic_write_text(self.config_path, text + "\n")
+            atomic_write_text(self.config_path, text + "\n")
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one record to ``metrics.jsonl``.
@@ -176,19 +175,7 @@ class Run:
         kept = [r for r in read_metrics(self.root)
                 if int(r.get("step", 0)) <= after_step and r.get("event") != "finished"]
         with self.writing("metrics.jsonl"):
-            _atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        give_ordinary_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

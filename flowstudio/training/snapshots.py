@@ -13,12 +13,12 @@ clouds or ``smiles`` (K,) unicode for molecules, where ``""`` stands for a faile
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from flowstudio.files import atomic_write_bytes
 from flowstudio.training.events import Samples
 
 SNAPSHOT_NAME = "samples.npz"
@@ -36,13 +36,7 @@ def write_snapshot(path: Path, event: Samples) -> None:
         arrays["smiles"] = np.asarray(["" if s is None else s for s in event.smiles or ()], dtype=str)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, buffer.getbuffer())
 
 
 def read_snapshot(path: Path) -> Samples | None:

@@ -45,6 +45,9 @@ from flowstudio.errors import BadInputError
 from flowstudio.flows.core import Compose, Transform
 from flowstudio.flows.distributions import StandardNormal
 from flowstudio.flows.flow import Flow
+from flowstudio.flows.splines import SplineOptions
+
+_SPLINE = SplineOptions()  # the splines' own defaults
 
 FAMILIES: dict[str, str] = {
     "planar": "planar flows (Rezende & Mohamed 2015)",
@@ -81,10 +84,16 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "hidden": 64,
         "num_hidden_layers": 2,
         "mask": "alternating",
-        "bins": 8,
-        "tail_bound": 3.0,
+        "bins": _SPLINE.bins,
+        "tail_bound": _SPLINE.tail_bound,
     },
-    "nsf_ar": {"num_layers": 5, "hidden": 64, "num_hidden_layers": 2, "bins": 8, "tail_bound": 3.0},
+    "nsf_ar": {
+        "num_layers": 5,
+        "hidden": 64,
+        "num_hidden_layers": 2,
+        "bins": _SPLINE.bins,
+        "tail_bound": _SPLINE.tail_bound,
+    },
 }
 
 
@@ -225,8 +234,6 @@ def _autoregressive(
 
 
 def _spline_options(o: dict[str, Any]) -> dict[str, Any]:
-    from flowstudio.flows.splines import SplineOptions
-
     bins, tail_bound = _positive_int(o, "bins"), _positive_float(o, "tail_bound")
     try:
         spline = SplineOptions(bins, tail_bound)

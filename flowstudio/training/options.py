@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flowstudio.errors import BadInputError
+from flowstudio.params import EngineSettings
 
 
 @dataclass
@@ -24,23 +25,26 @@ class TrainOptions:
 
     On resume, the learning rate is the checkpoint's (it may have been lowered by NaN
     rollbacks); ``lr`` and ``weight_decay`` apply to new runs.
+
+    The defaults and what each option means are :class:`flowstudio.params.EngineSettings`
+    (the form's and ``--set``'s schema), where ``0`` stands for None (no limit).
     """
 
     iters: int | None = None
     minutes: float | None = None
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float | None = 10.0
-    seed: int = 0
-    device: str = "auto"
-    checkpoint_every: int = 100
-    checkpoint_every_s: float = 30.0
-    samples_every_s: float = 5.0
-    samples_n: int = 4
-    validate_every: int = 100
-    log_every: int = 10
-    max_recoveries: int = 5
-    lr_decay_on_nan: float = 0.5
+    lr: float = EngineSettings.lr
+    weight_decay: float = EngineSettings.weight_decay
+    grad_clip: float | None = EngineSettings.grad_clip
+    seed: int = EngineSettings.seed
+    device: str = EngineSettings.device
+    checkpoint_every: int = EngineSettings.checkpoint_every
+    checkpoint_every_s: float = EngineSettings.checkpoint_every_s
+    samples_every_s: float = EngineSettings.samples_every_s
+    samples_n: int = EngineSettings.samples_n
+    validate_every: int = EngineSettings.validate_every
+    log_every: int = EngineSettings.log_every
+    max_recoveries: int = EngineSettings.max_recoveries
+    lr_decay_on_nan: float = EngineSettings.lr_decay_on_nan
     resume: bool = False
 
     @classmethod

@@ -8,6 +8,7 @@ thread that drives the engine in :mod:`.worker`. This class only connects them t
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -214,8 +215,18 @@ class Workspace(FolderRuns, QWidget):
         self.restored_tab = int(tab) if tab.isdigit() and int(tab) < self.tabs.count() else None
         self.tabs.currentChanged.connect(lambda i: self.settings.set_value(f"{self.kind}/view_tab", str(i)))
         explored = self.settings.value(f"{self.kind}/explored_model")
+        demo = self.kind_adapter.demo_checkpoint()
         if explored and Path(explored).is_file():
             self.open_model(explored, announce=False)
+        elif demo is not None and self.open_demo_on_start:  # a trained model to explore at once
+            self.log(f"{self.title}: opening the pretrained demo model ({demo.parent.parent.name})")
+            self.open_model(demo, announce=False)
+
+    @property
+    def open_demo_on_start(self) -> bool:
+        """A first start opens the kind's pretrained demo model (samples/models/), if present,
+        unless ``FLOWSTUDIO_DEMO=0`` (the tests start from an empty window)."""
+        return os.environ.get("FLOWSTUDIO_DEMO", "1") != "0"
 
     def show_first_tab(self) -> None:
         """After data loads: the tab of the last session once, else the data preview."""

@@ -67,6 +67,19 @@ class DataKind:
         """A zero-argument callable building the engine's task (run on the worker thread)."""
         raise NotImplementedError
 
+    demo_run = ""
+    """The folder under ``samples/models/`` of the kind's pretrained demo (samples/make_models.py)."""
+
+    def demo_checkpoint(self) -> Path | None:
+        """The demo run's checkpoint (best, else latest), or ``None`` when it is not there."""
+        from flowstudio.pointclouds.samples import samples_dir  # plain paths: no torch
+
+        checkpoints = samples_dir() / "models" / self.demo_run / "checkpoints"
+        for name in ("best.pt", "latest.pt"):
+            if self.demo_run and (checkpoints / name).is_file():
+                return checkpoints / name
+        return None
+
     def load_model(self, checkpoint: Path) -> Any:
         """The trained model of ``checkpoint`` on the CPU (a ``RestoredTask``), for the
         analysis pages. A checkpoint of the other kind says where to open it instead; a

@@ -86,6 +86,7 @@ def training_smiles(data: DataInfo | None) -> list[str]:
 
 class MoleculesKind(DataKind):
     kind = "molecules"
+    demo_run = "molecules-graphaf"
 
     # ------------------------------------------------------------------ engine
     def samples(self) -> list[Sample]:

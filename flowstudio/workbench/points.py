@@ -98,6 +98,7 @@ def slice_image(
 
 class PointsKind(DataKind):
     kind = "points"
+    demo_run = "points-pointflow"
 
     # ------------------------------------------------------------------ engine
     def samples(self) -> list[Sample]:

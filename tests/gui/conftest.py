@@ -35,6 +35,7 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWSTUDIO_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("FLOWSTUDIO_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("PYVISTA_OFF_SCREEN", "false")
+    monkeypatch.setenv("FLOWSTUDIO_DEMO", "0")  # windows start empty unless a test asks for the demo
 
 
 @pytest.fixture

@@ -84,3 +84,33 @@ def test_settings_keep_temperatures_view_tab_and_explored_model(window, qtbot) -
     finally:
         again.confirm_close = lambda: True
         again.close()
+
+
+def test_a_first_start_opens_the_demo_model(window, qtbot, tmp_path, monkeypatch) -> None:
+    import shutil
+
+    from flowstudio.gui.app import create_window
+    from flowstudio.pointclouds.samples import samples_dir
+
+    ws = window.points
+    train_tiny(qtbot, ws, iters=2)
+    qtbot.waitUntil(lambda: ws.state == "idle" and ws.model is not None, timeout=60_000)
+    samples = tmp_path / "samples"
+    (samples / "models").mkdir(parents=True)
+    (samples / "pointclouds").symlink_to(samples_dir() / "pointclouds")
+    shutil.copytree(ws.run_dir, samples / "models" / "points-pointflow")
+    window.close()
+    monkeypatch.setenv("FLOWSTUDIO_SAMPLES", str(samples))
+    monkeypatch.setenv("FLOWSTUDIO_DEMO", "1")
+    monkeypatch.setenv("FLOWSTUDIO_CONFIG_DIR", str(tmp_path / "fresh-config"))  # a first start
+
+    fresh = create_window(load_samples=False)
+    qtbot.addWidget(fresh)
+    try:
+        fresh.populate()
+        qtbot.waitUntil(lambda: fresh.points.model is not None, timeout=30_000)
+        assert fresh.points.model.path.parent.parent.name == "points-pointflow"
+        assert fresh.molecules.model is None  # no molecule demo in this samples folder
+    finally:
+        fresh.confirm_close = lambda: True
+        fresh.close()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import threading
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
 
@@ -143,67 +141,3 @@ def properties(mol: Chem.Mol) -> dict[str, float]:
         "MW": float(Descriptors.MolWt(mol)),
         "heavy_atoms": int(mol.GetNumHeavyAtoms()),
     }
-
-
-# --- vocabulary checks --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """What a molecule model can express: element symbols, formal charges and size.
-
-    ``allowed_charges`` holds integers (allowed on every element) and/or ``(symbol,
-    charge)`` pairs (allowed on that element only); ``0`` should normally be among them.
-    """
-
-    atom_types: tuple[str, ...]
-    allowed_charges: frozenset = field(default_factory=lambda: frozenset({0}))
-    max_atoms: int | None = None
-
-
-def format_charge(symbol: str, charge: int) -> str:
-    """``N+``, ``O-``, ``Fe+2``: the element with its formal charge, SMILES style."""
-    if charge == 0:
-        return symbol
-    sign = "+" if charge > 0 else "-"
-    return f"{symbol}{sign}{abs(charge) if abs(charge) > 1 else ''}"
-
-
-def _charge_allowed(symbol: str, charge: int, allowed: Collection) -> bool:
-    return charge in allowed or (symbol, charge) in allowed
-
-
-def validate_for_vocabulary(
-    mol: Chem.Mol,
-    atom_types: Iterable[str] | None,
-    max_atoms: int | None = None,
-    allowed_charges: Collection | None = (0,),
-) -> str | None:
-    """Why a model with this vocabulary cannot represent ``mol``, or ``None`` if it can.
-
-    Heavy atoms only (hydrogens are implicit). The checks, in order: every element is in
-    ``atom_types`` ("atom outside the vocabulary (Se)"), every formal charge is allowed
-    ("formal charge the vocabulary cannot express (N+)"), the size fits ("more atoms than
-    the model's maximum (41 > 38)"). ``None`` lifts a limit: any element, any charge, any size.
-    """
-    vocabulary = set(atom_types) if atom_types is not None else None
-    outside: list[str] = []
-    charged: list[str] = []
-    for atom in mol.GetAtoms():
-        symbol = atom.GetSymbol()
-        if symbol == "H":
-            continue
-        if vocabulary is not None and symbol not in vocabulary and symbol not in outside:
-            outside.append(symbol)
-        label = format_charge(symbol, atom.GetFormalCharge())
-        allowed = allowed_charges is None or _charge_allowed(symbol, atom.GetFormalCharge(), allowed_charges)
-        if not allowed and label not in charged:
-            charged.append(label)
-    if outside:
-        return f"atom outside the vocabulary ({', '.join(outside)})"
-    if charged:
-        return f"formal charge the vocabulary cannot express ({', '.join(charged)})"
-    n_atoms = mol.GetNumHeavyAtoms()
-    if max_atoms is not None and n_atoms > max_atoms:
-        return f"more atoms than the model's maximum ({n_atoms} > {max_atoms})"
-    return None

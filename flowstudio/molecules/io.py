@@ -27,7 +27,7 @@ from rdkit import Chem
 from flowstudio.errors import BadInputError
 from flowstudio.files import atomic_write_bytes
 from flowstudio.inputs import MAX_REASONS_KEPT, SkipReport, require_regular_file
-from flowstudio.molecules.chem import Vocabulary, parse_smiles
+from flowstudio.molecules.chem import parse_smiles
 from flowstudio.molecules.formats import (
     read_csv_entries,
     read_sdf_entries,
@@ -165,7 +165,6 @@ def read_molecules(
     path: str | os.PathLike,
     *,
     limit: int | None = None,
-    vocabulary: Vocabulary | Sequence[str] | None = None,
     max_atoms: int | None = None,
     require_valid: bool = True,
     n_jobs: int | None = None,
@@ -174,9 +173,7 @@ def read_molecules(
 
     Args:
         limit: stop after this many valid molecules.
-        vocabulary: skip molecules a model cannot express: a :class:`Vocabulary`, or a
-            sequence of element symbols (then only neutral atoms are allowed).
-        max_atoms: skip molecules with more heavy atoms (overrides the vocabulary's).
+        max_atoms: skip molecules with more heavy atoms (a model's size cap).
         require_valid: raise when no molecule is valid (set False for generated samples,
             where "all invalid" is a result; a file with no entries at all still raises).
         n_jobs: worker processes for big SMILES/CSV files (default: the CPU count less one,
@@ -192,11 +189,9 @@ def read_molecules(
     """
     path = Path(path)
     fmt = sniff_format(path)
-    atom_types, charges, vocab_max = _vocabulary_parts(vocabulary)
-    rules = (atom_types, charges, max_atoms if max_atoms is not None else vocab_max)
     result = MoleculeSet(smiles=[], names=[], source=str(path))
     try:
-        with closing(checked_entries(fmt.read_entries(path), rules, n_jobs)) as entries:
+        with closing(checked_entries(fmt.read_entries(path), max_atoms, n_jobs)) as entries:
             unit = "record" if fmt.name == "sdf" else "line"
             for line, text, name, smiles, reason in entries:
                 if smiles is None:
@@ -215,16 +210,6 @@ def _finish(path: Path, result: MoleculeSet, require_valid: bool) -> MoleculeSet
     if not result.smiles and (require_valid or result.skipped_count == 0):
         raise BadInputError(_no_valid_message(path, result))
     return result
-
-
-def _vocabulary_parts(vocabulary: Any) -> tuple[set[str] | None, Any, int | None]:
-    if vocabulary is None:
-        return None, None, None
-    if isinstance(vocabulary, Vocabulary):
-        return set(vocabulary.atom_types), vocabulary.allowed_charges, vocabulary.max_atoms
-    atom_types = getattr(vocabulary, "atom_types", vocabulary)
-    charges = getattr(vocabulary, "allowed_charges", (0,))
-    return set(atom_types), charges, getattr(vocabulary, "max_atoms", None)
 
 
 def _skip(result: MoleculeSet, line: int, text: str, reason: str, unit: str) -> None:

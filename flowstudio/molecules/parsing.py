@@ -20,13 +20,11 @@ from typing import Any
 from rdkit import Chem
 
 from flowstudio.errors import BadInputError
-from flowstudio.molecules.chem import parse_smiles, validate_for_vocabulary
+from flowstudio.molecules.chem import parse_smiles
 
 SERIAL_BATCHES = 8
 BATCH = 4096
 
-#: ``(atom types or None, allowed charges or None, max atoms or None)``
-Rules = tuple[Any, Any, Any]
 #: ``(line, text, name, canonical SMILES or None, reason or None)``
 Checked = tuple[int, str, str, str | None, str | None]
 
@@ -55,16 +53,15 @@ def worker_count(n_jobs: int | None) -> int:
     return max(1, min(8, (os.cpu_count() or 1) - 1))
 
 
-def rule_violation(mol: Chem.Mol, atom_types: Any, charges: Any, max_atoms: Any) -> str | None:
-    """Why ``mol`` breaks the vocabulary rules, or ``None`` (also when there are no rules)."""
-    if atom_types is None and max_atoms is None:
-        return None
-    return validate_for_vocabulary(mol, atom_types, max_atoms, charges)
+def size_violation(mol: Chem.Mol, max_atoms: int | None) -> str | None:
+    """Why ``mol`` is too large for a model of ``max_atoms`` heavy atoms, or ``None``."""
+    n_atoms = mol.GetNumHeavyAtoms()
+    if max_atoms is not None and n_atoms > max_atoms:
+        return f"more atoms than the model's maximum ({n_atoms} > {max_atoms})"
+    return None
 
 
-def check_smiles(
-    texts: Sequence[str], atom_types: Any, charges: Any, max_atoms: Any
-) -> list[tuple[str | None, str | None]]:
+def check_smiles(texts: Sequence[str], max_atoms: int | None) -> list[tuple[str | None, str | None]]:
     """``(canonical SMILES, None)`` or ``(None, reason)`` for each text; runs in workers."""
     out: list[tuple[str | None, str | None]] = []
     for text in texts:
@@ -73,16 +70,17 @@ def check_smiles(
         except BadInputError as exc:
             out.append((None, str(exc)))
             continue
-        reason = rule_violation(mol, atom_types, charges, max_atoms)
+        reason = size_violation(mol, max_atoms)
         out.append((None, reason) if reason else (Chem.MolToSmiles(mol), None))
     return out
 
 
 def checked_entries(
-    entries: Iterator[tuple[int, str, str, Any]], rules: Rules, n_jobs: int | None = None
+    entries: Iterator[tuple[int, str, str, Any]], max_atoms: int | None, n_jobs: int | None = None
 ) -> Iterator[Checked]:
     """``(line, text, name, canonical SMILES or None, reason or None)`` for every entry a
-    reader yields (see :mod:`.formats`), in file order. Close the generator to stop early:
+    reader yields (see :mod:`.formats`), in file order; molecules over ``max_atoms`` heavy
+    atoms are skipped with a reason. Close the generator to stop early:
     pending work is cancelled."""
     workers = worker_count(n_jobs)
     pool: ProcessPoolExecutor | None = None
@@ -93,20 +91,20 @@ def checked_entries(
                 pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
             texts = [text for _, text, _, item in batch.entries if item is None]
             if pool is not None and texts:
-                pending.append((batch, pool.submit(check_smiles, texts, *rules)))
+                pending.append((batch, pool.submit(check_smiles, texts, max_atoms)))
             else:
-                pending.append((batch, check_smiles(texts, *rules)))
+                pending.append((batch, check_smiles(texts, max_atoms)))
             while pending and (pool is None or len(pending) > 2 * workers):
-                yield from _resolve(*pending.popleft(), rules)
+                yield from _resolve(*pending.popleft(), max_atoms)
         while pending:
-            yield from _resolve(*pending.popleft(), rules)
+            yield from _resolve(*pending.popleft(), max_atoms)
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _resolve(
-    batch: _Batch, checked: Any, rules: Rules
+    batch: _Batch, checked: Any, max_atoms: int | None
 ) -> Iterator[tuple[int, str, str, str | None, str | None]]:
     results = iter(checked.result() if isinstance(checked, Future) else checked)
     for line, text, name, item in batch.entries:
@@ -115,6 +113,6 @@ def _resolve(
         elif isinstance(item, str):
             smiles, reason = None, item
         else:
-            reason = rule_violation(item, *rules)
+            reason = size_violation(item, max_atoms)
             smiles = None if reason else Chem.MolToSmiles(item)
         yield line, text, name, smiles, reason

@@ -7,13 +7,10 @@ import pytest
 from flowstudio.errors import BadInputError
 from flowstudio.molecules.chem import (
     PROPERTY_NAMES,
-    Vocabulary,
     canonical_smiles,
-    format_charge,
     parse_smiles,
     properties,
     try_canonical_smiles,
-    validate_for_vocabulary,
 )
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
@@ -61,24 +58,3 @@ def test_properties_of_aspirin() -> None:
     assert props["logP"] == pytest.approx(1.3101, abs=1e-4)
     assert 0.5 < props["QED"] < 0.6
     assert 1.0 < props["SA"] < 2.5
-
-
-def test_vocabulary_reasons() -> None:
-    atoms = ("C", "N", "O", "F", "S", "Cl", "Br")
-    assert validate_for_vocabulary(parse_smiles(ASPIRIN), atoms, 38) is None
-    assert validate_for_vocabulary(parse_smiles("C[Se]C"), atoms, 38) == "atom outside the vocabulary (Se)"
-    big = parse_smiles("C" * 41)
-    assert validate_for_vocabulary(big, atoms, 38) == "more atoms than the model's maximum (41 > 38)"
-    charged = parse_smiles("C[N+](C)(C)C")
-    assert validate_for_vocabulary(charged, atoms, 38) == "formal charge the vocabulary cannot express (N+)"
-    assert validate_for_vocabulary(charged, atoms, 38, allowed_charges={0, ("N", 1)}) is None
-    assert validate_for_vocabulary(parse_smiles("CC(=O)[O-]"), atoms, 38, allowed_charges={0, 1}) == (
-        "formal charge the vocabulary cannot express (O-)"
-    )
-
-
-def test_charge_labels_and_vocabulary_defaults() -> None:
-    assert format_charge("N", 1) == "N+"
-    assert format_charge("O", -1) == "O-"
-    assert format_charge("Fe", 2) == "Fe+2"
-    assert Vocabulary(("C",)).allowed_charges == frozenset({0})

@@ -11,7 +11,7 @@ import pytest
 from rdkit import Chem
 
 from flowstudio.errors import BadInputError
-from flowstudio.molecules.chem import PROPERTY_NAMES, Vocabulary
+from flowstudio.molecules.chem import PROPERTY_NAMES
 from flowstudio.molecules.io import (
     open_dialog_filters,
     read_molecules,
@@ -77,19 +77,14 @@ def test_smiles_file_with_comments_header_and_bad_lines(tmp_path: Path) -> None:
     assert "syntax error" in result.skipped[0].reason and "unclosed ring" in result.skipped[1].reason
 
 
-def test_vocabulary_and_size_filters_skip_with_reasons(tmp_path: Path) -> None:
+def test_the_size_filter_skips_with_reasons(tmp_path: Path) -> None:
     path = tmp_path / "v.smi"
     path.write_text("CCO\nC[Se]C\nC[N+](C)(C)C\n" + "C" * 41 + "\n")
-    result = read_molecules(path, vocabulary=Vocabulary(("C", "N", "O"), max_atoms=38))
-    assert result.smiles == ["CCO"]
-    reasons = [s.reason for s in result.skipped]
-    assert reasons == [
-        "atom outside the vocabulary (Se)",
-        "formal charge the vocabulary cannot express (N+)",
-        "more atoms than the model's maximum (41 > 38)",
-    ]
+    result = read_molecules(path, max_atoms=38)
+    assert result.smiles == ["CCO", "C[Se]C", "C[N+](C)(C)C"]
+    assert [s.reason for s in result.skipped] == ["more atoms than the model's maximum (41 > 38)"]
     assert read_molecules(path, max_atoms=5).smiles == ["CCO", "C[Se]C", "C[N+](C)(C)C"]
-    assert read_molecules(path, vocabulary=["C", "O", "Se"]).smiles == ["CCO", "C[Se]C", "C" * 41]
+    assert read_molecules(path).smiles == ["CCO", "C[Se]C", "C[N+](C)(C)C", "C" * 41]
 
 
 def test_limit_stops_early(tmp_path: Path) -> None:

@@ -70,6 +70,10 @@ class MoleculeTask:
 
     kind = "molecules"
     model_name = "graphaf"
+    cpu_threads = 1
+    """Intra-op threads the engine trains with on the CPU (unless ``OMP_NUM_THREADS`` is set):
+    a GraphAF step is hundreds of small operations, and on the shared 2-core machine one
+    thread made twice the steps of two (``benchmarks/results/graphaf.md``, section 7)."""
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 import time
 import traceback
 from collections.abc import Iterator
@@ -75,6 +76,7 @@ class _Trainer:
         self.saved_step = -1
         self.validated_step = 0
         self.lock = RunLock(run.root)
+        self.threads_before: int | None = None  # intra-op threads to restore (see _limit_threads)
 
     # -- clocks ---------------------------------------------------------------------------
     def _train_seconds(self) -> float:
@@ -90,6 +92,7 @@ class _Trainer:
             yield Message(f"removed {removed} temporary file(s) of an interrupted write")
         seed_everything(options.seed)
         task.to(self.device)
+        self._limit_threads(getattr(task, "cpu_threads", None))
         self.params = [p for p in task.model.parameters() if p.requires_grad]
         if not self.params:
             raise TypeError(f"task {task.model_name!r} has no trainable parameters")
@@ -108,6 +111,16 @@ class _Trainer:
         task.model.train()
         self.step_function = self.world.step_function(task, options.seed, self.step)
         self._remember_good_state()
+
+    def _limit_threads(self, wanted: int | None) -> None:
+        """Train on at most ``wanted`` intra-op threads on the CPU, where the task asks for it
+        (``Task.cpu_threads``, optional; GraphAF: 1), unless the user chose a number with
+        ``OMP_NUM_THREADS``. A step of hundreds of small operations waits for every thread at
+        each one; on a shared machine a waiting thread is often descheduled
+        (``benchmarks/results/graphaf.md``, section 7). Restored when the run ends."""
+        if wanted and self.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+            self.threads_before = torch.get_num_threads()
+            torch.set_num_threads(min(wanted, self.threads_before))
 
     def _read(self, path: Path) -> Checkpoint:
         return load_checkpoint(path, expect_kind=self.task.kind, expect_model=self.task.model_name)
@@ -149,6 +162,8 @@ class _Trainer:
             yield from self._run()
             completed = True
         finally:
+            if self.threads_before is not None:
+                torch.set_num_threads(self.threads_before)
             self.lock.release()
             self.world.leave(in_step=completed)
 

@@ -19,6 +19,7 @@ from flowstudio.gui.pages.points_interpolation import PointInterpolationPage
 from flowstudio.gui.pages.points_metrics import PointMetricsPage
 from flowstudio.gui.pages.points_reconstruction import ReconstructionPage
 from flowstudio.gui.pages.points_samples import PointSamplesPage
+from flowstudio.gui.pages.points_scores import ScoresPage
 from flowstudio.gui.pages.points_slice import DensitySlicePage
 from flowstudio.gui.pages.points_trajectory import TrajectoryPage
 from flowstudio.gui.views_points import CloudView
@@ -57,6 +58,8 @@ class PointsWorkspace(Workspace):
         tabs.addTab(self.reconstruction_page, "Reconstruction")
         self.metrics_page = PointMetricsPage(self)
         tabs.addTab(self.metrics_page, "Metrics")
+        self.scores_page = ScoresPage(self)
+        tabs.addTab(self.scores_page, "Scores")
         tabs.currentChanged.connect(lambda _: self._refresh_current())
         self.live_points: np.ndarray | None = None
         # the widgets the tests and the screenshot script reach by name

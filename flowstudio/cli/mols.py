@@ -7,6 +7,7 @@
     flowstudio mols sample --run RUN --n N [--temperature T] [--end-temperature T] [--no-check]
                            [--ring-sizes 3,5-7|any] --out FILE
     flowstudio mols eval   --samples FILE --train PATH [--test PATH]
+    flowstudio mols optimize --run RUN --data PATH --property qed|plogp|logp|sa|mw [--sim 0.4] --out FILE.csv
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from flowstudio.cli import mols_eval
+from flowstudio.cli import mols_eval, mols_optimize
 from flowstudio.cli.common import (
     add_run_arguments,
     check_out_folder,
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_train(actions)
     _register_sample(actions)
     mols_eval.register(actions)
+    mols_optimize.register(actions)
 
 
 def _register_train(actions: argparse._SubParsersAction) -> None:

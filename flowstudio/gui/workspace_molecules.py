@@ -17,6 +17,7 @@ from flowstudio.gui.pages.molecules_conformer import ConformerPage
 from flowstudio.gui.pages.molecules_generation import GenerationPage
 from flowstudio.gui.pages.molecules_interpolation import MoleculeInterpolationPage
 from flowstudio.gui.pages.molecules_metrics import MetricsPage
+from flowstudio.gui.pages.molecules_optimize import OptimizationPage
 from flowstudio.gui.views_molecules import MoleculeGrid
 from flowstudio.gui.workspace import Workspace
 from flowstudio.workbench.data import DataInfo
@@ -50,6 +51,8 @@ class MoleculesWorkspace(Workspace):
         self.metrics_page = MetricsPage(self)
         tabs.addTab(self.generation_page, "Samples")
         tabs.addTab(self.interpolation_page, "Interpolation")
+        self.optimization_page = OptimizationPage(self)
+        tabs.addTab(self.optimization_page, "Optimize")
         tabs.addTab(self.conformer_page, "3-D")
         tabs.addTab(self.metrics_page, "Metrics")
         # the widgets the tests and the screenshot script reach by name
@@ -64,7 +67,8 @@ class MoleculesWorkspace(Workspace):
         )
         self.view3d = self.conformer_page.view
         self.metrics = self.metrics_page.table
-        for grid in (self.preview, self.live_grid, self.sample_grid, self.interp_grid):
+        self.opt_grid = self.optimization_page.grid
+        for grid in (self.preview, self.live_grid, self.sample_grid, self.interp_grid, self.opt_grid):
             grid.activated.connect(lambda i, g=grid: self.select(g, i))
         self.live_smiles: list[str | None] = []
         self.selected_smiles: str | None = None
@@ -80,6 +84,8 @@ class MoleculesWorkspace(Workspace):
         smiles = info.data["set"].smiles
         if len(smiles) >= 2:
             self.interpolation_page.set_ends(smiles[0], smiles[1])
+        if smiles:
+            self.optimization_page.set_start(smiles[0])
         self.show_first_tab()
 
     def show_live_samples(self, event: Any) -> None:

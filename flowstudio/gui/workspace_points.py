@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSplitter, QTabWidget
 
+from flowstudio.gui.pages.points_arithmetic import ArithmeticPage
 from flowstudio.gui.pages.points_interpolation import PointInterpolationPage
 from flowstudio.gui.pages.points_metrics import PointMetricsPage
 from flowstudio.gui.pages.points_reconstruction import ReconstructionPage
@@ -56,6 +57,8 @@ class PointsWorkspace(Workspace):
         tabs.addTab(self.slice_page, "Density slice")
         tabs.addTab(self.trajectory_page, "Trajectory")
         tabs.addTab(self.reconstruction_page, "Reconstruction")
+        self.arithmetic_page = ArithmeticPage(self)
+        tabs.addTab(self.arithmetic_page, "Arithmetic")
         self.metrics_page = PointMetricsPage(self)
         tabs.addTab(self.metrics_page, "Metrics")
         self.scores_page = ScoresPage(self)
@@ -97,6 +100,7 @@ class PointsWorkspace(Workspace):
         middle = min(len(points), SHAPE_CHOICES) // 2 if len(points) > 1 else None
         self.interpolation_page.set_shapes(choices, middle)
         self.reconstruction_page.set_shapes(choices)
+        self.arithmetic_page.set_shapes(choices)
         self.slice_page.set_shapes(choices)
         self.slice_page.fit_offset(points)
         self.show_first_tab()
@@ -127,6 +131,7 @@ class PointsWorkspace(Workspace):
             self.slice_page,
             self.trajectory_page,
             self.reconstruction_page,
+            self.arithmetic_page,
         ) and (force or page.stale()):
             page.refresh()
 

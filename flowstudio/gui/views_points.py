@@ -10,6 +10,7 @@ side in one scene, each with an optional per-point scalar (e.g. ``log p(x)``).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -20,6 +21,16 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedLayout, QWidget
 
 CLOUD_BG = "#10141b"
 DEFAULT_CMAP = "viridis"
+SPHERE_LIMIT = 200_000
+"""Clouds with more points are drawn as flat points: sphere impostors cost a shader per point."""
+LOD_POINTS = 100_000
+"""While the mouse rotates a cloud of more points than :data:`SPHERE_LIMIT`, at most this
+many (a fixed random subset) are drawn; the whole cloud comes back when the mouse is
+released. The subset shrinks (to :data:`LOD_MIN_POINTS`) while frames take longer than
+:data:`LOD_FRAME_S` and grows back when they are fast: the renderer's speed (a GPU, or
+Mesa's software rasterizer on a busy CPU) decides how many points a smooth rotation has."""
+LOD_MIN_POINTS = 5_000
+LOD_FRAME_S = 0.04
 
 
 class VtkView(QWidget):
@@ -126,6 +137,9 @@ class CloudView(VtkView):
         self._scene: tuple | None = None
         self._cloud = None
         self._actor = None
+        self._lod = None  # the subset drawn while the mouse rotates a big cloud
+        self.lod_budget = LOD_POINTS  # its size, adapted to the frame time
+        self._frame_start = 0.0
         self._title_actor = None
 
     # drawing ------------------------------------------------------------------------------
@@ -177,8 +191,9 @@ class CloudView(VtkView):
                 clim = (clim[0], clim[0] + 1e-6)
         labels = list(labels) if labels else []
         scene = (tuple(len(c) for c in clouds), columns, scalars is None, scalar_title, cmap, tuple(labels))
-        # in place only without labels: they sit under their shapes, which move with new clouds
-        if scene == self._scene and self._cloud is not None and not labels:
+        # in place only without labels (they sit under their shapes, which move with new
+        # clouds) and below the level-of-detail size (its subset is rebuilt with the scene)
+        if scene == self._scene and self._cloud is not None and not labels and self._lod is None:
             self._cloud.points = points
             self._cloud["values"] = values
             self._actor.mapper.scalar_range = clim
@@ -209,6 +224,44 @@ class CloudView(VtkView):
         plotter.render()
         self.draw_count += 1
 
+    def _watch_interaction(self) -> None:
+        """Swap the whole cloud for its subset while the mouse rotates it (once per view)."""
+        if getattr(self, "_watching", False) or self.plotter is None:
+            return
+        self._watching = True
+        interactor = self.plotter.iren.interactor
+        interactor.AddObserver("StartInteractionEvent", lambda *_: self.set_interacting(True))
+        interactor.AddObserver("EndInteractionEvent", lambda *_: self.set_interacting(False))
+        window = self.plotter.ren_win
+        window.AddObserver("StartEvent", lambda *_: setattr(self, "_frame_start", time.perf_counter()))
+        window.AddObserver("EndEvent", lambda *_: self._adapt_lod(time.perf_counter() - self._frame_start))
+
+    def _adapt_lod(self, frame_s: float) -> None:
+        """After a frame drawn with the subset: fewer points when it was slow, more when fast."""
+        if self._lod is None or not self._lod.GetVisibility():
+            return
+        budget = self.lod_budget
+        if frame_s > LOD_FRAME_S:
+            budget = max(LOD_MIN_POINTS, int(budget * 0.8 * LOD_FRAME_S / frame_s))
+        elif frame_s < LOD_FRAME_S / 3:
+            budget = min(LOD_POINTS, len(self._lod_source[0]), budget * 2)
+        if budget != self.lod_budget:
+            self.lod_budget = budget
+            import pyvista as pv
+
+            mesh = pv.PolyData(self._lod_source[0][:budget])
+            mesh["values"] = self._lod_source[1][:budget]
+            self._lod_mesh.copy_from(mesh)  # drawn from the next frame on
+
+    def set_interacting(self, on: bool) -> None:
+        """Draw the level-of-detail subset (``on``) or the whole cloud."""
+        if self._lod is None or self._actor is None:
+            return
+        self._lod.SetVisibility(on)
+        self._actor.SetVisibility(not on)
+        if not on and self.plotter is not None:
+            self.plotter.render()
+
     def _fit_camera(self, plotter, points: np.ndarray, margin: float) -> None:
         """Look along -z with an orthographic camera that fits the grid to the view: a grid
         of shapes reads best flat-on, and the mouse still rotates it."""
@@ -232,17 +285,28 @@ class CloudView(VtkView):
         self._title_actor = None
         self._cloud = pv.PolyData(points)
         self._cloud["values"] = values
-        self._actor = plotter.add_mesh(
-            self._cloud,
-            scalars="values",
-            cmap=cmap or DEFAULT_CMAP,
-            clim=clim,
-            render_points_as_spheres=True,
-            point_size=self.point_size,
-            show_scalar_bar=False,
-            style="points",
-            render=False,
-        )
+        big = len(points) > SPHERE_LIMIT
+        style = {
+            "scalars": "values",
+            "cmap": cmap or DEFAULT_CMAP,
+            "clim": clim,
+            "render_points_as_spheres": not big,
+            "point_size": 2.0 if big else self.point_size,
+            "show_scalar_bar": False,
+            "style": "points",
+            "render": False,
+        }
+        self._actor = plotter.add_mesh(self._cloud, **style)
+        self._lod = None
+        if big:
+            # a random order once: every budget's subset is a prefix, spread over the cloud
+            order = np.random.default_rng(0).permutation(len(points))[:LOD_POINTS]
+            self._lod_source = (points[order], values[order])
+            self._lod_mesh = pv.PolyData(self._lod_source[0][: self.lod_budget])
+            self._lod_mesh["values"] = self._lod_source[1][: self.lod_budget]
+            self._lod = plotter.add_mesh(self._lod_mesh, **{**style, "point_size": 3.0})
+            self._lod.SetVisibility(False)
+            self._watch_interaction()
         if has_scalars:
             plotter.add_scalar_bar(
                 title=scalar_title or "value",

@@ -30,9 +30,16 @@ TRAJECTORY_FRAMES = 24
 
 def thin(cloud: np.ndarray, n: int = DISPLAY_POINTS, seed: int = 0) -> np.ndarray:
     """At most ``n`` points of a cloud, for drawing."""
-    if len(cloud) <= n:
-        return cloud
-    return cloud[np.random.default_rng(seed).choice(len(cloud), n, replace=False)]
+    return cloud if len(cloud) <= n else cloud[decimation(len(cloud), n, seed)]
+
+
+def decimation(n: int, budget: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of at most ``budget`` of ``n`` points, a fixed random subset: a big
+    cloud drawn from it keeps its density everywhere (every k-th point would stripe a
+    cloud stored in scan or category order)."""
+    if n <= budget:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, budget, replace=False))
 
 
 def preview_picks(n_shapes: int, k: int = PREVIEW_SHAPES) -> np.ndarray:

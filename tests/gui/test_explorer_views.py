@@ -124,3 +124,28 @@ def test_training_history_is_kept_in_the_run_and_scrubbed(window, qtbot) -> None
     assert not ws.history_bar.live and "step" in ws.history_bar.readout.text()
     np.testing.assert_array_equal(ws.live_points, saved.snapshots[0].points)
     assert changed(live, ws.live_view.image())
+
+
+def test_big_clouds_rotate_with_an_adaptive_subset(window, monkeypatch) -> None:
+    from flowstudio.gui import views_points
+
+    monkeypatch.setattr(views_points, "SPHERE_LIMIT", 2_000)
+    monkeypatch.setattr(views_points, "LOD_POINTS", 4_000)
+    monkeypatch.setattr(views_points, "LOD_MIN_POINTS", 500)
+    cloud = np.random.default_rng(0).normal(size=(20_000, 3)).astype(np.float32)
+    view = views_points.CloudView(window)
+    view.resize(500, 400)
+    view.show()
+    view.show_clouds([cloud])
+    assert view._actor.GetVisibility() and not view._lod.GetVisibility()
+    view.set_interacting(True)  # the mouse starts a rotation
+    assert view._lod.GetVisibility() and not view._actor.GetVisibility()
+    assert view._lod_mesh.n_points == 4_000
+    view._adapt_lod(10 * views_points.LOD_FRAME_S)  # a slow frame: fewer points
+    assert 500 <= view.lod_budget < 4_000 and view._lod_mesh.n_points == view.lod_budget
+    slow = view.lod_budget
+    view._adapt_lod(0.0)  # a fast one: more again
+    assert view.lod_budget == min(4_000, 2 * slow)
+    view.set_interacting(False)  # released: the whole cloud
+    assert view._actor.GetVisibility() and not view._lod.GetVisibility()
+    view.close_view()

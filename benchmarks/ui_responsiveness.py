@@ -7,7 +7,7 @@
   longest time the UI could not react. Goal: < 100 ms. The same is measured idle, as the
   baseline of this machine's scheduling noise, and for both places a run trains: in the
   window's thread, and in a trainer child process the window follows through its run folder
-  (``--follow-only`` measures the latter alone, beside the idle baseline).
+  (``--follow-only`` skips the launch times and writes ``results/gui_follow.md``).
 
 Run under an X server:
 ``xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/ui_responsiveness.py``
@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="training time to watch")
     parser.add_argument("--launches", type=int, default=3)
     parser.add_argument("--follow-only", action="store_true",
-                        help="only the stalls while following a child-process run (and the idle baseline)")
+                        help="only the stalls, no launch times: idle, a run in the window's thread and a "
+                        "followed child-process run, in one window")
     parser.add_argument("--out", type=Path, default=None,
                         help="default benchmarks/results/gui.md (gui_follow.md with --follow-only)")
     args = parser.parse_args(argv)
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "benchmarks" / "results" / name
     where = machine()
     launches = [] if args.follow_only else measure_launch(args.launches)
-    stalls = measure_stalls(args.seconds, ("process",) if args.follow_only else ("window", "process"))
+    stalls = measure_stalls(args.seconds)
     from PySide6 import __version__ as pyside
 
     lines = [

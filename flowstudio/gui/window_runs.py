@@ -54,6 +54,10 @@ class WindowRuns:
         return True
 
     def open_summary(self, summary: RunSummary) -> None:
+        """Open a listed run; a run from elsewhere (the shell, File > Open) adds its folder
+        to the panel's list."""
+        if summary.path.parent not in self.runs_panel.folders():
+            self.runs_panel.add_folder(summary.path.parent)
         ws = self.points if summary.kind == "points" else self.molecules
         self.tabs.setCurrentWidget(ws)
         ws.open_run(summary)

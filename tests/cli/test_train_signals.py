@@ -33,7 +33,7 @@ def start(out: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]
     )
 
 
-def wait_for_steps(process: subprocess.Popen[str], out: Path, timeout: float = 180.0) -> None:
+def wait_for_steps(process: subprocess.Popen[str], out: Path, timeout: float = 600.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         assert process.poll() is None, process.stderr.read()
@@ -49,7 +49,7 @@ def test_sigterm_stops_the_trainer_with_a_final_checkpoint(tmp_path: Path) -> No
     process = start(out)
     wait_for_steps(process, out)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(120) == 130, process.stderr.read()
+    assert process.wait(300) == 130, process.stderr.read()
     last = read_metrics(out)[-1]
     assert last["event"] == "finished" and last["reason"] == "stopped"
     saved = torch.load(Run(out).latest, weights_only=True)
@@ -68,5 +68,5 @@ def test_the_control_file_pauses_and_stops_the_trainer(tmp_path: Path) -> None:
     time.sleep(1.5)
     assert max(int(r["step"]) for r in read_metrics(out)) == paused_at, "a paused run went on"
     send_command(out, "stop")  # releases the pause and ends the run
-    assert process.wait(120) == 0, process.stderr.read()
+    assert process.wait(300) == 0, process.stderr.read()
     assert read_metrics(out)[-1]["reason"] == "stopped"

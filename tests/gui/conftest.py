@@ -61,7 +61,7 @@ def window(qtbot, monkeypatch: pytest.MonkeyPatch):
             assert session.thread.wait(30_000), "a training thread outlived its window"
             assert session.thread.isFinished()
         for run in ws.folder_sessions:
-            assert run.process is None or run.process.poll() is not None, "a trainer outlived its window"
+            assert run.wait(60_000), "a trainer process outlived its window"
 
 
 def changed(before: np.ndarray, after: np.ndarray, threshold: float = 1.0) -> bool:

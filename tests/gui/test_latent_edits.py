@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.gui.conftest import changed, train_tiny, wait_idle
-from tests.gui.test_molecules_workspace import TINY_GRAPHAF, small_set  # noqa: F401 (a fixture)
+from tests.gui.test_molecules_workspace import small_set, tiny_model_on  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.gui
 
@@ -32,13 +32,7 @@ def test_shape_arithmetic_decodes_as_the_strength_moves(window, qtbot) -> None:
 
 
 def test_molecule_optimization_page(window, qtbot, small_set) -> None:  # noqa: F811
-    ws = window.molecules
-    window.open_path(small_set)
-    qtbot.waitUntil(lambda: ws.data is not None, timeout=30_000)
-    ws.params.set_values({**TINY_GRAPHAF, "iters": 2, "samples_n": 0})
-    ws.start_training()
-    wait_idle(qtbot, ws)
-    qtbot.waitUntil(lambda: ws.model is not None and not ws.jobs.busy, timeout=60_000)
+    ws = tiny_model_on(window, qtbot, small_set)
     page = ws.optimization_page
     ws.tabs.setCurrentWidget(page)
     page.start.setText("CC(=O)Nc1ccc(O)cc1")

@@ -79,14 +79,20 @@ def test_train_generate_view_and_export(window, qtbot, small_set, tmp_path) -> N
         assert len(read_molecules(csv)) == len(valid)
 
 
-def test_interpolation_between_two_molecules(window, qtbot, small_set) -> None:
+def tiny_model_on(window, qtbot, path):
+    """The molecule workspace with ``path`` loaded and a tiny GraphAF trained for 2 steps on it."""
     ws = window.molecules
-    window.open_path(small_set)
+    window.open_path(path)
     qtbot.waitUntil(lambda: ws.data is not None, timeout=30_000)
     ws.params.set_values({**TINY_GRAPHAF, "iters": 2, "samples_n": 0})
     ws.start_training()
     wait_idle(qtbot, ws)
     qtbot.waitUntil(lambda: ws.model is not None and not ws.jobs.busy, timeout=60_000)
+    return ws
+
+
+def test_interpolation_between_two_molecules(window, qtbot, small_set) -> None:
+    ws = tiny_model_on(window, qtbot, small_set)
     ws.tabs.setCurrentWidget(ws.interp_grid.parentWidget())
     ws.interp_a.setText("CCO")
     ws.interp_b.setText("c1ccccc1O")

@@ -9,7 +9,7 @@ are identities, so the engine has one code path and a plain run pays nothing.
 What the engine gets from here, and why:
 
 * **Gradients.** A task computes its loss in ``training_step`` by calling model methods
-  (``training_terms``, ``loss_terms``), not ``model.forward``. DDP only all-reduces the
+  (``loss_terms``), not ``model.forward``. DDP only all-reduces the
   gradients of a backward that follows a forward *through the DDP wrapper*, so the model
   is wrapped in :class:`_StepModule`, a module holding ``task.model`` whose ``forward(step)``
   is ``task.training_step(step)``. Its parameters are the model's own tensors (the
@@ -29,9 +29,13 @@ What the engine gets from here, and why:
   checkpoints, metrics, validation and samples (:class:`FollowerRun` gives the other
   ranks a view of the folder that reads but never writes). Checkpoints hold the
   unwrapped model, so ``--resume`` works with any world size.
-* **Failures.** A rank that fails exits non-zero; torchrun then stops the others. The
-  process group's timeout (``FLOWSTUDIO_DIST_TIMEOUT_S``, default 600 s) bounds a wait in
-  a collective, so even a rank stuck outside torchrun's watch cannot hang the run.
+* **Failures.** A rank that fails posts why and exits non-zero; torchrun then stops the
+  others. The process group's timeout (``FLOWSTUDIO_DIST_TIMEOUT_S``, default 600 s)
+  bounds a wait in a collective. A rank whose collective breaks names the rank that
+  failed, died or did not answer (:meth:`World.explain`), and a rank stuck outside the
+  collectives ends itself that long after a peer failed (:mod:`.rank_watch`). Error
+  lines say which rank wrote them; the process group is left through a barrier only
+  when every rank finished cleanly.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +55,7 @@ from torch import Tensor, nn
 from flowstudio.errors import BadInputError
 from flowstudio.training.events import Event, Finished, Message
 from flowstudio.training.protocol import Task
+from flowstudio.training.rank_watch import RankWatch, is_collective_failure
 from flowstudio.training.rng import seed_everything
 from flowstudio.training.runlock import RunLock
 from flowstudio.training.runs import Run
@@ -105,6 +110,7 @@ class World:
     size: int = 1
     local_rank: int = 0
     device: torch.device | None = None
+    watch: RankWatch | None = None
 
     @property
     def is_main(self) -> bool:
@@ -139,6 +145,7 @@ class World:
                 "nccl" if device.type == "cuda" else "gloo", rank=self.rank, world_size=self.size,
                 timeout=timedelta(seconds=_timeout_s()),
             )
+        self.watch = RankWatch(self.rank, self.size, _timeout_s()).start()
         self.device = device
         return device
 
@@ -164,7 +171,14 @@ class World:
             _StepModule(task), device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=True,
         )
-        return wrapped
+        watch = self.watch
+
+        def step_function(step: int) -> dict[str, Tensor]:
+            if watch is not None:
+                watch.beat(step)  # where this rank was, should a peer need to say
+            return wrapped(step)
+
+        return step_function
 
     def agree_finite(self, finite: Tensor) -> Tensor:
         """``finite`` (a 0-dim bool tensor) on every rank: true only if true on all."""
@@ -184,17 +198,54 @@ class World:
 
     def events(self, events: Iterator[Event]) -> Iterator[Event]:
         """The events this rank reports: all on rank 0; on the others only errors and the
-        end, since they write nothing and their progress repeats rank 0's."""
-        for event in events:
-            if self.is_main or isinstance(event, Finished) or (
-                isinstance(event, Message) and event.level == "error"
-            ):
-                yield event
+        end, since they write nothing and their progress repeats rank 0's. Under several
+        ranks, error lines name this rank, a failure is posted for the others
+        (:class:`RankWatch`), and the process group is left once ``events`` is done."""
+        if not self.distributed:
+            yield from events
+            return
+        clean = False
+        try:
+            for event in events:
+                if isinstance(event, Finished):
+                    clean = event.reason != "error"
+                    if not clean:
+                        self._posted_failure(event.step, event.error or "error")
+                        event = replace(event, error=self._named(event.error or "error"))
+                elif isinstance(event, Message) and event.level == "error":
+                    event = replace(event, text=self._named(event.text))
+                if self.is_main or isinstance(event, Finished) or (
+                    isinstance(event, Message) and event.level == "error"
+                ):
+                    yield event
+        except BaseException as exc:  # bad input, a full disk, Ctrl-C: the others must know
+            reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, Exception) else "interrupted"
+            self._posted_failure(None, reason)
+            raise
+        finally:
+            events.close()  # the trainer's own clean-up (its lock, a last checkpoint) first
+            self.leave(in_step=clean)
+
+    def explain(self, exc: BaseException, step: int) -> str | None:
+        """For a broken collective (a peer failed, died or hangs), one line naming the
+        rank(s) and why; ``None`` for any other error, which is this rank's own."""
+        if self.watch is None or not is_collective_failure(exc):
+            return None
+        return self.watch.explain(step)
+
+    def _named(self, text: str) -> str:
+        return text if text.startswith(f"rank {self.rank}") else f"rank {self.rank}: {text}"
+
+    def _posted_failure(self, step: int | None, reason: str) -> None:
+        if self.watch is not None:
+            self.watch.failed(step, (reason.strip().splitlines() or [""])[0])
 
     def leave(self, *, in_step: bool = True) -> None:
         """Leave the process group (a no-op when there is none). ``in_step``: every rank got
         here on the normal path, so they first meet at a barrier: a rank that tears its
         connections down while a peer still talks to it makes gloo abort that peer."""
+        if self.watch is not None:
+            self.watch.close()
         if self.distributed and dist.is_initialized():
             if in_step:
                 dist.barrier()

@@ -1,13 +1,22 @@
 """A rank of the data-parallel tests, started by ``torchrun`` (see test_distributed.py).
 
 ``grads ENGINE OUT``: one DDP step of a tiny task; rank 0 saves the averaged gradients.
-``fail ENGINE RUN STEP``: train a tiny task whose rank 1 raises at step STEP (the whole
-run must end with an error, not hang). ENGINE is ``points``, ``points-adjoint`` or ``mols``.
+``fault KIND ENGINE RUN STEP``: train a tiny task (through the CLI's ``run_training``) in
+which, at step STEP, a fault of KIND strikes (the whole run must end, not hang):
+``raise`` (rank 1 raises), ``sigkill`` (rank 1 kills itself with SIGKILL: kill -9),
+``hang`` (rank 1 sleeps for ten minutes) or ``diskfull`` (rank 0's disk is full: the
+lowest-level checkpoint write fails with ENOSPC from then on). ENGINE is ``points``,
+``points-adjoint`` or ``mols``. The faults are injected here, in the test's worker: the
+product has no fault hook.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
 import sys
+import time
 
 import numpy as np
 import torch
@@ -54,25 +63,46 @@ def grads(engine: str, out: str) -> None:
     world.leave()
 
 
-def fail(engine: str, run: str, at: int) -> int:
+def fault(kind: str, engine: str, run: str, at: int) -> int:
     from flowstudio.cli.progress import run_training
+    from flowstudio.training import checkpoint
 
     world = world_from_env()
     task = tiny_task(engine)
     original = task.training_step
 
     def training_step(step: int) -> dict[str, torch.Tensor]:
-        if world.rank == 1 and step == at:
+        if step == at and world.rank == 1 and kind == "raise":
             raise RuntimeError(f"rank 1 fails on purpose at step {step}")
+        if step == at and world.rank == 1 and kind == "sigkill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if step == at and world.rank == 1 and kind == "hang":
+            time.sleep(600)
         return original(step)
 
     task.training_step = training_step  # type: ignore[method-assign]
-    options = TrainOptions.from_values({**task.values, "iters": 1000, "device": "cpu", "seed": SEED})
-    return run_training(task, run, options, live=False)
+    if kind == "diskfull" and world.rank == 0:
+        real_write, steps = checkpoint.write_all, [0]
+
+        def write_until_full(fd: int, data: memoryview) -> None:
+            if steps[0] >= at:
+                os.write(fd, bytes(data[:100]))
+                raise OSError(errno.ENOSPC, "No space left on device")
+            real_write(fd, data)
+
+        def counting_step(step: int) -> dict[str, torch.Tensor]:
+            steps[0] = step
+            return training_step(step)
+
+        checkpoint.write_all = write_until_full
+        task.training_step = counting_step  # type: ignore[method-assign]
+    values = {**task.values, "iters": 1000, "device": "cpu", "seed": SEED, "checkpoint_every": 2,
+              "checkpoint_every_s": 3600.0, "validate_every": 1000}
+    return run_training(task, run, TrainOptions.from_values(values), live=False)
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "grads":
         grads(sys.argv[2], sys.argv[3])
     else:
-        sys.exit(fail(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+        sys.exit(fault(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))

@@ -1,4 +1,5 @@
-"""Data-parallel training on 2 CPU processes (gloo) under torchrun: gradients, the CLI, failures.
+"""Data-parallel training on 2 CPU processes (gloo) under torchrun: gradients, the CLI, bad
+environments (a rank's faults are in test_distributed_faults.py).
 
 Each test starts ``torchrun --standalone`` (a free port) in a subprocess; the ranks run
 ``tests/training/ddp_worker.py`` or ``flowstudio ... train``.
@@ -118,14 +119,6 @@ def test_two_process_cli_run_writes_one_run_folder_that_resumes_in_one(kind: str
     assert "resumed from step 4" in again.stderr
     assert json.loads((run / "config.json").read_text())["distributed"]["world_size"] == 1
     assert torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["step"] == 6
-
-
-def test_a_failing_rank_ends_the_whole_run_with_an_error(tmp_path: Path) -> None:
-    out = torchrun(str(WORKER), "fail", "mols", str(tmp_path / "run"), "3", cwd=tmp_path, timeout=90,
-                   FLOWSTUDIO_DIST_TIMEOUT_S="60")
-    assert out.returncode != 0
-    assert "rank 1 fails on purpose at step 3" in out.stderr
-    assert "training failed at step 3" in out.stderr
 
 
 @pytest.mark.parametrize(("env", "problem"), [

@@ -115,3 +115,60 @@ def resumed_task_config(
             f"as recorded; refused: {'; '.join(changed)}. Train into a new --out folder instead."
         )
     return {**task_config, "values": {**recorded, **overrides}}
+
+
+def check_csv_out(path: str) -> Path:
+    """A ``--out`` CSV path that can be written: refused before any work when it is a
+    folder, has another extension or lies in a folder that does not exist."""
+    out = Path(path)
+    if out.is_dir():
+        raise BadInputError(f"--out {out}: is a folder; give a file such as {out / 'scores.csv'}")
+    if out.suffix.lower() != ".csv":
+        raise BadInputError(f"--out {out}: must be a .csv file")
+    if not out.parent.is_dir():
+        raise BadInputError(f"--out {out}: the folder {out.parent} does not exist")
+    return out
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows as CSV with a header (an undefined value is an empty cell), written atomically:
+    the file appears whole or not at all."""
+    import csv
+    import io
+
+    from flowstudio.files import atomic_write_text
+
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
+
+
+def add_score_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The two modes every ``score`` command offers: ``--data`` scored into ``--out`` (CSV),
+    or ``--in`` against ``--out-of`` (the AUROC of each score, as JSON)."""
+    parser.add_argument("--data", help=f"the {what} to score")
+    parser.add_argument("--out", help="the CSV file to write (with --data)")
+    parser.add_argument("--in", dest="in_path", metavar="PATH", help=f"in-distribution {what} (AUROC mode)")
+    parser.add_argument("--out-of", dest="out_of", metavar="PATH",
+                        help=f"out-of-distribution {what} (AUROC mode)")
+
+
+def score_mode(args: argparse.Namespace) -> Path | None:
+    """Check the flags of :func:`add_score_arguments`: the ``--out`` CSV path in CSV mode,
+    ``None`` in AUROC mode; refused before any work when mixed or incomplete."""
+    auroc_mode = args.in_path is not None or args.out_of is not None
+    if auroc_mode and (args.data or args.out):
+        raise BadInputError("give either --data with --out, or --in with --out-of, not both")
+    if auroc_mode and not (args.in_path and args.out_of):
+        raise BadInputError("AUROC mode needs both --in and --out-of")
+    if not auroc_mode and not (args.data and args.out):
+        raise BadInputError("give --data and --out (a CSV file), or --in and --out-of")
+    return None if auroc_mode else check_csv_out(args.out)
+
+
+SCORE_WARNING = (
+    "Higher is more like the training data for every score. A flow can give higher likelihood to "
+    "data it never saw (Nalisnick et al. 2019): compare the scores, not only the likelihood."
+)

@@ -8,6 +8,7 @@
                            [--ring-sizes 3,5-7|any] --out FILE
     flowstudio mols eval   --samples FILE --train PATH [--test PATH]
     flowstudio mols optimize --run RUN --data PATH --property qed|plogp|logp|sa|mw [--sim 0.4] --out FILE.csv
+    flowstudio mols score  --run RUN --data PATH --out FILE.csv | --in PATH --out-of PATH
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from flowstudio.cli import mols_eval, mols_optimize
+from flowstudio.cli import mols_eval, mols_optimize, mols_score
 from flowstudio.cli.common import (
     add_run_arguments,
     check_out_folder,
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_sample(actions)
     mols_eval.register(actions)
     mols_optimize.register(actions)
+    mols_score.register(actions)
 
 
 def _register_train(actions: argparse._SubParsersAction) -> None:

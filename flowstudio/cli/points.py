@@ -9,6 +9,8 @@
     flowstudio points sample --run RUN --shapes K --points P [--temperature T] [--solver S] [--steps N]
                              --out FILE
     flowstudio points eval   --samples FILE --ref PATH [--split test]
+    flowstudio points score  --run RUN --data PATH --out FILE.csv | --in PATH --out-of PATH
+    flowstudio points diagnose --run RUN [--data PATH]
     flowstudio points arithmetic --run RUN --from DIR_OR_NPZ --to DIR_OR_NPZ --shape PATH
                              [--strength S] [--steps K] --out FILE
 """
@@ -20,7 +22,7 @@ import math
 import sys
 from pathlib import Path
 
-from flowstudio.cli import points_arithmetic, points_eval
+from flowstudio.cli import points_arithmetic, points_eval, points_score
 from flowstudio.cli.common import (
     add_run_arguments,
     check_out_folder,
@@ -40,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_train(actions)
     _register_sample(actions)
     points_eval.register(actions)
+    points_score.register(actions)
     points_arithmetic.register(actions)
 
 

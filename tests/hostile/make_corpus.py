@@ -245,6 +245,14 @@ def cases() -> list[Case]:
         Case("NaN weights", (*sample_points, "run_nan"), "NaN or infinite values"),
         Case("garbage checkpoint", (*sample_mols, "run_garbage"), "cannot be read"),
         Case("run without checkpoints", (*sample_points, "run_no_checkpoint"), "holds no checkpoint"),
+        Case("points score, malicious checkpoint",
+             ("points", "score", "--data", "good.npy", "--out", "s.csv", "--run", "run_evil"),
+             "holds the Python object"),
+        Case("points diagnose, malicious checkpoint", ("points", "diagnose", "--run", "run_evil"),
+             "holds the Python object"),
+        Case("mols score, malicious checkpoint",
+             ("mols", "score", "--data", "mixed.smi", "--out", "s.csv", "--run", "run_evil_raw"),
+             "cannot be read"),
     ]
     out += [
         Case("points without an action", ("points",), "missing ACTION"),

@@ -15,9 +15,9 @@ reached, however the molecule ended):
 
     b_k <- b_k + logit h_data(k) - logit h_samples(k)
 
-for every size that at least ``min_count`` samples reached. The training task takes one
-such step at every validation and three more when the run's budget is spent, on the weights
-it keeps (:meth:`flowstudio.molecules.task.MoleculeTask.finish_training`). An offset of 0
+for every size that at least ``min_count`` samples reached. The training task takes three
+such steps when the run's budget is spent, on the weights it keeps (:class:`EndCalibration`,
+a final stage run by the engine, :mod:`flowstudio.training.stages`). An offset of 0
 everywhere is the uncalibrated model; the likelihood never sees the offsets, and encoding
 applies them as decoding does (:mod:`flowstudio.molecules.latent` stays exact).
 """
@@ -32,6 +32,7 @@ import torch
 from flowstudio.molecules.generate import generate
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.settings import DEFAULT_TEMPERATURE
+from flowstudio.task_types import StageStep
 
 OFFSET_BOUND = 6.0
 """Largest calibration offset in logits (a factor of about 400 on the odds)."""
@@ -102,3 +103,44 @@ def calibrate_end(
         offset.add_(torch.as_tensor(step, dtype=offset.dtype, device=offset.device))
         offset.clamp_(-OFFSET_BOUND, OFFSET_BOUND)
     return Calibration(n * rounds, at_cap, mean_size, model.end_offset.cpu().numpy().copy())
+
+
+class EndCalibration:
+    """The molecule task's final stage (a :class:`~flowstudio.task_types.FinalStage`):
+    ``rounds`` steps of :func:`calibrate_end`, each on ``n`` of the model's own samples drawn
+    at ``temperature`` in eval mode. No gradients: the offsets are not parameters."""
+
+    title = None
+    lr = 0.0
+
+    def __init__(
+        self, model: GraphAF, data_sizes: np.ndarray, n: int, temperature: float, rounds: int
+    ) -> None:
+        self.model, self.sizes, self.n, self.temperature = model, data_sizes, n, temperature
+        self.rounds, self.done = rounds, 0
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return []
+
+    def step(self) -> StageStep | None:
+        if self.done >= self.rounds:
+            return None
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            report = calibrate_end(self.model, self.sizes, n=self.n, temperature=self.temperature)
+        finally:
+            self.model.train(was_training)
+        self.done += 1
+        cap, sizes = self.model.vocab.max_atoms, self.sizes
+        return StageStep(
+            line=f"END calibration {self.done}/{self.rounds}: {report.at_cap:.1%} of {report.drawn} samples "
+            f"at the {cap}-atom cap (training set {np.mean(sizes >= cap):.1%}), mean "
+            f"{report.mean_size:.1f} atoms ({sizes.mean():.1f})"
+        )
+
+    def summary(self) -> None:
+        return None
+
+    def abandon(self) -> str:  # never called: a calibration has no loss
+        return "END calibration stopped"

@@ -171,9 +171,10 @@ class MoleculeSettings:
     )
     size_calibration: int = setting(
         1000,
-        "Molecules drawn at each validation to calibrate the END step by size, so that the samples end as "
-        "often at each size as the training molecules do (needs end_step). Trained on data, a model "
-        "never sees its own less finished molecules and ends them too rarely. 0: off.",
+        "Calibrate the END step by size once training is done, in three rounds of twice this many of the "
+        "model's own molecules, so that the samples end as often at each size as the training molecules "
+        "do (needs end_step). Trained on data, a model never sees its own less finished molecules and "
+        "ends them too rarely. 0: off.",
         minimum=0,
         maximum=100000,
         group="sampling",

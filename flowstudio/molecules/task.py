@@ -9,7 +9,6 @@ checkpoint for sampling. The hyperparameters and presets are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from torch import Tensor
 
 from flowstudio.errors import BadInputError
 from flowstudio.inputs import SkipReport
-from flowstudio.molecules.calibration import calibrate_end
+from flowstudio.molecules.calibration import EndCalibration
 from flowstudio.molecules.chemistry_check import allowed_ring_sizes, format_ring_sizes, parse_ring_sizes
 from flowstudio.molecules.generate import generate
 from flowstudio.molecules.graph import (
@@ -42,6 +41,7 @@ from flowstudio.molecules.settings import (  # noqa: F401  (PRESETS, HYPERPARAME
     resolve,
 )
 from flowstudio.params import pick
+from flowstudio.task_types import Snapshot
 
 RUNS_PREDATE = (
     *("valence_features", "full_covariance", "order_features"),
@@ -50,7 +50,7 @@ RUNS_PREDATE = (
 )
 """Options added after the first runs: a run's config without one was made with it off."""
 FINAL_CALIBRATION_ROUNDS = 3
-"""Rounds of the END calibration in the last stage of a run (see finish_training)."""
+"""Rounds of the END calibration in the last stage of a run (see final_stages)."""
 
 
 def read_training_smiles(data: str | Path | list[str], limit: int | None) -> tuple[list[str], SkipReport]:
@@ -245,17 +245,12 @@ class MoleculeTask:
 
     @torch.no_grad()
     def validation_metric(self) -> float:
-        """Mean negative log-likelihood per held-out molecule (fixed orderings and noise).
-
-        Validation is also when the END step's size calibration takes one more step
-        (``size_calibration`` molecules, :func:`calibrate_end`): it runs on the weights
-        being scored, and the checkpoint saved next carries its offsets. The likelihood
-        does not depend on them.
-        """
+        """Mean negative log-likelihood per held-out molecule (fixed orderings and noise);
+        the END step's size calibration is a final stage (:meth:`final_stages`), and the
+        likelihood does not depend on it."""
         graphs = self.valid_graphs or self.train_graphs[: self.values["max_validation"]]
         if not graphs:
             return float("nan")
-        self._calibrate()
         if self._validation_batches is None:
             rng = np.random.default_rng(12345)
             size = max(64, self.values["batch_size"])
@@ -277,39 +272,21 @@ class MoleculeTask:
             count += packed.num_molecules
         return -total / count
 
-    def snapshot(self, n: int, temperature: float | None = None) -> list[str | None]:
+    def snapshot(self, n: int, temperature: float | None = None) -> Snapshot:
+        """``n`` molecules drawn as users sample them (the valency and ring checks), at the
+        ``temperature`` setting unless another is given."""
         t = self.values["temperature"] if temperature is None else temperature
-        return generate(
-            self.model, n, temperature=t, check=True, max_retries=self.values["max_retries"]
-        ).smiles
+        drawn = generate(self.model, n, temperature=t, check=True, max_retries=self.values["max_retries"])
+        return Snapshot.of_molecules(drawn.smiles, t)
 
-    def finish_training(self, should_stop: Callable[[], bool]) -> Iterator[str] | None:
-        """The last stage of a run: three more rounds of the END step's size calibration,
-        on twice as many molecules as at each validation, on the weights the engine keeps
-        (validation takes one round per call, a step behind the changing weights).
-        None when the calibration is off or the model has no END classifier."""
+    def final_stages(self) -> list[EndCalibration]:
+        """The last stage of a run: three rounds of the END step's size calibration, each on
+        twice ``size_calibration`` of the model's own molecules, on the weights the engine
+        keeps. None when the calibration is off or the model has no END classifier."""
         if not self._calibrates():
-            return None
-        return self._final_calibration(2 * self.values["size_calibration"], should_stop)
-
-    def _final_calibration(self, n: int, should_stop: Callable[[], bool]) -> Iterator[str]:
-        sizes = self._training_sizes()
-        cap = self.vocab.max_atoms
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            for r in range(FINAL_CALIBRATION_ROUNDS):
-                if should_stop():
-                    return
-                report = calibrate_end(self.model, sizes, n=n, temperature=self.values["temperature"])
-                yield (
-                    f"END calibration {r + 1}/{FINAL_CALIBRATION_ROUNDS}: {report.at_cap:.1%} of "
-                    f"{report.drawn} samples at the {cap}-atom cap (training set "
-                    f"{np.mean(sizes >= cap):.1%}), mean {report.mean_size:.1f} atoms "
-                    f"({sizes.mean():.1f})"
-                )
-        finally:
-            self.model.train(was_training)
+            return []
+        n, temperature = 2 * self.values["size_calibration"], self.values["temperature"]
+        return [EndCalibration(self.model, self._training_sizes(), n, temperature, FINAL_CALIBRATION_ROUNDS)]
 
     def _training_sizes(self) -> np.ndarray:
         if self._train_sizes is None:
@@ -321,15 +298,6 @@ class MoleculeTask:
         and there are training molecules to match."""
         on = self.values["size_calibration"] > 0
         return on and self.model.stop_logit is not None and bool(self.train_graphs)
-
-    def _calibrate(self) -> None:
-        if self._calibrates():
-            calibrate_end(
-                self.model,
-                self._training_sizes(),
-                n=self.values["size_calibration"],
-                temperature=self.values["temperature"],
-            )
 
     def extra_state(self) -> dict[str, Tensor]:
         """The END step's size calibration (not a parameter: no gradient reaches it)."""

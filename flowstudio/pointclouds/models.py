@@ -38,6 +38,11 @@ class PointDensity(nn.Module):
         """The flow that maps point noise to points (where a sampling solver applies)."""
         raise NotImplementedError
 
+    def loss_terms(self, points: Tensor) -> dict[str, Tensor]:
+        """The training objective on a (B, N, 3) batch: ``loss`` (the total to minimize) and
+        its parts for display, each a 0-dim tensor."""
+        raise NotImplementedError
+
     def sample_points(
         self,
         k: int,

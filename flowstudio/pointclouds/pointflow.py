@@ -119,7 +119,7 @@ class PointFlow(PointDensity):
 
     # ---- the objective ---------------------------------------------------------------
 
-    def training_terms(self, points: Tensor) -> dict[str, Tensor]:
+    def loss_terms(self, points: Tensor) -> dict[str, Tensor]:
         """The loss of the configured objective and its parts for display (see
         :meth:`elbo_terms` and :meth:`flow_matching_terms`)."""
         if self.config.objective == "flow_matching":

@@ -10,10 +10,7 @@ that samples come back in the data's own frame even when the data is not at hand
 
 from __future__ import annotations
 
-import copy
 import math
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +25,14 @@ from flowstudio.flows.odesolve import FIXED_STEP_SOLVERS
 from flowstudio.inputs import SkipReport
 from flowstudio.pointclouds.datasets import Normalization, PointCloudDataset
 from flowstudio.pointclouds.io import ShapeCollection, load
-from flowstudio.pointclouds.models import PointDensity, SingleShapeModel, regularization
+from flowstudio.pointclouds.models import PointDensity, SingleShapeModel
 from flowstudio.pointclouds.pointflow import CNFSettings, PointFlow, PointFlowConfig
+from flowstudio.pointclouds.prior_refinement import PriorRefinement
 from flowstudio.pointclouds.settings import CNF_MODELS, SPLINE_MODELS, check_model, resolve, widths
+from flowstudio.task_types import Snapshot
 
 MAX_VALIDATION_POINTS = 4096
 """Held-out points of a single shape scored at each validation (a fixed subset)."""
-PRIOR_REFINE_POINTS = 512
-"""Points per shape the encoder sees when the prior is refined (see finish_training)."""
-PRIOR_REFINE_BATCH = 64
-"""Latents per step of the prior refinement."""
 VALIDATION_MAX_NFE = 2000
 """Evaluations one accurate validation solve may take before the model scores +inf."""
 
@@ -265,10 +260,7 @@ class PointCloudTask:
 
     def training_step(self, step: int) -> dict[str, Tensor]:
         reset_nfe(self.model)
-        batch = self._batch()
-        if isinstance(self.model, PointFlow):
-            return self.model.training_terms(batch)
-        return self.model.loss_terms(batch)  # type: ignore[attr-defined]
+        return self.model.loss_terms(self._batch())
 
     def nfe(self) -> tuple[float | None, float | None]:
         if self.model_name in ("pointflow", "cnf"):
@@ -320,11 +312,11 @@ class PointCloudTask:
         assert self._data is not None
         return self._data.test if len(self._data.test) else self._data.train
 
-    def snapshot(self, n: int, temperature: float = 1.0) -> np.ndarray:
+    def snapshot(self, n: int, temperature: float = 1.0) -> Snapshot:
         """n clouds of ``snapshot_points`` points, (n, P, 3) float32 in the data's frame."""
         with torch.no_grad():
             x = self.model.sample_points(n, self.values["snapshot_points"], temperature)
-        return self.to_data_frame(x.cpu().numpy())
+        return Snapshot.of_points(self.to_data_frame(x.cpu().numpy()), temperature)
 
     def extra_state(self) -> dict[str, Tensor]:
         return {}
@@ -332,62 +324,17 @@ class PointCloudTask:
     def load_extra_state(self, state: dict[str, Tensor]) -> None:
         """Nothing beyond the weights: data order comes from the engine's generators."""
 
-    def finish_training(self, should_stop: Callable[[], bool]) -> Iterator[str] | None:
-        """PointFlow's last stage: fit the latent prior alone, for ``prior_refine_s``
-        seconds, to the posteriors q(z | X) the final encoder gives every training shape.
-
-        In joint training the prior chases posteriors that move with the encoder, one
-        batch at a time, and it lags behind: the reconstructions of a short run are
-        sharper than its samples. Fitting it to the frozen encoder (the second stage of a
-        two-stage VAE) is cheap, since no point CNF runs, and it is what draws the
-        samples. The loss is the ELBO's prior term, -log p(z) for z ~ q(z | X), with the
-        prior's RNODE penalties. A non-finite loss restores the prior as it was.
-
-        Returns None when there is nothing to do (not PointFlow, no prior flow, 0 s);
-        otherwise a generator of log lines that works on the model's weights as they are
-        when it is first advanced.
-        """
+    def final_stages(self) -> list[PriorRefinement]:
+        """PointFlow's last stage: fit the latent prior alone, for ``prior_refine_s`` seconds,
+        to the posteriors q(z | X) the final encoder gives every training shape
+        (:mod:`flowstudio.pointclouds.prior_refinement`). None for other models, without a
+        prior flow, or at 0 s."""
         seconds = float(self.values["prior_refine_s"])
         if not isinstance(self.model, PointFlow) or seconds <= 0 or not self.values["prior_flow"]:
-            return None
-        return self._refine_prior(self.model, seconds, should_stop)
-
-    def _refine_prior(
-        self, model: PointFlow, seconds: float, should_stop: Callable[[], bool]
-    ) -> Iterator[str]:
+            return []
         self._ensure_data()
         assert self._data is not None
-        train = self._data.train
-        yield f"refining the latent prior on the {len(train)} training shapes for {seconds:g} s"
-        points = min(train.shape[1], PRIOR_REFINE_POINTS)
-        model.encoder.eval()
-        with torch.no_grad():
-            parts = [model.encoder(train[k : k + 64, :points]) for k in range(0, len(train), 64)]
-        model.encoder.train()
-        mu = torch.cat([m for m, _ in parts])
-        std = torch.cat([lv for _, lv in parts]).mul(0.5).exp()
-        before = copy.deepcopy(model.prior.state_dict())
-        optimizer = torch.optim.Adam(model.prior.parameters(), lr=self.values["lr"])
-        batch = min(len(mu), PRIOR_REFINE_BATCH)
-        start, steps, first, last = time.monotonic(), 0, math.nan, None
-        while time.monotonic() - start < seconds and not should_stop():
-            index = torch.randint(len(mu), (batch,), device=mu.device)
-            z = mu[index] + std[index] * torch.randn_like(mu[index])
-            nll = -model.latent_log_prob(z).mean() / model.latent_dim
-            penalty, _ = regularization(model.prior)
-            loss = nll + penalty
-            if not torch.isfinite(loss):
-                model.prior.load_state_dict(before)
-                yield f"the prior refinement stopped at a non-finite loss after {steps} steps; prior restored"
-                return
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if steps == 0:
-                first = float(nll.detach())
-            steps, last = steps + 1, nll.detach()
-        final = math.nan if last is None else float(last)
-        yield f"latent prior refined: {steps} steps, -log p(z) per dimension {first:.3f} -> {final:.3f}"
+        return [PriorRefinement(self.model, self._data.train, seconds, self.values["lr"])]
 
     # ---- for the window and the CLI ---------------------------------------------------
 

@@ -9,7 +9,7 @@ are identities, so the engine has one code path and a plain run pays nothing.
 What the engine gets from here, and why:
 
 * **Gradients.** A task computes its loss in ``training_step`` by calling model methods
-  (``training_terms``, ``loss_terms``), not ``model.forward``. DDP only all-reduces the
+  (``loss_terms``), not ``model.forward``. DDP only all-reduces the
   gradients of a backward that follows a forward *through the DDP wrapper*, so the model
   is wrapped in :class:`_StepModule`, a module holding ``task.model`` whose ``forward(step)``
   is ``task.training_step(step)``. Its parameters are the model's own tensors (the

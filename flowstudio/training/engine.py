@@ -18,7 +18,6 @@ Non-finite losses are not errors: they are rolled back (see :meth:`_Trainer._rec
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import os
 import time
@@ -27,26 +26,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from flowstudio.errors import BadInputError, CheckpointError
 from flowstudio.training.averages import mean_present, mean_terms
-from flowstudio.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
+from flowstudio.training.checkpoint import Checkpoint, load_checkpoint, versions
 from flowstudio.training.control import Control
 from flowstudio.training.device import describe_device, select_device
 from flowstudio.training.distributed import World, world_from_env
-from flowstudio.training.events import Checkpointed, Event, Finished, Message, Progress, Recovered, Samples
+from flowstudio.training.events import Event, Finished, Message, Progress, Samples
 from flowstudio.training.options import TrainOptions
-from flowstudio.training.protocol import FINISH_HOOK, Task
+from flowstudio.training.protocol import Task
 from flowstudio.training.resume import apply_changed_optimizer_options, newest_readable
-from flowstudio.training.rng import capture_rng_state, isolated_rng, restore_rng_state, seed_everything
+from flowstudio.training.rng import isolated_rng, restore_rng_state, seed_everything
+from flowstudio.training.rollback import GOOD_STATE_EVERY, RollbackMixin
 from flowstudio.training.runlock import RunLock
 from flowstudio.training.runs import Run, RunFolderError
-
-GOOD_STATE_EVERY = 10
-"""Steps between in-memory copies of the last good state; a rollback loses at most this many."""
+from flowstudio.training.saving import CheckpointWriterMixin
+from flowstudio.training.stages import FinalStagesMixin
 
 
 def train(task: Task, run_dir: str | Path, options: TrainOptions, control: Control | None = None
@@ -63,7 +61,7 @@ def train(task: Task, run_dir: str | Path, options: TrainOptions, control: Contr
     yield from world.events(trainer.run())
 
 
-class _Trainer:
+class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
     def __init__(self, task: Task, run: Run, options: TrainOptions, control: Control, world: World) -> None:
         self.task, self.run_folder, self.options, self.control = task, run, options, control
         self.world = world
@@ -267,34 +265,6 @@ class _Trainer:
         self.nfe.append(task.nfe())
         return True
 
-    # -- NaN rollback ---------------------------------------------------------------------
-    def _remember_good_state(self) -> None:
-        """Keep a device-side copy of model and optimizer (no host transfer)."""
-        self.good_step = self.step
-        self.good_model = {k: v.detach().clone() for k, v in self.task.model.state_dict().items()}
-        self.good_optimizer = copy.deepcopy(self.optimizer.state_dict())
-
-    def _recover(self) -> Recovered | None:
-        """Roll back to the last good state and lower the learning rate; ``None`` once more
-        than ``max_recoveries`` rollbacks were needed (the run gives up, weights good)."""
-        bad_step, reason = self.step, self.bad_reason
-        lrs = [group["lr"] for group in self.optimizer.param_groups]
-        self.task.model.load_state_dict(self.good_model)
-        # load_state_dict may alias the tensors it is given: hand it a copy, keep ours intact.
-        self.optimizer.load_state_dict(copy.deepcopy(self.good_optimizer))
-        self.step, self.window, self.nfe = self.good_step, [], []
-        self.recoveries += 1
-        if self.recoveries > self.options.max_recoveries:
-            return None
-        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
-            group["lr"] = lr * self.options.lr_decay_on_nan
-        new_lr = float(self.optimizer.param_groups[0]["lr"])
-        self.run_folder.append_metrics({
-            "step": bad_step, "time": time.time(), "event": "recovered", "reason": reason,
-            "rolled_back_to": self.step, "lr": new_lr,
-        })
-        return Recovered(step=bad_step, reason=f"{reason}; rolled back to step {self.step}", new_lr=new_lr)
-
     # -- events ---------------------------------------------------------------------------
     def _progress(self) -> Progress:
         losses = mean_terms(self.window)
@@ -327,15 +297,11 @@ class _Trainer:
         model.eval()
         try:
             with isolated_rng(self.device), torch.no_grad():
-                out = self.task.snapshot(self.options.samples_n)
+                snap = self.task.snapshot(self.options.samples_n)
         finally:
             model.train()
-        if isinstance(out, list | tuple):
-            smiles = tuple(None if s is None else str(s) for s in out)
-            return Samples(step=self.step, kind="molecules", smiles=smiles)
-        if isinstance(out, Tensor):
-            out = out.detach().cpu().numpy()
-        return Samples(step=self.step, kind="points", points=np.array(out, dtype=np.float32, copy=True))
+        return Samples(step=self.step, kind=snap.kind, points=snap.points, smiles=snap.smiles,
+                       temperature=snap.temperature)
 
     def _validate(self, ties_win: bool = False) -> Iterator[Event]:
         """Score the model (eval mode, training RNG untouched; not under ``no_grad``, since
@@ -358,46 +324,6 @@ class _Trainer:
             self.best_metric = metric
             yield self._save(self.run_folder.best, metric=metric)
 
-    # -- checkpoints ----------------------------------------------------------------------
-    def _params_finite(self) -> bool:
-        flags = [torch.isfinite(p).all() for p in self.task.model.parameters()]
-        return bool(torch.stack(flags).all()) if flags else True
-
-    def _write(self, path: Path, metric: float | None) -> None:
-        if not self.world.is_main:
-            return
-        if not self._params_finite():  # never replace a good checkpoint by a broken model
-            raise FloatingPointError("the model's weights are not finite; checkpoint not written")
-        best = path == self.run_folder.best
-        with self.run_folder.writing(f"checkpoints/{path.name}"):
-            save_checkpoint(
-                path, kind=self.task.kind, model_name=self.task.model_name, config=self.task.config(),
-                model_state=self.task.model.state_dict(), extra_state=self.task.extra_state(),
-                optimizer_state=None if best else self.optimizer.state_dict(),
-                engine_state={
-                    "rng": capture_rng_state(), "best_metric": self.best_metric,
-                    "recoveries": self.recoveries,
-                    "elapsed_s": self.prior_elapsed_s + self._train_seconds(),
-                    "base_lr": self.options.lr, "weight_decay": self.options.weight_decay,
-                },
-                step=self.step, metric=metric,
-            )
-        if not best:
-            self.saved_step = self.step
-            self.last_checkpoint = time.monotonic()
-
-    def _save(self, path: Path, metric: float | None = None) -> Checkpointed:
-        self._write(path, metric)
-        return Checkpointed(step=self.step, path=path, best=path == self.run_folder.best, metric=metric)
-
-    def _save_quietly(self) -> None:
-        """Best effort on the way out of an interrupted run."""
-        try:
-            if hasattr(self, "started") and self.step != self.saved_step:
-                self._write(self.run_folder.latest, None)
-        except Exception:
-            pass
-
     # -- pause and the end ----------------------------------------------------------------
     def _pause(self) -> Iterator[Event]:
         if self.step != self.saved_step:
@@ -412,12 +338,11 @@ class _Trainer:
     def _finish(self, reason: str) -> Iterator[Event]:
         if self.window:  # the steps since the last Progress, so the display ends on the last step
             yield self._progress()
-        hook = getattr(self.task, FINISH_HOOK, None)
         if reason in ("iterations", "minutes") and self.step > self.validated_step:
             yield from self._validate()
         yield self._save(self.run_folder.latest)
-        if reason in ("iterations", "minutes") and hook is not None and self.world.is_main:
-            yield from self._final_stage(hook)
+        if reason in ("iterations", "minutes") and self.world.is_main:
+            yield from self._final_stages()  # see .stages
         if reason == "diverged":
             error = (
                 f"training diverged: the loss or gradients were not finite {self.recoveries} times "
@@ -428,37 +353,6 @@ class _Trainer:
             yield self._finished("error", error=error)
             return
         yield self._finished(reason)
-
-    def _final_stage(self, hook: Any) -> Iterator[Event]:
-        """The task's last stage (see ``FINISH_HOOK``), applied to the *best* weights.
-
-        ``latest.pt`` is already written: resuming continues the training itself. The best
-        checkpoint's weights (the current ones when it is the latest) go through the stage,
-        are validated at their own step, and replace ``best.pt`` unless they score worse
-        (a stage that refits part of the model to the rest scores better; GraphAF's
-        calibration leaves the likelihood as it is). They stay in
-        the task's model, so what the caller samples next is the run's result.
-        """
-        stage = hook(lambda: self.control.stopped)
-        if stage is None:
-            return
-        final_step = self.step
-        best = self.run_folder.best
-        try:
-            if best.exists():
-                ckpt = self._read(best)
-                if ckpt.step != self.step:
-                    self._apply(ckpt, best, with_optimizer=False)
-                    self.step = ckpt.step
-                    yield Message(f"final stage on the best weights (step {ckpt.step})")
-            ran = False
-            for line in stage:
-                ran = True
-                yield Message(line)
-            if ran:
-                yield from self._validate(ties_win=True)
-        finally:
-            self.step = final_step
 
     def _finished(self, reason: Any, error: str | None = None) -> Finished:
         seconds = self._train_seconds()

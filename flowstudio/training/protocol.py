@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from flowstudio.params import Param
+from flowstudio.task_types import Snapshot
 
-__all__ = ["FINISH_HOOK", "Param", "Task"]
+__all__ = ["Param", "Snapshot", "Task"]
 
 
 @runtime_checkable
@@ -60,11 +60,14 @@ class Task(Protocol):
         The engine calls it every ``validate_every`` steps with the model in eval mode and
         the training random generators saved and restored around it. It is NOT wrapped in
         ``torch.no_grad()`` (a CNF's exact divergence needs autograd): use ``no_grad``
-        yourself where you can."""
+        yourself where you can. It has no side effects: scoring the model changes neither
+        the model nor the task (work that must happen once training is done, such as a
+        calibration, is a final stage, :mod:`flowstudio.training.stages`)."""
         ...
 
-    def snapshot(self, n: int, temperature: float = 1.0) -> np.ndarray | list[str | None]:
-        """A few samples for live display: (K, P, 3) points in the data frame, or SMILES.
+    def snapshot(self, n: int) -> Snapshot:
+        """A few samples for live display, (K, P, 3) points in the data frame or SMILES, with
+        the temperature they were drawn at (the task's own default).
 
         Called in eval mode under ``torch.no_grad()`` (use ``torch.enable_grad()`` inside if
         sampling needs autograd) with the training random generators saved and restored, so
@@ -79,15 +82,3 @@ class Task(Protocol):
     def load_extra_state(self, state: dict[str, Tensor]) -> None:
         """Restore what :meth:`extra_state` returned; the tensors arrive on the CPU."""
         ...
-
-
-FINISH_HOOK = "finish_training"
-"""An optional Task method, ``finish_training(should_stop: Callable[[], bool]) ->
-Iterator[str] | None``: a last stage once a run's budget is spent (PointFlow refits its
-latent prior to the encoder, GraphAF calibrates its END step). It returns None when it has
-nothing to do, else a generator of log lines. The engine loads the best checkpoint's
-weights into the model, advances the generator (in the training thread, model in training
-mode), validates the result and keeps it as ``best.pt`` unless it scores worse;
-``latest.pt`` keeps the trained state for resuming. The generator should return soon after
-``should_stop()`` turns true. Optional, so it is not part of the :class:`Task` protocol
-that ``isinstance`` checks."""

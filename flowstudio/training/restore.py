@@ -8,11 +8,13 @@ Whatever goes wrong is a :class:`~flowstudio.errors.CheckpointError` that names 
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flowstudio.errors import BadInputError, CheckpointError
+from flowstudio.task_types import registered_task_kinds
 from flowstudio.training.checkpoint import load_checkpoint
 from flowstudio.training.device import select_device
 
@@ -31,17 +33,21 @@ class RestoredTask:
         return self.task.model_name
 
 
+ENGINE_PACKAGES = ("flowstudio.pointclouds", "flowstudio.molecules")
+"""The engine packages; importing one registers its task kinds (:mod:`flowstudio.task_types`)."""
+
+
 def task_class(kind: str) -> Any:
-    """The Task class that rebuilds checkpoints of ``kind`` (imported on first use)."""
-    if kind == "points":
-        from flowstudio.pointclouds.task import PointCloudTask
-
-        return PointCloudTask
-    if kind == "molecules":
-        from flowstudio.molecules.task import MoleculeTask
-
-        return MoleculeTask
-    raise CheckpointError(f"unknown checkpoint kind {kind!r}: expected 'points' or 'molecules'")
+    """The Task class that rebuilds checkpoints of ``kind``, as its engine package registered
+    it (the class's module is imported on first use)."""
+    for package in ENGINE_PACKAGES:
+        importlib.import_module(package)
+    kinds = registered_task_kinds()
+    if kind not in kinds:
+        expected = " or ".join(repr(k) for k in sorted(kinds))
+        raise CheckpointError(f"unknown checkpoint kind {kind!r}: expected {expected}")
+    module, name = kinds[kind].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def restore_task(

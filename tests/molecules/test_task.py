@@ -103,3 +103,24 @@ def test_a_run_with_a_retired_end_variant_is_refused_naming_the_option() -> None
     assert MoleculeTask.from_config(classifier_run).model.has_end_step
     paper = {**before_classifier, "values": {**config["values"], "end_step": False}}
     assert not MoleculeTask.from_config(paper).model.has_end_step
+
+
+def test_snapshots_say_the_temperature_they_were_drawn_at() -> None:
+    task = MoleculeTask(SMILES, "quick", {**TINY, "temperature": 0.6})
+    drawn = task.snapshot(3)
+    assert drawn.kind == "molecules" and drawn.temperature == 0.6 and len(drawn.smiles) == 3
+    assert task.snapshot(2, temperature=1.2).temperature == 1.2
+
+
+def test_validation_changes_nothing_and_the_calibration_is_a_final_stage() -> None:
+    task = MoleculeTask(SMILES, "quick", {**TINY, "size_calibration": 40, "seed": 0})
+    weights = {k: v.clone() for k, v in task.model.state_dict().items()}
+    first = task.validation_metric()
+    assert task.validation_metric() == first
+    assert not task.model.end_offset.any()  # validation no longer calibrates
+    for name, value in task.model.state_dict().items():
+        assert torch.equal(value, weights[name])
+    (stage,) = task.final_stages()
+    assert stage.parameters() == [] and stage.step() is not None and task.model.end_offset.any()
+    off = MoleculeTask(SMILES, "quick", {**TINY, "size_calibration": 0})
+    assert off.final_stages() == []

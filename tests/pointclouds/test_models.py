@@ -39,7 +39,7 @@ def test_each_discrete_family_trains_and_samples(name: str, shapes: np.ndarray) 
     train(15)
     assert task.nfe() == (None, None)
     assert task.validation_metric() < before
-    samples = task.snapshot(2)
+    samples = task.snapshot(2).points
     assert samples.shape == (2, 16, 3) and np.isfinite(samples).all()
 
 
@@ -55,7 +55,7 @@ def test_the_single_shape_cnf_learns_its_shape(shapes: np.ndarray) -> None:
     assert forward == backward >= 2  # one euler evaluation a step; T is learned, so >= 2 steps
     task.model.eval()
     assert task.validation_metric() < before - 0.1
-    samples = task.snapshot(3)
+    samples = task.snapshot(3).points
     assert samples.shape == (3, TINY_CNF["snapshot_points"], 3)
     assert np.abs(samples.reshape(-1, 3).mean(0) - OFFSET).max() < 2.0
 

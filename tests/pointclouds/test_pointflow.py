@@ -13,6 +13,7 @@ from flowstudio.flows.cnf import count_nfe
 from flowstudio.pointclouds.encoder import PointNetEncoder
 from flowstudio.pointclouds.pointflow import PointFlow
 from flowstudio.pointclouds.task import PointCloudTask
+from flowstudio.training.stages import run_stage
 
 from .conftest import OFFSET, TINY_POINTFLOW, trained_a_little
 
@@ -93,9 +94,9 @@ def test_config_round_trip_rebuilds_the_same_model(pointflow_task: PointCloudTas
     pointflow_task.model.eval()
     clone.model.eval()
     torch.manual_seed(3)
-    a = pointflow_task.snapshot(2)
+    a = pointflow_task.snapshot(2).points
     torch.manual_seed(3)
-    b = clone.snapshot(2)
+    b = clone.snapshot(2).points
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
     assert a.shape == (2, TINY_POINTFLOW["snapshot_points"], 3)
     # the snapshot is in the data's frame, far from the origin
@@ -137,9 +138,9 @@ def test_prior_refinement_fits_the_prior_alone(shapes: np.ndarray) -> None:
     parts = {"e": model.encoder, "d": model.decoder, "p": model.prior}
     before = {name: _flat(part) for name, part in parts.items()}
     nll_before = prior_nll()
-    stage = task.finish_training(lambda: False)
-    assert stage is not None
-    lines = list(stage)
+    stages = task.final_stages()
+    assert len(stages) == 1
+    lines = list(run_stage(stages[0]))
     assert len(lines) == 2 and "refined" in lines[1]
     assert int(lines[1].split(": ")[1].split(" steps")[0]) > 5
     assert torch.equal(_flat(model.encoder), before["e"]) and torch.equal(_flat(model.decoder), before["d"])
@@ -148,10 +149,10 @@ def test_prior_refinement_fits_the_prior_alone(shapes: np.ndarray) -> None:
 
     # a stop request ends it at once; off (0 s) or without a prior flow it does nothing
     after = _flat(model.prior)
-    assert "0 steps" in list(task.finish_training(lambda: True) or [])[-1]
+    assert "0 steps" in list(run_stage(task.final_stages()[0], lambda: True))[-1]
     assert torch.equal(_flat(model.prior), after)
     off = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "prior_refine_s": 0.0})
-    assert off.finish_training(lambda: False) is None
+    assert off.final_stages() == []
 
 
 def test_the_engine_refines_the_prior_when_the_budget_is_spent(shapes: np.ndarray, tmp_path) -> None:

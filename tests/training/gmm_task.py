@@ -11,9 +11,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
+
+from flowstudio.task_types import Snapshot
 
 CENTERS = torch.tensor([[-2.0, -2.0], [-2.0, 2.0], [2.0, -2.0], [2.0, 2.0]])
 
@@ -100,9 +101,10 @@ class GaussianMixtureTask:
         with torch.no_grad():
             return float(-self.model.log_prob(self.val).mean())
 
-    def snapshot(self, n: int, temperature: float = 1.0) -> np.ndarray:
+    def snapshot(self, n: int) -> Snapshot:
         pts = self.model.sample(n * 8).reshape(n, 8, 2)
-        return torch.cat([pts, torch.zeros(n, 8, 1, device=pts.device)], dim=-1).cpu().numpy()
+        points = torch.cat([pts, torch.zeros(n, 8, 1, device=pts.device)], dim=-1)
+        return Snapshot.of_points(points.cpu().numpy(), temperature=1.0)
 
     def extra_state(self) -> dict[str, Tensor]:
         return {"seen": self.seen}

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from flowstudio.task_types import StageStep
 from flowstudio.training import (
     Checkpointed,
     Finished,
@@ -107,14 +108,35 @@ class _WorseningTask(GaussianMixtureTask):
         self.calls += 1
         return float(self.calls)
 
-    def finish_training(self, should_stop):
-        def stage():
-            self.stage_saw = {k: v.clone() for k, v in self.model.state_dict().items()}
-            with torch.no_grad():
-                self.model.means.add_(1.0)
-            yield "stage ran"
+    def final_stages(self):
+        return [_MovingStage(self)]
 
-        return stage()
+
+class _MovingStage:
+    """A final stage of one step without gradients: record the weights, move them."""
+
+    title, lr = None, 0.0
+
+    def __init__(self, task: _WorseningTask) -> None:
+        self.task, self.done = task, False
+
+    def parameters(self):
+        return []
+
+    def step(self):
+        if self.done:
+            return None
+        self.done = True
+        self.task.stage_saw = {k: v.clone() for k, v in self.task.model.state_dict().items()}
+        with torch.no_grad():
+            self.task.model.means.add_(1.0)
+        return StageStep(line="stage ran")
+
+    def summary(self):
+        return None
+
+    def abandon(self):
+        return "abandoned"
 
 
 def test_the_final_stage_runs_on_the_best_weights_and_latest_keeps_the_trained_state(tmp_path):

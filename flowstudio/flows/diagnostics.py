@@ -115,27 +115,22 @@ def error_summary(errors: Tensor, labels: Sequence[dict[str, Any]], worst: int =
 def flags(name: str, section: dict[str, Any]) -> list[str]:
     """Warnings for one diagnosed flow's section (keys ``round_trip_data``,
     ``round_trip_samples``, ``log_det``, ``lipschitz``), each naming the flow and the check."""
+    checks = [
+        (f"round_trip_{what}", ROUND_TRIP_TOLERANCE, f"round trip x -> z -> x on {what}", "off by up to",
+         "the inverse does not undo the forward map")
+        for what in ("data", "samples")
+    ]
+    checks.append(("log_det", LOG_DET_TOLERANCE, "log|det J|", "differs from autograd's by up to",
+                   "its densities are not those of the map it computes"))
     found = []
-    for key, what in (("round_trip_data", "data"), ("round_trip_samples", "samples")):
+    for key, tolerance, what, verb, meaning in checks:
         summary = section.get(key)
         if summary is None:
             continue
         if not summary["finite"]:
-            found.append(f"{name}: round trip x -> z -> x on {what} gives non-finite values")
-        elif summary["max"] > ROUND_TRIP_TOLERANCE:
-            found.append(
-                f"{name}: round trip x -> z -> x on {what} is off by up to {summary['max']:.3g} "
-                f"(> {ROUND_TRIP_TOLERANCE:g}): the inverse does not undo the forward map"
-            )
-    log_det = section.get("log_det")
-    if log_det is not None:
-        if not log_det["finite"]:
-            found.append(f"{name}: log|det J| is not finite")
-        elif log_det["max"] > LOG_DET_TOLERANCE:
-            found.append(
-                f"{name}: log|det J| differs from autograd's by up to {log_det['max']:.3g} nats "
-                f"(> {LOG_DET_TOLERANCE:g}): its densities are not those of the map it computes"
-            )
+            found.append(f"{name}: {what} gives non-finite values")
+        elif summary["max"] > tolerance:
+            found.append(f"{name}: {what} is {verb} {summary['max']:.3g} (> {tolerance:g}): {meaning}")
     for direction, value in (section.get("lipschitz") or {}).items():
         if value is None or value > LIPSCHITZ_LIMIT:
             shown = "infinite" if value is None else f"{value:.3g}"

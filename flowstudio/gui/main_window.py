@@ -27,7 +27,7 @@ from flowstudio.gui.log_panel import LogPanel
 from flowstudio.gui.menus import WindowMenus
 from flowstudio.gui.settings import Settings
 from flowstudio.gui.views_points import VtkView
-from flowstudio.gui.widgets import icon
+from flowstudio.gui.widgets import icon, stamp_png
 from flowstudio.gui.window_runs import WindowRuns
 from flowstudio.gui.workspace import Workspace
 from flowstudio.gui.workspace_molecules import MoleculesWorkspace
@@ -309,6 +309,7 @@ class MainWindow(WindowRuns, WindowMenus, QMainWindow):
                 view.save_png(str(path))
             else:
                 view.grab().save(str(path), "PNG")
+        stamp_png(path, self.current.export_provenance())
         self.settings.remember_folder("screenshot", path)
         self.statusBar().showMessage(f"Saved {path}", 6000)
         return path

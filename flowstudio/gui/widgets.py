@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -146,6 +147,17 @@ class LabeledSlider(QWidget):
     def _changed(self, _: int) -> None:
         self.readout.setText(self.fmt.format(self.value()))
         self.value_changed.emit(self.value())
+
+
+def stamp_png(path: str | Path, provenance: Any) -> None:
+    """Write ``provenance`` (a ``Provenance``, or ``None``) into the PNG at ``path`` as
+    text chunks (``flowstudio.run``, ...), which image viewers and the window read back."""
+    if provenance is None:
+        return
+    image = QImage(str(path))
+    for key, value in provenance.fields().items():
+        image.setText(key, value)
+    image.save(str(path), "PNG")
 
 
 def make_searchable(combo: QComboBox) -> QComboBox:

@@ -88,6 +88,10 @@ class Workspace(FolderRuns, QWidget):
     def export_samples(self, path: Path, chosen_filter: str = "") -> Path:
         raise NotImplementedError
 
+    def export_provenance(self) -> Any:
+        """Where the samples shown came from (a ``Provenance``), or ``None``."""
+        return None
+
     def persisted_sliders(self) -> dict[str, Any]:
         """The sliders (``LabeledSlider``) whose values the settings keep, by key."""
         return {}

@@ -22,6 +22,7 @@ from flowstudio.gui.views_molecules import MoleculeGrid
 from flowstudio.gui.workspace import Workspace
 from flowstudio.workbench.data import DataInfo
 from flowstudio.workbench.molecules import SDF_3D, MoleculesKind
+from flowstudio.workbench.provenance import of_model
 
 LIVE_MOLECULES = 24
 
@@ -117,6 +118,12 @@ class MoleculesWorkspace(Workspace):
             self.generation_page.temperature.set_value(temperature)
         self.generate()
 
+    def export_provenance(self) -> Any:
+        page = self.generation_page
+        if self.model is None or page.generated is None:
+            return None
+        return of_model(self.model, page.generated_temperature, None)  # generation takes no seed
+
     def persisted_sliders(self) -> dict[str, Any]:
         return {"generation_temperature": self.generation_page.temperature}
 
@@ -133,7 +140,7 @@ class MoleculesWorkspace(Workspace):
     def export_samples(self, path: Path, chosen_filter: str = "") -> Path:
         smiles = list(self.generated.smiles) if self.generated is not None else list(self.live_smiles)
         three_d = chosen_filter.startswith(SDF_3D)
-        exported = self.kind_adapter.export(path, smiles, three_d)
+        exported = self.kind_adapter.export(path, smiles, three_d, self.export_provenance())
         if exported.note:
             self.log(exported.note, exported.level)
         return exported.path

@@ -27,6 +27,7 @@ from flowstudio.gui.views_points import CloudView
 from flowstudio.gui.workspace import Workspace
 from flowstudio.workbench.data import DataInfo
 from flowstudio.workbench.points import PointsKind, preview_picks, thin
+from flowstudio.workbench.provenance import of_model
 
 SHAPE_CHOICES = 500
 """Shapes listed in the interpolation and reconstruction pickers."""
@@ -135,6 +136,12 @@ class PointsWorkspace(Workspace):
         ) and (force or page.stale()):
             page.refresh()
 
+    def export_provenance(self) -> Any:
+        page = self.samples_page
+        if self.model is None or page.sampled is None or page.sampled is self.live_points:
+            return None
+        return of_model(self.model, page.sampled_temperature, page.sampled_seed)
+
     def persisted_sliders(self) -> dict[str, Any]:
         return {"samples_temperature": self.samples_page.temperature}
 
@@ -142,7 +149,7 @@ class PointsWorkspace(Workspace):
     def export_samples(self, path: Path, chosen_filter: str = "") -> Path:
         """Write the samples shown (sampled, else the live ones) in the data's frame."""
         clouds = self.sampled if self.sampled is not None else self.live_points
-        exported = self.kind_adapter.export(path, clouds)
+        exported = self.kind_adapter.export(path, clouds, self.export_provenance())
         if exported.note:
             self.log(exported.note, exported.level)
         return exported.path

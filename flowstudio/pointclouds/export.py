@@ -27,8 +27,10 @@ def write_points(
     ascii: bool = False,
     split: Sequence[str] | np.ndarray | None = None,
     names: Sequence[str] | np.ndarray | None = None,
+    comments: Sequence[str] = (),
 ) -> Path:
-    """Write (P, 3) or (N, P, 3) points to ``path``, by extension, atomically.
+    """Write (P, 3) or (N, P, 3) points to ``path``, by extension, atomically; PLY files
+    carry ``comments`` as header comments (other formats have no place for them).
 
     PLY (binary little endian, or ASCII with ``ascii=True``) and XYZ hold one shape;
     NPY holds the array as given; NPZ holds ``points`` (N, P, 3) with optional ``split``
@@ -54,7 +56,7 @@ def write_points(
         raise BadInputError(f"{path}: refusing to write NaN or infinite coordinates")
     options: dict[str, Any] = {}
     if writer.name == "PLY":
-        options["ascii"] = ascii
+        options.update(ascii=ascii, comments=comments)
     if writer.name == "NPZ":
         count = 1 if array.ndim == 2 else array.shape[0]
         for key, value in (("split", split), ("names", names)):
@@ -75,7 +77,11 @@ def write_points(
 
 
 def write_shapes(
-    folder: str | Path, points: np.ndarray, ext: str = ".ply", stem: str = "shape"
+    folder: str | Path,
+    points: np.ndarray,
+    ext: str = ".ply",
+    stem: str = "shape",
+    comments: Sequence[str] = (),
 ) -> list[Path]:
     """Write each shape of (N, P, 3) ``points`` to ``folder/stem_000.ext`` …; returns the paths."""
     folder = Path(folder)
@@ -84,16 +90,19 @@ def write_shapes(
     if array.ndim == 2:
         array = array[None]
     width = max(3, len(str(len(array) - 1)))
-    return [write_points(folder / f"{stem}_{i:0{width}d}{ext}", shape) for i, shape in enumerate(array)]
+    return [
+        write_points(folder / f"{stem}_{i:0{width}d}{ext}", shape, comments=comments)
+        for i, shape in enumerate(array)
+    ]
 
 
 
-def write_clouds(path: str | Path, clouds: np.ndarray) -> list[Path]:
+def write_clouds(path: str | Path, clouds: np.ndarray, comments: Sequence[str] = ()) -> list[Path]:
     """Write sampled clouds (K, P, 3) to ``path``: one file when its format holds a
     collection (or K = 1), else one file per cloud beside it (``stem_000.ext`` …).
     Returns the paths written."""
     path = Path(path)
     array = np.asarray(clouds)
     if len(array) > 1 and not writer_for(path).collections:
-        return write_shapes(path.parent, array, ext=path.suffix, stem=path.stem)
-    return [write_points(path, array if len(array) > 1 else array[0])]
+        return write_shapes(path.parent, array, ext=path.suffix, stem=path.stem, comments=comments)
+    return [write_points(path, array if len(array) > 1 else array[0], comments=comments)]

@@ -7,7 +7,7 @@ all (:func:`flowstudio.files.atomic_write`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,11 +27,15 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         write(stream)
 
 
-def write_ply(stream: BinaryIO, points: np.ndarray, *, ascii: bool = False) -> None:
-    """PLY with float32 ``x y z`` vertices; binary little endian unless ``ascii``."""
+def write_ply(
+    stream: BinaryIO, points: np.ndarray, *, ascii: bool = False, comments: Sequence[str] = ()
+) -> None:
+    """PLY with float32 ``x y z`` vertices; binary little endian unless ``ascii``;
+    ``comments`` become ``comment`` header lines (e.g. where the points came from)."""
     fmt = "ascii" if ascii else "binary_little_endian"
+    extra = "".join(f"comment {' '.join(str(c).split())}\n" for c in comments)
     header = (
-        f"ply\nformat {fmt} 1.0\ncomment written by FlowStudio\n"
+        f"ply\nformat {fmt} 1.0\ncomment written by FlowStudio\n{extra}"
         f"element vertex {len(points)}\nproperty float x\nproperty float y\nproperty float z\n"
         "end_header\n"
     )

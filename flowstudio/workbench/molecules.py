@@ -19,6 +19,7 @@ from flowstudio.molecules.settings import DEFAULT_TEMPERATURE as DEFAULT_TEMPERA
 from flowstudio.params import Param
 from flowstudio.workbench.data import DataInfo, Exported, MoleculeEntry, Sample
 from flowstudio.workbench.kinds import DataKind
+from flowstudio.workbench.provenance import Provenance, read_provenance
 
 PREVIEW_MOLECULES = 48
 STATS_MOLECULES = 3000
@@ -125,6 +126,9 @@ class MoleculesKind(DataKind):
             ),
             ("Source", Path(path).name),
         ]
+        origin = read_provenance(path)
+        if origin is not None:  # a file FlowStudio exported says where it came from
+            rows.append(("From", origin.text()))
         preview = entries_for(
             molecules.smiles[:PREVIEW_MOLECULES], molecules.names[:PREVIEW_MOLECULES] or None
         )
@@ -248,9 +252,16 @@ class MoleculesKind(DataKind):
         filters = super().save_filters()
         return [filters[0], f"{SDF_3D} (*.sdf)", *filters[1:]]
 
-    def export(self, path: Path, smiles: list[str | None], three_d: bool = False) -> Exported:
+    def export(
+        self,
+        path: Path,
+        smiles: list[str | None],
+        three_d: bool = False,
+        provenance: Provenance | None = None,
+    ) -> Exported:
         """Write ``smiles`` to ``path``; SDF holds structures, so invalid ones are left out;
-        ``three_d`` gives SDF files 3-D conformers instead of 2-D coordinates."""
+        ``three_d`` gives SDF files 3-D conformers instead of 2-D coordinates; ``provenance``
+        becomes SD properties of every molecule (SDF, CSV columns) or comment lines."""
         from flowstudio.molecules import io
 
         if not smiles:
@@ -263,4 +274,10 @@ class MoleculesKind(DataKind):
             smiles = [s for s in smiles if s is not None]
             if dropped:
                 note = f"{dropped} invalid molecule(s) left out of the SDF file"
-        return Exported(io.write_molecules(path, smiles, conformers_3d=three_d), note, "warning")
+        fields = provenance.fields() if provenance else {}
+        columns = {key: [value] * len(smiles) for key, value in fields.items()}
+        comments = [f"{key}: {value}" for key, value in fields.items()]
+        written = io.write_molecules(
+            path, smiles, conformers_3d=three_d, extra_columns=columns, comments=comments
+        )
+        return Exported(written, note, "warning")

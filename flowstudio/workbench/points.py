@@ -20,6 +20,7 @@ from flowstudio.params import Param
 from flowstudio.workbench import slices
 from flowstudio.workbench.data import DataInfo, Exported, Sample
 from flowstudio.workbench.kinds import DataKind
+from flowstudio.workbench.provenance import Provenance, read_provenance
 
 PREVIEW_SHAPES = 8
 DISPLAY_POINTS = 2048
@@ -131,6 +132,9 @@ class PointsKind(DataKind):
             rows.append(("Split", f"{train:,} train · {n - train:,} test"))
         rows.append(("Extent", " × ".join(f"{d:.3g}" for d in hi - lo)))
         rows.append(("Source", Path(collection.source or path).name))
+        origin = read_provenance(path)
+        if origin is not None:  # a file FlowStudio exported says where it came from
+            rows.append(("From", origin.text()))
         report = collection.report
         return DataInfo(Path(path).name, Path(path), rows, report.reasons, report.count, collection)
 
@@ -164,12 +168,19 @@ class PointsKind(DataKind):
 
     # ------------------------------------------------------------------ analyses
     def sample(
-        self, task: Any, shapes: int, points: int, temperature: float, with_logp: bool
+        self,
+        task: Any,
+        shapes: int,
+        points: int,
+        temperature: float,
+        with_logp: bool,
+        seed: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """``shapes`` clouds of ``points`` points, and each point's log p when asked."""
+        """``shapes`` clouds of ``points`` points (drawn with ``seed``: an export records
+        it), and each point's log p when asked."""
         from flowstudio.pointclouds import analyses
 
-        clouds = analyses.sample(task, shapes, points, temperature)
+        clouds = analyses.sample(task, shapes, points, temperature, seed=seed)
         logp = analyses.point_log_likelihood(task, clouds) if with_logp else None
         return clouds, logp
 
@@ -236,14 +247,14 @@ class PointsKind(DataKind):
         return Evaluation(scores, len(refs), temperature)
 
     # ------------------------------------------------------------------ export
-    def export(self, path: Path, clouds: np.ndarray | None) -> Exported:
+    def export(self, path: Path, clouds: np.ndarray | None, provenance: Provenance | None = None) -> Exported:
         """Write ``clouds`` (in the data's frame) to ``path``; a format that holds one shape
-        gets one numbered file per cloud."""
+        gets one numbered file per cloud; PLY files carry ``provenance`` as comments."""
         from flowstudio.pointclouds import io
 
         if clouds is None:
             raise BadInputError("no samples to export yet: train a model or open a checkpoint first")
-        written = io.write_clouds(path, clouds)
+        written = io.write_clouds(path, clouds, provenance.ply_comments() if provenance else ())
         if len(written) > 1:
             return Exported(
                 written[0],

@@ -15,7 +15,7 @@ from tests.gui.conftest import changed, grab, train_tiny
 pytestmark = pytest.mark.gui
 
 
-def test_trained_views(window, qtbot) -> None:
+def test_trained_views(window, qtbot, tmp_path) -> None:
     ws = window.points
     train_tiny(qtbot, ws, iters=3)
     qtbot.waitUntil(lambda: ws.state == "idle" and ws.model is not None, timeout=60_000)
@@ -45,6 +45,19 @@ def test_trained_views(window, qtbot) -> None:
     assert ws.sampled is shown and ws.samples_page.logp.shape == shown.shape[:2]
     assert changed(before, ws.samples_view.image())
 
+    # exports and screenshots say where they came from; an opened export shows it
+    from flowstudio.workbench.provenance import read_provenance
+
+    exported = window.export_samples(tmp_path / "shape.ply")
+    origin = read_provenance(exported)
+    assert origin.run == ws.run_dir.name and origin.step == ws.model.step
+    assert (
+        origin.seed == ws.samples_page.sampled_seed
+        and origin.temperature == ws.samples_page.sampled_temperature
+    )
+    shot = window.save_screenshot(tmp_path / "shot.png")
+    assert read_provenance(shot) == origin
+
     # interpolation: searchable ends, a grid strip, an animation
     page = ws.interpolation_page
     ws.tabs.setCurrentWidget(page)
@@ -61,6 +74,10 @@ def test_trained_views(window, qtbot) -> None:
     qtbot.waitUntil(lambda: page.slider.value() > 0, timeout=5_000)
     assert not page.strip.isChecked()
     page.play.setChecked(False)
+
+    window.open_path(exported)  # the export, opened: the data panel says where it came from
+    qtbot.waitUntil(lambda: ws.data is not None and ws.data.source == exported, timeout=30_000)
+    assert dict(ws.data.rows)["From"] == origin.text()
 
 
 def test_labels_stay_under_their_shapes(window, qtbot) -> None:

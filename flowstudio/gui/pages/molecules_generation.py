@@ -45,6 +45,7 @@ class GenerationPage(AnalysisPage):
         self.summary.setWordWrap(True)
         self.grid = MoleculeGrid(self, placeholder=NO_MODEL)
         self.generated: Any = None  # the engine's result of the last generation
+        self.generated_temperature = 1.0
         self.lay_out(
             controls_row(self.count, self.temperature, self.check, self.button), self.grid, self.summary
         )
@@ -63,6 +64,7 @@ class GenerationPage(AnalysisPage):
 
         def done(generation: Generation) -> None:
             self.generated = generation.result
+            self.generated_temperature = temperature
             self.grid.set_entries(generation.entries)
             self.summary.setText(
                 f"{n} molecules at T = {temperature:.2f}"

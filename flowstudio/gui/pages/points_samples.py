@@ -45,6 +45,7 @@ class PointSamplesPage(AnalysisPage):
         self.sampled: np.ndarray | None = None
         self.logp: np.ndarray | None = None  # each shown point's log p, once asked for
         self.sampled_temperature = 1.0
+        self.sampled_seed: int | None = None
         self.resample_button.clicked.connect(self.resample)
         self.temperature.released.connect(lambda _: self.resample())
         self.color_by_logp.toggled.connect(lambda _: self.recolor())
@@ -64,13 +65,14 @@ class PointSamplesPage(AnalysisPage):
             return
         task, k, p = self.model.task, self.sample_count.value(), self.sample_points.value()
         temperature, with_logp = self.temperature.value(), self.color_by_logp.isChecked()
+        seed = int(np.random.default_rng().integers(2**31))  # recorded in exports
 
         def done(result) -> None:
             self.sampled, self.logp = result
-            self.sampled_temperature = temperature
+            self.sampled_temperature, self.sampled_seed = temperature, seed
             self._draw()
 
-        self.submit("samples", lambda: self.adapter.sample(task, k, p, temperature, with_logp), done)
+        self.submit("samples", lambda: self.adapter.sample(task, k, p, temperature, with_logp, seed), done)
 
     def recolor(self) -> None:
         """Colour the clouds shown by log p(x), or take the colour off: the same shapes, not

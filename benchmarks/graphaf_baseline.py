@@ -106,7 +106,7 @@ class DenseGraphAFBaseline:
             rows = slice(layer * h, (layer + 1) * h)
             hidden = torch.relu(cond @ weight[rows].T + bias[..., rows])
             out = hidden @ flow.out_weight[layer] + flow.out_bias[layer]
-            raw, shift = out.split(flow.dim, dim=-1)
+            raw, shift = out.split(flow.features, dim=-1)
             scales.append(flow.scale_bound * torch.tanh(raw / flow.scale_bound))
             shifts.append(shift)
         return torch.stack(scales, 1), torch.stack(shifts, 1)

@@ -66,9 +66,13 @@ class RunsPanel(QWidget):
         self.add_button = QPushButton("Add folder…", self)
         self.add_button.setToolTip("List the runs of another folder too (a server's runs synced here, say)")
         self.add_button.clicked.connect(self._add_dialog)
+        self.compare_button = QPushButton("Compare…", self)
+        self.compare_button.setToolTip("Overlay two or more runs' curves; their settings side by side")
+        self.compare_button.clicked.connect(self.compare_dialog)
         buttons = QHBoxLayout()
         buttons.addWidget(self.refresh_button)
         buttons.addWidget(self.add_button)
+        buttons.addWidget(self.compare_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -120,6 +124,15 @@ class RunsPanel(QWidget):
                 self.table.setItem(i, j, item)
             if row.path == selected:
                 self.table.selectRow(i)
+
+    def compare_dialog(self) -> QWidget:
+        """Open (non-modal) the comparison of the listed runs, the selected one ticked."""
+        from flowstudio.gui.compare_dialog import CompareDialog
+
+        dialog = CompareDialog(self.rows, self)
+        dialog.check([self.selected_path()])
+        dialog.show()
+        return dialog
 
     def selected_path(self) -> Path | None:
         rows = self.table.selectionModel().selectedRows()

@@ -263,9 +263,9 @@ class Search:
     ``max_distance``, each with ``scatter`` extra points at noise scale ``sigma``."""
 
     steps: int = 12
-    max_distance: float = 12.0
+    max_distance: float = 24.0
     scatter: int = 4
-    sigma: float = 0.3
+    sigma: float = 0.5
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 200 or not 0 <= self.scatter <= 200:

@@ -44,7 +44,7 @@ class OptimizationPage(AnalysisPage):
         self.similarity.setToolTip("The smallest Tanimoto similarity (Morgan fingerprints) to the start")
         self.distance = QDoubleSpinBox(self)
         self.distance.setRange(0.5, 50.0)
-        self.distance.setValue(12.0)
+        self.distance.setValue(24.0)
         self.distance.setPrefix("walk to α = ")
         self.distance.setToolTip("How far the walk goes along the direction, in latent units")
         self.button = QPushButton("Optimize", self)

@@ -69,6 +69,7 @@ def run_app(argv: list[str]) -> int:
     app = create_app(argv)
     window = create_window()
     paths = [a for a in argv if not a.startswith("-")]
+    window.reopen_last_run = not paths  # what the command line names comes first
     for path in paths:
         QTimer.singleShot(50, lambda p=path: window.open_path(p))
     return app.exec()

@@ -13,7 +13,6 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -28,7 +27,7 @@ from flowstudio.gui.menus import WindowMenus
 from flowstudio.gui.settings import Settings
 from flowstudio.gui.views_points import VtkView
 from flowstudio.gui.widgets import icon, stamp_png
-from flowstudio.gui.window_runs import WindowRuns
+from flowstudio.gui.window_runs import WindowRuns, add_dock
 from flowstudio.gui.workspace import Workspace
 from flowstudio.gui.workspace_molecules import MoleculesWorkspace
 from flowstudio.gui.workspace_points import PointsWorkspace
@@ -59,14 +58,7 @@ class MainWindow(WindowRuns, WindowMenus, QMainWindow):
         self.tabs.addTab(self.points, icon("points"), "Point clouds")
         self.tabs.addTab(self.molecules, icon("molecule"), "Molecules")
         self.setCentralWidget(self.tabs)
-        dock = QDockWidget("Log", self)
-        dock.setObjectName("LogDock")
-        dock.setWidget(self.log_panel)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable
-        )
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.log_dock = dock
+        self.log_dock = add_dock(self, "Log", "LogDock", self.log_panel)
         self._build_runs_dock()
         self.device_label = QLabel(self)
         self.statusBar().addPermanentWidget(self.device_label)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from flowstudio.errors import BadInputError
 from flowstudio.gui.runs_panel import RunsPanel
@@ -16,6 +16,18 @@ from flowstudio.gui.settings import runs_dir
 from flowstudio.workbench.runs import RunSummary, is_run_folder, summarize
 
 LAST_RUN_KEY = "runs/last"
+
+
+def add_dock(window: QMainWindow, title: str, name: str, widget: QWidget) -> QDockWidget:
+    """A closable, movable dock of ``widget`` at the bottom of ``window``."""
+    dock = QDockWidget(title, window)
+    dock.setObjectName(name)
+    dock.setWidget(widget)
+    dock.setFeatures(
+        QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable
+    )
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    return dock
 
 
 class WindowRuns:
@@ -27,13 +39,7 @@ class WindowRuns:
     def _build_runs_dock(self) -> None:
         self.runs_panel = RunsPanel(self.settings, runs_dir, self)
         self.runs_panel.open_requested.connect(self.open_summary)
-        dock = QDockWidget("Runs", self)
-        dock.setObjectName("RunsDock")
-        dock.setWidget(self.runs_panel)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable
-        )
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        dock = add_dock(self, "Runs", "RunsDock", self.runs_panel)
         self.tabifyDockWidget(self.log_dock, dock)
         self.log_dock.raise_()
         dock.visibilityChanged.connect(lambda shown: shown and self.runs_panel.refresh())

@@ -22,7 +22,7 @@ import contextlib
 import errno
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,6 +200,11 @@ def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []
+    return parse_records(lines)
+
+
+def parse_records(lines: Iterable[str | bytes]) -> list[dict[str, Any]]:
+    """The records of ``metrics.jsonl`` lines; a torn or foreign line is skipped."""
     records = []
     for line in lines:
         try:

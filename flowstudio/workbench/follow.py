@@ -111,17 +111,10 @@ class RunFollower:
         self.offset += len(chunk)
         lines = (self._partial + chunk).split(b"\n")
         self._partial = lines.pop()  # b"" after a complete line, else a line still being written
-        events = []
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                event = self._event(record)
-                if event is not None:
-                    events.append(event)
-        return events
+        from flowstudio.training.runs import parse_records
+
+        events = [self._event(record) for record in parse_records(lines)]
+        return [event for event in events if event is not None]
 
     def _event(self, record: dict[str, Any]) -> Any:
         from flowstudio.training.events import Finished, Progress, Recovered

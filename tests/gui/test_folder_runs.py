@@ -31,7 +31,19 @@ def start_cli_run(out: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def test_the_window_launches_a_trainer_process_follows_it_and_stops_it(window, qtbot) -> None:
+def answer_dialog(text: str) -> None:
+    """Press the button ``text`` of the message box about to open."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def press() -> None:
+        box = QApplication.activeModalWidget()
+        next(b for b in box.buttons() if b.text() == text).click()
+
+    QTimer.singleShot(300, press)
+
+
+def test_the_window_launches_a_trainer_process_leaves_it_running_and_stops_it(window, qtbot) -> None:
     ws = window.points
     ws.model_box.where_combo.setCurrentIndex(ws.model_box.where_combo.findData("process"))
     ws.params.set_values({**TINY_POINTS, "iters": 100_000, "checkpoint_every_s": 3600.0})
@@ -40,15 +52,24 @@ def test_the_window_launches_a_trainer_process_follows_it_and_stops_it(window, q
     qtbot.waitUntil(lambda: ws.samples_received >= 1 and ws.last_progress is not None, timeout=300_000)
     assert ws.chart.series["loss"].steps, "the child's curve reached the chart"
     assert ws.live_points is not None and ws.live_points.shape[0] == TINY_POINTS["samples_n"]
-    session = ws.folder_sessions[-1]
-    assert session.process.poll() is None
-    ws.stop_training()
+    child, run_dir = ws.folder_sessions[-1], ws.run_dir
+
+    answer_dialog("Cancel")  # closing asks what to do with the child
+    assert not window.ask_about_children() and ws.child_training
+    answer_dialog("Leave it running")
+    assert window.ask_about_children()
+    assert child.detached and not ws.training and child.process.poll() is None  # it trains on
+
+    ws.run.ended()  # the window that let it go is gone, as far as this run is concerned
+    window.open_path(run_dir)  # a new window would find it running and follow it
+    assert ws.follows_only and ws.state == "running"
+    ws.stop_training()  # through the run folder: the child stops after its step
+    assert child.process.wait(300) == 0
     wait_idle(qtbot, ws, timeout=300_000)
-    assert session.process.returncode == 0 and ws.run.state.value == "finished"
-    assert session.finished_event is not None and session.finished_event.reason == "stopped"
-    last = read_metrics(ws.run_dir)[-1]
+    assert ws.run.state.value == "finished"
+    last = read_metrics(run_dir)[-1]
     assert last["event"] == "finished" and last["reason"] == "stopped"
-    assert Run(ws.run_dir).latest.is_file() and (ws.run_dir / "train.log").is_file()
+    assert Run(run_dir).latest.is_file() and (run_dir / "train.log").is_file()
 
 
 def test_the_runs_panel_follows_a_cli_run_live_stops_it_and_reopens_it(window, qtbot, tmp_path) -> None:

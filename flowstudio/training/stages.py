@@ -5,7 +5,8 @@ PointFlow refits its latent prior to the encoder, GraphAF calibrates its END ste
 samples. Once a run's budget is spent, the engine writes ``latest.pt`` (resuming continues
 the training itself), loads the best checkpoint's weights, and runs each stage one step at
 a time as it runs training: it minimizes the step's loss over the stage's parameters (Adam
-at the stage's ``lr``), honours pause and stop between steps, and yields each log line as a
+at the stage's ``lr``), checks the stop token between steps (a stage is short: a pause waits
+for its end), and yields each log line as a
 :class:`~flowstudio.training.events.Message`. The result is validated at the best step and
 replaces ``best.pt`` unless it scores worse (a stage that refits part of the model to the
 rest scores better; GraphAF's calibration leaves the likelihood as it is). The weights stay
@@ -73,16 +74,10 @@ class FinalStagesMixin:
                     yield Message(f"final stage on the best weights (step {ckpt.step})")
             ran = False
             for stage in stages:
-                for line in run_stage(stage, self._stage_should_stop):
+                for line in run_stage(stage, lambda: self.control.stopped):
                     ran = True
                     yield Message(line)
             if ran:
                 yield from self._validate(ties_win=True)
         finally:
             self.step = final_step
-
-    def _stage_should_stop(self: Any) -> bool:
-        """Between two steps of a stage: wait out a pause, then whether to stop."""
-        if self.control.paused and not self.control.stopped:
-            self.control.wait_while_paused()
-        return bool(self.control.stopped)

@@ -9,6 +9,12 @@ the ranks (every rank of one machine reads it, so all pause together; a stop is 
 the ranks as any other), where a signal would reach torchrun's agent only. Stop is also
 reachable by ``SIGINT``/``SIGTERM`` (see :mod:`flowstudio.cli.progress`).
 
+Known limit under torchrun: the ranks read the file each on their own clock, so one may
+pause a step before another, which then waits for it inside the step's all-reduce; a pause
+longer than the process group's timeout (``FLOWSTUDIO_DIST_TIMEOUT_S``, 600 s) fails the
+run. Pausing should be agreed by the ranks the way stopping is; until then, stop and
+``--resume`` rather than pause a data-parallel run for long.
+
 The file holds one JSON object, ``{"command": "pause"|"resume"|"stop", "time": unix}``, and
 is replaced atomically. A command older than the trainer is stale (left by an earlier session
 of the run) and ignored: ``since`` is the trainer's start, or the launching window's clock

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,11 +120,22 @@ def resumed_task_config(
 def check_csv_out(path: str) -> Path:
     """A ``--out`` CSV path that can be written: refused before any work when it is a
     folder, has another extension or lies in a folder that does not exist."""
+
+    def csv_only(out: Path) -> None:
+        if out.suffix.lower() != ".csv":
+            raise BadInputError(f"--out {out}: must be a .csv file")
+
+    return check_out_file(path, "scores.csv", csv_only)
+
+
+def check_out_file(path: str | Path, example: str, check_format: Callable[[Path], object]) -> Path:
+    """A ``--out`` file that can be written, refused before any work when it is a folder
+    (the message suggests ``example`` inside it), has an extension ``check_format`` refuses
+    (it raises :class:`BadInputError`) or lies in a folder that does not exist."""
     out = Path(path)
     if out.is_dir():
-        raise BadInputError(f"--out {out}: is a folder; give a file such as {out / 'scores.csv'}")
-    if out.suffix.lower() != ".csv":
-        raise BadInputError(f"--out {out}: must be a .csv file")
+        raise BadInputError(f"--out {out}: is a folder; give a file such as {out / example}")
+    check_format(out)
     if not out.parent.is_dir():
         raise BadInputError(f"--out {out}: the folder {out.parent} does not exist")
     return out

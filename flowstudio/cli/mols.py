@@ -20,6 +20,7 @@ from pathlib import Path
 from flowstudio.cli import mols_eval, mols_optimize, mols_score
 from flowstudio.cli.common import (
     add_run_arguments,
+    check_out_file,
     check_out_folder,
     option_help,
     overrides_from_args,
@@ -62,6 +63,8 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
 
 
 def _register_sample(actions: argparse._SubParsersAction) -> None:
+    from flowstudio.molecules.settings import DEFAULT_TEMPERATURE
+
     p = actions.add_parser(
         "sample", help="sample molecules from a trained GraphAF run",
         description="Draw N molecules from a run's best checkpoint (else latest) with the valency "
@@ -71,7 +74,9 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--run", required=True, help="a run folder written by 'mols train'")
     p.add_argument("--n", type=int, required=True, help="number of molecules")
-    p.add_argument("--temperature", type=float, help="prior temperature (default: the run's, 0.75)")
+    p.add_argument("--temperature", type=float,
+                   help=f"prior temperature (default: the run's temperature setting, {DEFAULT_TEMPERATURE:g} "
+                   "unless it was trained with another)")
     p.add_argument("--end-temperature", type=float, default=1.0,
                    help="temperature of the END decision (default 1: the sizes the model learned; "
                    "lower values make molecules longer)")
@@ -151,12 +156,8 @@ def _sample(args: argparse.Namespace) -> int:
         raise BadInputError(f"--batch-size must be between 1 and 100,000, got {args.batch_size}")
     if args.seed is not None:
         BY_NAME["seed"].validate(args.seed)
-    out = Path(args.out)
-    fmt = format_for_writing(out)  # refuse an unknown extension before any work
-    if out.is_dir():
-        raise BadInputError(f"--out {out} is a folder; give a file such as {out / 'molecules.csv'}")
-    if not out.parent.is_dir():
-        raise BadInputError(f"--out {out}: the folder {out.parent} does not exist")
+    out = check_out_file(args.out, "molecules.csv", format_for_writing)
+    fmt = format_for_writing(out)
     from flowstudio.molecules.chemistry_check import format_ring_sizes, parse_ring_sizes
 
     ring_sizes = parse_ring_sizes(args.ring_sizes) if args.ring_sizes is not None else None

@@ -25,6 +25,7 @@ from pathlib import Path
 from flowstudio.cli import points_arithmetic, points_eval, points_score
 from flowstudio.cli.common import (
     add_run_arguments,
+    check_out_file,
     check_out_folder,
     overrides_from_args,
     resumed_task_config,
@@ -116,7 +117,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     from flowstudio.pointclouds import analyses
-    from flowstudio.pointclouds.io import write_points, write_shapes, writer_for
+    from flowstudio.pointclouds.io import write_clouds, writer_for
     from flowstudio.training import Run, restore_task
 
     if args.shapes < 1 or args.points < 1:
@@ -125,22 +126,13 @@ def _sample(args: argparse.Namespace) -> int:
         raise BadInputError(f"--temperature must be a finite number >= 0, got {args.temperature}")
     if args.seed is not None:
         BY_NAME["seed"].validate(args.seed)
-    out = Path(args.out)
-    if out.is_dir():
-        raise BadInputError(f"--out {out}: is a folder; give a file such as {out / 'samples.npz'}")
-    writer = writer_for(out)  # refuse an unknown extension before any work
-    if not out.parent.is_dir():
-        raise BadInputError(f"--out {out}: the folder {out.parent} does not exist")
+    out = check_out_file(args.out, "samples.npz", writer_for)
     if not Path(args.run).is_dir():
         raise BadInputError(f"--run {args.run}: no such run folder")
     task = restore_task(Run(args.run).checkpoint(args.checkpoint), kind="points", device=args.device).task
     points = analyses.sample(
         task, args.shapes, args.points, args.temperature, seed=args.seed, solver=args.solver, steps=args.steps
     )
-    if args.shapes > 1 and not writer.collections:
-        paths = write_shapes(out.parent, points, ext=out.suffix, stem=out.stem)
-    else:
-        paths = [write_points(out, points if args.shapes > 1 else points[0])]
-    for path in paths:
+    for path in write_clouds(out, points):
         sys.stdout.write(f"{path}\n")
     return 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowstudio.cli.common import DEVICES
+from flowstudio.cli.common import DEVICES, check_out_file
 from flowstudio.errors import BadInputError
 
 MAX_STEPS = 64
@@ -78,12 +78,7 @@ def run(args: argparse.Namespace) -> int:
     strengths = check_strengths(_strengths(args.strength, args.steps))
     if args.points is not None and args.points < 1:
         raise BadInputError(f"--points must be >= 1, got {args.points}")
-    out = Path(args.out)
-    if out.is_dir():
-        raise BadInputError(f"--out {out}: is a folder; give a file such as {out / 'edited.npz'}")
-    writer_for(out)  # refuse an unknown extension before any work
-    if not out.parent.is_dir():
-        raise BadInputError(f"--out {out}: the folder {out.parent} does not exist")
+    out = check_out_file(args.out, "edited.npz", writer_for)
     if not Path(args.run).is_dir():
         raise BadInputError(f"--run {args.run}: no such run folder")
     source, target = _group(args.source, "--from"), _group(args.target, "--to")

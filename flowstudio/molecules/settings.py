@@ -16,8 +16,8 @@ Presets:
   it has not been run (no GPU was lent to the sessions that built it).
 
 Both presets switch on FlowStudio's additions to the paper's model (see
-:mod:`flowstudio.molecules.graphaf`, ring features included) and, at each validation, take
-one step of the END step's size calibration on 1,000 of the model's own samples
+:mod:`flowstudio.molecules.graphaf`, ring features included) and end with three rounds of
+the END step's size calibration, each on 2,000 of the model's own samples
 (:mod:`flowstudio.molecules.calibration`); the checkpoints carry its offsets. Samples are
 drawn with the valency check and the ring check (``ring_sizes``,
 :mod:`flowstudio.molecules.chemistry_check`).

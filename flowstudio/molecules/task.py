@@ -34,12 +34,7 @@ from flowstudio.molecules.graph import (
 from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
 from flowstudio.molecules.packing import PackedSteps, pack_steps
 from flowstudio.molecules.rings import ring_sizes
-from flowstudio.molecules.settings import (  # noqa: F401  (PRESETS, HYPERPARAMETERS: read from here by the workbench)
-    BY_NAME,
-    HYPERPARAMETERS,
-    PRESETS,
-    resolve,
-)
+from flowstudio.molecules.settings import BY_NAME, resolve
 from flowstudio.params import pick
 from flowstudio.task_types import Snapshot
 

@@ -3,8 +3,9 @@
 Drives the real window the way a user does: it opens on the built-in samples, trains a
 small PointFlow and a small GraphAF for a while, then visits each view. Run it under an X
 server (``xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py``).
-Give ``--points-checkpoint`` / ``--molecules-checkpoint`` to explore trained models
-instead of the short runs.
+Give ``--points-checkpoint`` / ``--molecules-checkpoint`` to explore trained models (the
+demo models in ``samples/models/``, say) after the short runs, which then only show the
+Training tab (its loss chart split into one pane per term).
 """
 
 from __future__ import annotations
@@ -90,10 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         ws.tabs.setCurrentWidget(page)
 
     def train(ws, overrides: dict, checkpoint: Path | None, first_view) -> None:
-        if checkpoint is not None:
-            window.open_checkpoint(checkpoint)
-            wait(lambda: ws.model is not None)
-            return
+        ws.chart.panes_button.setChecked(True)
+        ws.chart.smooth_button.setChecked(True)
         ws.params.set_values(overrides)
         ws.start_training()
         wait(lambda: ws.samples_received >= 1, timeout=300)
@@ -102,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         shot(first_view)
         ws.stop_training()
         wait(lambda: ws.state == "idle" and ws.model is not None and not ws.jobs.busy, timeout=300)
+        if checkpoint is not None:
+            model = ws.model
+            window.open_checkpoint(checkpoint)
+            wait(lambda: ws.model is not model and not ws.jobs.busy)
 
     window.populate()
     points, molecules = window.points, window.molecules
@@ -127,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     show(points, points.recon_view.parentWidget())
     wait(lambda: not points.jobs.busy, settle=1.0)
     shot("points-reconstruction")
+    show(points, points.metrics_page)
+    points.metrics_page.refresh()
+    wait(lambda: points.metrics_page.evaluation is not None, timeout=600, settle=0.5)
+    shot("points-metrics")
 
     window.tabs.setCurrentWidget(molecules)
     molecules.load_sample(molecules.sample_combo.itemData(0))
@@ -143,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     molecules.show_3d(molecules.data.data["set"].smiles[0])
     wait(lambda: molecules.view3d.draw_count > 0 and not molecules.io_jobs.busy, settle=1.0)
     shot("molecules-3d")
-    show(molecules, molecules.metrics.parentWidget())
+    show(molecules, molecules.metrics_page)
     molecules.metrics_page.count.setValue(200)
     molecules.evaluate()
     wait(lambda: not molecules.jobs.busy, timeout=600, settle=0.5)

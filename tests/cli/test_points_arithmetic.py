@@ -37,7 +37,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = subprocess.run(
         [sys.executable, "-m", "flowstudio", "points", "train", "--data", "all.npz", "--out", "run",
          *TINY_POINTFLOW],
-        cwd=root, capture_output=True, text=True, timeout=180,
+        cwd=root, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr
     return root

@@ -18,6 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+MOLECULE_TEMPERATURE = 0.75
+"""The prior temperature molecules are drawn at unless a run or the user says otherwise
+(GraphAF's paper samples at 0.6-0.75): the molecule ``temperature`` setting's default and
+the window's before a run opens. Here, in a leaf module, because the window shows it before
+the engines load."""
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 """Where a run may train: the ``device`` setting's choices, the CLI's ``--device`` and what
 :func:`flowstudio.training.device.select_device` names (it also takes ``cuda:N``)."""

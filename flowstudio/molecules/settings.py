@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowstudio.errors import BadInputError
+from flowstudio.params import MOLECULE_TEMPERATURE as DEFAULT_TEMPERATURE
 from flowstudio.params import Param, engine_params, params_of, setting
 from flowstudio.params import resolve as resolve_values
 
 PRESETS = ("quick", "full")
-DEFAULT_TEMPERATURE = 0.75
-"""The prior temperature molecules are drawn at unless a run or the user says otherwise."""
 
 
 @dataclass(frozen=True)

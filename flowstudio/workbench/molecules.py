@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from flowstudio.errors import BadInputError
-from flowstudio.molecules.settings import DEFAULT_TEMPERATURE as DEFAULT_TEMPERATURE  # the window's default
 from flowstudio.params import Param
 from flowstudio.workbench.data import DataInfo, Exported, MoleculeEntry, Sample
 from flowstudio.workbench.kinds import DataKind

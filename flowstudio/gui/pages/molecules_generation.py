@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox
 from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
 from flowstudio.gui.views_molecules import MoleculeGrid
 from flowstudio.gui.widgets import LabeledSlider, controls_row, icon
-from flowstudio.workbench.molecules import DEFAULT_TEMPERATURE, Generation, training_smiles
+from flowstudio.params import MOLECULE_TEMPERATURE
+from flowstudio.workbench.molecules import Generation, training_smiles
 
 
 class GenerationPage(AnalysisPage):
@@ -27,7 +28,7 @@ class GenerationPage(AnalysisPage):
             "Temperature",
             0.0,
             1.5,
-            DEFAULT_TEMPERATURE,
+            MOLECULE_TEMPERATURE,
             150,
             tooltip=(
                 "Scales the prior's noise; set to the run's sampling temperature when a model opens. "

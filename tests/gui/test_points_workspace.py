@@ -60,7 +60,8 @@ def test_train_live_then_explore_and_export(window, qtbot, tmp_path) -> None:
     before = ws.samples_view.image()
     ws.sample_count.setValue(3)
     ws.sample_points.setValue(300)
-    ws.color_by_logp.setChecked(True)
+    ws.color_by_logp.setChecked(True)  # recolours the clouds shown; Resample draws 3 new ones
+    ws.samples_page.resample()
     qtbot.waitUntil(
         lambda: ws.sampled is not None and len(ws.sampled) == 3 and not ws.jobs.busy, timeout=60_000
     )

@@ -163,8 +163,12 @@ def test_the_window_samples_molecules_with_the_runs_settings(monkeypatch: pytest
     calls = []
     real = generate_module.generate
     monkeypatch.setattr(generate_module, "generate", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
-    kind.evaluate(restored, 10, 0.6, smiles, fcd=False)
+    from flowstudio.workbench.evaluation import ProgressBox
+
+    progress = ProgressBox()
+    evaluation = kind.evaluate_in_full(restored, 10, 0.6, smiles, False, progress)
     assert calls == [{"max_retries": 3}]
+    assert evaluation.samples == 10 and evaluation.temperature == 0.6 and progress.fraction == 1.0
 
 
 def test_metric_help_comes_from_the_molecule_engine() -> None:

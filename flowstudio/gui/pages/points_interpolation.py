@@ -27,7 +27,7 @@ class PointInterpolationPage(LatentPage):
         for combo, tip in ((self.shape_a, "First shape"), (self.shape_b, "Second shape")):
             make_searchable(combo)
             combo.setToolTip(f"{tip}: type part of its name to find it")
-            combo.setMinimumWidth(160)
+            combo.setMinimumWidth(110)
         self.steps = QSpinBox(self)
         self.steps.setRange(2, 24)
         self.steps.setValue(8)
@@ -36,7 +36,7 @@ class PointInterpolationPage(LatentPage):
         self.button.setToolTip("Decode shapes along the straight path between the two shape latents")
         self.slider = LabeledSlider("t", 0.0, 1.0, 0.5, 100)
         self.slider.setToolTip("Where along the path: 0 is the first shape, 1 the second")
-        self.strip = QCheckBox("Whole strip", self)
+        self.strip = QCheckBox("Strip", self)
         self.strip.setToolTip("Show every step side by side; moving t shows one step between the two ends")
         self.strip.setChecked(True)
         self.play = QPushButton(icon("play"), "Play", self)

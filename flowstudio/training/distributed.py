@@ -192,7 +192,7 @@ class World:
         """The stop reason of the rank that most wants to stop (see :data:`STOP_CODES`)."""
         if not self.distributed:
             return reason
-        if reason is None and self.watch is not None and self.watch.orphaned:
+        if reason is None and self.watch is not None and self.watch.orphaned():
             reason = "stopped"  # torchrun is gone: stop together, rank 0 saves
         code = torch.tensor([STOP_CODES.index(reason)], dtype=torch.int32, device=device)
         dist.all_reduce(code, op=dist.ReduceOp.MAX)

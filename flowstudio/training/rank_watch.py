@@ -16,7 +16,7 @@ that failed (its reason), that died (its process is gone: ``kill -9``, the OOM k
 that did not answer within the process group's timeout (hung or far too slow).
 
 A rank whose torchrun agent was killed (``kill -9`` of torchrun alone) lives on as an
-orphan in a session of its own; :attr:`RankWatch.orphaned` makes the ranks agree to stop
+orphan in a session of its own; :meth:`RankWatch.orphaned` makes the ranks agree to stop
 after the step, with a checkpoint, instead of training unwatched with the run folder locked.
 
 A rank stuck outside any collective (in a data loader, a sleep, a deadlock that releases
@@ -73,6 +73,7 @@ class RankWatch:
         self._stores = [self._connect(), self._connect()]  # the caller's and the watch thread's
         # torchrun's agent is this rank's parent; if it is killed the ranks live on, orphans
         self.launcher = os.getppid() if os.environ.get("TORCHELASTIC_RUN_ID") else None
+        self._told_orphaned = False
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -122,11 +123,18 @@ class RankWatch:
         where = "" if step is None else f"at step {step}: "
         self._set("failed", where + " ".join(reason.split())[:400])
 
-    @property
     def orphaned(self) -> bool:
         """torchrun's agent is gone (``kill -9`` of torchrun alone): the ranks should stop,
-        with a checkpoint, rather than train on unwatched and keep the run folder locked."""
-        return self.launcher is not None and os.getppid() != self.launcher
+        with a checkpoint, rather than train on unwatched and keep the run folder locked.
+        The first time, it says so on stderr."""
+        if self.launcher is None or os.getppid() == self.launcher:
+            return False
+        if not self._told_orphaned:
+            self._told_orphaned = True
+            sys.stderr.write(f"flowstudio: rank {self.rank}: torchrun (process {self.launcher}) is gone; "
+                             "stopping after this step and saving a checkpoint\n")
+            sys.stderr.flush()
+        return True
 
     def close(self) -> None:
         """This rank's run is over (normally or not): the watch thread stops."""
@@ -175,9 +183,7 @@ class RankWatch:
         rank's run ended first (it is stuck where no collective can fail)."""
         store = self._stores[1]
         while not self._done.wait(POLL_S):
-            if self.orphaned:  # its store went with it: nothing more to read there
-                sys.stderr.write(f"flowstudio: rank {self.rank}: torchrun (process {self.launcher}) is gone; "
-                                 "stopping after this step and saving a checkpoint\n")
+            if self.orphaned():  # its store went with it: nothing more to read there
                 return
             failures = self.peer_failures(store)
             if failures:

@@ -451,8 +451,10 @@ class Workspace(FolderRuns, QWidget):
             self.history = SampleHistory.load(self.run.run_dir) if self.run.run_dir else SampleHistory()
         if self.history.add(event):
             self.history_bar.set_steps([s.step for s in self.history.snapshots])
-            if len(self.history) % HISTORY_SAVE_EVERY == 0:
-                self._save_history()
+            if len(self.history) % HISTORY_SAVE_EVERY == 0 and self.run.run_dir is not None:
+                # written on the file thread from a copy: compressing it here would stall the window
+                copy, run_dir = SampleHistory(list(self.history.snapshots)), self.run.run_dir
+                self.io_jobs.submit("history", lambda: copy.save(run_dir), lambda _: None)
 
     def _save_history(self) -> None:
         history, run_dir = getattr(self, "history", None), self.run.run_dir

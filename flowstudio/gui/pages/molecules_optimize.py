@@ -3,7 +3,7 @@ direction of a property, and the best molecule found within a Tanimoto similarit
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QPushButton
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QPushButton, QVBoxLayout
 
 from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
 from flowstudio.gui.views_molecules import MoleculeGrid
@@ -55,10 +55,13 @@ class OptimizationPage(AnalysisPage):
         self.grid = MoleculeGrid(self, placeholder=f"Pick a start molecule and press Optimize.\n{NO_MODEL}")
         self.optimizer = MoleculeOptimizer()
         self.result: Optimization | None = None
+        controls = QVBoxLayout()  # two rows, so that the window still fits a 1280-pixel screen
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.setSpacing(0)
+        controls.addLayout(controls_row(QLabel("Start"), self.start, use))
+        controls.addLayout(controls_row(self.prop, self.similarity, self.distance, self.button))
         self.lay_out(
-            controls_row(
-                QLabel("Start"), self.start, use, self.prop, self.similarity, self.distance, self.button
-            ),
+            controls,
             self.grid,
             self.summary,
         )

@@ -49,7 +49,9 @@ def test_the_window_launches_a_trainer_process_leaves_it_running_and_stops_it(wi
     ws.params.set_values({**TINY_POINTS, "iters": 100_000, "checkpoint_every_s": 3600.0})
     ws.start_training()
     assert ws.child_training and ws.state == "running", ws.banner.text()
-    qtbot.waitUntil(lambda: ws.samples_received >= 1 and ws.last_progress is not None, timeout=300_000)
+    qtbot.waitUntil(lambda: (ws.samples_received >= 1 and ws.last_progress is not None) or not ws.training,
+                    timeout=300_000)
+    assert ws.training, (ws.run_dir / "train.log").read_text()  # the child ended early: its log says why
     assert ws.chart.series["loss"].steps, "the child's curve reached the chart"
     assert ws.live_points is not None and ws.live_points.shape[0] == TINY_POINTS["samples_n"]
     child, run_dir = ws.folder_sessions[-1], ws.run_dir

@@ -34,6 +34,7 @@ from rdkit import Chem
 
 from flowstudio.errors import BadInputError
 from flowstudio.flows.scoring import typicality
+from flowstudio.molecules.chem import parse_smiles
 from flowstudio.molecules.generate import generate
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, apply_order, fitting_order, mol_to_graph
 from flowstudio.molecules.graphaf import GraphAF
@@ -135,12 +136,7 @@ def score_molecules(
     """Every score of each SMILES (canonical SMILES as the readers give them)."""
     if not smiles:
         raise BadInputError("no molecules to score")
-    mols = []
-    for text in smiles:
-        mol = Chem.MolFromSmiles(text)
-        if mol is None:
-            raise BadInputError(f"invalid SMILES {text!r}")
-        mols.append(mol)
+    mols = [parse_smiles(text) for text in smiles]
     values, reasons = log_likelihoods(model, mols, seed)
     atoms = np.array([m.GetNumHeavyAtoms() for m in mols], dtype=np.int64)
     per_atom = values / np.maximum(atoms, 1)

@@ -151,11 +151,7 @@ class RunSession:
         if not self.resumed:
             self.run_dir = new_run_dir(self._runs_root(), self.kind, model, now)
         self.latest_checkpoint = None
-        self.last_progress = None
-        self.finished_event = None
-        self.failure = None
-        self.samples_received = 0
-        self._move(RunState.TRAINING)
+        self._begin()
         return self.run_dir
 
     def open(self, run_dir: Path) -> None:
@@ -172,6 +168,10 @@ class RunSession:
             raise InvalidTransitionError(f"a {self.state.value} run cannot follow another")
         self.open(run_dir)
         self.resumed = True
+        self._begin()
+
+    def _begin(self) -> None:
+        """A run starts training: forget what the last one reported."""
         self.last_progress = None
         self.finished_event = None
         self.failure = None

@@ -158,6 +158,10 @@ def pick(config: type, values: Mapping[str, Any]) -> dict[str, Any]:
     return {f.name: values[f.name] for f in dataclasses.fields(config) if f.name in values}
 
 
+LR_SCHEDULES = ("constant", "cosine")
+"""The learning-rate schedules :mod:`flowstudio.training.schedule` knows."""
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """The training engine's options (:class:`flowstudio.training.options.TrainOptions`)
@@ -167,6 +171,17 @@ class EngineSettings:
 
     lr: float = setting(1e-3, "Learning rate of AdamW.", minimum=1e-7, maximum=1.0, group="engine")
     weight_decay: float = setting(0.0, "AdamW weight decay.", minimum=0.0, maximum=1.0, group="engine")
+    lr_schedule: str = setting(
+        "constant",
+        "How the learning rate changes over the budget (iters or minutes): 'constant', or 'cosine' "
+        "from lr down to lr x lr_final_factor at the budget's end.",
+        choices=LR_SCHEDULES,
+        group="engine",
+    )
+    lr_final_factor: float = setting(
+        0.05, "The cosine schedule's last rate, as a fraction of lr.", minimum=0.0, maximum=1.0,
+        group="engine",
+    )
     grad_clip: float = setting(
         10.0, "Clip the gradient norm to this value (0: no clipping).", minimum=0.0, group="engine"
     )

@@ -44,6 +44,7 @@ from flowstudio.training.rollback import GOOD_STATE_EVERY, RollbackMixin
 from flowstudio.training.runlock import RunLock
 from flowstudio.training.runs import Run, RunFolderError
 from flowstudio.training.saving import CheckpointWriterMixin
+from flowstudio.training.schedule import apply_schedule, lr_factor, remember_base_lr
 from flowstudio.training.stages import FinalStagesMixin
 
 
@@ -98,6 +99,7 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         yield Message(f"training {task.model_name} on {describe_device(self.device)}")
         if options.resume:
             yield self._resume()
+        remember_base_lr(self.optimizer)  # the rate a schedule and NaN rollbacks scale
         report = getattr(task, "data_report", None)  # what the data reader skipped (optional)
         task_config = task.config()
         run.write_config({
@@ -240,6 +242,10 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         """One step; ``False`` (and no update) when the loss or a gradient is not finite."""
         task, optimizer = self.task, self.optimizer
         optimizer.zero_grad(set_to_none=True)
+        options = self.options
+        if options.lr_schedule != "constant":
+            factor = lr_factor(options.lr_schedule, self._budget_used(), options.lr_final_factor)
+            apply_schedule(optimizer, factor)
         terms = self.step_function(self.step)
         loss = terms["loss"]
         loss.backward()
@@ -264,6 +270,15 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         self.window.append({k: v.detach() for k, v in terms.items()})
         self.nfe.append(task.nfe())
         return True
+
+    def _budget_used(self) -> float | None:
+        """The fraction of the run's budget used (the larger of steps and minutes), or None."""
+        used = []
+        if self.options.iters:
+            used.append(self.step / self.options.iters)
+        if self.options.minutes:
+            used.append(self._train_seconds() / (self.options.minutes * 60))
+        return max(used) if used else None
 
     # -- events ---------------------------------------------------------------------------
     def _progress(self) -> Progress:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flowstudio.errors import BadInputError
 from flowstudio.params import EngineSettings
+from flowstudio.training.schedule import SCHEDULES
 
 
 @dataclass
@@ -24,7 +25,8 @@ class TrainOptions:
     loses at most that much training (about 15 s of the quick presets on a CPU).
 
     On resume, the learning rate is the checkpoint's (it may have been lowered by NaN
-    rollbacks); ``lr`` and ``weight_decay`` apply to new runs.
+    rollbacks) unless the user changed ``lr`` or ``weight_decay`` since. ``lr_schedule``
+    follows the fraction of the budget used (:mod:`.schedule`).
 
     The defaults and what each option means are :class:`flowstudio.params.EngineSettings`
     (the form's and ``--set``'s schema), where ``0`` stands for None (no limit).
@@ -34,6 +36,8 @@ class TrainOptions:
     minutes: float | None = None
     lr: float = EngineSettings.lr
     weight_decay: float = EngineSettings.weight_decay
+    lr_schedule: str = EngineSettings.lr_schedule
+    lr_final_factor: float = EngineSettings.lr_final_factor
     grad_clip: float | None = EngineSettings.grad_clip
     seed: int = EngineSettings.seed
     device: str = EngineSettings.device
@@ -64,6 +68,11 @@ class TrainOptions:
         _check(self.iters is None or (isinstance(self.iters, int) and self.iters >= 0), "iters", ">= 0")
         _check(self.minutes is None or _positive(self.minutes), "minutes", "> 0")
         _check(_positive(self.lr), "lr", "> 0")
+        _check(self.lr_schedule in SCHEDULES, "lr_schedule", f"one of {', '.join(SCHEDULES)}")
+        _check(self.lr_schedule == "constant" or self.iters is not None or self.minutes is not None,
+               "lr_schedule", "'constant' when the run has no budget (a schedule needs iters or minutes)")
+        _check(_finite(self.lr_final_factor) and 0 <= self.lr_final_factor <= 1,
+               "lr_final_factor", "in [0, 1]")
         _check(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", ">= 0")
         _check(self.grad_clip is None or _positive(self.grad_clip), "grad_clip", "> 0 (or none)")
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed", "an integer >= 0")

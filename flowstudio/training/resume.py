@@ -17,6 +17,7 @@ import torch
 from flowstudio.errors import CheckpointError
 from flowstudio.training.checkpoint import Checkpoint
 from flowstudio.training.options import TrainOptions
+from flowstudio.training.schedule import set_base_lr
 
 
 def newest_readable(candidates: list[Path], read: Callable[[Path], Checkpoint]) -> tuple[Checkpoint, str]:
@@ -47,8 +48,7 @@ def apply_changed_optimizer_options(
     saved_lr, saved_decay = engine_state.get("base_lr"), engine_state.get("weight_decay")
     notes = []
     if saved_lr is not None and float(saved_lr) != options.lr:
-        for group in optimizer.param_groups:
-            group["lr"] = options.lr
+        set_base_lr(optimizer, options.lr)
         notes.append(f"learning rate {float(saved_lr):.3g} -> {options.lr:.3g}")
     if saved_decay is not None and float(saved_decay) != options.weight_decay:
         for group in optimizer.param_groups:

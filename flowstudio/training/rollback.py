@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from flowstudio.training.events import Recovered
+from flowstudio.training.schedule import scale_base_lr
 
 GOOD_STATE_EVERY = 10
 """Steps between in-memory copies of the last good state; a rollback loses at most this many."""
@@ -32,7 +33,8 @@ class RollbackMixin:
         """Roll back to the last good state and lower the learning rate; ``None`` once more
         than ``max_recoveries`` rollbacks were needed (the run gives up, weights good)."""
         bad_step, reason = self.step, self.bad_reason
-        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        # The rates of the failed step, lowered by any earlier rollback since the good state.
+        rates = [(group["lr"], group["base_lr"]) for group in self.optimizer.param_groups]
         self.task.model.load_state_dict(self.good_model)
         # load_state_dict may alias the tensors it is given: hand it a copy, keep ours intact.
         self.optimizer.load_state_dict(copy.deepcopy(self.good_optimizer))
@@ -40,8 +42,9 @@ class RollbackMixin:
         self.recoveries += 1
         if self.recoveries > self.options.max_recoveries:
             return None
-        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
-            group["lr"] = lr * self.options.lr_decay_on_nan
+        for group, (lr, base_lr) in zip(self.optimizer.param_groups, rates, strict=True):
+            group["lr"], group["base_lr"] = lr, base_lr
+        scale_base_lr(self.optimizer, self.options.lr_decay_on_nan)
         new_lr = float(self.optimizer.param_groups[0]["lr"])
         self.run_folder.append_metrics({
             "step": bad_step, "time": time.time(), "event": "recovered", "reason": reason,

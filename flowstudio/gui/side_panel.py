@@ -1,8 +1,12 @@
 """The workspace's side panel: the data box (what is loaded, what was skipped, Open… and
-the built-in samples) and the model box (model, preset, device, the hyperparameter form
-and the model being explored)."""
+the built-in samples), the explored model (the checkpoint the analysis views query) and the
+next-training box (model, preset, device and the hyperparameter form of the next Train).
+The last two are separate boxes because they often differ: the window opens on a demo
+PointFlow while the form keeps the model the user last chose to train."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -96,9 +100,31 @@ class DataBox(QGroupBox):
         self.skipped_list.setVisible(bool(info.skipped))
 
 
-class ModelBox(QGroupBox):
+class ExploredBox(QGroupBox):
+    """Which trained model the analysis views query (hidden until one is open)."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Model", parent)
+        super().__init__("Exploring", parent)
+        self.setObjectName("ExploredBox")
+        layout = QVBoxLayout(self)
+        self.model_label = _wrapping_label("", self)
+        self.model_label.setObjectName("ModelLabel")
+        layout.addWidget(self.model_label)
+        self.hide()
+
+    def show_model(self, model_name: str, step: int, checkpoint: Path) -> None:
+        in_run = checkpoint.parent.name == "checkpoints"  # a run folder's, else a loose file
+        source = f"{checkpoint.name} of run {checkpoint.parent.parent.name}" if in_run else checkpoint.name
+        self.model_label.setText(f"{model_name}, step {step:,}\n{source}")
+        self.model_label.setToolTip(str(checkpoint))
+        self.show()
+
+
+class ModelBox(QGroupBox):
+    """What the next Train trains: model, preset, device, where, and the form."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Next training", parent)
         layout = QVBoxLayout(self)
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -139,10 +165,6 @@ class ModelBox(QGroupBox):
         self.reset_button = QPushButton("Reset to preset", self)
         self.reset_button.setToolTip("Set every hyperparameter back to the selected preset's value")
         layout.addWidget(self.reset_button)
-        self.model_label = _wrapping_label("", self)
-        self.model_label.setObjectName("ModelLabel")
-        self.model_label.hide()
-        layout.addWidget(self.model_label)
         hint = QLabel("Hover a name for its meaning; bold names differ from their default.", self)
         hint.setObjectName("HintLabel")
         hint.setWordWrap(True)
@@ -162,8 +184,9 @@ class SidePanel(QScrollArea):
         layout = QVBoxLayout(side)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
-        self.data_box, self.model_box = DataBox(side), ModelBox(side)
+        self.data_box, self.explored_box, self.model_box = DataBox(side), ExploredBox(side), ModelBox(side)
         layout.addWidget(self.data_box)
+        layout.addWidget(self.explored_box)
         layout.addWidget(self.model_box)
         layout.addStretch(1)
         self.setWidgetResizable(True)

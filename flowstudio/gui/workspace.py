@@ -120,13 +120,15 @@ class Workspace(FolderRuns, TrainingControls, QWidget):
         self.banner = MessageBanner(self)
         scroll = SidePanel(self)
         self.data_box, self.model_box = scroll.data_box, scroll.model_box
+        self.explored_box = scroll.explored_box
         # the widgets the window, the tests and the screenshot script reach by name
         box = self.data_box
         self.data_name, self.skipped_list = box.data_name, box.skipped_list
         self.open_button, self.sample_combo = box.open_button, box.sample_combo
         box = self.model_box
         self.model_combo, self.preset_combo = box.model_combo, box.preset_combo
-        self.device_combo, self.model_label, self.params = box.device_combo, box.model_label, box.params
+        self.device_combo, self.params = box.device_combo, box.params
+        self.model_label = self.explored_box.model_label
         box.reset_button.clicked.connect(self._apply_preset)
 
         right = QWidget(self)
@@ -333,9 +335,7 @@ class Workspace(FolderRuns, TrainingControls, QWidget):
         def ready(model: Any) -> None:
             self.model = model
             self.run.latest_checkpoint = path
-            self.model_label.setText(f"Exploring: {model.model_name}, step {model.step:,} ({path.name})")
-            self.model_label.setToolTip(str(path))
-            self.model_label.show()
+            self.explored_box.show_model(model.model_name, model.step, path)
             if announce:
                 self.notify(f"Opened checkpoint {path.name}: {model.model_name} at step {model.step}.")
             self.settings.set_value(f"{self.kind}/explored_model", str(path))

@@ -114,3 +114,20 @@ def test_a_first_start_opens_the_demo_model(window, qtbot, tmp_path, monkeypatch
     finally:
         fresh.confirm_close = lambda: True
         fresh.close()
+
+
+def test_the_side_panel_tells_the_explored_model_from_the_next_training(window, qtbot) -> None:
+    """The window opens on the demo PointFlow while the form keeps the model last chosen for
+    training (here nsf): two boxes, each naming its own model."""
+    ws = window.points
+    assert not ws.explored_box.isVisibleTo(window)  # nothing explored yet
+    ws.model_combo.setCurrentText("nsf")
+    demo = ws.kind_adapter.demo_checkpoint()
+    assert demo is not None, "the repository ships the demo PointFlow run"
+    ws.open_model(demo, announce=False)
+    qtbot.waitUntil(lambda: ws.model is not None, timeout=30_000)
+    assert ws.explored_box.isVisibleTo(window)
+    assert (ws.explored_box.title(), ws.model_box.title()) == ("Exploring", "Next training")
+    assert ws.model_label.text().startswith("pointflow, step ")
+    assert f"{demo.name} of run points-pointflow" in ws.model_label.text()
+    assert ws.model_combo.currentText() == "nsf"

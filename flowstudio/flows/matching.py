@@ -135,6 +135,7 @@ def flow_matching_loss(
     sigma_min: float = 0.0,
     time_distribution: str = "uniform",
     coupling: str = "independent",
+    noise: Tensor | None = None,
 ) -> Tensor:
     """The conditional flow-matching loss of ``cnf`` on a batch (a 0-dim tensor).
 
@@ -147,6 +148,11 @@ def flow_matching_loss(
             computed once per shape).
         coupling: ``independent`` or ``ot`` (exact assignment per shape for (B, N, D),
             over the batch for (B, D)).
+        noise: the noise end of each path, shaped like ``x``, instead of fresh draws: a
+            coupling given by the caller. Rectified flow's reflow (Liu et al. 2023, §2.3)
+            passes pairs made by the model itself, ``x = model(noise)``, whose straight
+            paths do not cross, so the refitted field is straighter and few steps suffice
+            (:mod:`flowstudio.pointclouds.reflow`). ``coupling`` must then be ``independent``.
 
     Returns:
         The mean over the batch and the state's coordinates of ``||f - dz/dt||²``, in
@@ -157,9 +163,16 @@ def flow_matching_loss(
     if not 0.0 <= sigma_min < 1.0:
         raise ValueError(f"sigma_min must lie in [0, 1), got {sigma_min}")
     cnf._validate(x, context)
+    if noise is not None and (noise.shape != x.shape or coupling != "independent" or cnf.augment_dims):
+        raise ValueError(
+            f"given noise must be shaped like x {tuple(x.shape)}, with the independent coupling and "
+            f"a CNF without augmented dimensions; got {tuple(noise.shape)}, {coupling!r}, "
+            f"augment_dims={cnf.augment_dims}"
+        )
     if cnf.augment_dims:
         x = torch.cat([x, x.new_zeros(*x.shape[:-1], cnf.augment_dims)], dim=-1)
-    noise = torch.randn_like(x)
+    if noise is None:
+        noise = torch.randn_like(x)
     if coupling == "ot":
         noise = ot_pairing(x, noise)
     s = sample_path_times(x.shape[0], time_distribution, like=x).reshape(-1, *[1] * (x.dim() - 1))

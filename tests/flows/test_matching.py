@@ -175,3 +175,21 @@ def test_conditional_point_sets_train_and_reject_bad_options() -> None:
         flow_matching_loss(cnf, points, context, coupling="sinkhorn")
     with pytest.raises(ValueError, match="sigma_min"):
         flow_matching_loss(cnf, points, context, sigma_min=1.0)
+
+
+def test_given_noise_is_the_coupling_of_the_loss() -> None:
+    """Reflow passes its own pairs: the loss regresses onto exactly (noise - x) / T."""
+    torch.manual_seed(0)
+    cnf = CNF(3, 4, hidden=(16,), end_time=0.5)
+    x, noise, context = torch.randn(5, 7, 3), torch.randn(5, 7, 3), torch.randn(5, 4)
+    torch.manual_seed(1)
+    loss = flow_matching_loss(cnf, x, context, noise=noise)
+    torch.manual_seed(1)
+    s = torch.rand(5).reshape(5, 1, 1)  # the loss's only draw: one path time per shape
+    z = (1 - s) * x + s * noise
+    expected = (cnf.net(s * 0.5, z, context[:, None, :].expand(5, 7, 4)) - (noise - x) / 0.5).pow(2).mean()
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(ValueError, match="shaped like x"):
+        flow_matching_loss(cnf, x, context, noise=noise[:, :3])
+    with pytest.raises(ValueError, match="independent coupling"):
+        flow_matching_loss(cnf, x, context, noise=noise, coupling="ot")

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from flowstudio.gui.charts import BACKGROUND, GRID, PLOT_BG, TEXT, format_tick
+from flowstudio.gui.chart_style import BACKGROUND, GRID, PLOT_BG, TEXT, format_tick
 from flowstudio.workbench.evaluation import HistogramPanel
 
 GENERATED, REFERENCE = QColor(88, 166, 255, 170), QColor(139, 148, 158, 150)

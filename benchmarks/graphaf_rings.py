@@ -137,12 +137,16 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     if args.grid:
-        rng = np.random.default_rng(args.seed)
-        picks = [train[k] for k in rng.choice(len(train), 24, replace=False)]
-        mols = [Chem.MolFromSmiles(s) for s in grid_samples + picks]
-        legends = [f"sample {k + 1}" for k in range(len(grid_samples))]
-        legends += [f"training {k + 1}" for k in range(24)]
-        Draw.MolsToGridImage(mols, molsPerRow=8, subImgSize=(250, 200), legends=legends).save(args.grid)
+        draw_grid(grid_samples, train, args.seed, args.grid)
+
+
+def draw_grid(samples: list[str], train: list[str], seed: int, path: str) -> None:
+    """A PNG of ``samples`` (24, not chosen) above 24 random training molecules (seeded)."""
+    rng = np.random.default_rng(seed)
+    picks = [train[k] for k in rng.choice(len(train), 24, replace=False)]
+    mols = [Chem.MolFromSmiles(s) for s in samples + picks]
+    legends = [f"sample {k + 1}" for k in range(len(samples))] + [f"training {k + 1}" for k in range(24)]
+    Draw.MolsToGridImage(mols, molsPerRow=8, subImgSize=(250, 200), legends=legends).save(path)
 
 
 if __name__ == "__main__":

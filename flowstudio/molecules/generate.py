@@ -122,8 +122,10 @@ def _generate_batch(
     edge_latents: Tensor | None = None,
     end_temperature: float | None = None,
     ring_sizes: tuple[int, ...] | None = None,
+    edge_temperature: float | None = None,
 ) -> Generated:
     device = next(model.parameters()).device
+    bond_t = temperature if edge_temperature is None else edge_temperature
     vocab = model.vocab
     n_max, window, end = vocab.max_atoms, vocab.edge_window, model.end_class
     state = GrowingBatch(model, batch, device)
@@ -179,7 +181,7 @@ def _generate_batch(
             z = (
                 edge_latents[grown, i, i - 1 - j]
                 if edge_latents is not None
-                else _draw((grown.numel(), NUM_EDGE_CLASSES), temperature, generator, device)
+                else _draw((grown.numel(), NUM_EDGE_CLASSES), bond_t, generator, device)
             )
             klass = flow.inverse(z)[0].argmax(dim=1)
             if check:
@@ -188,12 +190,12 @@ def _generate_batch(
                 if ring_check is not None:
                     room = torch.where(ring_check.forbids(distance), torch.zeros_like(room), room)
                 bad = klass > room
-                for _ in range(max_retries if temperature > 0 and edge_latents is None else 0):
+                for _ in range(max_retries if bond_t > 0 and edge_latents is None else 0):
                     if not bool(bad.any()):
                         break
                     state.resampled[grown[bad]] = True
                     idx = bad.nonzero(as_tuple=True)[0]
-                    z = _draw((idx.numel(), NUM_EDGE_CLASSES), temperature, generator, device)
+                    z = _draw((idx.numel(), NUM_EDGE_CLASSES), bond_t, generator, device)
                     redrawn = flow.select(idx).inverse(z)[0].argmax(dim=1)
                     klass[idx] = redrawn
                     bad = klass > room
@@ -241,6 +243,7 @@ def generate(
     seed: int | None = None,
     end_temperature: float | None = 1.0,
     ring_check: bool = True,
+    edge_temperature: float | None = None,
 ) -> Generated:
     """Draw ``n`` molecules, ``batch_size`` at a time, at the given prior temperature.
 
@@ -252,8 +255,11 @@ def generate(
     its most likely class, and at all but the last atoms that class is "go on": an END
     drawn at ``temperature`` 0.75 turns a per-atom stopping probability of 0.1 into 0.04,
     so molecules run on to ``max_atoms``. At 1 the sizes follow what the model learned.
+
+    ``edge_temperature`` is the temperature of the bond steps alone (``None``: the same as
+    ``temperature``, which then sets the atom steps'), so that the two can be cooled apart.
     """
-    if n < 0 or temperature < 0 or (end_temperature is not None and end_temperature < 0):
+    if n < 0 or min(temperature, end_temperature or 0.0, edge_temperature or 0.0) < 0:
         raise ValueError("n and the temperatures must be non-negative")
     device = next(model.parameters()).device
     generator = None
@@ -272,6 +278,7 @@ def generate(
                     _generate_batch(
                         model, size, temperature, check, max_retries, generator,
                         end_temperature=end_temperature, ring_sizes=ring_sizes,
+                        edge_temperature=edge_temperature,
                     )
                 )
         return Generated.concatenate(parts)

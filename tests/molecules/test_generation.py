@@ -7,8 +7,9 @@ import pytest
 import torch
 from rdkit import Chem
 
+from flowstudio.molecules import generate as gen_module
 from flowstudio.molecules.generate import END_MAX_ATOMS, END_NO_BOND, END_TOKEN, generate
-from flowstudio.molecules.graph import build_vocabulary
+from flowstudio.molecules.graph import NUM_EDGE_CLASSES, build_vocabulary
 from flowstudio.molecules.graphaf import GraphAF
 from tests.molecules.test_graph import SMILES
 from tests.molecules.test_graphaf import TINY, _randomize
@@ -53,6 +54,27 @@ def test_temperature_zero_is_deterministic(model) -> None:
     a = generate(model, 5, temperature=0.0, seed=1)
     b = generate(model, 7, temperature=0.0, seed=2)
     assert len(set(a.smiles + b.smiles)) == 1
+
+
+def test_the_bond_temperature_applies_to_the_bond_steps_alone(model, monkeypatch) -> None:
+    """``edge_temperature`` draws every bond step (redraws included); ``temperature`` then
+    draws the atom steps, and without it both draw at ``temperature``."""
+    same = generate(model, 30, temperature=0.8, seed=4, edge_temperature=0.8)
+    assert same.smiles == generate(model, 30, temperature=0.8, seed=4).smiles
+    real, used = gen_module._draw, []
+
+    def spy(shape, temperature, generator, device):
+        used.append((shape[-1], temperature))
+        return real(shape, temperature, generator, device)
+
+    monkeypatch.setattr(gen_module, "_draw", spy)
+    out = generate(model, 40, temperature=0.9, seed=4, edge_temperature=0.4, end_temperature=None)
+    assert out.resampled.any()  # redraws happened and are among the draws checked
+    assert model.node_latent_dim != NUM_EDGE_CLASSES
+    assert {t for k, t in used if k == NUM_EDGE_CLASSES} == {0.4}
+    assert {t for k, t in used if k == model.node_latent_dim} == {0.9}
+    with pytest.raises(ValueError, match="temperatures"):
+        generate(model, 3, edge_temperature=-0.1)
 
 
 def test_seeds_repeat_and_sizes_vary(model) -> None:

@@ -114,7 +114,10 @@ def error_summary(errors: Tensor, labels: Sequence[dict[str, Any]], worst: int =
 
 def flags(name: str, section: dict[str, Any]) -> list[str]:
     """Warnings for one diagnosed flow's section (keys ``round_trip_data``,
-    ``round_trip_samples``, ``log_det``, ``lipschitz``), each naming the flow and the check."""
+    ``round_trip_samples``, ``log_det``, ``lipschitz``), each naming the flow and the check;
+    a section holding an ``error`` (the flow could not even be evaluated) is one warning."""
+    if "error" in section:
+        return [f"{name}: could not be evaluated ({section['error']})"]
     checks = [
         (f"round_trip_{what}", ROUND_TRIP_TOLERANCE, f"round trip x -> z -> x on {what}", "off by up to",
          "the inverse does not undo the forward map")

@@ -121,9 +121,14 @@ def diagnose_model(task: Any, shapes: np.ndarray | None, names: list[str] | None
 
 
 def diagnostics_text(report: dict[str, Any]) -> str:
-    """A few plain lines: one per diagnosed flow, then the flags or that there are none."""
-    lines = []
+    """A few plain lines: how CNFs were judged, one line per diagnosed flow, the run's own
+    sampler (information), then the flags or that there are none."""
+    judged = report.get("judged_with")
+    lines = [f"Judged with {_solver_text(judged)}."] if isinstance(judged, dict) else []
     for name, section in report["flows"].items():
+        if "error" in section:
+            lines.append(f"{name}: could not be evaluated")
+            continue
         parts = []
         for key, what in (("round_trip_data", "data"), ("round_trip_samples", "samples")):
             trip = section.get(key)
@@ -133,11 +138,28 @@ def diagnostics_text(report: dict[str, Any]) -> str:
         lip = section["lipschitz"]
         parts.append(f"Lipschitz ≈ {_num(lip['forward'])} forward, {_num(lip['inverse'])} inverse")
         lines.append(f"{name}: " + "; ".join(parts))
+    sampler = report.get("sampler")
+    if sampler:
+        trips = [
+            f"{what} max {_num(trip.get('max'))}"
+            for what in ("data", "samples")
+            if (trip := sampler[f"round_trip_{what}"]) is not None
+        ]
+        lines.append(
+            f"The run's sampler ({_solver_text(sampler['settings'])}): round trip on {', '.join(trips)}. "
+            + sampler["meaning"]
+        )
     if report["flags"]:
         lines += [f"⚠ {flag}" for flag in report["flags"]]
     else:
         lines.append("No flag: the flows invert and their log-determinants match within the thresholds.")
     return "\n".join(lines)
+
+
+def _solver_text(settings: dict[str, Any]) -> str:
+    if "steps" in settings:
+        return f"{settings['solver']} in {settings['steps']} steps"
+    return f"{settings['solver']} at tolerance {settings['atol']:g}"
 
 
 def _num(value: float | None) -> str:

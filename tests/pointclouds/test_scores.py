@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from flowstudio.errors import BadInputError
+from flowstudio.flows.diagnostics import ROUND_TRIP_TOLERANCE
 from flowstudio.pointclouds.diagnostics import diagnose
 from flowstudio.pointclouds.scores import SCORES, score_shapes
 from flowstudio.pointclouds.task import PointCloudTask
@@ -46,27 +47,42 @@ def test_bad_shapes_are_refused(cnf_task) -> None:
         score_shapes(cnf_task, np.full((1, 5, 3), np.nan))
 
 
-def test_diagnose_passes_a_fine_solver_and_flags_a_one_step_euler_cnf() -> None:
+def test_diagnose_judges_a_cnf_with_the_accurate_solver_and_reports_its_sampler_apart() -> None:
     shapes = squashed_spheres(4, 96)
-    fine = {**TINY_CNF, "solver": "rk4", "steps": 16}
-    task = trained_a_little(PointCloudTask(shapes, "cnf", "quick", fine), 3)
+    coarse = {**TINY_CNF, "solver": "euler", "steps": 1}  # a fast sampler, far from exact
+    task = trained_a_little(PointCloudTask(shapes, "cnf", "quick", coarse), 3)
     task.model.eval()
-    healthy = diagnose(task, shapes, n_shapes=2, n_points=64, log_det_rows=3)
-    assert healthy["healthy"], healthy["flags"]
-    section = healthy["flows"]["point_flow"]
+    report = diagnose(task, shapes, n_shapes=2, n_points=64, log_det_rows=3)
+    assert report["healthy"], report["flags"]
+    assert report["judged_with"]["solver"] == "dopri5"
+    section = report["flows"]["point_flow"]
     assert set(section) == {"round_trip_data", "round_trip_samples", "log_det", "lipschitz"}
+    assert section["round_trip_data"]["max"] < ROUND_TRIP_TOLERANCE
     worst = section["round_trip_data"]["worst"]
     assert len(worst) == 5 and {w["name"] for w in worst} <= {"shape_000", "shape_001"}
     assert worst[0]["error"] == section["round_trip_data"]["max"]
+    sampler = report["sampler"]
+    assert sampler["settings"] == {"solver": "euler", "steps": 1}
+    # what judging with the run's own sampler flagged: its round trip alone is far off
+    assert sampler["round_trip_data"]["max"] > ROUND_TRIP_TOLERANCE
+    assert sampler["round_trip_samples"]["max"] > ROUND_TRIP_TOLERANCE
+    assert "not judged" in sampler["meaning"]
+    fine = diagnose(task, shapes, n_shapes=2, n_points=64, log_det_rows=3, sampler=("rk4", 16))
+    assert fine["sampler"]["settings"] == {"solver": "rk4", "steps": 16}
+    assert fine["sampler"]["round_trip_data"]["max"] < sampler["round_trip_data"]["max"] / 10
+    assert [b.solver for b in task.model.flow.transform] == ["euler"]  # the run's own is restored
+
+
+def test_diagnose_flags_a_cnf_with_a_corrupted_weight() -> None:
+    shapes = squashed_spheres(4, 96)
+    task = trained_a_little(PointCloudTask(shapes, "cnf", "quick", {**TINY_CNF, "solver": "rk4"}), 3)
+    task.model.eval()
     with torch.no_grad():
-        for p in task.model.flow.parameters():
-            p.mul_(6.0)  # a strongly curved field
-    cnf = task.model.flow.transform
-    for block in cnf:
-        block.solver, block.steps = "euler", 1
-    broken = diagnose(task, shapes, n_shapes=2, n_points=64, log_det_rows=3)
-    assert not broken["healthy"]
-    assert any("round trip" in flag for flag in broken["flags"])
+        next(task.model.flow.parameters()).view(-1)[0] = float("nan")
+    report = diagnose(task, shapes, n_shapes=2, n_points=64, log_det_rows=3)
+    assert not report["healthy"]
+    assert report["flags"][0].startswith("point_flow: could not be evaluated")
+    assert report["sampler"] is None
 
 
 def test_diagnose_covers_pointflow_latent_prior(pointflow_task) -> None:

@@ -44,6 +44,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 GOAL_GROWTH = 0.10
@@ -59,21 +61,6 @@ def rss_mib(pid: int | str = "self") -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def descendants(pid: int) -> list[int]:
-    """The processes started by ``pid``, and theirs (a window may train in child processes)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-    found, frontier = [], [pid]
-    while frontier:
-        children = [child for child, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
 
 
 def thread_names() -> list[str]:
@@ -101,7 +88,7 @@ def census() -> dict[str, Any]:
     actors = sum(len(p.renderer.actors) for p in plotters if getattr(p, "renderer", None) is not None)
     return {
         "rss_mib": round(rss_mib(), 1),
-        "children_rss_mib": round(sum(rss_mib(p) for p in descendants(os.getpid())), 1),
+        "children_rss_mib": round(sum(rss_mib(p.pid) for p in psutil.Process().children(recursive=True)), 1),
         "python_threads": threading.active_count(),
         "os_threads": len(os.listdir("/proc/self/task")),
         "thread_names": dict(Counter(thread_names())),

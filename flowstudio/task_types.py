@@ -1,5 +1,5 @@
 """What a training task hands the engine: snapshots of samples, steps of final stages, and the
-task kinds the engine packages register.
+task kinds, declared as entry points, by which checkpoints are rebuilt.
 
 A leaf module (like :mod:`flowstudio.params`): the engine packages (``pointclouds``,
 ``molecules``) build these values and the training engine consumes them, and neither may
@@ -8,8 +8,12 @@ import the other's layer (see :mod:`flowstudio.training.protocol` for the Task c
 
 from __future__ import annotations
 
+import functools
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
@@ -87,18 +91,62 @@ class FinalStage(Protocol):
         ...
 
 
+TASK_ENTRY_POINTS = "flowstudio.tasks"
+"""The entry-point group that declares task kinds: ``kind = "package.module:TaskClass"``.
+
+FlowStudio's own engines declare theirs in ``pyproject.toml``; another distribution can add
+a kind the same way, and its checkpoints are then rebuilt without an edit here."""
+
 _TASK_KINDS: dict[str, str] = {}
 
 
 def register_task_kind(kind: str, task_class: str) -> None:
-    """Declare that checkpoints of ``kind`` are rebuilt by ``task_class``, given as
-    ``"package.module:ClassName"`` and imported only when a checkpoint of that kind is opened.
-    Each engine package registers its own kinds when it is imported (its ``__init__``)."""
-    if _TASK_KINDS.get(kind, task_class) != task_class:
-        raise ValueError(f"task kind {kind!r} is already registered to {_TASK_KINDS[kind]}")
+    """Add, for this process, that checkpoints of ``kind`` are rebuilt by ``task_class``,
+    given as ``"package.module:ClassName"`` (for a task not installed as a distribution: a
+    test's, a script's). A kind already declared or registered to another class is refused."""
+    known = registered_task_kinds().get(kind, task_class)
+    if known != task_class:
+        raise ValueError(f"task kind {kind!r} is already registered to {known}")
     _TASK_KINDS[kind] = task_class
 
 
 def registered_task_kinds() -> dict[str, str]:
-    """Every registered kind and the task class that rebuilds it."""
-    return dict(_TASK_KINDS)
+    """Every task kind and the task class that rebuilds it: those the installed
+    distributions declare (:func:`declared_task_kinds`), then those registered in this
+    process. A class is named, not imported: its module loads when a checkpoint of its kind
+    is opened."""
+    return {**declared_task_kinds(), **_TASK_KINDS}
+
+
+@functools.cache
+def declared_task_kinds() -> dict[str, str]:
+    """The kinds in the :data:`TASK_ENTRY_POINTS` group of every installed distribution.
+
+    When FlowStudio itself is not installed (its source tree on ``PYTHONPATH``), or its
+    installed metadata predates the group (an editable install made before the group was
+    added, until ``./dev`` reinstalls it), its own kinds are read from the
+    ``pyproject.toml`` beside the package instead: the same table, so the engines' kinds
+    are written once, there, and the window and the CLI still open their checkpoints.
+    """
+    kinds = {ep.name: ep.value for ep in metadata.entry_points(group=TASK_ENTRY_POINTS)}
+    try:
+        own = metadata.distribution("flowstudio").entry_points
+        declared = any(ep.group == TASK_ENTRY_POINTS for ep in own)
+    except metadata.PackageNotFoundError:
+        declared = False
+    if not declared:
+        kinds = {**source_tree_task_kinds(), **kinds}
+    return kinds
+
+
+def source_tree_task_kinds(pyproject: Path | None = None) -> dict[str, str]:
+    """The task kinds FlowStudio's ``pyproject.toml`` declares (default: the one beside
+    this package in a source tree; none when there is no such file)."""
+    path = pyproject or Path(__file__).resolve().parents[1] / "pyproject.toml"
+    try:
+        project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    if project.get("name") != "flowstudio":
+        return {}
+    return dict(project.get("entry-points", {}).get(TASK_ENTRY_POINTS, {}))

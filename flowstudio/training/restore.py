@@ -33,15 +33,10 @@ class RestoredTask:
         return self.task.model_name
 
 
-ENGINE_PACKAGES = ("flowstudio.pointclouds", "flowstudio.molecules")
-"""The engine packages; importing one registers its task kinds (:mod:`flowstudio.task_types`)."""
-
-
 def task_class(kind: str) -> Any:
-    """The Task class that rebuilds checkpoints of ``kind``, as its engine package registered
-    it (the class's module is imported on first use)."""
-    for package in ENGINE_PACKAGES:
-        importlib.import_module(package)
+    """The Task class that rebuilds checkpoints of ``kind``, as the engines declare it
+    (entry points of the ``flowstudio.tasks`` group, :mod:`flowstudio.task_types`); the
+    class's module is imported on first use, so the training layer names no engine."""
     kinds = registered_task_kinds()
     if kind not in kinds:
         expected = " or ".join(repr(k) for k in sorted(kinds))

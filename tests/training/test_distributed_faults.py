@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from flowstudio.training import load_checkpoint, read_metrics
@@ -91,20 +92,6 @@ def test_a_full_disk_on_rank_0_ends_the_run_with_exit_2_and_keeps_the_last_check
     assert not list((tmp_path / "run").rglob("*.tmp"))
 
 
-def _descendants(pid: int) -> list[int]:
-    """The processes ``pid`` started, and theirs (from ``/proc``)."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-    found, frontier = [], [pid]
-    while frontier:
-        frontier = [child for child, parent in parents.items() if parent in frontier]
-        found += frontier
-    return found
-
-
 def _trained(run: Path) -> int:
     return max([0, *(int(r.get("step", 0)) for r in read_metrics(run) if "losses" in r)])
 
@@ -137,14 +124,14 @@ def test_kill_9_of_torchrun_then_resume_loses_at_most_one_interval(kind: str, ki
             assert time.monotonic() < deadline, "the 2-rank run did not get going"
             time.sleep(0.05)
     finally:  # torchrun starts each rank in a session of its own: a process group misses them
-        ranks = _descendants(proc.pid)
+        ranks = [child.pid for child in psutil.Process(proc.pid).children(recursive=True)]
         for pid in [proc.pid, *ranks] if killed == "everything" else [proc.pid]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         proc.wait()
     trained = _trained(run)  # a lower bound: a step may have ended after its record
     deadline = time.monotonic() + LIMIT_S
-    while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in ranks):
+    while any(_running(pid) for pid in ranks):
         assert time.monotonic() < deadline, "the orphaned ranks did not stop"
         time.sleep(0.1)
     err = proc.stderr.read() if proc.stderr else ""
@@ -168,7 +155,8 @@ def test_kill_9_of_torchrun_then_resume_loses_at_most_one_interval(kind: str, ki
     assert config["distributed"]["world_size"] == 2
 
 
-def _state(pid: int) -> str:
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    return "gone"
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, killed but not yet reaped, does not)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    return False

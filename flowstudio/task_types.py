@@ -73,6 +73,11 @@ class FinalStage(Protocol):
     title: str | None
     """Announced when the stage starts (``None``: its steps speak for it)."""
     lr: float
+    judged: bool
+    """``True``: the stage's result replaces ``best.pt`` unless it validates worse (a stage
+    that refits part of the model to the rest, or leaves the likelihood as it is).
+    ``False``: it is the run's result whatever the validation says, because it trades some
+    likelihood for something the metric does not score (reflow: straight, few-step paths)."""
 
     def parameters(self) -> list[nn.Parameter]:
         """What the stage optimizes (empty for a stage without gradients)."""

@@ -318,10 +318,11 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         return Samples(step=self.step, kind=snap.kind, points=snap.points, smiles=snap.smiles,
                        temperature=snap.temperature)
 
-    def _validate(self, ties_win: bool = False) -> Iterator[Event]:
+    def _validate(self, ties_win: bool = False, keep: bool = False) -> Iterator[Event]:
         """Score the model (eval mode, training RNG untouched; not under ``no_grad``, since
         a CNF's exact divergence needs autograd) and keep the best checkpoint (also on a tie
-        with ``ties_win``: a final stage may change what the metric does not score). Rank 0 only."""
+        with ``ties_win``: a final stage may change what the metric does not score; whatever
+        it scores with ``keep``: a final stage that is not judged by it). Rank 0 only."""
         if not self.world.is_main:
             return
         model = self.task.model

@@ -9,7 +9,9 @@ at the stage's ``lr``), checks the stop token between steps (a stage is short: a
 for its end), and yields each log line as a
 :class:`~flowstudio.training.events.Message`. The result is validated at the best step and
 replaces ``best.pt`` unless it scores worse (a stage that refits part of the model to the
-rest scores better; GraphAF's calibration leaves the likelihood as it is). The weights stay
+rest scores better; GraphAF's calibration leaves the likelihood as it is), or whatever it
+scores for a stage that is not ``judged`` (reflow trades likelihood for straight paths). The
+weights stay
 in the task's model, so what the caller samples next is the run's result.
 """
 
@@ -72,12 +74,13 @@ class FinalStagesMixin:
                     self._apply(ckpt, best, with_optimizer=False)
                     self.step = ckpt.step
                     yield Message(f"final stage on the best weights (step {ckpt.step})")
-            ran = False
+            ran, keep = False, False
             for stage in stages:
                 for line in run_stage(stage, lambda: self.control.stopped):
                     ran = True
                     yield Message(line)
+                keep = keep or (ran and not stage.judged)
             if ran:
-                yield from self._validate(ties_win=True)
+                yield from self._validate(ties_win=True, keep=keep)
         finally:
             self.step = final_step

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from flowstudio.task_types import Snapshot, StageStep
-from flowstudio.training import Message, Samples, TrainOptions, train
+from flowstudio.training import Message, Samples, TrainOptions, load_checkpoint, train
 from flowstudio.training.stages import run_stage
 from tests.training.gmm_task import GaussianMixtureTask
 
@@ -14,7 +14,7 @@ from tests.training.gmm_task import GaussianMixtureTask
 class _Fit:
     """A stage that fits one parameter to 3 by gradient steps, or meets a NaN loss."""
 
-    title, lr = "fitting", 0.1
+    title, lr, judged = "fitting", 0.1, True
 
     def __init__(self, steps: int, nan_at: int | None = None) -> None:
         self.weight = nn.Parameter(torch.zeros(()))
@@ -79,3 +79,52 @@ def test_samples_carry_the_snapshot_temperature_and_stages_run_inside_the_event_
     assert samples[0].points is not None and samples[0].points.shape == (2, 8, 3)
     texts = [e.text for e in events if isinstance(e, Message)]
     assert texts[-4:-1] == ["fitting", "step 1", "step 2"] and texts[-1].startswith("fitted to")
+
+
+class _Spoil:
+    """A stage without gradients that moves the model's weights, so it validates worse."""
+
+    title, lr = "spoiling", 0.0
+
+    def __init__(self, model: nn.Module, judged: bool) -> None:
+        self.model, self.judged, self.done = model, judged, False
+
+    def parameters(self) -> list[nn.Parameter]:
+        return []
+
+    def step(self) -> StageStep | None:
+        if self.done:
+            return None
+        self.done = True
+        with torch.no_grad():
+            for p in self.model.parameters():
+                p.add_(1.0)
+        return StageStep(terms=None, line="spoiled")
+
+    def summary(self) -> None:
+        return None
+
+    def abandon(self) -> str:
+        return "abandoned"
+
+
+class _SpoiledTask(GaussianMixtureTask):
+    def __init__(self, judged: bool) -> None:
+        super().__init__()
+        self.judged = judged
+
+    def final_stages(self) -> list[_Spoil]:
+        return [_Spoil(self.model, self.judged)]
+
+
+def test_a_judged_stage_that_validates_worse_is_not_kept_and_an_unjudged_one_is(tmp_path) -> None:
+    options = TrainOptions(iters=12, device="cpu", log_every=4, validate_every=4, samples_n=0)
+    for judged in (True, False):
+        torch.manual_seed(0)
+        task = _SpoiledTask(judged)
+        run = tmp_path / str(judged)
+        list(train(task, run, options))
+        best = load_checkpoint(run / "checkpoints" / "best.pt").model_state
+        spoiled = task.model.state_dict()  # the weights the stage left
+        kept = all(torch.equal(best[k], v) for k, v in spoiled.items())
+        assert kept is not judged

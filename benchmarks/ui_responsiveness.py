@@ -24,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -88,13 +90,13 @@ def measure_launch(repeats: int) -> list[dict[str, float]]:
     return results
 
 
-def measure_stalls(
-    seconds: float, places: tuple[str, ...] = ("window", "process")
-) -> dict[str, dict[str, float]]:
+def bench_window() -> tuple[Any, Any, Callable[[Callable[[], bool], float], None]]:
+    """The app and a populated window with settings and runs in a fresh scratch folder, and
+    ``pump(condition, timeout)``, which runs the event loop until ``condition()`` holds."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as run_app() sets it
     scratch = tempfile.mkdtemp(prefix="flowstudio-bench-")
     os.environ.update(FLOWSTUDIO_CONFIG_DIR=f"{scratch}/config", FLOWSTUDIO_RUNS_DIR=f"{scratch}/runs")
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop
 
     from flowstudio.gui.app import create_app, create_window
 
@@ -102,13 +104,22 @@ def measure_stalls(
     window = create_window(load_samples=False)
     window.confirm_close = lambda: True
     window.populate()
-    ws = window.points
 
     def pump(condition, timeout: float) -> None:
         end = time.monotonic() + timeout
         while not condition() and time.monotonic() < end:
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
 
+    return app, window, pump
+
+
+def measure_stalls(
+    seconds: float, places: tuple[str, ...] = ("window", "process")
+) -> dict[str, dict[str, float]]:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    app, window, pump = bench_window()
+    ws = window.points
     pump(lambda: ws.data is not None and ws.preview.draw_count > 0, 120)
     gaps: list[float] = []
     last = [time.monotonic()]

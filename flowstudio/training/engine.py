@@ -335,7 +335,7 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         self.validated_step = self.step
         self.run_folder.append_metrics({"step": self.step, "time": time.time(), "validation": metric})
         best = self.best_metric
-        better = best is None or metric < best or (ties_win and metric == best)
+        better = best is None or metric < best or (ties_win and metric == best) or keep
         if math.isfinite(metric) and better:
             self.best_metric = metric
             yield self._save(self.run_folder.best, metric=metric)

@@ -21,10 +21,12 @@ What the engine gets from here, and why:
   set-up (and after a resume) each rank reseeds its generators from (seed, step, rank), so
   the ranks see different shapes or molecules. The global batch is the task's
   ``batch_size`` times the world size; ``config.json`` records both.
-* **Agreement.** Stop decisions that depend on a rank's clock or signals (the minutes
-  budget, Ctrl-C) and whether a step's loss and gradients are finite are all-reduced
-  (max), so every rank stops, rolls back or steps together and none waits forever in a
-  collective. The iteration budget is the same step count everywhere.
+* **Agreement.** Stop and pause decisions that depend on a rank's clock, signals or
+  control file (the minutes budget, Ctrl-C, a window's Pause) and whether a step's loss
+  and gradients are finite are all-reduced (max), so every rank stops, pauses, rolls back
+  or steps together and none waits forever in a collective. Paused ranks agree about once
+  a second whether to resume or stop, so a pause may last longer than the process group's
+  timeout. The iteration budget is the same step count everywhere.
 * **Writes.** Rank 0 alone takes the run folder's lock and writes the config,
   checkpoints, metrics, validation and samples (:class:`FollowerRun` gives the other
   ranks a view of the folder that reads but never writes). Checkpoints hold the
@@ -41,6 +43,7 @@ What the engine gets from here, and why:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -53,6 +56,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from flowstudio.errors import BadInputError
+from flowstudio.training.control import Control
 from flowstudio.training.events import Event, Finished, Message
 from flowstudio.training.protocol import Task
 from flowstudio.training.rank_watch import RankWatch, is_collective_failure
@@ -64,6 +68,8 @@ TIMEOUT_ENV = "FLOWSTUDIO_DIST_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 600.0
 STOP_CODES = (None, "minutes", "stopped")
 """Stop reasons by rank; the all-reduced maximum wins (a user's stop beats a budget)."""
+PAUSE_POLL_S = 1.0
+"""How often paused ranks agree whether to resume or stop (see :meth:`World.wait_while_paused`)."""
 
 
 class FollowerRun(Run):
@@ -188,15 +194,38 @@ class World:
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return flag[0] == 0
 
-    def agree_stop(self, reason: str | None, device: torch.device) -> str | None:
-        """The stop reason of the rank that most wants to stop (see :data:`STOP_CODES`)."""
+    def agree(self, reason: str | None, paused: bool, device: torch.device) -> tuple[str | None, bool]:
+        """The stop reason of the rank that most wants to stop (see :data:`STOP_CODES`) and
+        whether any rank is paused, in one all-reduce (max) a step: every rank stops or
+        pauses at the same step, since each reads its control on its own clock."""
         if not self.distributed:
-            return reason
+            return reason, paused
         if reason is None and self.watch is not None and self.watch.orphaned():
             reason = "stopped"  # torchrun is gone: stop together, rank 0 saves
-        code = torch.tensor([STOP_CODES.index(reason)], dtype=torch.int32, device=device)
-        dist.all_reduce(code, op=dist.ReduceOp.MAX)
-        return STOP_CODES[int(code[0])]
+        codes = torch.tensor([STOP_CODES.index(reason), int(paused)], dtype=torch.int32, device=device)
+        dist.all_reduce(codes, op=dist.ReduceOp.MAX)
+        return STOP_CODES[int(codes[0])], bool(codes[1])
+
+    def wait_while_paused(self, control: Control, device: torch.device) -> str | None:
+        """Block while the run is paused; the agreed stop reason, or ``None`` once resumed.
+
+        One process blocks on ``control`` (no busy-waiting). Several ranks wait together:
+        each waits on its own token for at most :data:`PAUSE_POLL_S`, then all agree
+        (:meth:`agree`) whether to stay paused, resume or stop. So no rank sits in a
+        collective for longer than about one poll, however long the pause, and resume and
+        stop happen at the same step everywhere (a pause longer than the process group's
+        timeout would otherwise fail the run)."""
+        if not self.distributed:
+            control.wait_while_paused()
+            return "stopped" if control.stopped else None
+        while True:
+            if control.paused:
+                control.wait_while_paused(PAUSE_POLL_S)  # returns early on resume or stop
+            else:  # resumed here (or never paused) while another rank is still paused
+                time.sleep(PAUSE_POLL_S)
+            reason, paused = self.agree("stopped" if control.stopped else None, control.paused, device)
+            if reason is not None or not paused:
+                return reason
 
     def events(self, events: Iterator[Event]) -> Iterator[Event]:
         """The events this rank reports: all on rank 0; on the others only errors and the

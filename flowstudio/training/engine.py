@@ -204,11 +204,11 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
     def _loop(self) -> Iterator[Event]:
         options, control = self.options, self.control
         while True:
-            if control.paused and not control.stopped:
-                yield from self._pause()
             minutes_up = options.minutes is not None and self._train_seconds() >= options.minutes * 60
-            stop = self.world.agree_stop("stopped" if control.stopped else "minutes" if minutes_up else None,
-                                         self.device)
+            wanted = "stopped" if control.stopped else "minutes" if minutes_up else None
+            stop, paused = self.world.agree(wanted, control.paused, self.device)  # every rank, one step
+            if paused and stop is None:
+                stop = yield from self._pause()
             if stop is not None:
                 return stop
             if options.iters is not None and self.step >= options.iters:
@@ -342,14 +342,17 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
 
     # -- pause and the end ----------------------------------------------------------------
     def _pause(self) -> Iterator[Event]:
+        """Wait out a pause (all ranks together, see :meth:`World.wait_while_paused`); returns
+        the agreed stop reason, ``None`` when resumed."""
         if self.step != self.saved_step:
             yield self._save(self.run_folder.latest)
         yield Message(f"paused at step {self.step}")
         paused_at = time.monotonic()
-        self.control.wait_while_paused()  # blocks on a threading.Event: no busy-waiting
+        stop = self.world.wait_while_paused(self.control, self.device)
         self.paused_s += time.monotonic() - paused_at
-        if not self.control.stopped:
+        if stop is None:
             yield Message(f"resumed at step {self.step}")
+        return stop
 
     def _finish(self, reason: str) -> Iterator[Event]:
         if self.window:  # the steps since the last Progress, so the display ends on the last step

@@ -5,15 +5,13 @@ started from a shell on the same machine) cannot reach the engine's in-memory
 :class:`~flowstudio.training.control.Control`; it writes the command to a small file in the
 run folder instead, and :class:`ControlFileWatcher`, a thread of the trainer, applies it to
 the run's ``Control``. A file works across the layers torchrun puts between the window and
-the ranks (every rank of one machine reads it, so all pause together; a stop is agreed by
-the ranks as any other), where a signal would reach torchrun's agent only. Stop is also
+the ranks (every rank of one machine reads it), where a signal would reach torchrun's agent
+only. Stop is also
 reachable by ``SIGINT``/``SIGTERM`` (see :mod:`flowstudio.cli.progress`).
 
-Known limit under torchrun: the ranks read the file each on their own clock, so one may
-pause a step before another, which then waits for it inside the step's all-reduce; a pause
-longer than the process group's timeout (``FLOWSTUDIO_DIST_TIMEOUT_S``, 600 s) fails the
-run. Pausing should be agreed by the ranks the way stopping is; until then, stop and
-``--resume`` rather than pause a data-parallel run for long.
+Under torchrun the ranks read the file each on their own clock; the engine agrees pause,
+resume and stop between them (:meth:`flowstudio.training.distributed.World.agree`), so
+they pause at the same step and a pause may outlast the process group's timeout.
 
 The file holds one JSON object, ``{"command": "pause"|"resume"|"stop", "time": unix}``, and
 is replaced atomically. A command older than the trainer is stale (left by an earlier session

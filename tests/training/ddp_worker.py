@@ -5,7 +5,12 @@
 which, at step STEP, a fault of KIND strikes (the whole run must end, not hang):
 ``raise`` (rank 1 raises), ``sigkill`` (rank 1 kills itself with SIGKILL: kill -9),
 ``hang`` (rank 1 sleeps for ten minutes) or ``diskfull`` (rank 0's disk is full: the
-lowest-level checkpoint write fails with ENOSPC from then on). ENGINE is ``points``,
+lowest-level checkpoint write fails with ENOSPC from then on).
+``steps ENGINE RUN``: train a tiny task through ``run_training`` (so the run folder's
+control file reaches it) until stopped, each rank appending ``step time`` to
+``RUN.steps-RANK`` as it starts a step; rank 1 obeys a pause only 3 steps after it reads
+it (as a rank on another node, behind a slow shared folder, would), unless a resume or
+stop comes first. ENGINE is ``points``,
 ``points-adjoint`` or ``mols``. The faults are injected here, in the test's worker: the
 product has no fault hook.
 """
@@ -21,7 +26,7 @@ import time
 import numpy as np
 import torch
 
-from flowstudio.training import TrainOptions, seed_everything
+from flowstudio.training import Control, TrainOptions, seed_everything
 from flowstudio.training.distributed import world_from_env
 
 SEED = 7
@@ -101,8 +106,57 @@ def fault(kind: str, engine: str, run: str, at: int) -> int:
     return run_training(task, run, TrainOptions.from_values(values), live=False)
 
 
+class LateControl(Control):
+    """A :class:`Control` that obeys a pause only after ``late`` more steps (see ``steps``)."""
+
+    def __init__(self, late: int) -> None:
+        super().__init__()
+        self.late, self.due = late, None
+
+    def pause(self) -> None:
+        self.due = self.late
+
+    def resume(self) -> None:
+        self.due = None
+        super().resume()
+
+    def stop(self) -> None:
+        self.due = None
+        super().stop()
+
+    def step_started(self) -> None:
+        if self.due is not None:
+            self.due -= 1
+            if self.due <= 0:
+                self.due = None
+                super().pause()
+
+
+def steps(engine: str, run: str) -> int:
+    from flowstudio.cli.progress import run_training
+
+    world = world_from_env()
+    task = tiny_task(engine)
+    original = task.training_step
+    control = LateControl(3) if world.rank == 1 else Control()
+    trace = open(f"{run}.steps-{world.rank}", "a", buffering=1)  # noqa: SIM115 (open for the run)
+
+    def training_step(step: int) -> dict[str, torch.Tensor]:
+        trace.write(f"{step} {time.time()}\n")
+        if isinstance(control, LateControl):
+            control.step_started()
+        return original(step)
+
+    task.training_step = training_step  # type: ignore[method-assign]
+    values = {**task.values, "iters": 1_000_000, "device": "cpu", "seed": SEED, "checkpoint_every": 0,
+              "checkpoint_every_s": 3600.0, "validate_every": 1_000_000, "samples_n": 0}
+    return run_training(task, run, TrainOptions.from_values(values), control=control, live=False)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "grads":
         grads(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "steps":
+        sys.exit(steps(sys.argv[2], sys.argv[3]))
     else:
         sys.exit(fault(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))

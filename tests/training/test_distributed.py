@@ -143,7 +143,7 @@ def test_one_process_is_not_distributed(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert not world.distributed and world.is_main
     assert world.step_function(task, SEED, 0) == task.training_step  # no wrapper, no reseeding
     assert world.run_view(Run(tmp_path)).__class__ is Run
-    assert world.agree_stop("minutes", torch.device("cpu")) == "minutes"
+    assert world.agree("minutes", True, torch.device("cpu")) == ("minutes", True)
 
 
 def test_a_follower_rank_reads_the_run_folder_but_writes_nothing(tmp_path: Path) -> None:

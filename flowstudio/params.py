@@ -14,9 +14,9 @@ above them and the GUI read it; :mod:`flowstudio.training.protocol` re-exports `
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 MOLECULE_TEMPERATURE = 0.75
 """The prior temperature molecules are drawn at unless a run or the user says otherwise
@@ -45,6 +45,12 @@ class Param:
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
     group: str = "model"
+    models: tuple[str, ...] | None = None
+    """The models that read this setting (``None``: every model of its engine)."""
+
+    def read_by(self, model_name: str) -> bool:
+        """Whether ``model_name`` reads this setting (the form shows it for that model only)."""
+        return self.models is None or model_name in self.models
 
     def validate(self, value: Any) -> Any:
         """Coerce ``value`` to this parameter's type or raise ``BadInputError`` naming it."""
@@ -90,10 +96,15 @@ def setting(
     maximum: float | None = None,
     choices: tuple[str, ...] | None = None,
     group: str = "model",
+    models: tuple[str, ...] | None = None,
 ) -> Any:
-    """A field of a settings dataclass: its default with the help, range and group that
-    :func:`params_of` gives its :class:`Param` (a ``dataclasses.field`` with metadata)."""
-    metadata = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices, "group": group}
+    """A field of a settings dataclass: its default with the help, range, group and the
+    ``models`` that read it (``None``: all of the engine's) that :func:`params_of` gives its
+    :class:`Param` (a ``dataclasses.field`` with metadata)."""
+    metadata = {
+        "help": help, "minimum": minimum, "maximum": maximum, "choices": choices, "group": group,
+        "models": models,
+    }
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -122,6 +133,7 @@ def params_of(schema: type, **defaults: float | int | bool | str) -> list[Param]
                 meta["maximum"],
                 meta["choices"],
                 meta["group"],
+                meta["models"],
             )
         )
     return params
@@ -152,10 +164,56 @@ def resolve(
     return values
 
 
-def pick(config: type, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The entries of ``values`` that are fields of the dataclass ``config``: a model's
-    config made from a run's values by field name, not copied field by field."""
-    return {f.name: values[f.name] for f in dataclasses.fields(config) if f.name in values}
+def from_setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    name: str | None = None,
+    convert: Callable[[Any, str], Any] | None = None,
+    optional: bool = False,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A field of a model's config dataclass that reads the run's setting ``name`` (by default
+    the field's own name), through ``convert(value, name)`` when given (e.g. widths written
+    "64-64"); an ``optional`` one keeps its default for models that do not read the setting.
+    A field declared plainly reads the setting of its own name; see :func:`config_from` and
+    :func:`constant`."""
+    metadata = {"setting": name, "convert": convert, "optional": optional}
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
+
+
+def constant(default: Any) -> Any:
+    """A field of a model's config dataclass that no setting changes (it keeps ``default``)."""
+    return dataclasses.field(default=default, metadata={"setting": False})
+
+
+C = TypeVar("C")
+
+
+def config_from(config: type[C], values: Mapping[str, Any], **given: Any) -> C:
+    """The model config ``config`` made from a run's setting ``values``: each field reads its
+    setting (:func:`from_setting`; a plain field, the setting of its own name), except those
+    in ``given`` (derived values, nested configs) and the :func:`constant` ones.
+
+    ``values`` are those the model reads (the settings whose ``models`` name it), so a field
+    that reads a setting its model does not declare is a programming error, raised here:
+    which model reads which setting is written once, in the schema, and the config agrees.
+    """
+    unknown = set(given) - {f.name for f in dataclasses.fields(config)}
+    if unknown:
+        raise TypeError(f"{config.__name__} has no field {sorted(unknown)}")
+    kwargs = dict(given)
+    for f in dataclasses.fields(config):
+        if f.name in given or f.metadata.get("setting") is False:
+            continue
+        name = f.metadata.get("setting") or f.name
+        if name not in values and f.metadata.get("optional"):
+            continue
+        if name not in values:
+            raise KeyError(f"{config.__name__}.{f.name} reads the setting {name!r}, which its model "
+                           "does not read")
+        convert = f.metadata.get("convert")
+        kwargs[f.name] = convert(values[name], name) if convert else values[name]
+    return config(**kwargs)
 
 
 LR_SCHEDULES = ("constant", "cosine")

@@ -33,7 +33,7 @@ from flowstudio.cli.common import (
 from flowstudio.errors import BadInputError
 from flowstudio.params import DEVICES
 from flowstudio.pointclouds.schema import SOLVERS
-from flowstudio.pointclouds.settings import BY_NAME, MODELS, PRESETS
+from flowstudio.pointclouds.settings import BY_NAME, MODELS, PRESETS, keys_by_models, refuse_unread
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +53,7 @@ def _register_train(actions: argparse._SubParsersAction) -> None:
         description="Train PointFlow on a collection of shapes, or a single-shape density (cnf or a "
         "discrete flow) on one shape. The run folder receives config.json, checkpoints/latest.pt "
         "and best.pt, and metrics.jsonl. Every hyperparameter can be set with --set key=value; "
-        f"the keys are: {', '.join(BY_NAME)}.",
+        f"a model reads only its own keys, which are, by model: {keys_by_models()}.",
     )
     p.add_argument("--data", help="a collection (.npz with 'points' (N, P, 3), folder, .npy) or one "
                    "shape (mesh or point file); with --resume, defaults to the run's data")
@@ -108,6 +108,7 @@ def _train(args: argparse.Namespace) -> int:
             raise BadInputError("--data is required (the shapes to train on)")
         if not Path(args.data).exists():
             raise BadInputError(f"--data {args.data}: no such file or folder")
+        refuse_unread(args.model or "pointflow", overrides)
         task = PointCloudTask(args.data, args.model or "pointflow", args.preset or "quick", overrides)
     data = args.data or task.data_path
     task.data_report.refuse_if_strict(data, args.strict)

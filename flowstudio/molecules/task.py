@@ -35,7 +35,7 @@ from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
 from flowstudio.molecules.packing import PackedSteps, pack_steps
 from flowstudio.molecules.rings import ring_sizes
 from flowstudio.molecules.settings import BY_NAME, resolve
-from flowstudio.params import pick
+from flowstudio.params import config_from
 from flowstudio.task_types import Snapshot
 
 RUNS_PREDATE = (
@@ -96,7 +96,7 @@ class MoleculeTask:
             raise BadInputError("a molecule task needs data or a vocabulary")
         self.vocab = vocab
         v = self.values
-        config = GraphAFConfig(**pick(GraphAFConfig, v))
+        config = config_from(GraphAFConfig, v)
         # The initial weights are a function of the seed alone: the CLI and the window build
         # the task before the engine seeds the generators, and a run must be repeatable.
         with torch.random.fork_rng(devices=[]):

@@ -11,6 +11,7 @@ transforms, so that a user can compare them with the CNF on the same shape.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -20,9 +21,25 @@ from flowstudio.flows.cnf import CNF, make_cnf_flow, regularization_terms
 from flowstudio.flows.core import Compose, Transform
 from flowstudio.flows.flow import Flow
 from flowstudio.flows.matching import MatchingSettings, only_cnf
+from flowstudio.params import from_setting
 
 SINGLE_SHAPE_MODELS = ("cnf", "realnvp", "glow", "maf", "nsf", "nsf_ar", "nice", "planar")
 DISCRETE_MODELS = SINGLE_SHAPE_MODELS[1:]
+
+
+@dataclass(frozen=True)
+class DiscreteFlowSettings:
+    """A discrete single-shape flow's options (:func:`flowstudio.flows.zoo.make_flow`'s) from
+    the settings it reads: layers and width, and for the spline families (the models that
+    read ``bins`` and ``tail_bound``) the splines' bins and bound."""
+
+    num_layers: int = from_setting(8, name="flow_layers")
+    hidden: int = from_setting(64, name="flow_hidden")
+    bins: int | None = from_setting(None, optional=True)
+    tail_bound: float | None = from_setting(None, optional=True)
+
+    def flow_options(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(self).items() if value is not None}
 
 
 class PointDensity(nn.Module):

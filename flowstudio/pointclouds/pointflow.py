@@ -33,7 +33,7 @@ comparable between the two objectives.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,13 +44,17 @@ from flowstudio.flows.cnf import make_cnf_flow
 from flowstudio.flows.distributions import Distribution, StandardNormal
 from flowstudio.flows.flow import Flow
 from flowstudio.flows.matching import OBJECTIVES, MatchingSettings, only_cnf
+from flowstudio.flows.odesolve import FIXED_STEP_SOLVERS
+from flowstudio.params import config_from, constant, from_setting
 from flowstudio.pointclouds.encoder import PointNetEncoder
 from flowstudio.pointclouds.models import PointDensity, cnf_trajectory, regularization
+from flowstudio.pointclouds.schema import widths
 
 
 @dataclass
 class CNFSettings:
-    """Options of one CNF (see :func:`flowstudio.flows.cnf.make_cnf_flow`)."""
+    """Options of one CNF (see :func:`flowstudio.flows.cnf.make_cnf_flow`); a plain field
+    reads the setting of its name (:func:`cnf_settings`)."""
 
     hidden: tuple[int, ...] = (512, 512, 512)
     blocks: int = 1
@@ -60,7 +64,7 @@ class CNFSettings:
     solver: str = "dopri5"
     atol: float = 1e-5
     rtol: float = 1e-5
-    step_size: float | None = None
+    step_size: float | None = constant(None)
     steps: int | None = None
     trace: str = "exact"
     adjoint: bool = False
@@ -75,12 +79,14 @@ class CNFSettings:
 
 @dataclass
 class PointFlowConfig:
-    """Sizes and weights of a :class:`PointFlow`. The paper's settings are the defaults."""
+    """Sizes and weights of a :class:`PointFlow`. The paper's settings are the defaults; a
+    plain field reads the setting of its name (:func:`pointflow_config`)."""
 
     latent_dim: int = 128
-    encoder_hidden: tuple[int, ...] = (128, 128, 256, 512)
-    encoder_batch_norm: bool = True
-    use_prior_flow: bool = True
+    encoder_hidden: tuple[int, ...] = from_setting((128, 128, 256, 512), convert=widths)
+    encoder_batch_norm: bool = constant(True)
+    use_prior_flow: bool = from_setting(True, name="prior_flow")
+    # the two CNFs and the matching options: made by pointflow_config
     prior: CNFSettings = field(default_factory=lambda: CNFSettings(hidden=(256, 256), trace="hutchinson"))
     decoder: CNFSettings = field(default_factory=CNFSettings)
     prior_weight: float = 1.0
@@ -89,6 +95,35 @@ class PointFlowConfig:
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     latent_weight: float = 0.01
     encoder_points: int = 0
+
+
+def cnf_settings(values: Mapping[str, Any], *, prior: bool = False) -> CNFSettings:
+    """A CNF's options from the settings its model reads: a point CNF (PointFlow's decoder,
+    the single-shape ``cnf``: ``point_hidden``, ``trace``), or PointFlow's latent CNF
+    (``prior``: ``prior_hidden``, ``prior_trace``, one block without batch norm)."""
+    hidden = "prior_hidden" if prior else "point_hidden"
+    given: dict[str, Any] = {
+        "hidden": widths(values[hidden], hidden),
+        "trace": values["prior_trace" if prior else "trace"],
+        # Flow matching fixes T: its paths are drawn over the CNF's [0, T].
+        "train_end_time": values["train_end_time"] and values["objective"] == "likelihood",
+        "steps": values["steps"] if values["solver"] in FIXED_STEP_SOLVERS else None,
+    }
+    if prior:
+        given.update(blocks=1, batch_norm=False)
+    return config_from(CNFSettings, values, **given)
+
+
+def pointflow_config(values: Mapping[str, Any]) -> PointFlowConfig:
+    """PointFlow's config from the settings it reads
+    (:func:`flowstudio.pointclouds.settings.read_by`)."""
+    return config_from(
+        PointFlowConfig,
+        values,
+        prior=cnf_settings(values, prior=True),
+        decoder=cnf_settings(values),
+        matching=config_from(MatchingSettings, values),
+    )
 
 
 class PointFlow(PointDensity):

@@ -1,29 +1,40 @@
 """The point-cloud models' hyperparameter schema: every setting of a run, with its help.
 
-:class:`PointCloudSettings` declares each setting once, with its default, help, range and
-group (:func:`flowstudio.params.setting`); :mod:`flowstudio.pointclouds.settings` turns it
-into the window's form and ``--set``'s checks, says which model reads which setting, and
-applies the presets.
+:class:`PointCloudSettings` declares each setting once, with its default, help, range,
+group and the models that read it (:func:`flowstudio.params.setting`);
+:mod:`flowstudio.pointclouds.settings` turns it into the window's form (a model's own
+settings) and ``--set``'s checks, and applies the presets. Each model's config is made from
+the settings it reads (:func:`flowstudio.params.config_from`: ``PointFlowConfig``,
+``CNFSettings``, ``DiscreteFlowSettings``), so a setting reaches a model only if it says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flowstudio.errors import BadInputError
 from flowstudio.flows.matching import COUPLINGS, OBJECTIVES, TIME_DISTRIBUTIONS
 from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS
 from flowstudio.flows.splines import SplineOptions
 from flowstudio.params import setting
+from flowstudio.pointclouds.models import DISCRETE_MODELS, SINGLE_SHAPE_MODELS
 
 SOLVERS = ADAPTIVE_SOLVERS + FIXED_STEP_SOLVERS
+POINTFLOW = ("pointflow",)
+MODELS = (*POINTFLOW, *SINGLE_SHAPE_MODELS)
+"""Every point-cloud model: PointFlow over a collection, the others over one shape."""
+CNF_MODELS = ("pointflow", "cnf")
+SPLINE_MODELS = ("nsf", "nsf_ar")
+MAX_WIDTH = 16384
+"""The widest hidden layer accepted (a wider one would exhaust memory, not train)."""
 _SPLINE = SplineOptions()  # the spline flows' own defaults
 
 
 @dataclass(frozen=True)
 class PointCloudSettings:
-    """Every setting of a point-cloud run besides the engine's options, with its help and
-    range (see :func:`flowstudio.params.setting`); :func:`applies_to` says which models
-    read it."""
+    """Every setting of a point-cloud run besides the engine's options, with its help, range
+    and the models that read it (``models``; none given: every model), see
+    :func:`flowstudio.params.setting`."""
 
     # -- data ----------------------------------------------------------------
     normalization: str = setting(
@@ -54,6 +65,7 @@ class PointCloudSettings:
         "Single-shape models: which shape of a collection to learn.",
         minimum=0,
         group="data",
+        models=SINGLE_SHAPE_MODELS,
     )
     # -- model ---------------------------------------------------------------
     latent_dim: int = setting(
@@ -61,44 +73,53 @@ class PointCloudSettings:
         "Size of the shape latent z (PointFlow).",
         minimum=1,
         maximum=1024,
+        models=POINTFLOW,
     )
     encoder_hidden: str = setting(
         "128-128-256-512",
         "Widths of the PointNet encoder's shared per-point layers, dash-separated (PointFlow).",
+        models=POINTFLOW,
     )
     prior_flow: bool = setting(
         True,
         "Learn the latent prior p(z) with a CNF; off, p(z) is N(0, I) (the paper's ablation).",
+        models=POINTFLOW,
     )
     prior_hidden: str = setting(
         "256-256",
         "Widths of the latent CNF's network, dash-separated.",
+        models=POINTFLOW,
     )
     point_hidden: str = setting(
         "512-512-512",
         "Widths of the point CNF's network, dash-separated.",
+        models=CNF_MODELS,
     )
     blocks: int = setting(
         1,
         "CNF blocks stacked in each flow (each its own ODE).",
         minimum=1,
         maximum=8,
+        models=CNF_MODELS,
     )
     batch_norm: bool = setting(
         False,
         "Moving batch norm between CNF blocks (FFJORD/PointFlow).",
+        models=CNF_MODELS,
     )
     flow_layers: int = setting(
         8,
         "Discrete flows: coupling / autoregressive layers, Glow steps or planar maps.",
         minimum=1,
         maximum=128,
+        models=DISCRETE_MODELS,
     )
     flow_hidden: int = setting(
         64,
         "Discrete flows: width of the conditioner networks.",
         minimum=2,
         maximum=2048,
+        models=DISCRETE_MODELS,
     )
     bins: int = setting(
         _SPLINE.bins,
@@ -106,6 +127,7 @@ class PointCloudSettings:
         "coordinate map more finely, at 3K - 1 conditioner outputs per coordinate.",
         minimum=1,
         maximum=256,
+        models=SPLINE_MODELS,
     )
     tail_bound: float = setting(
         _SPLINE.tail_bound,
@@ -113,6 +135,7 @@ class PointCloudSettings:
         "the identity outside it (linear tails, Durkan et al. 2019).",
         minimum=0.1,
         maximum=100.0,
+        models=SPLINE_MODELS,
     )
     # -- solver --------------------------------------------------------------
     solver: str = setting(
@@ -122,6 +145,7 @@ class PointCloudSettings:
         "is how the model samples.",
         choices=SOLVERS,
         group="solver",
+        models=CNF_MODELS,
     )
     atol: float = setting(
         1e-05,
@@ -129,6 +153,7 @@ class PointCloudSettings:
         minimum=1e-10,
         maximum=1.0,
         group="solver",
+        models=CNF_MODELS,
     )
     rtol: float = setting(
         1e-05,
@@ -136,6 +161,7 @@ class PointCloudSettings:
         minimum=1e-10,
         maximum=1.0,
         group="solver",
+        models=CNF_MODELS,
     )
     steps: int = setting(
         4,
@@ -143,18 +169,21 @@ class PointCloudSettings:
         minimum=1,
         maximum=1000,
         group="solver",
+        models=CNF_MODELS,
     )
     trace: str = setting(
         "exact",
         "Divergence of the point CNF: 'exact' (cheap in 3-D) or the Hutchinson estimator.",
         choices=("exact", "hutchinson"),
         group="solver",
+        models=CNF_MODELS,
     )
     prior_trace: str = setting(
         "hutchinson",
         "Divergence of the latent CNF (exact costs one vector-Jacobian product per latent dimension).",
         choices=("exact", "hutchinson"),
         group="solver",
+        models=POINTFLOW,
     )
     end_time: float = setting(
         0.5,
@@ -162,17 +191,20 @@ class PointCloudSettings:
         minimum=0.01,
         maximum=10.0,
         group="solver",
+        models=CNF_MODELS,
     )
     train_end_time: bool = setting(
         True,
         "Learn T along with the weights (PointFlow, FFJORD).",
         group="solver",
+        models=CNF_MODELS,
     )
     adjoint: bool = setting(
         False,
         "Backpropagate with the adjoint ODE: memory constant in the number of steps, at the cost of a "
         "second solve.",
         group="solver",
+        models=CNF_MODELS,
     )
     # -- regularization ------------------------------------------------------
     kinetic_weight: float = setting(
@@ -182,6 +214,7 @@ class PointCloudSettings:
         minimum=0.0,
         maximum=10.0,
         group="regularization",
+        models=CNF_MODELS,
     )
     jacobian_weight: float = setting(
         0.0,
@@ -189,6 +222,7 @@ class PointCloudSettings:
         minimum=0.0,
         maximum=10.0,
         group="regularization",
+        models=CNF_MODELS,
     )
     # -- objective -----------------------------------------------------------
     objective: str = setting(
@@ -199,6 +233,7 @@ class PointCloudSettings:
         "model, with exact log-likelihoods.",
         choices=OBJECTIVES,
         group="objective",
+        models=CNF_MODELS,
     )
     sigma_min: float = setting(
         0.0,
@@ -207,6 +242,7 @@ class PointCloudSettings:
         minimum=0.0,
         maximum=0.5,
         group="objective",
+        models=CNF_MODELS,
     )
     time_distribution: str = setting(
         "uniform",
@@ -214,6 +250,7 @@ class PointCloudSettings:
         "the middle, Esser et al. 2024).",
         choices=TIME_DISTRIBUTIONS,
         group="objective",
+        models=CNF_MODELS,
     )
     coupling: str = setting(
         "independent",
@@ -222,6 +259,7 @@ class PointCloudSettings:
         "better few-step samples, a little CPU per step.",
         choices=COUPLINGS,
         group="objective",
+        models=CNF_MODELS,
     )
     latent_weight: float = setting(
         0.01,
@@ -230,6 +268,7 @@ class PointCloudSettings:
         minimum=0.0,
         maximum=100.0,
         group="objective",
+        models=POINTFLOW,
     )
     encoder_points: int = setting(
         0,
@@ -238,6 +277,7 @@ class PointCloudSettings:
         minimum=0,
         maximum=100000,
         group="objective",
+        models=POINTFLOW,
     )
     prior_weight: float = setting(
         1.0,
@@ -245,6 +285,7 @@ class PointCloudSettings:
         minimum=0.0,
         maximum=100.0,
         group="objective",
+        models=POINTFLOW,
     )
     entropy_weight: float = setting(
         1.0,
@@ -252,6 +293,7 @@ class PointCloudSettings:
         minimum=0.0,
         maximum=100.0,
         group="objective",
+        models=POINTFLOW,
     )
     # -- training ------------------------------------------------------------
     batch_size: int = setting(
@@ -291,4 +333,19 @@ class PointCloudSettings:
         minimum=0.0,
         maximum=3600.0,
         group="training",
+        models=POINTFLOW,
     )
+
+
+def widths(text: str, name: str) -> tuple[int, ...]:
+    """Parse dash-separated layer widths such as ``"512-512-512"`` (the setting ``name``)."""
+    # Every dash-separated part must be a plain positive integer: "-8-8" or "8--8" (a
+    # negative width) is refused, not read as "8-8".
+    pieces = [p.strip() for p in str(text).split("-")]
+    parts = tuple(int(p) for p in pieces) if all(p.isdigit() for p in pieces) else ()
+    if not parts or any(p < 1 or p > MAX_WIDTH for p in parts):
+        raise BadInputError(
+            f"hyperparameter {name!r} must be dash-separated positive widths (at most {MAX_WIDTH}) "
+            f"such as '64-64', got {text!r}"
+        )
+    return parts

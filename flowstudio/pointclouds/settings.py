@@ -1,30 +1,28 @@
-"""The point-cloud models' hyperparameters: which model reads which, presets, resolving.
+"""The point-cloud models' hyperparameters: each model's own, presets, resolving.
 
 :data:`HYPERPARAMETERS` are the :class:`~flowstudio.params.Param` s of the schema
 (:class:`~flowstudio.pointclouds.schema.PointCloudSettings`, then the engine's options,
 :class:`flowstudio.params.EngineSettings`), from which the window builds its form and
-``flowstudio points train --set key=value`` checks values. :func:`resolve` merges a preset
-with the user's overrides into one flat dict of validated values.
+``flowstudio points train --set key=value`` checks values. Which model reads a setting is
+declared by its schema field (``models``): :func:`hyperparameters` is a model's form and
+:func:`read_by` the values its config is made from. :func:`resolve` merges a preset with
+the user's overrides into one flat dict of validated values.
 
 The presets themselves live in :mod:`flowstudio.pointclouds.presets`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flowstudio.errors import BadInputError
 from flowstudio.params import Param, engine_params, params_of
 from flowstudio.params import resolve as resolve_values
 from flowstudio.pointclouds.presets import POINTFLOW_RECIPES, PRESET_VALUES
-from flowstudio.pointclouds.schema import PointCloudSettings
+from flowstudio.pointclouds.schema import CNF_MODELS, MODELS, PointCloudSettings
 
-MODELS = ("pointflow", "cnf", "realnvp", "glow", "maf", "nsf", "nsf_ar", "nice", "planar")
 PRESETS = ("quick", "full")
-CNF_MODELS = ("pointflow", "cnf")
-MAX_WIDTH = 16384
-"""The widest hidden layer accepted (a wider one would exhaust memory, not train)."""
-DISCRETE = ("realnvp", "glow", "maf", "nsf", "nsf_ar", "nice", "planar")
 
 HYPERPARAMETERS: list[Param] = [
     *params_of(PointCloudSettings),
@@ -35,62 +33,40 @@ HYPERPARAMETERS: list[Param] = [
 BY_NAME: dict[str, Param] = {p.name: p for p in HYPERPARAMETERS}
 ENGINE_OPTIONS = tuple(p.name for p in HYPERPARAMETERS if p.group == "engine")
 
-_POINTFLOW_ONLY = {
-    "latent_dim",
-    "encoder_hidden",
-    "prior_flow",
-    "prior_hidden",
-    "prior_trace",
-    "prior_weight",
-    "entropy_weight",
-    "prior_refine_s",
-    "latent_weight",
-    "encoder_points",
-}
-_CNF_ONLY = {
-    "point_hidden",
-    "blocks",
-    "batch_norm",
-    "solver",
-    "atol",
-    "rtol",
-    "steps",
-    "trace",
-    "end_time",
-    "train_end_time",
-    "adjoint",
-    "kinetic_weight",
-    "jacobian_weight",
-    "objective",
-    "sigma_min",
-    "time_distribution",
-    "coupling",
-}
-_DISCRETE_ONLY = {"flow_layers", "flow_hidden"}
-_SPLINE_ONLY = {"bins", "tail_bound"}
-_SINGLE_SHAPE_ONLY = {"shape_index"}
-SPLINE_MODELS = ("nsf", "nsf_ar")
 
-def applies_to(param: Param, model_name: str) -> bool:
-    """Whether ``param`` means anything for ``model_name``."""
-    name = param.name
-    if name in _POINTFLOW_ONLY:
-        return model_name == "pointflow"
-    if name in _CNF_ONLY:
-        return model_name in CNF_MODELS
-    if name in _DISCRETE_ONLY:
-        return model_name in DISCRETE
-    if name in _SPLINE_ONLY:
-        return model_name in SPLINE_MODELS
-    if name in _SINGLE_SHAPE_ONLY:
-        return model_name != "pointflow"
-    return True
+def read_by(model_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of a run's ``values`` that ``model_name`` reads (as each setting's schema
+    field declares): what its config is made from (:func:`flowstudio.params.config_from`)."""
+    return {k: v for k, v in values.items() if k in BY_NAME and BY_NAME[k].read_by(model_name)}
+
+
+def refuse_unread(model_name: str, overrides: Mapping[str, Any]) -> None:
+    """Refuse a setting the user gave that ``model_name`` does not read (it would be recorded
+    and silently ignored), naming the models that do read it."""
+    for name in overrides:
+        param = BY_NAME.get(name)
+        if param is not None and not param.read_by(model_name):
+            raise BadInputError(
+                f"hyperparameter {name!r} is not read by the {model_name!r} model; "
+                f"it is read by {', '.join(param.models or ())}"
+            )
+
+
+def keys_by_models() -> str:
+    """The settings' names grouped by the models that read them, for ``--set``'s help."""
+    groups: dict[tuple[str, ...] | None, list[str]] = {}
+    for param in HYPERPARAMETERS:
+        groups.setdefault(param.models, []).append(param.name)
+    return "; ".join(
+        f"{'every model' if models is None else ', '.join(models)}: {', '.join(names)}"
+        for models, names in groups.items()
+    )
 
 
 def hyperparameters(model_name: str) -> list[Param]:
-    """The parameters the form shows for ``model_name``."""
+    """The parameters ``model_name`` reads: its form, and its keys in ``--set``'s help."""
     check_model(model_name)
-    return [p for p in HYPERPARAMETERS if applies_to(p, model_name)]
+    return [p for p in HYPERPARAMETERS if p.read_by(model_name)]
 
 
 def check_model(model_name: str) -> str:
@@ -125,17 +101,3 @@ def resolve(model_name: str, preset: str, overrides: dict[str, Any] | None = Non
     an unknown name is refused with the list of valid ones."""
     preset_changes = _preset(model_name, preset, (overrides or {}).get("objective"))
     return resolve_values(HYPERPARAMETERS, preset_changes, overrides)
-
-
-def widths(text: str, name: str) -> tuple[int, ...]:
-    """Parse dash-separated layer widths such as ``"512-512-512"``."""
-    # Every dash-separated part must be a plain positive integer: "-8-8" or "8--8" (a
-    # negative width) is refused, not read as "8-8".
-    pieces = [p.strip() for p in str(text).split("-")]
-    parts = tuple(int(p) for p in pieces) if all(p.isdigit() for p in pieces) else ()
-    if not parts or any(p < 1 or p > MAX_WIDTH for p in parts):
-        raise BadInputError(
-            f"hyperparameter {name!r} must be dash-separated positive widths (at most {MAX_WIDTH}) "
-            f"such as '64-64', got {text!r}"
-        )
-    return parts

@@ -23,12 +23,14 @@ from flowstudio.flows.cnf import ACCURATE, ODESolverError, count_nfe, reset_nfe,
 from flowstudio.flows.matching import MatchingSettings
 from flowstudio.flows.odesolve import FIXED_STEP_SOLVERS
 from flowstudio.inputs import SkipReport
+from flowstudio.params import config_from
 from flowstudio.pointclouds.datasets import Normalization, PointCloudDataset
 from flowstudio.pointclouds.io import ShapeCollection, load
-from flowstudio.pointclouds.models import PointDensity, SingleShapeModel
-from flowstudio.pointclouds.pointflow import CNFSettings, PointFlow, PointFlowConfig
+from flowstudio.pointclouds.models import DiscreteFlowSettings, PointDensity, SingleShapeModel
+from flowstudio.pointclouds.pointflow import PointFlow, cnf_settings, pointflow_config
 from flowstudio.pointclouds.prior_refinement import PriorRefinement
-from flowstudio.pointclouds.settings import CNF_MODELS, SPLINE_MODELS, check_model, resolve, widths
+from flowstudio.pointclouds.schema import CNF_MODELS
+from flowstudio.pointclouds.settings import check_model, read_by, resolve
 from flowstudio.task_types import Snapshot
 
 MAX_VALIDATION_POINTS = 4096
@@ -128,58 +130,16 @@ class PointCloudTask:
                 raise BadInputError("this task was opened without its data; give the data to train it")
             self._load(self.data_path)
 
-    def _cnf_options(self, hidden: str, trace: str) -> dict[str, Any]:
-        """make_cnf_flow options from the values; ``hidden`` names the widths parameter."""
-        v = self.values
-        fixed = v["solver"] in FIXED_STEP_SOLVERS
-        return {
-            "hidden": widths(v[hidden], hidden),
-            "blocks": v["blocks"],
-            "batch_norm": v["batch_norm"],
-            "end_time": v["end_time"],
-            # Flow matching fixes T: its paths are drawn over the CNF's [0, T].
-            "train_end_time": v["train_end_time"] and v["objective"] == "likelihood",
-            "solver": v["solver"],
-            "atol": v["atol"],
-            "rtol": v["rtol"],
-            "steps": v["steps"] if fixed else None,
-            "trace": trace,
-            "adjoint": v["adjoint"],
-            "kinetic_weight": v["kinetic_weight"],
-            "jacobian_weight": v["jacobian_weight"],
-        }
-
-    def _matching(self) -> MatchingSettings:
-        v = self.values
-        return MatchingSettings(v["sigma_min"], v["time_distribution"], v["coupling"])
-
     def _build_model(self) -> PointDensity:
-        v = self.values
+        """The model from the settings it reads (``read_by``: as the schema declares)."""
+        v = read_by(self.model_name, self.values)
         try:
             if self.model_name == "pointflow":
-                prior = self._cnf_options("prior_hidden", v["prior_trace"])
-                prior.update(blocks=1, batch_norm=False)
-                config = PointFlowConfig(
-                    latent_dim=v["latent_dim"],
-                    encoder_hidden=widths(v["encoder_hidden"], "encoder_hidden"),
-                    use_prior_flow=v["prior_flow"],
-                    prior=CNFSettings(**prior),
-                    decoder=CNFSettings(**self._cnf_options("point_hidden", v["trace"])),
-                    prior_weight=v["prior_weight"],
-                    entropy_weight=v["entropy_weight"],
-                    objective=v["objective"],
-                    matching=self._matching(),
-                    latent_weight=v["latent_weight"],
-                    encoder_points=v["encoder_points"],
-                )
-                return PointFlow(config)
+                return PointFlow(pointflow_config(v))
             if self.model_name == "cnf":
-                matching = self._matching() if v["objective"] == "flow_matching" else None
-                return SingleShapeModel("cnf", matching, **self._cnf_options("point_hidden", v["trace"]))
-            options = {"num_layers": v["flow_layers"], "hidden": v["flow_hidden"]}
-            if self.model_name in SPLINE_MODELS:
-                options.update(bins=v["bins"], tail_bound=v["tail_bound"])
-            return SingleShapeModel(self.model_name, **options)
+                matching = config_from(MatchingSettings, v) if v["objective"] == "flow_matching" else None
+                return SingleShapeModel("cnf", matching, **cnf_settings(v).cnf_options())
+            return SingleShapeModel(self.model_name, **config_from(DiscreteFlowSettings, v).flow_options())
         except ValueError as exc:  # an option the flow library refuses
             if isinstance(exc, BadInputError):
                 raise

@@ -148,6 +148,7 @@ def run_in_process(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str
         ["train", "--data", "tiny.npz", "--out", "r", "--set", "point_hidden=wide"],
         ["train", "--data", "tiny.npz", "--out", "r", "--set", "point_hidden=-8-8"],  # a negative width
         ["train", "--data", "tiny.npz", "--out", "r", "--seed", "99999999999999999999"],
+        ["train", "--data", "tiny.npz", "--out", "r", "--model", "realnvp", "--set", "bins=5"],  # nsf's
         ["sample", "--run", "nowhere", "--out", "x.npy"],
         ["eval", "--samples", "tiny.npz", "--ref", "tiny.npz", "--emd-points", "5000"],
         ["eval", "--samples", "tiny.npz", "--ref", "tiny.npz", "--points", "1000000"],

@@ -18,6 +18,17 @@ from flowstudio.gui.chart_style import BACKGROUND, GRID, NFE_COLORS, PLOT_BG, TE
 from flowstudio.workbench import curves
 
 
+def curve_pen(color: QColor) -> QPen:
+    """A curve's pen: one pixel wide and cosmetic, which Qt draws with its fast line
+    stroker. A wider pen (1.6 px, as before) is stroked as an outline polygon and filled;
+    for a noisy curve of a few hundred points that took thousands of times longer, and
+    the repaints of a followed run's chart were the window's longest stalls
+    (``benchmarks/follow_stall_profile.py``, ``benchmarks/results/gui_follow.md``)."""
+    pen = QPen(color, 1.0)
+    pen.setCosmetic(True)
+    return pen
+
+
 @dataclass
 class Series:
     name: str
@@ -26,6 +37,23 @@ class Series:
     steps: list[float] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     visible: bool = True
+    _arrays: tuple[np.ndarray, np.ndarray] = field(
+        default_factory=lambda: (np.empty(0), np.empty(0)), repr=False, compare=False
+    )
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``steps`` and ``values`` as float arrays. The lists only grow (the chart appends),
+        so only the points added since the last call are converted: a repaint of a long run
+        no longer turns every list into an array several times over."""
+        steps, values = self._arrays
+        done = len(values)
+        if done != len(self.values):
+            if done > len(self.values):  # not appended to: convert all again
+                done, steps, values = 0, np.empty(0), np.empty(0)
+            steps = np.concatenate([steps, np.asarray(self.steps[done:], dtype=np.float64)])
+            values = np.concatenate([values, np.asarray(self.values[done:], dtype=np.float64)])
+            self._arrays = (steps, values)
+        return steps, values
 
 
 @dataclass
@@ -128,15 +156,15 @@ class ChartPainting:
         if smoothing:  # the raw curve, faint, under the trend
             raw = QColor(s.color)
             raw.setAlpha(60)
-            raw_values = self._scaled(np.asarray(s.values), tau, s.secondary)
-            self._polyline(p, s, raw_values, rng, plot, QPen(raw, 1.0))
-        pen = QPen(QColor(s.color), 1.6 if not s.secondary else 1.2)
+            raw_values = self._scaled(s.arrays()[1], tau, s.secondary)
+            self._polyline(p, s, raw_values, rng, plot, curve_pen(raw))
+        pen = curve_pen(QColor(s.color))
         if s.secondary:
             pen.setStyle(Qt.PenStyle.DashLine)
         self._polyline(p, s, self.shown_values(s, tau), rng, plot, pen)
 
     def _polyline(self, p: QPainter, s: Series, values, rng, plot: QRectF, pen: QPen) -> None:
-        steps = np.asarray(s.steps)
+        steps = s.arrays()[0]
         xs = plot.left() + (steps - self._x_range[0]) / (self._x_range[1] - self._x_range[0]) * plot.width()
         ys = plot.bottom() - (np.asarray(values) - rng[0]) / (rng[1] - rng[0]) * plot.height()
         if len(xs) > plot.width() / 2:  # a min/max envelope per 2-pixel column
@@ -181,7 +209,7 @@ class ChartPainting:
         lines = []
         for s in self.series.values():
             if s.visible and s.steps:
-                i = int(np.clip(np.searchsorted(s.steps, step), 0, len(s.steps) - 1))
+                i = int(np.clip(np.searchsorted(s.arrays()[0], step), 0, len(s.steps) - 1))
                 lines.append((s.color, f"{s.name}: {format_tick(s.values[i])}"))
                 step_shown = s.steps[i]
         if not lines:

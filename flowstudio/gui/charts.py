@@ -114,7 +114,7 @@ class LossChart(ChartPainting, QWidget):
     def shown_values(self, s: Series, tau: float) -> np.ndarray:
         """A series as drawn: smoothed when Smooth is on, then in log units when Log is
         (loss terms only: NFE counts stay linear)."""
-        values = np.asarray(s.values, dtype=np.float64)
+        values = s.arrays()[1]
         if self.smooth_button.isChecked():
             values = curves.smooth(values, SMOOTHING)
         return self._scaled(values, tau, s.secondary)
@@ -123,8 +123,9 @@ class LossChart(ChartPainting, QWidget):
         return curves.symlog(values, tau) if self.log_button.isChecked() and not secondary else values
 
     def _scale_of(self, group: list[Series]) -> tuple[tuple[float, float] | None, float]:
-        raw = [np.asarray(s.values) for s in group]
-        tau = curves.symlog_scale(np.concatenate(raw)) if raw else 1.0
+        raw = [s.arrays()[1] for s in group]
+        log = self.log_button.isChecked() and raw
+        tau = curves.symlog_scale(np.concatenate(raw)) if log else 1.0  # τ serves the Log scale only
         return curves.value_range([self.shown_values(s, tau) for s in group]), tau
 
     # geometry -----------------------------------------------------------------------------

@@ -112,6 +112,15 @@ def error_summary(errors: Tensor, labels: Sequence[dict[str, Any]], worst: int =
     }
 
 
+def thresholds() -> dict[str, float]:
+    """The thresholds :func:`flags` applies, as a report lists them."""
+    return {
+        "round_trip": ROUND_TRIP_TOLERANCE,
+        "log_det_nats": LOG_DET_TOLERANCE,
+        "lipschitz": LIPSCHITZ_LIMIT,
+    }
+
+
 def flags(name: str, section: dict[str, Any]) -> list[str]:
     """Warnings for one diagnosed flow's section (keys ``round_trip_data``,
     ``round_trip_samples``, ``log_det``, ``lipschitz``), each naming the flow and the check;

@@ -94,11 +94,7 @@ def diagnose(
         "judged_with": judged_with,
         "flows": flows,
         "sampler": sampled,
-        "thresholds": {
-            "round_trip": checks.ROUND_TRIP_TOLERANCE,
-            "log_det_nats": checks.LOG_DET_TOLERANCE,
-            "lipschitz": checks.LIPSCHITZ_LIMIT,
-        },
+        "thresholds": checks.thresholds(),
         "flags": found,
         "healthy": not found,
     }

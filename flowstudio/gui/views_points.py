@@ -1,10 +1,10 @@
 """Point-cloud views: pyvistaqt render windows (the density slice is in :mod:`.views_slice`).
 
-:class:`CloudView` wraps one :class:`pyvistaqt.QtInteractor`. Its render window is created
-the first time the view is shown (so the window opens fast) and closed explicitly by
-:meth:`CloudView.close_view` before the widget dies: a VTK window destroyed by Qt's
-teardown instead can crash the interpreter at exit. Several clouds are laid out side by
-side in one scene, each with an optional per-point scalar (e.g. ``log p(x)``).
+:class:`CloudView` is a :class:`~flowstudio.gui.views_vtk.VtkView` (a lazily created
+:class:`pyvistaqt.QtInteractor`, closed explicitly). Several clouds are laid out side by
+side in one scene, each with an optional per-point scalar (e.g. ``log p(x)``). A click
+(a press and release without a drag) on a shape emits :attr:`CloudView.shape_clicked` with
+its index, so the pages can offer it as an analysis input.
 """
 
 from __future__ import annotations
@@ -12,17 +12,22 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import ClassVar
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
 
-CLOUD_BG = "#10141b"
+from flowstudio.gui.cloud_screen import camera_matrix, cloud_at, nearest_per_pixel, project
+from flowstudio.gui.views_vtk import CLOUD_BG, VtkView, qimage_to_array
+
+__all__ = ["CLOUD_BG", "CloudView", "VtkView", "best_columns", "qimage_to_array"]
+
 DEFAULT_CMAP = "viridis"
 SPHERE_LIMIT = 200_000
-"""Clouds with more points are drawn as flat points: sphere impostors cost a shader per point."""
+"""Clouds with more points are drawn as flat points: sphere impostors cost a shader per point.
+A still frame of such a cloud draws only the nearest point in each pixel
+(:func:`~flowstudio.gui.cloud_screen.nearest_per_pixel`, chosen again when the camera or the
+view's size changes): the same picture at a fraction of the cost in software OpenGL."""
 LOD_POINTS = 100_000
 """While the mouse rotates a cloud of more points than :data:`SPHERE_LIMIT`, at most this
 many (a fixed random subset) are drawn; the whole cloud comes back when the mouse is
@@ -31,99 +36,17 @@ released. The subset shrinks (to :data:`LOD_MIN_POINTS`) while frames take longe
 Mesa's software rasterizer on a busy CPU) decides how many points a smooth rotation has."""
 LOD_MIN_POINTS = 5_000
 LOD_FRAME_S = 0.04
-
-
-class VtkView(QWidget):
-    """A lazily created pyvistaqt render window behind a placeholder label.
-
-    Drawing calls made while the view is hidden are kept (the latest only) and replayed
-    when it is shown, so hidden tabs cost nothing. Every live view is listed in
-    :attr:`open_views` so the main window can close them all before Qt tears them down.
-    """
-
-    open_views: ClassVar[list[VtkView]] = []
-
-    def __init__(self, parent: QWidget | None = None, placeholder: str = "Nothing to show yet.") -> None:
-        super().__init__(parent)
-        self.setMinimumSize(200, 160)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self._stack = QStackedLayout(self)
-        self._placeholder = QLabel(placeholder, self)
-        self._placeholder.setObjectName("ViewPlaceholder")
-        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._placeholder.setWordWrap(True)
-        self._stack.addWidget(self._placeholder)
-        self.plotter = None
-        self._pending: tuple | None = None
-        self.closed = False
-        self.draw_count = 0
-        VtkView.open_views.append(self)
-
-    def ensure_plotter(self):
-        if self.plotter is None and not self.closed:
-            from pyvistaqt import QtInteractor
-
-            self.plotter = QtInteractor(self, auto_update=False, multi_samples=1)
-            self.plotter.set_background(CLOUD_BG)
-            self._stack.addWidget(self.plotter.interactor)
-        self._stack.setCurrentWidget(self.plotter.interactor)
-        return self.plotter
-
-    def defer(self, method, *args) -> bool:
-        """``True`` when the draw was kept for later because the view is hidden or closed."""
-        if self.closed:
-            return True
-        if not self.isVisible():
-            self._pending = (method, args)
-            return True
-        return False
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._pending is not None:
-            (method, args), self._pending = self._pending, None
-            method(*args)
-
-    def close_view(self) -> None:
-        """Release the VTK render window; safe to call twice."""
-        if self.plotter is not None and not self.closed:
-            self.plotter.close()
-        self.closed = True
-        self.plotter = None
-        if self in VtkView.open_views:
-            VtkView.open_views.remove(self)
-
-    def set_placeholder(self, text: str) -> None:
-        self._scene = None
-        self._placeholder.setText(text)
-        self._stack.setCurrentWidget(self._placeholder)
-        self._pending = None
-
-    def set_placeholder_text(self, text: str) -> None:
-        """Change the empty view's text without clearing a scene it shows."""
-        self._placeholder.setText(text)
-
-    @property
-    def placeholder_text(self) -> str:
-        return self._placeholder.text()
-
-    def image(self) -> np.ndarray:
-        """The rendered pixels (H, W, 3) of the scene, for tests and screenshots."""
-        if self.plotter is None or self._stack.currentWidget() is self._placeholder:
-            return qimage_to_array(self.grab().toImage())
-        self.plotter.render()
-        return np.asarray(self.plotter.screenshot(return_img=True))
-
-    def save_png(self, path: str) -> None:
-        if self.plotter is None or self._stack.currentWidget() is self._placeholder:
-            self.grab().save(path, "PNG")
-        else:
-            self.plotter.render()
-            self.plotter.screenshot(path)
+CLICK_PIXELS = 4
+"""A press and release closer than this is a click on a shape, not a drag of the camera."""
+PICK_PIXELS = 12
+"""A click this close to a shape's nearest point picks it."""
 
 
 class CloudView(VtkView):
     """One 3-D scene showing a row/grid of point clouds."""
+
+    shape_clicked = Signal(int)
+    """The index (in the last :meth:`show_clouds`) of the cloud a click fell on."""
 
     def __init__(
         self,
@@ -141,6 +64,56 @@ class CloudView(VtkView):
         self.lod_budget = LOD_POINTS  # its size, adapted to the frame time
         self._frame_start = 0.0
         self._title_actor = None
+        self._points = np.zeros((0, 3), np.float32)  # the clouds as placed in the scene
+        self._starts = np.zeros(1, np.int64)  # where each cloud begins in them
+        self._full = None  # a big cloud's (points, columns, values) of which a still frame shows a part
+        self._still_key: tuple | None = None  # the camera and size that part was chosen for
+        self._press: tuple[int, int] | None = None
+
+    def ensure_plotter(self):
+        fresh = self.plotter is None
+        plotter = super().ensure_plotter()
+        if fresh and plotter is not None:
+            interactor = plotter.iren.interactor
+            interactor.AddObserver("LeftButtonPressEvent", lambda obj, _: self._pressed(obj), 1.0)
+            # the release itself goes only to the camera style, which grabbed the mouse on
+            # the press; the end of its (maybe empty) rotation comes to every observer
+            interactor.AddObserver("EndInteractionEvent", lambda obj, _: self._released(obj))
+        return plotter
+
+    def _pressed(self, interactor) -> None:
+        self._press = interactor.GetEventPosition()
+
+    def _released(self, interactor) -> None:
+        """A press and release in one place: the shape under it, if any, is clicked."""
+        press, self._press = self._press, None
+        x, y = interactor.GetEventPosition()
+        if press is None or abs(x - press[0]) + abs(y - press[1]) > CLICK_PIXELS or self.plotter is None:
+            return
+        index = self.cloud_at(x, y)
+        if index is not None:
+            self.shape_clicked.emit(index)
+
+    def cloud_at(self, x: float, y: float) -> int | None:
+        """The index of the cloud drawn at display pixel (``x``, ``y``; origin bottom left)."""
+        if self.plotter is None or not len(self._points):
+            return None
+        px, py = self._to_display(self._points)
+        return cloud_at(px, py, self._starts[:-1], (x, y), PICK_PIXELS)
+
+    def display_position(self, index: int) -> tuple[int, int]:
+        """The display pixel (origin bottom left) of a point in the middle of cloud
+        ``index``: where a click picks it (for tests and scripts)."""
+        start, end = self._starts[index], self._starts[index + 1]
+        px, py = self._to_display(self._points[(start + end) // 2][None])
+        return round(float(px[0])), round(float(py[0]))
+
+    def _to_display(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        renderer = self.plotter.renderer
+        width, height = renderer.GetSize()
+        matrix = camera_matrix(renderer.GetActiveCamera(), width, height)
+        x, y, _ = project(np.ascontiguousarray(points.T), matrix, width, height)
+        return x, y
 
     # drawing ------------------------------------------------------------------------------
     def show_clouds(
@@ -182,6 +155,7 @@ class CloudView(VtkView):
             anchors.append([col * spacing, (shifted[:, 1].min() if len(cloud) else 0) - extent * 0.12, 0.0])
         points = np.concatenate(placed) if placed else np.zeros((0, 3), np.float32)
         values = np.concatenate(values) if values else np.zeros(0, np.float32)
+        self._points, self._starts = points, np.cumsum([0, *(len(c) for c in clouds)])
         if clim is None:
             finite = values[np.isfinite(values)]
             clim = (
@@ -233,8 +207,46 @@ class CloudView(VtkView):
         interactor.AddObserver("StartInteractionEvent", lambda *_: self.set_interacting(True))
         interactor.AddObserver("EndInteractionEvent", lambda *_: self.set_interacting(False))
         window = self.plotter.ren_win
-        window.AddObserver("StartEvent", lambda *_: setattr(self, "_frame_start", time.perf_counter()))
+        window.AddObserver("StartEvent", lambda *_: self._frame_starts())
         window.AddObserver("EndEvent", lambda *_: self._adapt_lod(time.perf_counter() - self._frame_start))
+
+    def _frame_starts(self) -> None:
+        self._frame_start = time.perf_counter()
+        self._choose_still_points()
+
+    def _choose_still_points(self) -> None:
+        """Before a still frame of a big cloud: draw the nearest point in each pixel for the
+        camera and size of this frame (chosen again only when they changed)."""
+        if self._full is None or not self._actor.GetVisibility():  # the subset is rotating
+            return
+        renderer = self.plotter.renderer
+        width, height = renderer.GetSize()
+        camera = renderer.GetActiveCamera()
+        key = (
+            width,
+            height,
+            camera.GetPosition(),
+            camera.GetFocalPoint(),
+            camera.GetViewUp(),
+            camera.GetParallelProjection(),
+            camera.GetParallelScale(),
+            camera.GetViewAngle(),
+        )
+        if key == self._still_key:
+            return
+        self._still_key = key
+        points, columns, values = self._full
+        x, y, depth = project(columns, camera_matrix(camera, width, height), width, height)
+        keep = nearest_per_pixel(x, y, depth, width, height)
+        self._set_points(self._cloud, points[keep], values[keep])
+
+    @staticmethod
+    def _set_points(mesh, points: np.ndarray, values: np.ndarray) -> None:
+        import pyvista as pv
+
+        part = pv.PolyData(points)
+        part["values"] = values
+        mesh.copy_from(part)  # drawn from this frame on
 
     def _adapt_lod(self, frame_s: float) -> None:
         """After a frame drawn with the subset: fewer points when it was slow, more when fast."""
@@ -247,11 +259,7 @@ class CloudView(VtkView):
             budget = min(LOD_POINTS, len(self._lod_source[0]), budget * 2)
         if budget != self.lod_budget:
             self.lod_budget = budget
-            import pyvista as pv
-
-            mesh = pv.PolyData(self._lod_source[0][:budget])
-            mesh["values"] = self._lod_source[1][:budget]
-            self._lod_mesh.copy_from(mesh)  # drawn from the next frame on
+            self._set_points(self._lod_mesh, self._lod_source[0][:budget], self._lod_source[1][:budget])
 
     def set_interacting(self, on: bool) -> None:
         """Draw the level-of-detail subset (``on``) or the whole cloud."""
@@ -283,9 +291,13 @@ class CloudView(VtkView):
 
         plotter.clear()
         self._title_actor = None
-        self._cloud = pv.PolyData(points)
-        self._cloud["values"] = values
         big = len(points) > SPHERE_LIMIT
+        # a big cloud is kept whole here, and a still frame draws the part it can show
+        self._full = (points, np.ascontiguousarray(points.T), values) if big else None
+        self._still_key = None
+        shown = slice(LOD_MIN_POINTS) if big else slice(None)  # until the first frame chooses
+        self._cloud = pv.PolyData(points[shown])
+        self._cloud["values"] = values[shown]
         style = {
             "scalars": "values",
             "cmap": cmap or DEFAULT_CMAP,
@@ -337,15 +349,3 @@ class CloudView(VtkView):
 def best_columns(k: int, aspect: float) -> int:
     """The column count that gives ``k`` square cells the most room in a view of ``aspect``."""
     return max(range(1, max(1, k) + 1), key=lambda c: min(aspect / c, 1 / math.ceil(k / c)))
-
-
-def qimage_to_array(image: QImage) -> np.ndarray:
-    """An (H, W, 3) uint8 copy of a QImage's pixels."""
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    w, h, stride = image.width(), image.height(), image.bytesPerLine()
-    return (
-        np.frombuffer(image.constBits(), np.uint8, count=h * stride)
-        .reshape(h, stride)[:, : 3 * w]
-        .reshape(h, w, 3)
-        .copy()
-    )

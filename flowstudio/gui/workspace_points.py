@@ -3,7 +3,9 @@
 Tabs: the data preview, the live training chart and samples, and one analysis page each
 for samples at a temperature, latent interpolation, a density slice, the flow's trajectory
 and reconstructions (:mod:`.pages`). Every model query runs on the job thread; the pages
-only draw the arrays that come back.
+only draw the arrays that come back. A click on a shape of the data preview offers it to
+the pages that take a shape (the interpolation's ends, reconstruction, the density slice,
+arithmetic), as their searchable lists do.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSplitter, QTabWidget
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QMenu, QSplitter, QTabWidget
 
+from flowstudio.gui.pages.base import choose_shape
 from flowstudio.gui.pages.points_arithmetic import ArithmeticPage
 from flowstudio.gui.pages.points_interpolation import PointInterpolationPage
 from flowstudio.gui.pages.points_metrics import PointMetricsPage
@@ -38,6 +42,10 @@ class PointsWorkspace(Workspace):
 
     def build_views(self, tabs: QTabWidget) -> None:
         self.preview = CloudView(self, "Open a point cloud or pick a built-in sample.")
+        self.preview.setToolTip("Drag to turn the shapes; click one to use it in an analysis")
+        self.preview.shape_clicked.connect(self._preview_clicked)
+        self.preview_picks = np.zeros(0, int)  # the data index of each shape the preview shows
+        self.shape_menu: QMenu | None = None
         tabs.addTab(self.preview, "Data")
 
         self.training_tab = QSplitter(Qt.Orientation.Vertical, self)
@@ -89,7 +97,7 @@ class PointsWorkspace(Workspace):
 
     def show_data(self, info: DataInfo) -> None:
         points, names = info.data.points, info.data.names
-        picks = preview_picks(len(points))
+        picks = self.preview_picks = preview_picks(len(points))
         shown = points[picks]
         self.preview.show_clouds(
             [thin(c) for c in shown],
@@ -116,6 +124,44 @@ class PointsWorkspace(Workspace):
         )
         if self.model is None:  # until a model is loaded, the Samples tab shows the live ones
             self.samples_page.sampled, self.samples_page.logp = self.live_points, None
+
+    def _preview_clicked(self, i: int) -> None:
+        """A shape of the data preview clicked: a menu offers it to the analyses."""
+        if self.data is None or i >= len(self.preview_picks):
+            return
+        self.shape_menu = self.shape_actions(int(self.preview_picks[i]))
+        self.shape_menu.popup(QCursor.pos())
+
+    def shape_actions(self, index: int) -> QMenu:
+        """The menu of what shape ``index`` of the data can be used for."""
+        name = f"{index}: {self.data.data.names[index]}"
+        interpolation = self.interpolation_page
+        menu = QMenu(self)
+        menu.setObjectName("ShapeMenu")
+        menu.addAction(f"Shape {name}").setEnabled(False)  # which shape was clicked
+        menu.addSeparator()
+        for text, combo, page in (
+            ("Interpolate from this shape (A)", interpolation.shape_a, None),
+            ("Interpolate to this shape (B)", interpolation.shape_b, interpolation),
+            ("Reconstruct it", self.reconstruction_page.shape, self.reconstruction_page),
+            ("Density slice conditioned on it", self.slice_page.shape, self.slice_page),
+            ("Arithmetic on it", self.arithmetic_page.shape, self.arithmetic_page),
+        ):
+            action = menu.addAction(text)
+            action.triggered.connect(lambda _=False, c=combo, p=page: self._use_shape(index, name, c, p))
+        return menu
+
+    def _use_shape(self, index: int, name: str, combo: Any, page: Any) -> None:
+        """Put shape ``index`` in ``combo``; then show ``page`` and compute it (the first end
+        of an interpolation stays on the preview, so the second can be clicked next)."""
+        choose_shape(combo, index, name)
+        if page is None:
+            self.status.emit(f"Interpolation from {name}: click the shape to interpolate to")
+            return
+        refreshed_by_switch = self.tabs.currentWidget() is not page and page.stale()  # _refresh_current
+        self.tabs.setCurrentWidget(page)
+        if not refreshed_by_switch:
+            page.refresh()
 
     # ------------------------------------------------------------------ analyses
     def model_ready(self) -> None:

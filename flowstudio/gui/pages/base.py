@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLayout, QWidget
 
 from flowstudio.gui.widgets import lay_out_page
 from flowstudio.workbench.points import has_latent
@@ -63,6 +63,29 @@ class AnalysisPage(QWidget):
 
     def refresh(self) -> None:
         """Compute what the page shows for the current model and settings."""
+
+
+def fill_shapes(combo: QComboBox, names: list[str]) -> None:
+    """List ``names`` in a shape picker, each item carrying its shape's index in the data."""
+    combo.clear()
+    for index, name in enumerate(names):
+        combo.addItem(name, index)
+
+
+def shape_index(combo: QComboBox) -> int:
+    """The data index of the shape a picker shows (the first when none is picked)."""
+    data = combo.currentData()
+    return int(data) if data is not None else max(0, combo.currentIndex())
+
+
+def choose_shape(combo: QComboBox, index: int, name: str) -> None:
+    """Show shape ``index`` in a picker (clicked in a view), added when the list lacks it
+    (the pickers list the first shapes of a big collection only)."""
+    item = combo.findData(index)
+    if item < 0:
+        combo.addItem(name, index)
+        item = combo.count() - 1
+    combo.setCurrentIndex(item)
 
 
 class LatentPage(AnalysisPage):

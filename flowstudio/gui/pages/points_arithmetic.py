@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit
 
-from flowstudio.gui.pages.base import NO_MODEL, LatentPage
+from flowstudio.gui.pages.base import NO_MODEL, LatentPage, fill_shapes, shape_index
 from flowstudio.gui.views_points import CloudView
 from flowstudio.gui.widgets import LabeledSlider, controls_row, make_searchable
 from flowstudio.workbench.latent_edits import EditedShape, ShapeArithmetic
@@ -56,8 +56,7 @@ class ArithmeticPage(LatentPage):
     def set_shapes(self, names: list[str]) -> None:
         """The shapes to pick from; the groups default to the first and the second half."""
         self.shape.blockSignals(True)
-        self.shape.clear()
-        self.shape.addItems(names)
+        fill_shapes(self.shape, names)
         self.shape.blockSignals(False)
         half = len(names) // 2
         if half:
@@ -82,7 +81,7 @@ class ArithmeticPage(LatentPage):
         shapes, task = inputs
         names = list(self.workspace.data.data.names)
         source, target = self.source.text(), self.target.text()
-        index, strength = max(0, self.shape.currentIndex()), self._wanted
+        index, strength = shape_index(self.shape), self._wanted
         self._wanted, self._in_flight = None, True
 
         def work() -> EditedShape:

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QSpinBox
 
-from flowstudio.gui.pages.base import NO_MODEL, LatentPage
+from flowstudio.gui.pages.base import NO_MODEL, LatentPage, fill_shapes, shape_index
 from flowstudio.gui.views_points import CloudView
 from flowstudio.gui.widgets import LabeledSlider, controls_row, icon, make_searchable
 
@@ -70,8 +70,7 @@ class PointInterpolationPage(LatentPage):
     def set_shapes(self, names: list[str], middle: int | None) -> None:
         """The shapes to pick from; the second end defaults to ``middle``."""
         for combo in (self.shape_a, self.shape_b):
-            combo.clear()
-            combo.addItems(names)
+            fill_shapes(combo, names)
         if middle is not None:
             self.shape_b.setCurrentIndex(middle)
 
@@ -83,7 +82,7 @@ class PointInterpolationPage(LatentPage):
         if inputs is None:
             return
         shapes, task = inputs
-        a, b = shapes[max(0, self.shape_a.currentIndex())], shapes[max(0, self.shape_b.currentIndex())]
+        a, b = shapes[shape_index(self.shape_a)], shapes[shape_index(self.shape_b)]
         steps = self.steps.value()
 
         def done(frames: np.ndarray) -> None:

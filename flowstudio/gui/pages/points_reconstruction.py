@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
 
-from flowstudio.gui.pages.base import NO_MODEL, LatentPage
+from flowstudio.gui.pages.base import NO_MODEL, LatentPage, fill_shapes, shape_index
 from flowstudio.gui.views_points import CloudView
 from flowstudio.gui.widgets import controls_row, make_searchable
 from flowstudio.workbench.points import thin
@@ -27,8 +27,7 @@ class ReconstructionPage(LatentPage):
         self.lay_out(controls_row(QLabel("Shape"), self.shape, self.button), self.view)
 
     def set_shapes(self, names: list[str]) -> None:
-        self.shape.clear()
-        self.shape.addItems(names)
+        fill_shapes(self.shape, names)
 
     def stale(self) -> bool:
         return self.view.draw_count == 0
@@ -38,7 +37,7 @@ class ReconstructionPage(LatentPage):
         if inputs is None:
             return
         shapes, task = inputs
-        shape = thin(shapes[max(0, self.shape.currentIndex())])
+        shape = thin(shapes[shape_index(self.shape)])
 
         def done(recon: np.ndarray) -> None:
             self.view.show_clouds([shape, recon], labels=["input", "reconstruction"], columns=2)

@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox, QSplitter
 
-from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
+from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage, fill_shapes, shape_index
 from flowstudio.gui.views_slice import DensitySliceView, ShapeAndPlaneView
 from flowstudio.gui.widgets import LabeledSlider, controls_row, make_searchable
 from flowstudio.workbench.points import SliceImage
@@ -60,8 +60,7 @@ class DensitySlicePage(AnalysisPage):
         )
 
     def set_shapes(self, names: list[str]) -> None:
-        self.shape.clear()
-        self.shape.addItems(names)
+        fill_shapes(self.shape, names)
 
     def fit_offset(self, shapes: np.ndarray | None, axis: int | None = None) -> None:
         """The offset slider spans the data along the normal (all coordinates when ``axis``
@@ -85,7 +84,7 @@ class DensitySlicePage(AnalysisPage):
         shapes = self.workspace.shapes()
         if shapes is None:
             return None
-        return shapes[min(max(0, self.shape.currentIndex()), len(shapes) - 1)]
+        return shapes[min(shape_index(self.shape), len(shapes) - 1)]
 
     def refresh(self) -> None:
         if self.model is None:

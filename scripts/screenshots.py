@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     show(points, points.interp_view.parentWidget())
     wait(lambda: not points.jobs.busy, settle=1.0)
     shot("points-interpolation")
-    show(points, points.slice_view.parentWidget())
+    show(points, points.slice_page)  # the slice view's parent is the page's splitter, not a tab
     wait(lambda: points.slice_view._image is not None and not points.jobs.busy, settle=1.0)
     shot("points-density-slice")
     show(points, points.traj_view.parentWidget())

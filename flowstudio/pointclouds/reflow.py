@@ -35,6 +35,9 @@ from flowstudio.task_types import StageStep
 
 ENCODED_POINTS = 512
 """Points per shape the encoder sees when the latents of the pairs are drawn."""
+REFLOW_LR_FACTOR = 0.2
+"""The stage's learning rate as a fraction of the run's: a refit from trained weights
+(1e-3 beside the quick preset's 5e-3 in ``benchmarks/pointflow_reflow.py``)."""
 
 
 class Reflow:

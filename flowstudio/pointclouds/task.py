@@ -29,9 +29,10 @@ from flowstudio.pointclouds.io import ShapeCollection, load
 from flowstudio.pointclouds.models import DiscreteFlowSettings, PointDensity, SingleShapeModel
 from flowstudio.pointclouds.pointflow import PointFlow, cnf_settings, pointflow_config
 from flowstudio.pointclouds.prior_refinement import PriorRefinement
+from flowstudio.pointclouds.reflow import REFLOW_LR_FACTOR, Reflow
 from flowstudio.pointclouds.schema import CNF_MODELS
 from flowstudio.pointclouds.settings import check_model, read_by, resolve
-from flowstudio.task_types import Snapshot
+from flowstudio.task_types import FinalStage, Snapshot
 
 MAX_VALIDATION_POINTS = 4096
 """Held-out points of a single shape scored at each validation (a fixed subset)."""
@@ -135,6 +136,9 @@ class PointCloudTask:
         v = read_by(self.model_name, self.values)
         try:
             if self.model_name == "pointflow":
+                if v["reflow_s"] > 0 and v["objective"] != "flow_matching":
+                    raise BadInputError("reflow_s needs objective=flow_matching: reflow refits a "
+                                        "flow-matching point CNF")
                 return PointFlow(pointflow_config(v))
             if self.model_name == "cnf":
                 matching = config_from(MatchingSettings, v) if v["objective"] == "flow_matching" else None
@@ -284,17 +288,26 @@ class PointCloudTask:
     def load_extra_state(self, state: dict[str, Tensor]) -> None:
         """Nothing beyond the weights: data order comes from the engine's generators."""
 
-    def final_stages(self) -> list[PriorRefinement]:
-        """PointFlow's last stage: fit the latent prior alone, for ``prior_refine_s`` seconds,
-        to the posteriors q(z | X) the final encoder gives every training shape
-        (:mod:`flowstudio.pointclouds.prior_refinement`). None for other models, without a
-        prior flow, or at 0 s."""
-        seconds = float(self.values["prior_refine_s"])
-        if not isinstance(self.model, PointFlow) or seconds <= 0 or not self.values["prior_flow"]:
+    def final_stages(self) -> list[FinalStage]:
+        """PointFlow's last stages: reflow of the point CNF for ``reflow_s`` seconds
+        (:mod:`flowstudio.pointclouds.reflow`), then the latent prior alone fitted, for
+        ``prior_refine_s`` seconds, to the posteriors q(z | X) the final encoder gives every
+        training shape (:mod:`flowstudio.pointclouds.prior_refinement`). Each is off at 0 s;
+        none for other models."""
+        v = self.values
+        if not isinstance(self.model, PointFlow):
             return []
-        self._ensure_data()
-        assert self._data is not None
-        return [PriorRefinement(self.model, self._data.train, seconds, self.values["lr"])]
+        stages: list[FinalStage] = []
+        if v["reflow_s"] > 0 or (v["prior_refine_s"] > 0 and v["prior_flow"]):
+            self._ensure_data()
+            assert self._data is not None
+            train = self._data.train
+        if v["reflow_s"] > 0:
+            stages.append(Reflow(self.model, train, float(v["reflow_s"]), v["lr"] * REFLOW_LR_FACTOR,
+                                 batch=v["batch_size"], batch_points=v["train_points"]))
+        if v["prior_refine_s"] > 0 and v["prior_flow"]:
+            stages.append(PriorRefinement(self.model, train, float(v["prior_refine_s"]), v["lr"]))
+        return stages
 
     # ---- for the window and the CLI ---------------------------------------------------
 

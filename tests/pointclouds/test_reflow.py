@@ -53,3 +53,25 @@ def test_reflow_refuses_a_likelihood_model(shapes: np.ndarray) -> None:
     task = PointCloudTask(shapes, "pointflow", "quick", TINY_POINTFLOW)
     with pytest.raises(ValueError, match="flow-matching"):
         Reflow(task.model, task.dataset.train, seconds=1.0, lr=1e-3)
+
+
+def test_a_run_with_reflow_s_reflows_then_refines_and_keeps_the_result(shapes: np.ndarray, tmp_path) -> None:
+    from flowstudio.training import Message, TrainOptions, load_checkpoint, train
+
+    values = {**TINY_POINTFLOW, "objective": "flow_matching", "reflow_s": 0.5, "prior_refine_s": 0.2}
+    task = PointCloudTask(shapes, "pointflow", "quick", values)
+    options = TrainOptions(iters=4, device="cpu", log_every=2, validate_every=4, samples_n=0)
+    events = list(train(task, tmp_path / "run", options))
+    texts = [e.text for e in events if isinstance(e, Message)]
+    reflowed = next(i for i, t in enumerate(texts) if t.startswith("reflow:") and "steps, matching" in t)
+    refined = next(i for i, t in enumerate(texts) if "latent prior refined" in t)
+    assert reflowed < refined
+    best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt").model_state
+    assert all(torch.equal(best[k], v) for k, v in task.model.state_dict().items())  # kept as it scores
+
+
+def test_reflow_s_with_the_likelihood_objective_is_bad_input(shapes: np.ndarray) -> None:
+    from flowstudio.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="reflow_s needs objective=flow_matching"):
+        PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "reflow_s": 10.0})

@@ -10,8 +10,8 @@ Presets:
 * ``quick``: trains in a few minutes on two CPU cores on a 20k-molecule subset: an R-GCN
   of 3 x 64, 4 flow layers with 64-wide conditioners, batches of 64, Adam at 2e-3 (constant:
   a cosine decay lowered the held-out NLL but not FCD or Filters), and samples at
-  temperature 0.6: against 0.75, 6 points more of its molecules pass MOSES's Filters, half as
-  many rings are partly saturated, and FCD is the same within its spread
+  temperature 0.6: against 0.75, 4 to 6 points more of its molecules pass MOSES's Filters and
+  half as many rings are partly saturated, for 0.2 to 0.7 more FCD
   (``benchmarks/results/graphaf.md``, section 8).
 * ``full``: the paper's sizes (Shi et al. 2020, §4.1: R-GCN 3 x 128, 12 flow layers,
   128-wide conditioners, Adam at 1e-3) on every molecule of the data file (MOSES's 1.6M

@@ -10,7 +10,9 @@ class Control:
 
     The engine checks the token once per optimization step, so a stop takes effect within
     one step and is followed by a final checkpoint. A pause blocks the training thread on a
-    :class:`threading.Event` (no busy-waiting) until :meth:`resume` or :meth:`stop`.
+    :class:`threading.Event` (no busy-waiting) until :meth:`resume` or :meth:`stop`; under
+    torchrun the ranks wait together and agree when to go on
+    (:meth:`flowstudio.training.distributed.World.wait_while_paused`).
     """
 
     def __init__(self) -> None:

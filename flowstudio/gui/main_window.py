@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from flowstudio import __version__
 from flowstudio.errors import BadInputError
+from flowstudio.gui.image_dialog import ImageDialog
 from flowstudio.gui.log_panel import LogPanel
 from flowstudio.gui.menus import WindowMenus
 from flowstudio.gui.settings import Settings
@@ -171,12 +172,24 @@ class MainWindow(WindowRuns, WindowMenus, QMainWindow):
         if kind == "checkpoint":
             self.open_checkpoint(path)
             return
+        if kind == "image":
+            self.open_image(path)
+            return
         ws = self.points if kind == "points" else self.molecules
         if ws.training:
             ws.error("Stop the training run before loading other data.")
             return
         self.tabs.setCurrentWidget(ws)
         ws.load_path(path)
+
+    def open_image(self, path: Path) -> None:
+        """Show an exported PNG and where it came from (its provenance chunks)."""
+        try:
+            self.image_dialog = ImageDialog(path, self)
+        except BadInputError as exc:
+            self.error(str(exc))
+            return
+        self.image_dialog.show()
 
     def _dialog_folder(self, purpose: str) -> str:
         return self.settings.last_folder(purpose)
@@ -185,6 +198,7 @@ class MainWindow(WindowRuns, WindowMenus, QMainWindow):
         ws = self.current
         try:
             filters = ws.open_filters() + [f for f in self._other(ws).open_filters() if "All files" not in f]
+            filters.append("Screenshots with their provenance (*.png)")
         except (ImportError, AttributeError) as exc:
             self.error(f"cannot list the file formats: {exc}")
             return

@@ -1,5 +1,5 @@
 """Which workspace a file belongs to: the point-cloud one, the molecule one, or (a
-checkpoint) whichever is shown.
+checkpoint) whichever is shown; a PNG is an image to show with its provenance.
 
 The answer comes from the readers' registries: an extension the molecule registry owns
 goes to molecules; a folder and every other file go to point clouds (their reader then says
@@ -12,9 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-FileKind = Literal["points", "molecules", "checkpoint"]
+FileKind = Literal["points", "molecules", "checkpoint", "image"]
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+IMAGE_SUFFIXES = (".png",)
+"""Screenshots the window saves (with their provenance in text chunks)."""
 SHARED_SUFFIX = ".txt"
 
 
@@ -49,6 +51,8 @@ def file_kind(path: str | Path) -> FileKind:
     suffix = Path(path.name.lower().removesuffix(".gz")).suffix  # x.smi.gz reads as .smi
     if suffix in CHECKPOINT_SUFFIXES:
         return "checkpoint"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
     if path.is_dir():
         return "points"
     if suffix in molecule_suffixes():

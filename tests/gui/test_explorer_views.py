@@ -57,6 +57,7 @@ def test_trained_views(window, qtbot, tmp_path) -> None:
     )
     shot = window.save_screenshot(tmp_path / "shot.png")
     assert read_provenance(shot) == origin
+    open_png_and_see_its_provenance(window, shot, origin, tmp_path)
 
     # interpolation: searchable ends, a grid strip, an animation
     page = ws.interpolation_page
@@ -78,6 +79,34 @@ def test_trained_views(window, qtbot, tmp_path) -> None:
     window.open_path(exported)  # the export, opened: the data panel says where it came from
     qtbot.waitUntil(lambda: ws.data is not None and ws.data.source == exported, timeout=30_000)
     assert dict(ws.data.rows)["From"] == origin.text()
+
+
+def open_png_and_see_its_provenance(window, shot, origin, tmp_path) -> None:
+    """A saved screenshot, opened (File > Open… and dropped): the picture with its run, model,
+    step, temperature and seed; a PNG from elsewhere says it has none; a broken one is refused."""
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from flowstudio.gui.image_dialog import NO_PROVENANCE
+
+    window.open_path(shot)
+    dialog = window.image_dialog
+    assert dialog.isVisible() and dialog.origin.text() == f"From {origin.text()}"
+    dialog.close()
+    plain = tmp_path / "plain.png"
+    window.grab().save(str(plain), "PNG")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(plain))])
+    drop = QDropEvent(
+        QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
+    window.dropEvent(drop)
+    assert window.image_dialog is not dialog and window.image_dialog.origin.text() == NO_PROVENANCE
+    window.image_dialog.close()
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    window.open_path(broken)
+    assert "not a PNG image" in window.current.banner.text()
 
 
 def test_labels_stay_under_their_shapes(window, qtbot) -> None:

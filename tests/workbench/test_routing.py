@@ -15,6 +15,7 @@ from flowstudio.workbench.routing import file_kind
     [
         ("model.pt", "", "checkpoint"),
         ("model.CKPT", "", "checkpoint"),
+        ("shot.PNG", "", "image"),
         ("mols.smi", "CCO\n", "molecules"),
         ("mols.csv", "smiles\nCCO\n", "molecules"),
         ("mols.sdf", "", "molecules"),

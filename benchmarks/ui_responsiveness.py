@@ -98,12 +98,13 @@ def bench_window() -> tuple[Any, Any, Callable[[Callable[[], bool], float], None
     os.environ.update(FLOWSTUDIO_CONFIG_DIR=f"{scratch}/config", FLOWSTUDIO_RUNS_DIR=f"{scratch}/runs")
     from PySide6.QtCore import QEventLoop
 
-    from flowstudio.gui.app import create_app, create_window
+    from flowstudio.gui.app import create_app, create_window, freeze_startup_objects
 
     app = create_app([])
     window = create_window(load_samples=False)
     window.confirm_close = lambda: True
     window.populate()
+    freeze_startup_objects()  # as the app does once its window is filled
 
     def pump(condition, timeout: float) -> None:
         end = time.monotonic() + timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -37,6 +38,17 @@ def preload_engines() -> None:
     engines.preload()
 
 
+def freeze_startup_objects() -> None:
+    """Move what exists once the window is filled (PyTorch, RDKit, VTK, the widgets: about
+    400,000 objects, alive as long as the app) out of the garbage collector's sight
+    (``gc.freeze``, after a last collection), so a full collection no longer walks it: one
+    took 260-460 ms on the shared 2-core machine, a stall of the event loop
+    (``benchmarks/results/gui_follow.md``, session 7). Objects made later are collected as
+    before."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_window(load_samples: bool = True):
     """The main window, shown at once; the engines load on a thread meanwhile (the window
     stays live), then the workspaces fill in and read their default samples."""
@@ -55,6 +67,7 @@ def create_window(load_samples: bool = True):
             if not loader.is_alive():
                 poll.stop()
                 window.populate()
+                freeze_startup_objects()
 
         poll.timeout.connect(check)
         poll.start()

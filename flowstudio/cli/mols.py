@@ -9,6 +9,7 @@
     flowstudio mols eval   --samples FILE --train PATH [--test PATH]
     flowstudio mols optimize --run RUN --data PATH --property qed|plogp|logp|sa|mw [--sim 0.4] --out FILE.csv
     flowstudio mols score  --run RUN --data PATH --out FILE.csv | --in PATH --out-of PATH
+    flowstudio mols diagnose --run RUN [--data PATH] [--molecules N]
 """
 
 from __future__ import annotations

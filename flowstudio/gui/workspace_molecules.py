@@ -2,7 +2,8 @@
 
 Tabs: the data set as depictions, the live training chart and samples, and one page each
 for generation at a temperature, interpolation between two molecules in GraphAF's latent
-space, a 3-D conformer of the selected molecule and the MOSES metrics (:mod:`.pages`).
+space, property optimization, likelihood scores with the invertibility check, a 3-D
+conformer of the selected molecule and the MOSES metrics (:mod:`.pages`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flowstudio.gui.pages.molecules_generation import GenerationPage
 from flowstudio.gui.pages.molecules_interpolation import MoleculeInterpolationPage
 from flowstudio.gui.pages.molecules_metrics import MetricsPage
 from flowstudio.gui.pages.molecules_optimize import OptimizationPage
+from flowstudio.gui.pages.molecules_scores import MoleculeScoresPage
 from flowstudio.gui.views_molecules import MoleculeGrid
 from flowstudio.gui.workspace import Workspace
 from flowstudio.workbench.data import DataInfo
@@ -54,6 +56,8 @@ class MoleculesWorkspace(Workspace):
         tabs.addTab(self.interpolation_page, "Interpolation")
         self.optimization_page = OptimizationPage(self)
         tabs.addTab(self.optimization_page, "Optimize")
+        self.scores_page = MoleculeScoresPage(self)
+        tabs.addTab(self.scores_page, "Scores")
         tabs.addTab(self.conformer_page, "3-D")
         tabs.addTab(self.metrics_page, "Metrics")
         # the widgets the tests and the screenshot script reach by name

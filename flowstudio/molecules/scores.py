@@ -26,6 +26,7 @@ probability zero: every score is ``-inf`` and ``reason`` says why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,9 +75,11 @@ class MoleculeScores:
 
 
 @torch.no_grad()
-def log_likelihoods(model: GraphAF, mols: list[Chem.Mol], seed: int = 0) -> tuple[np.ndarray, list[str]]:
+def log_likelihoods(
+    model: GraphAF, mols: list[Chem.Mol], seed: int = 0, progress: Callable[[float], None] | None = None
+) -> tuple[np.ndarray, list[str]]:
     """The exact log-likelihood of each molecule's graph (nats), ``-inf`` with a reason for a
-    molecule the model cannot generate."""
+    molecule the model cannot generate. ``progress(fraction)`` after each batch."""
     vocab = model.vocab
     rng = np.random.default_rng(seed)
     values = np.full(len(mols), -np.inf)
@@ -108,6 +111,8 @@ def log_likelihoods(model: GraphAF, mols: list[Chem.Mol], seed: int = 0) -> tupl
             per_node, per_edge = model.log_likelihood(packed, node_noise, edge_noise)
             for offset, value in enumerate((per_node + per_edge).double().cpu().numpy()):
                 values[where[start + offset]] = value
+            if progress is not None:
+                progress(min(1.0, (start + BATCH) / len(ordered)))
     finally:
         model.train(was_training)
     return values, reasons
@@ -132,12 +137,14 @@ def score_molecules(
     *,
     reference: np.ndarray | None = None,
     seed: int = 0,
+    progress: Callable[[float], None] | None = None,
 ) -> MoleculeScores:
-    """Every score of each SMILES (canonical SMILES as the readers give them)."""
+    """Every score of each SMILES (canonical SMILES as the readers give them);
+    ``progress(fraction)`` as the likelihoods are computed."""
     if not smiles:
         raise BadInputError("no molecules to score")
     mols = [parse_smiles(text) for text in smiles]
-    values, reasons = log_likelihoods(model, mols, seed)
+    values, reasons = log_likelihoods(model, mols, seed, progress)
     atoms = np.array([m.GetNumHeavyAtoms() for m in mols], dtype=np.int64)
     per_atom = values / np.maximum(atoms, 1)
     if reference is None:

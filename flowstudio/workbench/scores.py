@@ -63,9 +63,7 @@ class RankedShapes:
     def by(self, score: str) -> RankedShapes:
         """The same shapes ranked by another (defined) score."""
         values = self.columns[score]
-        ranked = np.where(np.isfinite(values), values, -np.inf)
-        order = np.argsort(ranked, kind="stable")
-        return replace(self, score=score, order=order, outliers=outlier_mask(values))
+        return replace(self, score=score, order=ranking(values), outliers=outlier_mask(values))
 
     @property
     def caption(self) -> str:
@@ -76,6 +74,12 @@ class RankedShapes:
             f"{'' if n_out == 1 else 's'} (more than {OUTLIER_MADS:g} robust deviations below the median). "
             f"{WARNING}"
         )
+
+
+def ranking(values: np.ndarray) -> np.ndarray:
+    """Indices from the lowest score (the most anomalous; non-finite first) to the highest."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.argsort(np.where(np.isfinite(values), values, -np.inf), kind="stable")
 
 
 def outlier_mask(values: np.ndarray, mads: float = OUTLIER_MADS) -> np.ndarray:
@@ -125,23 +129,11 @@ def diagnostics_text(report: dict[str, Any]) -> str:
     sampler (information), then the flags or that there are none."""
     judged = report.get("judged_with")
     lines = [f"Judged with {_solver_text(judged)}."] if isinstance(judged, dict) else []
-    for name, section in report["flows"].items():
-        if "error" in section:
-            lines.append(f"{name}: could not be evaluated")
-            continue
-        parts = []
-        for key, what in (("round_trip_data", "data"), ("round_trip_samples", "samples")):
-            trip = section.get(key)
-            if trip is not None:
-                parts.append(f"round trip on {what}: max {_num(trip['max'])}, mean {_num(trip['mean'])}")
-        parts.append(f"log|det J| vs autograd: max gap {_num(section['log_det']['max'])} nats")
-        lip = section["lipschitz"]
-        parts.append(f"Lipschitz ≈ {_num(lip['forward'])} forward, {_num(lip['inverse'])} inverse")
-        lines.append(f"{name}: " + "; ".join(parts))
+    lines += flow_lines(report["flows"])
     sampler = report.get("sampler")
     if sampler:
         trips = [
-            f"{what} max {_num(trip.get('max'))}"
+            f"{what} max {value_text(trip.get('max'))}"
             for what in ("data", "samples")
             if (trip := sampler[f"round_trip_{what}"]) is not None
         ]
@@ -156,11 +148,33 @@ def diagnostics_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def flow_lines(flows: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per diagnosed flow (:func:`flowstudio.flows.diagnostics.flags`' sections)."""
+    lines = []
+    for name, section in flows.items():
+        if "error" in section:
+            lines.append(f"{name}: could not be evaluated")
+            continue
+        parts = []
+        for key, what in (("round_trip_data", "data"), ("round_trip_samples", "samples")):
+            trip = section.get(key)
+            if trip is not None:
+                max_, mean = value_text(trip.get("max")), value_text(trip.get("mean"))
+                parts.append(f"round trip on {what}: max {max_}, mean {mean}")
+        if "log_det" in section:
+            parts.append(f"log|det J| vs autograd: max gap {value_text(section['log_det']['max'])} nats")
+            forward, inverse = (value_text(section["lipschitz"][way]) for way in ("forward", "inverse"))
+            parts.append(f"Lipschitz ≈ {forward} forward, {inverse} inverse")
+        lines.append(f"{name}: " + "; ".join(parts))
+    return lines
+
+
 def _solver_text(settings: dict[str, Any]) -> str:
     if "steps" in settings:
         return f"{settings['solver']} in {settings['steps']} steps"
     return f"{settings['solver']} at tolerance {settings['atol']:g}"
 
 
-def _num(value: float | None) -> str:
+def value_text(value: float | None) -> str:
+    """A measured value in three digits, or that it is not finite (JSON's null)."""
     return "not finite" if value is None else f"{value:.3g}"

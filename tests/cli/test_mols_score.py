@@ -79,3 +79,21 @@ def test_bad_score_requests_exit_2_with_one_line(
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
     assert not list(tmp_path.iterdir())
+
+
+def test_diagnose_prints_json_on_the_runs_data_and_refuses_bad_counts(
+    trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, run = trained
+    assert main(["mols", "diagnose", "--run", str(run), "--molecules", "6"]) == 0  # in process
+    report = json.loads(capsys.readouterr().out)
+    assert report["healthy"] is True and report["flags"] == []
+    assert report["data"] == str(data) and report["data_molecules"] == 6  # the run's training file
+    assert set(report["flows"]) == {"node_flow", "edge_flow"}
+    assert report["flows"]["edge_flow"]["round_trip_data"]["max"] < 1e-4
+    assert report["graph_round_trip"]["data"]["failed"] == 0
+    assert main(["mols", "diagnose", "--run", str(run), "--molecules", "0"]) == 2  # in process
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--molecules" in err
+    assert main(["mols", "diagnose", "--run", str(run), "--data", str(tmp_path / "none.smi")]) == 2
+    assert "none.smi" in capsys.readouterr().err

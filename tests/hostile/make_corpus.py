@@ -253,6 +253,8 @@ def cases() -> list[Case]:
         Case("mols score, malicious checkpoint",
              ("mols", "score", "--data", "mixed.smi", "--out", "s.csv", "--run", "run_evil_raw"),
              "cannot be read"),
+        Case("mols diagnose, malicious checkpoint", ("mols", "diagnose", "--run", "run_evil_raw"),
+             "cannot be read"),
     ]
     out += [
         Case("points without an action", ("points",), "missing ACTION"),

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import gc
-import os
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.ui_responsiveness import STALL_OVERRIDES, machine  # noqa: E402
+from benchmarks.ui_responsiveness import STALL_OVERRIDES, bench_window, machine  # noqa: E402
 
 
 class StallRecorder:
@@ -107,27 +106,12 @@ def _short(frame: str) -> str:
 
 
 def profile(seconds: float, stall_ms: float) -> list[str]:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    scratch = Path(tempfile.mkdtemp(prefix="flowstudio-stalls-"))
-    os.environ.update(FLOWSTUDIO_CONFIG_DIR=f"{scratch}/config", FLOWSTUDIO_RUNS_DIR=f"{scratch}/runs")
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from flowstudio.gui.app import create_app, create_window, freeze_startup_objects
-
-    app = create_app([])
-    window = create_window(load_samples=False)
-    window.confirm_close = lambda: True
-    window.populate()
-    freeze_startup_objects()  # as the app does once its window is filled
+    app, window, pump = bench_window()  # the follow benchmark's window, filled as the app fills it
     ws = window.points
-
-    def pump(condition, timeout: float) -> None:
-        end = time.monotonic() + timeout
-        while not condition() and time.monotonic() < end:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-
     pump(lambda: ws.data is not None and ws.preview.draw_count > 0, 120)
-    recorder = StallRecorder(stall_ms, scratch / "stacks.txt")
+    recorder = StallRecorder(stall_ms, Path(tempfile.mkdtemp(prefix="flowstudio-stalls-")) / "stacks.txt")
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(recorder.tick)

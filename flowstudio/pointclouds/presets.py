@@ -11,8 +11,11 @@ Presets:
   (``prior_refine_s``; 1-NNA-CD 0.84 -> 0.76 in session 4's run). It trains the point
   CNF by flow matching, on 128 points a shape, sampling with RK4 in 2 steps; on held-out
   ModelNet chairs this beat wider point networks, more points, a heavier latent term and
-  logit-normal times at equal wall time, and the comparison with the likelihood recipe is
-  in ``benchmarks/results/pointflow-matching.md``. ``--set objective=likelihood`` gives
+  logit-normal times at equal wall time; weight averaging, OT pairing, a cosine learning-rate
+  schedule and lighter latent terms did no better than the spread between training seeds;
+  reflow (``reflow_s``) is left off, since RK4 in 2 steps already samples within the
+  budget. The comparisons with the likelihood recipe (8 and 30 minutes) are in
+  ``benchmarks/results/pointflow-matching.md``. ``--set objective=likelihood`` gives
   session 4's likelihood recipe at the same sizes: Hutchinson's trace in the point CNF,
   RNODE, validation every 100 steps. Validation scores every fixed-step CNF with the
   accurate dopri5 solve, so a model that cheats its coarse solver is seen.

@@ -115,7 +115,7 @@ class _WorseningTask(GaussianMixtureTask):
 class _MovingStage:
     """A final stage of one step without gradients: record the weights, move them."""
 
-    title, lr = None, 0.0
+    title, lr, judged = None, 0.0, True
 
     def __init__(self, task: _WorseningTask) -> None:
         self.task, self.done = task, False

@@ -113,6 +113,7 @@ class EndCalibration:
     title = None
     lr = 0.0
     judged = True  # the likelihood is left as it is: a tie keeps the calibration
+    on_stop = True  # an uncalibrated END step stops molecules at the size cap
 
     def __init__(
         self, model: GraphAF, data_sizes: np.ndarray, n: int, temperature: float, rounds: int

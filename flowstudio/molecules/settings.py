@@ -177,9 +177,8 @@ class MoleculeSettings:
         "Calibrate the END step by size once training is done, in three rounds of twice this many of the "
         "model's own molecules, so that the samples end as often at each size as the training molecules "
         "do (needs end_step). Trained on data, a model never sees its own less finished molecules and "
-        "ends them too rarely. A run the user stops skips it (after 400 quick steps: 40% of samples at "
-        "the size cap, 0.8% calibrated); end a run by its budget, or resume it for a step, to calibrate. "
-        "0: off.",
+        "ends them too rarely. It runs after a user's Stop too (uncalibrated, a run stopped after 400 "
+        "quick steps draws 40% of its molecules at the size cap; calibrated, 0.8%). 0: off.",
         minimum=0,
         maximum=100000,
         group="sampling",

@@ -33,6 +33,7 @@ class PriorRefinement:
     """A :class:`~flowstudio.task_types.FinalStage` over ``model.prior``'s parameters."""
 
     judged = True  # a prior refitted to the encoder scores a better ELBO, or is not kept
+    on_stop = False
 
     def __init__(self, model: PointFlow, train: Tensor, seconds: float, lr: float) -> None:
         self.title = f"refining the latent prior on the {len(train)} training shapes for {seconds:g} s"

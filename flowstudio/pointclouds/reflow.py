@@ -48,6 +48,7 @@ class Reflow:
     the user who asked for it wants its straight paths."""
 
     judged = False
+    on_stop = False
 
     def __init__(
         self, model: PointFlow, train: Tensor, seconds: float, lr: float, *, max_steps: int | None = None,

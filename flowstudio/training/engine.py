@@ -360,8 +360,8 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         if reason in ("iterations", "minutes") and self.step > self.validated_step:
             yield from self._validate()
         yield self._save(self.run_folder.latest)
-        if reason in ("iterations", "minutes") and self.world.is_main:
-            yield from self._final_stages()  # see .stages
+        if reason in ("iterations", "minutes", "stopped") and self.world.is_main:
+            yield from self._final_stages(stopped=reason == "stopped")  # see .stages
         if reason == "diverged":
             error = (
                 f"training diverged: the loss or gradients were not finite {self.recoveries} times "

@@ -2,7 +2,8 @@
 
 A task may offer ``final_stages() -> list[FinalStage]`` (:mod:`flowstudio.task_types`):
 PointFlow refits its latent prior to the encoder, GraphAF calibrates its END step on its own
-samples. Once a run's budget is spent, the engine writes ``latest.pt`` (resuming continues
+samples. Once a run's budget is spent (or, for a stage marked ``on_stop``, once the user
+stopped it), the engine writes ``latest.pt`` (resuming continues
 the training itself), loads the best checkpoint's weights, and runs each stage one step at
 a time as it runs training: it minimizes the step's loss over the stage's parameters (Adam
 at the stage's ``lr``), checks the stop token between steps (a stage is short: a pause waits
@@ -60,9 +61,13 @@ def run_stage(stage: FinalStage, should_stop: Any = lambda: False) -> Iterator[s
 class FinalStagesMixin:
     """The engine's part of final stages (mixed into the trainer of :mod:`.engine`)."""
 
-    def _final_stages(self: Any) -> Iterator[Event]:
+    def _final_stages(self: Any, stopped: bool = False) -> Iterator[Event]:
+        """Run the task's final stages; after a user's Stop only those marked ``on_stop``,
+        each to its end (the stop token is already set)."""
         stages = getattr(self.task, FINAL_STAGES, None)
         stages = stages() if stages is not None else []
+        if stopped:
+            stages = [stage for stage in stages if stage.on_stop]
         if not stages:
             return
         final_step = self.step
@@ -76,7 +81,7 @@ class FinalStagesMixin:
                     yield Message(f"final stage on the best weights (step {ckpt.step})")
             ran, keep = False, False
             for stage in stages:
-                for line in run_stage(stage, lambda: self.control.stopped):
+                for line in run_stage(stage, (lambda: False) if stopped else (lambda: self.control.stopped)):
                     ran = True
                     yield Message(line)
                 keep = keep or (ran and not stage.judged)

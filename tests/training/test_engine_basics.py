@@ -115,7 +115,7 @@ class _WorseningTask(GaussianMixtureTask):
 class _MovingStage:
     """A final stage of one step without gradients: record the weights, move them."""
 
-    title, lr, judged = None, 0.0, True
+    title, lr, judged, on_stop = None, 0.0, True, False
 
     def __init__(self, task: _WorseningTask) -> None:
         self.task, self.done = task, False
@@ -170,3 +170,42 @@ def test_no_final_stage_when_the_run_is_stopped(tmp_path):
         if isinstance(event, Progress) and event.step >= 20:
             control.stop()
     assert events[-1].reason == "stopped" and task.stage_saw is None
+
+
+class _CalibratingTask(_WorseningTask):
+    """Two final stages: one that must run after a Stop too, one that need not."""
+
+    def final_stages(self):
+        needed, optional = _MovingStage(self), _Fit()
+        needed.on_stop = True
+        return [needed, optional]
+
+
+class _Fit:
+    title, lr, judged, on_stop = "optional stage", 0.1, True, False
+
+    def parameters(self):
+        return []
+
+    def step(self):
+        raise AssertionError("a stage without on_stop ran after a Stop")
+
+    def summary(self):
+        return None
+
+    def abandon(self):
+        return "abandoned"
+
+
+def test_a_stopped_run_runs_only_the_stages_marked_on_stop_to_their_end(tmp_path):
+    from flowstudio.training import Control
+
+    task = _CalibratingTask()
+    control = Control()
+    events = []
+    for event in train(task, tmp_path / "run", _opts(iters=1000, validate_every=10), control):
+        events.append(event)
+        if isinstance(event, Progress) and event.step >= 20:
+            control.stop()
+    assert events[-1].reason == "stopped" and task.stage_saw is not None
+    assert any(isinstance(e, Message) and e.text == "stage ran" for e in events)

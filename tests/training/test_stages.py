@@ -14,7 +14,7 @@ from tests.training.gmm_task import GaussianMixtureTask
 class _Fit:
     """A stage that fits one parameter to 3 by gradient steps, or meets a NaN loss."""
 
-    title, lr, judged = "fitting", 0.1, True
+    title, lr, judged, on_stop = "fitting", 0.1, True, False
 
     def __init__(self, steps: int, nan_at: int | None = None) -> None:
         self.weight = nn.Parameter(torch.zeros(()))
@@ -84,7 +84,7 @@ def test_samples_carry_the_snapshot_temperature_and_stages_run_inside_the_event_
 class _Spoil:
     """A stage without gradients that moves the model's weights, so it validates worse."""
 
-    title, lr = "spoiling", 0.0
+    title, lr, on_stop = "spoiling", 0.0, False
 
     def __init__(self, model: nn.Module, judged: bool) -> None:
         self.model, self.judged, self.done = model, judged, False

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from graphaf_rings import draw_grid, score  # noqa: E402
+from graphaf_rings import add_run_arguments, draw_grid, score  # noqa: E402
 
 from flowstudio.cli.mols import load_task  # noqa: E402
 from flowstudio.molecules.generate import generate  # noqa: E402
@@ -78,11 +78,7 @@ def group_of(label: str, merge: bool) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", nargs="+", required=True, help="LABEL=RUN_FOLDER")
-    parser.add_argument("--train", required=True)
-    parser.add_argument("--heldout", required=True, help="molecules no run trained on (floor, reference)")
-    parser.add_argument("--reference-size", type=int, default=5000)
-    parser.add_argument("--n", type=int, default=1000)
+    add_run_arguments(parser)
     parser.add_argument("--temperatures", nargs="+", default=["0.75"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--group", action="store_true", help="average labels differing in a last digit")

@@ -90,13 +90,18 @@ def histogram(label: str, counts: dict[int, int]) -> str:
     return f"{label:28s} " + "  ".join(f"{k}:{v / total:.3f}" for k, v in sorted(counts.items()))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The runs, the data and the sizes every GraphAF scoring benchmark takes."""
     parser.add_argument("--runs", nargs="+", required=True, help="LABEL=RUN_FOLDER")
     parser.add_argument("--train", required=True)
     parser.add_argument("--heldout", required=True, help="molecules no run trained on (floor, reference)")
     parser.add_argument("--reference-size", type=int, default=5000)
     parser.add_argument("--n", type=int, default=1000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_run_arguments(parser)
     parser.add_argument("--temperature", type=float, default=0.75)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)

@@ -159,16 +159,22 @@ def test_the_final_stage_runs_on_the_best_weights_and_latest_keeps_the_trained_s
     assert isinstance(events[-1], Finished) and events[-1].step == 40
 
 
-def test_no_final_stage_when_the_run_is_stopped(tmp_path):
+def _stopped_at_step_20(task, run):
+    """Train ``task`` with a budget far away and stop it once step 20 is reported."""
     from flowstudio.training import Control
 
-    task = _WorseningTask()
     control = Control()
     events = []
-    for event in train(task, tmp_path / "run", _opts(iters=1000, validate_every=10), control):
+    for event in train(task, run, _opts(iters=1000, validate_every=10), control):
         events.append(event)
         if isinstance(event, Progress) and event.step >= 20:
             control.stop()
+    return events
+
+
+def test_no_final_stage_when_the_run_is_stopped(tmp_path):
+    task = _WorseningTask()
+    events = _stopped_at_step_20(task, tmp_path / "run")
     assert events[-1].reason == "stopped" and task.stage_saw is None
 
 
@@ -198,14 +204,7 @@ class _Fit:
 
 
 def test_a_stopped_run_runs_only_the_stages_marked_on_stop_to_their_end(tmp_path):
-    from flowstudio.training import Control
-
     task = _CalibratingTask()
-    control = Control()
-    events = []
-    for event in train(task, tmp_path / "run", _opts(iters=1000, validate_every=10), control):
-        events.append(event)
-        if isinstance(event, Progress) and event.step >= 20:
-            control.stop()
+    events = _stopped_at_step_20(task, tmp_path / "run")
     assert events[-1].reason == "stopped" and task.stage_saw is not None
     assert any(isinstance(e, Message) and e.text == "stage ran" for e in events)

@@ -188,7 +188,7 @@ def test_given_noise_is_the_coupling_of_the_loss() -> None:
     s = torch.rand(5).reshape(5, 1, 1)  # the loss's only draw: one path time per shape
     z = (1 - s) * x + s * noise
     expected = (cnf.net(s * 0.5, z, context[:, None, :].expand(5, 7, 4)) - (noise - x) / 0.5).pow(2).mean()
-    assert float(loss) == pytest.approx(float(expected.detach()), rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
     with pytest.raises(ValueError, match="shaped like x"):
         flow_matching_loss(cnf, x, context, noise=noise[:, :3])
     with pytest.raises(ValueError, match="independent coupling"):

@@ -235,6 +235,21 @@ class PointFlow(PointDensity):
         return mu
 
     @torch.no_grad()
+    def posteriors(self, shapes: Tensor, points: int = 512, chunk: int = 64) -> tuple[Tensor, Tensor]:
+        """Mean and standard deviation of q(z | X) for every shape of ``shapes`` (S, N, 3),
+        each seen through at most ``points`` of its points, ``chunk`` shapes at a time, with
+        the encoder in eval mode (its batch norm's running statistics) and put back after:
+        what the final stages fit to (:mod:`.prior_refinement`, :mod:`.reflow`)."""
+        was_training = self.encoder.training
+        self.encoder.eval()
+        try:
+            parts = [self.encoder(shapes[k : k + chunk, :points]) for k in range(0, len(shapes), chunk)]
+        finally:
+            self.encoder.train(was_training)
+        mu = torch.cat([m for m, _ in parts])
+        return mu, torch.cat([logvar for _, logvar in parts]).mul(0.5).exp()
+
+    @torch.no_grad()
     def sample_latent(self, k: int, temperature: float = 1.0) -> Tensor:
         """Draw k shape latents from the prior: w ~ N(0, T^2 I) pushed through the prior CNF."""
         return self.prior.sample(k, temperature=temperature)

@@ -23,8 +23,6 @@ from flowstudio.pointclouds.models import regularization
 from flowstudio.pointclouds.pointflow import PointFlow
 from flowstudio.task_types import StageStep
 
-ENCODED_POINTS = 512
-"""Points per shape the encoder sees when the posteriors are computed."""
 BATCH = 64
 """Latents per step."""
 
@@ -49,14 +47,8 @@ class PriorRefinement:
 
     def _begin(self) -> None:
         """The posteriors q(z | X) of every training shape, and the prior as it was."""
-        model, train = self.model, self.train
-        points = min(train.shape[1], ENCODED_POINTS)
-        model.encoder.eval()
-        with torch.no_grad():
-            parts = [model.encoder(train[k : k + 64, :points]) for k in range(0, len(train), 64)]
-        model.encoder.train()
-        self.mu = torch.cat([m for m, _ in parts])
-        self.std = torch.cat([lv for _, lv in parts]).mul(0.5).exp()
+        model = self.model
+        self.mu, self.std = model.posteriors(self.train)
         self.before = copy.deepcopy(model.prior.state_dict())
         self.started = time.monotonic()
 

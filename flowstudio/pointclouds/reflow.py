@@ -33,8 +33,6 @@ from flowstudio.flows.matching import flow_matching_loss, only_cnf
 from flowstudio.pointclouds.pointflow import PointFlow
 from flowstudio.task_types import StageStep
 
-ENCODED_POINTS = 512
-"""Points per shape the encoder sees when the latents of the pairs are drawn."""
 REFLOW_LR_FACTOR = 0.2
 """The stage's learning rate as a fraction of the run's: a refit from trained weights
 (1e-3 beside the quick preset's 5e-3 in ``benchmarks/pointflow_reflow.py``)."""
@@ -74,14 +72,9 @@ class Reflow:
     def _begin(self) -> None:
         """The teacher's pairs: a latent per training shape, noise and where it solves to."""
         model, train = self.model, self.train
-        model.encoder.eval()
-        latents = []
-        for k in range(0, len(train), 64):
-            mu, logvar = model.encoder(train[k : k + 64, : min(train.shape[1], ENCODED_POINTS)])
-            latents.append(model.encoder.reparametrize(mu, logvar))
-        model.encoder.train()
+        mu, std = model.posteriors(train)
         self.before = copy.deepcopy(model.decoder.state_dict())
-        self.z = torch.cat(latents)
+        self.z = mu + std * torch.randn_like(mu)
         self.noise = torch.randn(len(train), self.points, 3, device=train.device, dtype=train.dtype)
         with solver_override(model.decoder, solver="rk4", steps=self.teacher_steps, step_size=None):
             self.ends = torch.cat([

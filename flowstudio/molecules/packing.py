@@ -10,6 +10,7 @@ All index arithmetic is numpy, once per molecule per training order.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,14 @@ from flowstudio.molecules.conjugation_features import (
     edge_step_conjugation,
     lone_pair_donors,
 )
-from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary, OrderedGraph
+from flowstudio.molecules.graph import (
+    NUM_EDGE_CLASSES,
+    AtomVocabulary,
+    MolGraph,
+    OrderedGraph,
+    apply_order,
+    fitting_order,
+)
 from flowstudio.molecules.rgcn import GraphOperators
 from flowstudio.molecules.ring_features import distance_snapshots, edge_step_rings, ring_index
 
@@ -217,6 +225,17 @@ def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps
         m + packed.num_states,
     )
     return packed
+
+
+def pack_in_order(graphs: list[MolGraph], vocab: AtomVocabulary, rng: Any) -> PackedSteps:
+    """Put each molecule in a random BFS order that fits the edge window (drawn from ``rng``:
+    ``numpy.random``, a ``RandomState`` or a ``Generator``), then :func:`pack_steps`."""
+    ordered = []
+    for graph in graphs:
+        order = fitting_order(graph, vocab.edge_window, rng)
+        assert order is not None  # the task keeps only molecules with a fitting order
+        ordered.append(apply_order(graph, order))
+    return pack_steps(ordered, vocab)
 
 
 def open_atoms(packed: PackedSteps) -> tuple[Tensor, Tensor]:

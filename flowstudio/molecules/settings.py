@@ -162,6 +162,15 @@ class MoleculeSettings:
         maximum=4096,
         group="training",
     )
+    pack_worker: str = setting(
+        "auto",
+        "Pack the next batch (BFS orders, ring features, graph operators) in a worker process while the "
+        "model trains on this one: the same batches in the same order, so results do not change. 'auto': "
+        "where the machine has a core to spare for each training process, from the 20th step on; 'on'; "
+        "'off'. If the worker cannot start or fails, training packs its batches itself.",
+        choices=("auto", "on", "off"),
+        group="training",
+    )
     # -- sampling ------------------------------------------------------------
     temperature: float = setting(
         DEFAULT_TEMPERATURE,

@@ -25,14 +25,14 @@ from flowstudio.molecules.generate import generate
 from flowstudio.molecules.graph import (
     AtomVocabulary,
     MolGraph,
-    apply_order,
     fitting_order,
     graph_from_raw,
     raw_graph,
     vocabulary_from_raw,
 )
 from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
-from flowstudio.molecules.packing import PackedSteps, pack_steps
+from flowstudio.molecules.packing import PackedSteps, pack_in_order
+from flowstudio.molecules.prefetch import AUTO_START_STEPS, BatchPrefetcher, draw_batch, worker_wanted
 from flowstudio.molecules.rings import ring_sizes
 from flowstudio.molecules.settings import BY_NAME, resolve
 from flowstudio.params import config_from
@@ -88,6 +88,9 @@ class MoleculeTask:
         self.skipped = 0
         self.device = torch.device("cpu")
         self._validation_batches: list[PackedSteps] | None = None
+        self._prefetcher: BatchPrefetcher | None = None  # the packing worker (see training_step)
+        self._steps_here = 0  # training steps since the last close()
+        self._worker_batches = 0  # batches the closed workers packed
         # The ring check's 'auto' sizes, from the training molecules (see chemistry_check).
         self._data_ring_sizes: tuple[int, ...] | None = None
         if data is not None:
@@ -220,20 +223,55 @@ class MoleculeTask:
             raise BadInputError("this task has no training data (rebuilt from a checkpoint without --data)")
 
     def _pack(self, graphs: list[MolGraph], rng: Any) -> PackedSteps:
-        window = self.vocab.edge_window
-        ordered = []
-        for graph in graphs:
-            order = fitting_order(graph, window, rng)
-            assert order is not None  # filtered at load time
-            ordered.append(apply_order(graph, order))
-        return pack_steps(ordered, self.vocab).to(self.device)
+        return pack_in_order(graphs, self.vocab, rng).to(self.device)
 
     def training_step(self, step: int) -> dict[str, Tensor]:
         self._require_data()
-        # The global numpy generator: checkpoints keep its state, so a resume is exact.
-        index = np.random.randint(len(self.train_graphs), size=self.values["batch_size"])
-        packed = self._pack([self.train_graphs[i] for i in index], np.random)
-        return self.model.loss_terms(packed)
+        # The global numpy generator: checkpoints keep its state, so a resume is exact. The
+        # packing worker draws from a copy of it and hands back the state after the batch
+        # (see flowstudio.molecules.prefetch): the same batches, with or without it.
+        batch_size = self.values["batch_size"]
+        worker = self._packing_worker()
+        drawn = worker.take(np.random.get_state()) if worker is not None else None
+        if drawn is None:
+            packed = draw_batch(self.train_graphs, self.vocab, batch_size, np.random)
+        else:
+            packed, after = drawn
+            np.random.set_state(after)
+        if worker is not None:
+            worker.request(np.random.get_state())  # the next batch, packed during this step
+        return self.model.loss_terms(packed.to(self.device))
+
+    def _packing_worker(self) -> BatchPrefetcher | None:
+        """The packing worker of this session (started on demand, see ``pack_worker``)."""
+        self._steps_here += 1
+        setting = self.values["pack_worker"]
+        due = setting == "on" or self._steps_here >= AUTO_START_STEPS
+        if self._prefetcher is None and due and worker_wanted(setting):
+            self.start_packing_worker()
+        return self._prefetcher if self._prefetcher is not None and self._prefetcher.running else None
+
+    def start_packing_worker(self, wait_s: float = 0.0) -> bool:
+        """Start the packing worker now (training starts it itself, see ``pack_worker``) and
+        wait up to ``wait_s`` seconds until it is ready; whether it is."""
+        self._require_data()
+        if self._prefetcher is None:
+            self._prefetcher = BatchPrefetcher(self.train_graphs, self.vocab, self.values["batch_size"])
+        return self._prefetcher.wait_ready(wait_s)
+
+    @property
+    def worker_batches(self) -> int:
+        """Training batches the packing worker packed, since the task was made."""
+        current = self._prefetcher.delivered if self._prefetcher is not None else 0
+        return self._worker_batches + current
+
+    def close(self) -> None:
+        """End the packing worker (the engine calls this when a run ends, however it ends; a
+        later run starts another)."""
+        if self._prefetcher is not None:
+            self._prefetcher.close()
+            self._worker_batches += self._prefetcher.delivered
+        self._prefetcher, self._steps_here = None, 0
 
     def nfe(self) -> tuple[float | None, float | None]:
         return None, None

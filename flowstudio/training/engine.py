@@ -162,6 +162,9 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         finally:
             if self.threads_before is not None:
                 torch.set_num_threads(self.threads_before)
+            close = getattr(self.task, "close", None)  # optional: helpers a task runs (GraphAF's packer)
+            if callable(close):
+                close()
             self.lock.release()  # the world leaves its process group after (World.events)
 
     def _run(self) -> Iterator[Event]:

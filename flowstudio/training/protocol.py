@@ -28,6 +28,10 @@ class Task(Protocol):
             of the wrong kind is refused with a clear message.
         model_name: e.g. ``"pointflow"``, ``"cnf"``, ``"realnvp"``, ``"graphaf"``.
         model: the ``nn.Module`` whose parameters are optimized and checkpointed.
+
+    Optional, read with ``getattr``: ``cpu_threads`` (intra-op threads to train with on the
+    CPU) and ``close()``, which the engine calls when a run ends, however it ends, to stop
+    helpers the task started for training (GraphAF's batch-packing worker).
     """
 
     kind: str

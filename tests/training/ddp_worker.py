@@ -6,6 +6,7 @@ which, at step STEP, a fault of KIND strikes (the whole run must end, not hang):
 ``raise`` (rank 1 raises), ``sigkill`` (rank 1 kills itself with SIGKILL: kill -9),
 ``hang`` (rank 1 sleeps for ten minutes) or ``diskfull`` (rank 0's disk is full: the
 lowest-level checkpoint write fails with ENOSPC from then on).
+``packed RUN``: GraphAF with its batch-packing worker (see :func:`packed`).
 ``steps ENGINE RUN``: train a tiny task through ``run_training`` (so the run folder's
 control file reaches it) until stopped, each rank appending ``step time`` to
 ``RUN.steps-RANK`` as it starts a step; rank 1 obeys a pause only 3 steps after it reads
@@ -22,6 +23,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -153,10 +155,53 @@ def steps(engine: str, run: str) -> int:
     return run_training(task, run, TrainOptions.from_values(values), control=control, live=False)
 
 
+def packed(run: str) -> int:
+    """``packed RUN``: train the tiny GraphAF task 10 steps with its batch-packing worker
+    (started and ready before the first step); each rank checks every batch against the one
+    it would have drawn itself and writes ``batches mismatches worker_pid`` to RUN.packed-RANK."""
+    from dataclasses import fields
+
+    from flowstudio.cli.progress import run_training
+    from flowstudio.molecules.prefetch import draw_batch, same_state
+
+    world = world_from_env()
+    task = tiny_task("mols")
+    task.values["pack_worker"] = "on"
+    assert task.start_packing_worker(wait_s=300)
+    pid = task._prefetcher.pid
+    original, loss_terms = task.training_step, task.model.loss_terms
+    seen, mismatches = [], [0]
+
+    def capture(batch):  # the batch the step trains on
+        seen.append(batch)
+        return loss_terms(batch)
+
+    def training_step(step: int) -> dict[str, torch.Tensor]:
+        before = np.random.get_state()
+        terms = original(step)
+        rng = np.random.RandomState()
+        rng.set_state(before)
+        own = draw_batch(task.train_graphs, task.vocab, task.values["batch_size"], rng)
+        same = all(torch.equal(getattr(seen[-1], f.name), getattr(own, f.name))
+                   for f in fields(own) if isinstance(getattr(own, f.name), torch.Tensor))
+        mismatches[0] += not (same and same_state(rng.get_state(), np.random.get_state()))
+        return terms
+
+    task.model.loss_terms = capture
+    task.training_step = training_step  # type: ignore[method-assign]
+    values = {**task.values, "iters": 10, "device": "cpu", "seed": SEED, "validate_every": 1000,
+              "samples_n": 0}
+    code = run_training(task, run, TrainOptions.from_values(values), live=False)
+    Path(f"{run}.packed-{world.rank}").write_text(f"{task.worker_batches} {mismatches[0]} {pid}")
+    return code
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "grads":
         grads(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "steps":
         sys.exit(steps(sys.argv[2], sys.argv[3]))
+    elif sys.argv[1] == "packed":
+        sys.exit(packed(sys.argv[2]))
     else:
         sys.exit(fault(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))

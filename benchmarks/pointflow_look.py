@@ -6,7 +6,8 @@ shape's density (cnf), and for PointFlow a row of reconstructions of the same re
 shapes (encode, decode the latent mean), which tells a weak decoder from a weak prior.
 
     xvfb-run -a python benchmarks/pointflow_look.py --data samples/pointclouds/shapes.npz \\
-        --runs RUN_A RUN_B --out look.png [--shapes 0 40 80 120] [--temperature 1.0]
+        --runs RUN_A RUN_B --out look.png [--shapes 0 40 80 120] [--temperature 1.0] \\
+        [--latent-temperatures 1.0 1.5]
 
 Off-screen rendering needs a display (Xvfb) for VTK's OpenGL context.
 """
@@ -31,8 +32,12 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, list[np.ndarray]]]:
         restored = restore_task(Run(run).checkpoint(args.checkpoint), kind="points")
         task = restored.task
         label = f"{Path(run).name} step {restored.step}"
-        clouds = analyses.sample(task, len(shapes), args.points, args.temperature, seed=args.seed)
-        rows.append((f"{label}: samples T={args.temperature:g}", list(clouds)))
+        for latent_t in args.latent_temperatures or [None]:
+            note = ""
+            if latent_t is not None:  # PointFlow's latent_temperature, instead of the run's own
+                task.model.config.latent_temperature, note = latent_t, f", latent x{latent_t:g}"
+            clouds = analyses.sample(task, len(shapes), args.points, args.temperature, seed=args.seed)
+            rows.append((f"{label}: samples T={args.temperature:g}{note}", list(clouds)))
         if task.model.latent_dim:
             recon = [analyses.reconstruct(task, s, args.points, seed=args.seed) for s in shapes]
             rows.append((f"{label}: reconstructions", recon))
@@ -70,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=1024)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--checkpoint", choices=("best", "latest"), default="latest")
+    parser.add_argument(
+        "--latent-temperatures", type=float, nargs="*", default=None,
+        help="PointFlow: one row of samples per latent temperature (default: the run's own)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--size", type=int, default=260, help="pixels per picture")
     args = parser.parse_args(argv)

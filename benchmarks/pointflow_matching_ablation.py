@@ -72,6 +72,8 @@ def overrides(sets: list[str]) -> dict[str, Any]:
     out = {}
     for item in sets:
         key, value = item.split("=", 1)
+        if key == "seed":
+            continue
         default = BY_NAME[key].default
         out[key] = value if isinstance(default, str) else type(default)(value)
     return out
@@ -96,6 +98,11 @@ def step_costs(variants: list[tuple[str, list[str]]], split: Path, rounds: int =
             if r:  # the first round warms up
                 times[name].append((time.perf_counter() - started) / 10)
     return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def variant_seed(sets: list[str], default: int) -> int:
+    """A variant's training and sampling seed: its ``seed=N`` item, else ``--seed``."""
+    return next((int(item.split("=", 1)[1]) for item in sets if item.startswith("seed=")), default)
 
 
 def train(
@@ -126,10 +133,11 @@ def train(
                 "--minutes",
                 "0",
                 "--seed",
-                str(args.seed),
+                str(variant_seed(sets, args.seed)),
             ]
             for item in sets:
-                cmd += ["--set", item]
+                if not item.startswith("seed="):
+                    cmd += ["--set", item]
             env = dict(
                 os.environ,
                 OMP_NUM_THREADS="1",
@@ -165,7 +173,7 @@ class Scorer:
 
 
 @torch.no_grad()
-def score(name: str, args: argparse.Namespace, scorer: Scorer) -> dict[str, Any]:
+def score(name: str, seed: int, args: argparse.Namespace, scorer: Scorer) -> dict[str, Any]:
     """The best checkpoint's samples and reconstructions, then each moving average's (its
     encoder and point CNF; the latent prior stays the run's final one)."""
     run = args.workdir / name
@@ -183,9 +191,9 @@ def score(name: str, args: argparse.Namespace, scorer: Scorer) -> dict[str, Any]
             for (param_name, param), value in zip(task.model.named_parameters(), average, strict=True):
                 if not param_name.startswith("prior"):
                     param.copy_(value)
-        samples = analyses.sample(task, args.eval_samples, 2048, seed=args.seed)
+        samples = analyses.sample(task, args.eval_samples, 2048, seed=seed)
         held_out = analyses.sample(
-            task, len(scorer.test), 2048, seed=args.seed, latent=analyses.encode(task, scorer.test)
+            task, len(scorer.test), 2048, seed=seed, latent=analyses.encode(task, scorer.test)
         )
         rows[label] = {"steps": steps, "samples": scorer(samples), "reconstructions": scorer(held_out)}
         print(f"[{name} {label}] {json.dumps(rows[label])}", flush=True)
@@ -199,7 +207,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument(
-        "--variant", action="append", required=True, help="NAME:key=value,... (first: the base)"
+        "--variant", action="append", required=True,
+        help="NAME:key=value,... (first: the base); seed=N trains and samples that variant with seed N",
     )
     parser.add_argument("--base-steps", type=int, default=3000, help="steps of the first variant")
     parser.add_argument(
@@ -232,7 +241,9 @@ def main() -> None:
         print(json.dumps(results["cost"]), flush=True)
         train(variants, steps, args, split)
     scorer = Scorer(test, args.eval_points)
-    results["scores"] = {name: score(name, args, scorer) for name, _ in variants}
+    results["scores"] = {
+        name: score(name, variant_seed(sets, args.seed), args, scorer) for name, sets in variants
+    }
     (args.workdir / "ablation.json").write_text(json.dumps(results, indent=1))
 
 

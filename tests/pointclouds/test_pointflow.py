@@ -209,3 +209,22 @@ def test_runs_from_before_the_objective_reopen_as_likelihood_runs(shapes: np.nda
     config = json.loads(json.dumps(task.config()))
     del config["values"]["objective"]
     assert PointCloudTask.from_config(config).values["objective"] == "likelihood"
+
+
+def test_latent_temperature_scales_the_prior_draws_and_old_runs_keep_one(shapes: np.ndarray) -> None:
+    wide = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "latent_temperature": 1.5})
+    plain = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "latent_temperature": 1.0})
+    plain.model.load_state_dict(wide.model.state_dict())
+    draws = {}
+    for name, task, temperature in [("wide", wide, 1.0), ("plain at 1.5", plain, 1.5), ("plain", plain, 1.0)]:
+        torch.manual_seed(3)
+        draws[name] = task.model.sample_latent(6, temperature)
+    torch.testing.assert_close(draws["wide"], draws["plain at 1.5"])
+    assert not torch.allclose(draws["wide"], draws["plain"])
+    # A run saved before the setting existed drew its latents at the prior's own spread,
+    # whatever the quick preset (flow matching) says today.
+    quick = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": "flow_matching"})
+    assert quick.values["latent_temperature"] != 1.0
+    config = json.loads(json.dumps(quick.config()))
+    del config["values"]["latent_temperature"]
+    assert PointCloudTask.from_config(config).model.config.latent_temperature == 1.0

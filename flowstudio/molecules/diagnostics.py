@@ -17,7 +17,9 @@ forward map. Checked on real molecules (and on the model's own samples, re-encod
   END decisions included), and the graph compared with the original (canonical SMILES).
 
 The END decision is a logistic classifier with an exact latent
-(:mod:`flowstudio.molecules.end_step`), not an affine flow: the graph round trip covers it.
+(:mod:`flowstudio.molecules.end_step`), not an affine flow: the graph round trip covers it,
+as it covers the atom and bond steps of models with ``categorical_steps``
+(:mod:`flowstudio.molecules.categorical_step`), which have no Jacobian to check.
 Flags use the library's thresholds (the one-hot inputs have unit scale, and ``argmax``
 has a margin of at least 1/2, so a round trip off by 1e-2 is already far from safe).
 """
@@ -119,13 +121,18 @@ def diagnose(
         drawn = [m for m in generate(model, n_molecules, temperature=1.0, check=True, seed=seed).mols if m]
         sample_names = [f"sample_{i:03d}" for i in range(len(drawn))]
         generator = torch.Generator().manual_seed(seed)
-        steps = {what: _step_inputs(model, rows, seed) for what, rows in (("data", data), ("samples", drawn))}
+        stacks = _step_flows(model)
+        steps = (
+            {what: _step_inputs(model, rows, seed) for what, rows in (("data", data), ("samples", drawn))}
+            if stacks
+            else {}
+        )
         flows = {
             name: _check_flow(
                 stack, {what: None if calls is None else calls[i] for what, calls in steps.items()},
                 {"data": data_names, "samples": sample_names}, log_det_steps, worst, generator,
             )
-            for i, (name, stack) in enumerate(_step_flows(model))
+            for i, (name, stack) in enumerate(stacks)
         }
         graphs = {
             "data": _graph_round_trip(model, data, data_names, seed, worst),
@@ -154,6 +161,11 @@ def diagnose(
 
 
 def _step_flows(model: GraphAF) -> tuple[tuple[str, ConditionalAffineStack], ...]:
+    """The model's step flows (none when its steps are classifiers)."""
+    if not isinstance(model.node_flow, ConditionalAffineStack) or not isinstance(
+        model.edge_flow, ConditionalAffineStack
+    ):
+        return ()
     return (("node_flow", model.node_flow), ("edge_flow", model.edge_flow))
 
 

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from flowstudio.flows.conditional_affine import ConditionalAffineStack
 from flowstudio.flows.distributions import standard_normal_log_prob
+from flowstudio.molecules.categorical_step import CategoricalSteps
 from flowstudio.molecules.conjugation_features import CONJUGATION_LEVELS
 from flowstudio.molecules.end_step import EndClassifier
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary
@@ -69,6 +70,7 @@ class GraphAFConfig:
     size_feature: bool = True
     ring_features: bool = True
     conjugation_features: bool = False  # on in the presets; runs from before it have none
+    categorical_steps: bool = False  # atom and bond steps as classifiers (categorical_step)
 
 
 class GraphAF(nn.Module):
@@ -141,8 +143,16 @@ class GraphAF(nn.Module):
         else:
             self.node_latent_dim = self.num_node_classes
             type_classes = self.num_node_classes
-        self.node_flow = ConditionalAffineStack(type_classes, layers, h, config.scale_bound, rotation)
-        self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound, rotation)
+        # Each atom-type and bond step: an affine flow over the dequantized one-hot (the
+        # paper), or a classifier with an exact latent (flowstudio.molecules.categorical_step).
+        self.node_flow: ConditionalAffineStack | CategoricalSteps
+        self.edge_flow: ConditionalAffineStack | CategoricalSteps
+        if config.categorical_steps:
+            self.node_flow = CategoricalSteps(type_classes, layers * h, config.dequantization)
+            self.edge_flow = CategoricalSteps(NUM_EDGE_CLASSES, layers * h, config.dequantization)
+        else:
+            self.node_flow = ConditionalAffineStack(type_classes, layers, h, config.scale_bound, rotation)
+            self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound, rotation)
         self.register_buffer("max_valence", torch.from_numpy(vocab.max_valences()), persistent=False)
         # Added to the END logit by the number of atoms so far when sampling (see
         # flowstudio.molecules.calibration); zero until calibrated, never in the likelihood.
@@ -332,11 +342,18 @@ class GraphAF(nn.Module):
     def node_log_prob(self, z_node: Tensor, ld_node: Tensor, target: Tensor) -> Tensor:
         """Log-density (nats) of each node step from :meth:`node_latents`."""
         if not self.has_end_step:
-            return standard_normal_log_prob(z_node) + ld_node
+            return self._latent_log_prob(z_node) + ld_node
         k = self.stop_dim
         has_type = target != self.end_class
-        type_part = standard_normal_log_prob(z_node[:, k:]) * has_type
+        type_part = self._latent_log_prob(z_node[:, k:]) * has_type
         return type_part + ld_node  # ld_node holds the END decision's log-probability
+
+    def _latent_log_prob(self, z: Tensor) -> Tensor:
+        """The Gaussian part of a step's log-density: a flow's ``log N(z)``, nothing for a
+        classifier's step (its "log-determinant" is already ``log P(class)``)."""
+        if self.config.categorical_steps:
+            return z.new_zeros(z.shape[:-1])
+        return standard_normal_log_prob(z)
 
     def decode_node(
         self, cond: Tensor, z: Tensor, allow_end: bool, num_atoms: Tensor | None = None
@@ -360,7 +377,7 @@ class GraphAF(nn.Module):
         (``*_noise``: see :meth:`step_latents`)."""
         z_node, ld_node, z_edge, ld_edge = self.step_latents(packed, node_noise, edge_noise)
         ll_node = self.node_log_prob(z_node, ld_node, packed.node_target)
-        ll_edge = standard_normal_log_prob(z_edge) + ld_edge
+        ll_edge = self._latent_log_prob(z_edge) + ld_edge
         b = packed.num_molecules
         per_node = segment_sum(ll_node, packed.node_mol, b)
         per_edge = segment_sum(ll_edge, packed.edge_mol, b)

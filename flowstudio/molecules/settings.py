@@ -153,6 +153,13 @@ class MoleculeSettings:
         "whether a bond of a Kekule structure is single or double depends on them, and without them rings "
         "come out partly saturated.",
     )
+    categorical_steps: bool = setting(
+        False,
+        "Draw each atom type and bond as a classifier's decision with an exact latent (Gumbel-max over "
+        "Gaussian latents; FlowStudio's addition) instead of the paper's affine flow over a dequantized "
+        "one-hot: a Gaussian puts too little mass on rare classes, so a flow model under-draws S, F, Cl and "
+        "ring-closing bonds.",
+    )
     # -- training ------------------------------------------------------------
     batch_size: int = setting(
         64,

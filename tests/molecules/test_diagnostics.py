@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from rdkit import Chem
@@ -39,6 +41,17 @@ def test_a_healthy_model_passes_every_check(model_and_mols) -> None:
     assert report["graph_round_trip"]["data"] == {"molecules": len(kept), "failed": 0, "worst": []}
     assert report["sample_molecules"] > 0 and report["graph_round_trip"]["samples"]["failed"] == 0
     assert model.training and "at" not in vars(model.edge_flow)  # its mode restored, nothing left patched
+
+
+def test_a_categorical_model_is_checked_by_its_graph_round_trip(model_and_mols) -> None:
+    _, mols = model_and_mols
+    model = GraphAF(build_vocabulary(mols[:12]), dataclasses.replace(TINY, categorical_steps=True))
+    _randomize(model)
+    report = diagnose(model, mols, n_molecules=len(mols), log_det_steps=4)
+    assert report["healthy"], report["flags"]
+    assert report["flows"] == {}  # classifiers: no Jacobian, no flow round trip
+    assert report["graph_round_trip"]["data"]["molecules"] > 0
+    assert report["graph_round_trip"]["data"]["failed"] == 0
 
 
 def test_a_corrupted_shift_breaks_the_round_trips_and_is_flagged(model_and_mols) -> None:

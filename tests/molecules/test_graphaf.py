@@ -11,6 +11,7 @@ import pytest
 import torch
 from rdkit import Chem
 
+from flowstudio.molecules.categorical_step import CategoricalSteps
 from flowstudio.molecules.graph import apply_order, build_vocabulary, fitting_order, mol_to_graph
 from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
 from flowstudio.molecules.packing import edge_step_pairs, pack_steps
@@ -51,8 +52,12 @@ def _ring_level(bonds_done: list[tuple[int, int, int]], i: int, j: int) -> int:
 def _step_log_prob(stack, pre: torch.Tensor, x: torch.Tensor) -> float:
     """One step's ``log N(z; 0, I) + log|det dz/dx|``, ``z = f_L(... f_1(Q x))``, written out
     from the stack's weights alone (dense Givens matrices, one layer at a time, torch's own
-    normal density): the step flow as it was defined before it moved into the flow library."""
+    normal density): the step flow as it was defined before it moved into the flow library.
+    A classifier's step (``categorical_steps``) is the log-softmax of its class."""
     h, y, d = torch.relu(pre)[0], x[0], x.shape[-1]
+    if isinstance(stack, CategoricalSteps):
+        logits = stack.readout.weight @ h + stack.readout.bias
+        return float(torch.distributions.Categorical(logits=logits).log_prob(y.argmax()))
     if stack.angles_out is not None:
         angles = stack.angles_out.weight @ h + stack.angles_out.bias
         pairs = [(p, q) for p in range(d) for q in range(p + 1, d)]
@@ -174,10 +179,26 @@ def test_packed_likelihood_matches_the_step_by_step_definition(
         size_feature=size,
         ring_features=ring,
     )
-    model = GraphAF(vocab, config)
+    _assert_likelihood_matches_definition(GraphAF(vocab, config), mols, config, additions)
+
+
+def test_categorical_likelihood_matches_the_step_by_step_definition() -> None:
+    """Atom and bond steps as classifiers: the packed likelihood is their cross-entropy."""
+    mols = [Chem.MolFromSmiles(s) for s in SMILES[:8]]
+    config = dataclasses.replace(TINY, categorical_steps=True)
+    model = GraphAF(build_vocabulary(mols), config)
+    assert isinstance(model.edge_flow, CategoricalSteps) and isinstance(model.node_flow, CategoricalSteps)
+    per_mol = _assert_likelihood_matches_definition(model, mols, config, (True,) * 6)
+    assert bool((per_mol < 0).all())  # probabilities, not densities: a log-likelihood below 0
+
+
+def _assert_likelihood_matches_definition(model, mols, config, additions) -> torch.Tensor:
+    valence, covariance, order, end_step, size, ring = additions
+    vocab = model.vocab
     assert (model.edge_first_ring is not None) == ring
     assert (model.edge_first_room is not None) == valence
-    assert (model.edge_flow.angles_out is not None) == covariance
+    if not config.categorical_steps:
+        assert (model.edge_flow.angles_out is not None) == covariance
     assert (model.edge_first_order is not None) == order
     assert (model.stop_logit is not None) == end_step
     assert (model.node_first_size is not None) == size
@@ -198,6 +219,7 @@ def test_packed_likelihood_matches_the_step_by_step_definition(
             )
             n_at, e_at = n_at + n_steps, e_at + e_steps
             assert abs(float(per_mol[k]) - expected) < 1e-3 * max(1.0, abs(expected))
+    return per_mol
 
 
 def test_states_are_shared_between_steps_and_nothing_is_padded() -> None:

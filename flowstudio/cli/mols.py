@@ -77,7 +77,8 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, required=True, help="number of molecules")
     p.add_argument("--temperature", type=float,
                    help=f"prior temperature (default: the run's temperature setting, {DEFAULT_TEMPERATURE:g} "
-                   "unless it was trained with another)")
+                   "unless it was trained with another); bond steps are drawn at it times the run's "
+                   "bond_temperature")
     p.add_argument("--end-temperature", type=float, default=1.0,
                    help="temperature of the END decision (default 1: the sizes the model learned; "
                    "lower values make molecules longer)")
@@ -188,7 +189,9 @@ def _sample(args: argparse.Namespace) -> int:
     ended = np.bincount(result.ended, minlength=3) / max(1, len(result.ended))
     checks = "no check" if args.no_check else f"with check, rings {format_ring_sizes(task.model.ring_sizes)}"
     sys.stderr.write(
-        f"sampled {args.n} molecules at temperature {temperature:g}: valid {valid:.1%} ({checks}), "
+        f"sampled {args.n} molecules at temperature {temperature:g}"
+        f"{f' (bonds {temperature * task.model.bond_temperature:g})' if task.model.bond_temperature != 1 else ''}"
+        f": valid {valid:.1%} ({checks}), "
         f"valid without check {without:.1%}, "
         f"unique {unique / max(1, sum(s is not None for s in result.smiles)):.1%}, "
         f"mean heavy atoms {np.mean(sizes) if sizes else float('nan'):.1f} (ended by END {ended[0]:.0%}, "

@@ -131,6 +131,9 @@ class GraphAF(nn.Module):
         # The ring check's allowed ring sizes (flowstudio.molecules.chemistry_check), set by
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
+        # Bond steps are drawn at this times the sampling temperature (flowstudio.molecules
+        # .generate), set by the task from its bond_temperature setting; 1: one temperature.
+        self.bond_temperature = 1.0
         rotation = config.full_covariance  # each step's flow starts with a conditioned rotation
         # With end_step a node step is the END classifier on the conditioner's hidden layer,
         # then (going on) a flow over the atom types; without, one flow over the atom types

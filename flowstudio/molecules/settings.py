@@ -188,6 +188,15 @@ class MoleculeSettings:
         maximum=3.0,
         group="sampling",
     )
+    bond_temperature: float = setting(
+        1.0,
+        "Bond steps are drawn at this times the temperature, atom steps at the temperature itself. Rare "
+        "atom types (S, F, Cl) need a warm draw, while a cool one keeps bonds out of patterns the "
+        "medicinal-chemistry filters reject; 1: one temperature for both.",
+        minimum=0.0,
+        maximum=3.0,
+        group="sampling",
+    )
     size_calibration: int = setting(
         1000,
         "Calibrate the END step by size once training is done, in three rounds of twice this many of the "

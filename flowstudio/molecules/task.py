@@ -105,6 +105,7 @@ class MoleculeTask:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(v["seed"])
             self.model = GraphAF(vocab, config)
+        self.model.bond_temperature = v["bond_temperature"]
         if v["ring_sizes"] != "auto":
             self.model.ring_sizes = parse_ring_sizes(v["ring_sizes"])
         elif self._data_ring_sizes is not None:
@@ -205,6 +206,7 @@ class MoleculeTask:
         # Runs from before an option existed were made without it.
         for option in RUNS_PREDATE:
             known.setdefault(option, False)
+        known.setdefault("bond_temperature", 1.0)  # runs from before it drew bonds at T
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")

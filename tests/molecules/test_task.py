@@ -83,6 +83,45 @@ def test_the_ring_check_sizes_come_from_the_data_and_travel_with_the_config() ->
     assert restored.model.ring_sizes is None and restored.model.edge_first_ring is None
 
 
+def test_runs_from_before_the_classifier_steps_and_the_bond_temperature_reopen_as_they_were() -> None:
+    from flowstudio.molecules.categorical_step import CategoricalSteps
+
+    task = MoleculeTask(SMILES, "quick", {**TINY, "categorical_steps": True, "bond_temperature": 0.5})
+    assert isinstance(task.model.edge_flow, CategoricalSteps) and task.model.bond_temperature == 0.5
+    again = MoleculeTask.from_config(task.config())
+    assert isinstance(again.model.node_flow, CategoricalSteps) and again.model.bond_temperature == 0.5
+    old = task.config()
+    del old["values"]["categorical_steps"], old["values"]["bond_temperature"]
+    restored = MoleculeTask.from_config(old)
+    assert not isinstance(restored.model.edge_flow, CategoricalSteps)
+    assert restored.model.bond_temperature == 1.0
+
+
+def test_the_bond_temperature_cools_the_bond_steps_alone() -> None:
+    from flowstudio.molecules.generate import generate
+
+    model = MoleculeTask(SMILES, "quick", {**TINY, "categorical_steps": True}).model
+    with torch.no_grad():  # arbitrary weights: atoms and bonds each have a likeliest class
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p, generator=torch.Generator().manual_seed(p.numel())) * 0.3)
+
+    def draw(ratio: float) -> tuple[list, list]:
+        model.bond_temperature = ratio
+        out = generate(model, 40, temperature=1.0, seed=3, check=False)
+        return [a.tolist() for a in out.atoms], [b.tolist() for b in out.bonds]
+
+    assert draw(1.0) == draw(1.0)
+    atoms_warm, bonds_warm = draw(1.0)
+    atoms_cold, bonds_cold = draw(0.0)
+    # the first atom of each molecule is drawn before any bond step: the same at either ratio
+    assert [a[:1] for a in atoms_warm] == [a[:1] for a in atoms_cold]
+    assert bonds_warm != bonds_cold
+    # at 0 each bond step takes its likeliest class: redrawing changes nothing
+    model.bond_temperature = 0.0
+    again = generate(model, 40, temperature=1.0, seed=3, check=False)
+    assert [b.tolist() for b in again.bonds] == bonds_cold
+
+
 def test_a_run_with_a_retired_end_variant_is_refused_naming_the_option() -> None:
     """The END step as a two-class flow is no longer built: a run that chose it
     (end_classifier=false), or predates the classifier, is refused; a classifier run and a

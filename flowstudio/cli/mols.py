@@ -188,9 +188,10 @@ def _sample(args: argparse.Namespace) -> int:
     unique = len({s for s in result.smiles if s is not None})
     ended = np.bincount(result.ended, minlength=3) / max(1, len(result.ended))
     checks = "no check" if args.no_check else f"with check, rings {format_ring_sizes(task.model.ring_sizes)}"
+    ratio = task.model.bond_temperature
+    bonds = f" (bonds {temperature * ratio:g})" if ratio != 1 else ""
     sys.stderr.write(
-        f"sampled {args.n} molecules at temperature {temperature:g}"
-        f"{f' (bonds {temperature * task.model.bond_temperature:g})' if task.model.bond_temperature != 1 else ''}"
+        f"sampled {args.n} molecules at temperature {temperature:g}{bonds}"
         f": valid {valid:.1%} ({checks}), "
         f"valid without check {without:.1%}, "
         f"unique {unique / max(1, sum(s is not None for s in result.smiles)):.1%}, "

@@ -240,7 +240,7 @@ def interpolate(
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     path = (1 - weights) * za + weights * zb
     with _evaluating(frame, seed), torch.no_grad():
-        noise = torch.randn(1, p, 3, device=frame.device, dtype=frame.dtype).expand(steps, -1, -1)
+        noise = frame.model.point_noise(1, p).expand(steps, -1, -1)
         x = frame.model.sample_points(steps, p, latent=frame.tensor(path), noise=noise)
     return frame.numpy_data(x)
 
@@ -340,6 +340,6 @@ def trajectory(
         z = _latent(frame, latent)
         if z is None and frame.model.latent_dim:
             z = frame.model.sample_latent(1, temperature)
-        noise = temperature * torch.randn(1, p, 3, device=frame.device, dtype=frame.dtype)
+        noise = frame.model.point_noise(1, p, temperature)
         path = frame.model.trajectory(noise, np.linspace(0.0, 1.0, times).tolist(), latent=z)
     return frame.numpy_data(path[:, 0])

@@ -81,7 +81,7 @@ def apply_attribute(
         raise BadInputError(f"need at least one point, got p={p}")
     latents = encode(task, cloud)[None] + s * v
     with _evaluating(frame, seed), torch.no_grad():
-        noise = torch.randn(1, p, 3, device=frame.device, dtype=frame.dtype).expand(len(s), -1, -1)
+        noise = frame.model.point_noise(1, p).expand(len(s), -1, -1)
         x = frame.model.sample_points(len(s), p, latent=frame.tensor(latents), noise=noise).cpu().numpy()
     own = frame.own_frame(cloud)
     return own.invert(x).astype(np.float32) if own else frame.to_data(x.astype(np.float32))

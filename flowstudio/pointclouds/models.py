@@ -51,6 +51,19 @@ class PointDensity(nn.Module):
     latent_dim: int = 0
 
     @property
+    def point_temperature(self) -> float:
+        """The model's own factor on the point noise of every draw (times the draw's
+        ``temperature``); 1 unless a model's config says otherwise."""
+        return 1.0
+
+    def point_noise(self, k: int, p: int, temperature: float = 1.0) -> Tensor:
+        """Base draws for k clouds of p points, (k, p, 3): N(0, (T P)^2 I) with T the draw's
+        ``temperature`` and P :attr:`point_temperature`, on the model's device."""
+        anchor = next(self.parameters())
+        scale = temperature * self.point_temperature
+        return scale * torch.randn(k, p, 3, device=anchor.device, dtype=anchor.dtype)
+
+    @property
     def point_flow(self) -> nn.Module:
         """The flow that maps point noise to points (where a sampling solver applies)."""
         raise NotImplementedError
@@ -133,8 +146,7 @@ class SingleShapeModel(PointDensity):
         noise: Tensor | None = None,
     ) -> Tensor:
         if noise is None:
-            anchor = next(self.parameters())
-            noise = temperature * torch.randn(k, p, 3, device=anchor.device, dtype=anchor.dtype)
+            noise = self.point_noise(k, p, temperature)
         return self.flow.transform.inverse_value(noise.reshape(-1, 3)).reshape(noise.shape)
 
     def point_log_prob(self, points: Tensor, latent: Tensor | None = None) -> Tensor:

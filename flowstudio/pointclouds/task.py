@@ -174,8 +174,9 @@ class PointCloudTask:
             # Runs from before the objective existed were trained by likelihood, whatever the
             # preset says today.
             values.setdefault("objective", "likelihood")
-            if model_name == "pointflow":  # and drew their latents at the prior's own spread
+            if model_name == "pointflow":  # and drew their latents and points at the base spread
                 values.setdefault("latent_temperature", 1.0)
+                values.setdefault("point_temperature", 1.0)
         except (KeyError, TypeError, AttributeError):
             raise BadInputError(
                 "not a point-cloud task config (missing model_name, values or normalization)"

@@ -228,3 +228,27 @@ def test_latent_temperature_scales_the_prior_draws_and_old_runs_keep_one(shapes:
     config = json.loads(json.dumps(quick.config()))
     del config["values"]["latent_temperature"]
     assert PointCloudTask.from_config(config).model.config.latent_temperature == 1.0
+
+
+def test_point_temperature_scales_every_draws_point_noise_and_old_runs_keep_one(shapes: np.ndarray) -> None:
+    from flowstudio.pointclouds import analyses
+
+    cool = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "point_temperature": 0.5})
+    plain = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "point_temperature": 1.0})
+    plain.model.load_state_dict(cool.model.state_dict())
+    latent = torch.randn(2, cool.model.latent_dim)
+    torch.manual_seed(5)
+    drawn = cool.model.sample_points(2, 64, latent=latent)
+    torch.manual_seed(5)
+    given = plain.model.sample_points(2, 64, latent=latent, noise=0.5 * torch.randn(2, 64, 3))
+    torch.testing.assert_close(drawn, given)
+    # The analyses that draw their own noise use the same factor: the trajectory starts at
+    # noise of half the spread.
+    starts = {name: analyses.trajectory(task, p=2000, times=2, seed=1)[0] for name, task in
+              [("cool", cool), ("plain", plain)]}
+    ratio = starts["cool"].std(0) / starts["plain"].std(0)
+    np.testing.assert_allclose(ratio, 0.5, rtol=1e-4)
+    # A run saved before the setting existed drew its points at the base spread.
+    config = json.loads(json.dumps(cool.config()))
+    del config["values"]["point_temperature"]
+    assert PointCloudTask.from_config(config).model.point_temperature == 1.0

@@ -18,7 +18,12 @@ Presets:
   shape; better COV-CD than 0.01 in four training seeds out of four) and it draws shape
   latents at 1.25 times the sampling temperature (``latent_temperature``), chosen on 100
   chairs held out from a tuning run (COV-CD 0.45 at 1, 0.49 at 1.25 and 1.5, 1-NNA-CD 0.82
-  to 0.80, MMD-CD lowest at 1.25 of the two). The comparisons with the likelihood recipe
+  to 0.80, MMD-CD lowest at 1.25 of the two). Measured the same way at 8 minutes and not
+  adopted (session 9): a 128-wide point CNF (fewer steps, less coverage), a non-linear
+  (FiLM) embedding of the time and latent in the point CNF (much worse), the encoder seeing
+  64 points (as good, one seed), two torchrun processes instead of two threads (0.75x the
+  steps), and a point temperature below 1 (``point_temperature``: sharper shapes, no more
+  coverage in both seeds). The comparisons with the likelihood recipe
   (8 and 30 minutes) are in ``benchmarks/results/pointflow-matching.md``. ``--set objective=likelihood`` gives
   session 4's likelihood recipe at the same sizes: Hutchinson's trace in the point CNF,
   RNODE, validation every 100 steps. Validation scores every fixed-step CNF with the

@@ -71,7 +71,6 @@ class GraphAFConfig:
     ring_features: bool = True
     conjugation_features: bool = False  # on in the presets; runs from before it have none
     categorical_steps: bool = False  # atom and bond steps as classifiers (categorical_step)
-    frontier_feature: bool = False  # the atom step sees the BFS frontier atom (its likely parent)
 
 
 class GraphAF(nn.Module):
@@ -97,17 +96,6 @@ class GraphAF(nn.Module):
             self.node_first_open_valence = nn.Embedding(OPEN_LEVELS, layers * h)
             nn.init.zeros_(self.node_first_open_atoms.weight)
             nn.init.zeros_(self.node_first_open_valence.weight)
-        # The BFS frontier atom (the first a new atom can bond to: its parent, unless that has
-        # no children left) and the valence it has left (0-3+, or none before the first atom):
-        # an atom step that sees only the sum over the open atoms chooses an N without knowing
-        # that it will hang on an N. Zero at first.
-        self.node_first_frontier: nn.Linear | None = None
-        self.node_first_frontier_room: nn.Embedding | None = None
-        if config.frontier_feature:
-            self.node_first_frontier = nn.Linear(d, layers * h, bias=False)
-            self.node_first_frontier_room = nn.Embedding(ROOM_LEVELS + 1, layers * h)
-            nn.init.zeros_(self.node_first_frontier.weight)
-            nn.init.zeros_(self.node_first_frontier_room.weight)
         # The number of atoms so far, 0 to max_atoms. Zero at first.
         self.node_first_size: nn.Embedding | None = None
         if config.size_feature:
@@ -183,34 +171,16 @@ class GraphAF(nn.Module):
         return nodes, graphs
 
     def node_conditions(
-        self,
-        graph_emb: Tensor,
-        open_emb: Tensor,
-        open_valence: Tensor,
-        num_atoms: Tensor,
-        frontier_emb: Tensor | None = None,
-        frontier_room: Tensor | None = None,
+        self, graph_emb: Tensor, open_emb: Tensor, open_valence: Tensor, num_atoms: Tensor
     ) -> Tensor:
         """The node MLPs' first layer from the sum-pooled graph, the sum-pooled open atoms,
-        ``open_valence`` from :meth:`open_index` and the number of atoms so far; models with
-        ``frontier_feature`` also take the frontier atom's embedding (zero before the first
-        atom) and ``frontier_room`` from :meth:`frontier_index`."""
+        ``open_valence`` from :meth:`open_index` and the number of atoms so far."""
         out = self.node_first(graph_emb)
         if self.node_first_open_atoms is not None and self.node_first_open_valence is not None:
             out = out + self.node_first_open_atoms(open_emb) + self.node_first_open_valence(open_valence)
-        if self.node_first_frontier is not None and self.node_first_frontier_room is not None:
-            if frontier_emb is None or frontier_room is None:
-                raise ValueError("this model's atom steps need the frontier atom")
-            out = out + self.node_first_frontier(frontier_emb) + self.node_first_frontier_room(frontier_room)
         if self.node_first_size is not None:
             out = out + self.node_first_size(num_atoms.clamp(0, self.vocab.max_atoms))
         return out
-
-    @staticmethod
-    def frontier_index(frontier_left: Tensor, has_atoms: Tensor) -> Tensor:
-        """The embedding index of the frontier atom's valence left: 0 before the first atom,
-        else 1 + the valence clamped to 0..3."""
-        return torch.where(has_atoms, frontier_left.clamp(0, ROOM_LEVELS - 1) + 1, 0)
 
     @staticmethod
     def open_index(open_valence: Tensor) -> Tensor:
@@ -295,8 +265,7 @@ class GraphAF(nn.Module):
         if packed.ops is not None and packed.ops.readout is not None:
             out = self.rgcn.readout(packed.inst_type, packed.ops)
             newest_emb, j_emb = out[:s], out[s : s + ne]
-            open_emb, frontier_emb = out[s + ne : s + ne + nn_], out[s + ne + nn_ : s + ne + 2 * nn_]
-            graphs = out[s + ne + 2 * nn_ :]
+            open_emb, graphs = out[s + ne : s + ne + nn_], out[s + ne + nn_ :]
         else:
             nodes, graphs = self.state_embeddings(
                 packed.inst_type,
@@ -309,15 +278,8 @@ class GraphAF(nn.Module):
             newest_emb, j_emb = nodes[packed.state_newest], nodes[packed.edge_inst_j]
             open_rows, open_cols = open_atoms(packed)
             open_emb = segment_sum(nodes[open_cols], open_rows, nn_)
-            has = (packed.node_open_count > 0).unsqueeze(1)
-            frontier_emb = torch.where(has, nodes[packed.node_open_start.clamp(max=len(nodes) - 1)], 0.0)
         node_cond = self.node_conditions(
-            graphs[packed.node_state],
-            open_emb,
-            self.open_index(packed.node_open),
-            packed.node_count,
-            frontier_emb,
-            self.frontier_index(packed.node_frontier_left, packed.node_count > 0),
+            graphs[packed.node_state], open_emb, self.open_index(packed.node_open), packed.node_count
         )
         counts = packed.node_count if calibrated else None
         z_node, ld_node = self.node_latents(node_cond, packed.node_target, node_noise, counts)

@@ -113,11 +113,8 @@ class GrowingBatch:
         left = model.valence_left(self.atoms[molecules].clamp(min=0), self.valence[molecules])
         open_valence = (left * span).sum(dim=1)
         count = torch.full_like(molecules, i)
-        rows = torch.arange(molecules.numel(), device=molecules.device)
-        frontier_emb = self.node_emb[molecules, frontier] * (i > 0)
-        room = model.frontier_index(left[rows, frontier], count > 0)
         return model.node_conditions(
-            self.graph_emb[molecules], open_emb, model.open_index(open_valence), count, frontier_emb, room
+            self.graph_emb[molecules], open_emb, model.open_index(open_valence), count
         )
 
     def add_bonds(self, molecules: Tensor, i: int, j: int, klass: Tensor) -> None:

@@ -63,7 +63,6 @@ class PackedSteps:
     node_open_start: Tensor  # (Nn,) state-node of the BFS frontier atom (see open_index)
     node_open_count: Tensor  # (Nn,) open atoms: the frontier and the atoms after it
     node_open: Tensor  # (Nn,) valence left over the atoms from the frontier on (see open_index)
-    node_frontier_left: Tensor  # (Nn,) valence left at the frontier atom (see frontier_index)
     node_count: Tensor  # (Nn,) atoms already there: k at node step k
     edge_ring: Tensor  # (Ne,) ring_index of d(i, j) and the ring flags (see ring_features)
     edge_conjugation: Tensor  # (Ne,) conjugation_index (see conjugation_features)
@@ -139,7 +138,6 @@ def _molecule_steps(
     left = max_valence[atoms][None, :] - cumulated[:, np.maximum(steps - 1, 0)].T  # (n + 1, n)
     span = (np.arange(n)[None, :] >= step_frontier[:, None]) & (np.arange(n)[None, :] < steps[:, None])
     node_open = (left * span).sum(axis=1)
-    node_frontier_left = left[steps, np.minimum(step_frontier, max(n - 1, 0))] if n else np.zeros(1, np.int64)
     snapshots = distance_snapshots(n, bonds)
     return {
         "num_states": np.int64(num_states),
@@ -161,7 +159,6 @@ def _molecule_steps(
         "node_open_start": inst_offset[node_state] + step_frontier,
         "node_open_count": np.maximum(steps - step_frontier, 0),
         "node_open": node_open,
-        "node_frontier_left": node_frontier_left,
         "node_count": steps,
         "edge_ring": ring_index(*edge_step_rings(n, bonds, ei, ej, snapshots)),
         "edge_conjugation": conjugation_index(
@@ -208,7 +205,6 @@ def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps
         node_open_start=cat("node_open_start", inst_base),
         node_open_count=cat("node_open_count"),
         node_open=cat("node_open"),
-        node_frontier_left=cat("node_frontier_left"),
         node_count=cat("node_count"),
         edge_ring=cat("edge_ring"),
         edge_conjugation=cat("edge_conjugation"),
@@ -218,16 +214,14 @@ def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps
         packed.inst_type, packed.edge_src, packed.edge_dst, packed.edge_rel, end_class, NUM_EDGE_CLASSES - 1
     )
     # Readout rows: the newest node of each state, atom j of each edge step, the sum over
-    # the open atoms of each node step and its frontier atom (zero rows when there are
-    # none), then the states.
+    # the open atoms of each node step (a zero row when there are none), then the states.
     single = torch.cat([packed.state_newest, packed.edge_inst_j])
-    ns, nn_ = single.numel(), packed.node_open_count.numel()
+    ns = single.numel()
     open_rows, open_cols = open_atoms(packed)
-    fronted = torch.nonzero(packed.node_open_count > 0).squeeze(1)
-    m = ns + 2 * nn_
+    m = ns + packed.node_open_count.numel()
     packed.ops.with_readout(
-        torch.cat([torch.arange(ns), ns + open_rows, ns + nn_ + fronted, m + packed.inst_state]),
-        torch.cat([single, open_cols, packed.node_open_start[fronted], torch.arange(num_inst)]),
+        torch.cat([torch.arange(ns), ns + open_rows, m + packed.inst_state]),
+        torch.cat([single, open_cols, torch.arange(num_inst)]),
         m + packed.num_states,
     )
     return packed

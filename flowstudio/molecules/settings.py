@@ -158,13 +158,6 @@ class MoleculeSettings:
         "whether a bond of a Kekule structure is single or double depends on them, and without them rings "
         "come out partly saturated.",
     )
-    frontier_feature: bool = setting(
-        False,
-        "Tell each atom step the BFS frontier atom, the first atom the new one can bond to (its parent "
-        "unless that one has no children left), and the valence it has left (FlowStudio's addition): "
-        "without it the step chooses an element without knowing what it will hang on, and N-N chains "
-        "follow.",
-    )
     categorical_steps: bool = setting(
         True,
         "Draw each atom type and bond as a classifier's decision with an exact latent (Gumbel-max over "

@@ -110,12 +110,6 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
             pre = pre + model.node_first_open_valence.weight[min(open_valence, 7)]
         if model.node_first_size is not None:  # i atoms so far
             pre = pre + model.node_first_size.weight[i]
-        if model.node_first_frontier is not None:  # the frontier atom and its valence left
-            frontier = min((b for a, b, _ in bonds_done if a == i - 1), default=0)
-            if i >= 1:
-                pre = pre + model.node_first_frontier(nodes[frontier : frontier + 1])
-            level = min(3, max(0, valence_left(frontier))) + 1 if i >= 1 else 0
-            pre = pre + model.node_first_frontier_room.weight[level]
         c, u = model.config.dequantization, node_noise[i : i + 1]
         if not model.has_end_step:  # one step over the atom types and END
             x = torch.nn.functional.one_hot(torch.tensor([target]), model.num_node_classes).float()
@@ -191,9 +185,8 @@ def test_packed_likelihood_matches_the_step_by_step_definition(
 def test_categorical_likelihood_matches_the_step_by_step_definition() -> None:
     """Atom and bond steps as classifiers: the packed likelihood is their cross-entropy."""
     mols = [Chem.MolFromSmiles(s) for s in SMILES[:8]]
-    config = dataclasses.replace(TINY, categorical_steps=True, frontier_feature=True)
+    config = dataclasses.replace(TINY, categorical_steps=True)
     model = GraphAF(build_vocabulary(mols), config)
-    assert model.node_first_frontier is not None
     assert isinstance(model.edge_flow, CategoricalSteps) and isinstance(model.node_flow, CategoricalSteps)
     per_mol = _assert_likelihood_matches_definition(model, mols, config, (True,) * 6)
     assert bool((per_mol < 0).all())  # probabilities, not densities: a log-likelihood below 0

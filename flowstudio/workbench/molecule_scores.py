@@ -145,8 +145,10 @@ def diagnose_model(model: Any, smiles: list[str], names: list[str]) -> dict[str,
 
 
 def diagnostics_text(report: dict[str, Any]) -> str:
-    """A few plain lines: one per step flow, the graph round trips, then the flags or none."""
-    lines = flow_lines(report["flows"])
+    """A few plain lines: one per step flow (or that the steps are classifiers), the graph
+    round trips, then the flags or none."""
+    flows = report["flows"]
+    lines = flow_lines(flows) if flows else ["atom and bond steps: classifiers (no flow to invert)"]
     graphs = report["graph_round_trip"]
     lines.append(
         "graph round trip (encode, decode through the model): "
@@ -158,6 +160,10 @@ def diagnostics_text(report: dict[str, Any]) -> str:
     if report["flags"]:
         lines += [f"⚠ {flag}" for flag in report["flags"]]
     else:
-        lines.append("No flag: every step inverts, its log-determinant matches, each molecule decodes back.")
+        lines.append(
+            "No flag: every step inverts, its log-determinant matches, each molecule decodes back."
+            if flows
+            else "No flag: each molecule decodes back."
+        )
     return "\n".join(lines)
 

@@ -89,9 +89,8 @@ def test_diagnose_prints_json_on_the_runs_data_and_refuses_bad_counts(
     report = json.loads(capsys.readouterr().out)
     assert report["healthy"] is True and report["flags"] == []
     assert report["data"] == str(data) and report["data_molecules"] == 6  # the run's training file
-    assert set(report["flows"]) == {"node_flow", "edge_flow"}
-    assert report["flows"]["edge_flow"]["round_trip_data"]["max"] < 1e-4
-    assert report["graph_round_trip"]["data"]["failed"] == 0
+    assert report["flows"] == {}  # classifier steps (the presets'): the graph round trip checks them
+    assert report["graph_round_trip"]["data"] == {"molecules": 6, "failed": 0, "worst": []}
     assert main(["mols", "diagnose", "--run", str(run), "--molecules", "0"]) == 2  # in process
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--molecules" in err

@@ -36,3 +36,18 @@ def test_diagnostics_text_lists_each_flow_and_its_flags() -> None:
     assert "point_flow: round trip on data: max 0.2" in text and "not finite inverse" in text
     assert "⚠ point_flow: round trip" in text
     assert "No flag" in diagnostics_text({"flows": {}, "flags": []})
+
+
+def test_molecule_diagnostics_text_says_what_was_checked() -> None:
+    from flowstudio.workbench.molecule_scores import diagnostics_text as molecule_text
+
+    section = {
+        "round_trip_data": {"max": 1e-6, "mean": 1e-7}, "round_trip_samples": None,
+        "log_det": {"max": 1e-5}, "lipschitz": {"forward": 2.0, "inverse": 3.0},
+    }
+    trips = {"data": {"molecules": 4, "failed": 0, "worst": []}, "samples": {"molecules": 3, "failed": 1}}
+    flow = molecule_text({"flows": {"edge_flow": section}, "graph_round_trip": trips, "flags": []})
+    assert "edge_flow: round trip on data" in flow and "3 of 3 samples" not in flow
+    assert "2 of 3 samples come back the same" in flow and "every step inverts" in flow
+    classifier = molecule_text({"flows": {}, "graph_round_trip": trips, "flags": []})
+    assert "classifiers" in classifier and "every step inverts" not in classifier

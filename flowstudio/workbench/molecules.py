@@ -174,6 +174,11 @@ class MoleculesKind(DataKind):
         samples at it when given no ``--temperature``)."""
         return float(restored.task.values["temperature"])
 
+    def bond_temperature(self, restored: Any) -> float:
+        """The factor the run's bond steps are drawn at, times the temperature (its
+        ``bond_temperature`` setting; 1 for runs from before it)."""
+        return float(restored.task.model.bond_temperature)
+
     def _draw(self, restored: Any, n: int, temperature: float, check: bool) -> Any:
         """``n`` molecules from the model, with the run's other sampling settings, as
         ``mols sample`` draws them from the same checkpoint."""

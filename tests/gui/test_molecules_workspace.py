@@ -62,6 +62,8 @@ def test_train_generate_view_and_export(window, qtbot, small_set, tmp_path) -> N
         timeout=60_000,
     )
     assert "valid" in ws.summary.text() and "novel" in ws.summary.text()
+    temperature = ws.generation_page.temperature.value()  # the quick preset's bonds are cooler: said
+    assert f"T = {temperature:.2f} (bonds {temperature * 0.667:.2f})" in ws.summary.text()
 
     # a 3-D conformer of a data molecule
     ws.tabs.setCurrentWidget(ws.view3d.parentWidget())

@@ -62,13 +62,15 @@ class GenerationPage(AnalysisPage):
         model, n = self.model, self.count.value()
         temperature, check = self.temperature.value(), self.check.isChecked()
         train = set(training_smiles(self.workspace.data))
+        ratio = self.adapter.bond_temperature(model)
+        bonds = f" (bonds {temperature * ratio:.2f})" if ratio != 1 else ""
 
         def done(generation: Generation) -> None:
             self.generated = generation.result
             self.generated_temperature = temperature
             self.grid.set_entries(generation.entries)
             self.summary.setText(
-                f"{n} molecules at T = {temperature:.2f}"
+                f"{n} molecules at T = {temperature:.2f}{bonds}"
                 + (" with" if check else " without")
                 + " valency check: "
                 + " · ".join(f"{k} {v:.1%}" for k, v in generation.summary.items())

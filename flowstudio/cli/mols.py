@@ -188,8 +188,8 @@ def _sample(args: argparse.Namespace) -> int:
     unique = len({s for s in result.smiles if s is not None})
     ended = np.bincount(result.ended, minlength=3) / max(1, len(result.ended))
     checks = "no check" if args.no_check else f"with check, rings {format_ring_sizes(task.model.ring_sizes)}"
-    ratio = task.model.bond_temperature
-    bonds = f" (bonds {temperature * ratio:g})" if ratio != 1 else ""
+    bond_t = task.model.edge_temperature(temperature)
+    bonds = f" (bonds {bond_t:g})" if bond_t != temperature else ""
     sys.stderr.write(
         f"sampled {args.n} molecules at temperature {temperature:g}{bonds}"
         f": valid {valid:.1%} ({checks}), "

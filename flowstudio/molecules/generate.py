@@ -256,14 +256,14 @@ def generate(
     drawn at ``temperature`` 0.75 turns a per-atom stopping probability of 0.1 into 0.04,
     so molecules run on to ``max_atoms``. At 1 the sizes follow what the model learned.
 
-    ``edge_temperature`` is the temperature of the bond steps alone (``None``: ``temperature``
-    times the model's :attr:`~flowstudio.molecules.graphaf.GraphAF.bond_temperature`, the
-    run's ``bond_temperature`` setting), so that the two can be cooled apart.
+    ``edge_temperature`` is the temperature of the bond steps alone (``None``: the model's
+    :meth:`~flowstudio.molecules.graphaf.GraphAF.edge_temperature` of ``temperature``, from
+    the run's ``bond_temperature`` setting), so that the two can be cooled apart.
     """
     if n < 0 or min(temperature, end_temperature or 0.0, edge_temperature or 0.0) < 0:
         raise ValueError("n and the temperatures must be non-negative")
     if edge_temperature is None:
-        edge_temperature = temperature * model.bond_temperature
+        edge_temperature = model.edge_temperature(temperature)
     device = next(model.parameters()).device
     generator = None
     if seed is not None:

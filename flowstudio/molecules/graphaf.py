@@ -351,6 +351,11 @@ class GraphAF(nn.Module):
         type_part = self._latent_log_prob(z_node[:, k:]) * has_type
         return type_part + ld_node  # ld_node holds the END decision's log-probability
 
+    def edge_temperature(self, temperature: float) -> float:
+        """The temperature the bond steps are drawn at when the atom steps' is
+        ``temperature``: it times :attr:`bond_temperature`."""
+        return temperature * self.bond_temperature
+
     def _latent_log_prob(self, z: Tensor) -> Tensor:
         """The Gaussian part of a step's log-density: a flow's ``log N(z)``, nothing for a
         classifier's step (its "log-determinant" is already ``log P(class)``)."""

@@ -174,10 +174,10 @@ class MoleculesKind(DataKind):
         samples at it when given no ``--temperature``)."""
         return float(restored.task.values["temperature"])
 
-    def bond_temperature(self, restored: Any) -> float:
-        """The factor the run's bond steps are drawn at, times the temperature (its
-        ``bond_temperature`` setting; 1 for runs from before it)."""
-        return float(restored.task.model.bond_temperature)
+    def bond_temperature(self, restored: Any, temperature: float) -> float:
+        """The temperature the run's bond steps are drawn at when its atom steps' is
+        ``temperature`` (its ``bond_temperature`` setting; the same for runs from before it)."""
+        return float(restored.task.model.edge_temperature(temperature))
 
     def _draw(self, restored: Any, n: int, temperature: float, check: bool) -> Any:
         """``n`` molecules from the model, with the run's other sampling settings, as

@@ -62,8 +62,8 @@ class GenerationPage(AnalysisPage):
         model, n = self.model, self.count.value()
         temperature, check = self.temperature.value(), self.check.isChecked()
         train = set(training_smiles(self.workspace.data))
-        ratio = self.adapter.bond_temperature(model)
-        bonds = f" (bonds {temperature * ratio:.2f})" if ratio != 1 else ""
+        bond_t = self.adapter.bond_temperature(model, temperature)
+        bonds = f" (bonds {bond_t:.2f})" if bond_t != temperature else ""
 
         def done(generation: Generation) -> None:
             self.generated = generation.result

@@ -183,7 +183,9 @@ def _sample(args: argparse.Namespace) -> int:
     extra = None
     if fmt.name == "csv":
         extra = {"resampled": [bool(r) for r in result.resampled]}
-    comments = [f"valid_without_check: {without:.4f}"] if fmt.name in ("smiles", "csv") else []
+    redrawn = result.cut_redrawn / max(1, len(result.ended))
+    comments = [f"valid_without_check: {without:.4f}", f"cut_at_cap_redrawn: {redrawn:.4f}"]
+    comments = comments if fmt.name in ("smiles", "csv") else []
     write_molecules(out, smiles, properties=True, extra_columns=extra, comments=comments)
     unique = len({s for s in result.smiles if s is not None})
     ended = np.bincount(result.ended, minlength=3) / max(1, len(result.ended))
@@ -196,7 +198,8 @@ def _sample(args: argparse.Namespace) -> int:
         f"valid without check {without:.1%}, "
         f"unique {unique / max(1, sum(s is not None for s in result.smiles)):.1%}, "
         f"mean heavy atoms {np.mean(sizes) if sizes else float('nan'):.1f} (ended by END {ended[0]:.0%}, "
-        f"by a bondless atom {ended[1]:.0%}, at max size {ended[2]:.0%}) -> {out}\n"
+        f"by a bondless atom {ended[1]:.0%}, cut at max size {ended[2]:.0%}"
+        f"{f'; {redrawn:.1%} cut and drawn again' if result.cut_redrawn else ''}) -> {out}\n"
     )
     return 0
 

@@ -6,8 +6,10 @@ The samples file is read like any molecule file; its invalid entries count again
 ``valid`` (a file of only invalid entries gives ``valid: 0``). ``valid_without_check``
 comes from ``--valid-without-check`` or from a comment line
 ``# valid_without_check: 0.93`` at the top of a SMILES or CSV file, which
-``write_molecules(..., comments=["valid_without_check: 0.93"])`` writes. Metrics that
-cannot be computed are ``null``.
+``write_molecules(..., comments=["valid_without_check: 0.93"])`` writes. A
+``# cut_at_cap_redrawn: 0.04`` line (``mols sample``: the share of molecules cut at the size
+cap and drawn again) is passed through as ``cut_at_cap_redrawn``. Metrics that cannot be
+computed are ``null``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import re
 import sys
 from pathlib import Path
 
-_VWC = re.compile(r"^#\s*valid_without_check\s*[:=]\s*([0-9.eE+-]+)\s*$")
+_SAMPLER_LINE = re.compile(r"^#\s*(valid_without_check|cut_at_cap_redrawn)\s*[:=]\s*([0-9.eE+-]+)\s*$")
+"""A sampler's comment line at the top of a samples file: ``# key: value``."""
 
 
 def register(actions: argparse._SubParsersAction) -> None:
@@ -64,19 +67,21 @@ def register(actions: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _valid_without_check_from(path: Path) -> float | None:
+def _sampler_lines(path: Path) -> dict[str, float]:
+    """The sampler's ``# key: value`` lines among the first 20 of a SMILES or CSV file."""
+    found: dict[str, float] = {}
     if path.suffix.lower() not in (".smi", ".txt", ".smiles", ".csv", ".tsv", ".gz"):
-        return None
+        return found
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
             for _, line in zip(range(20), fh, strict=False):
-                match = _VWC.match(line.strip())
+                match = _SAMPLER_LINE.match(line.strip())
                 if match:
-                    return float(match.group(1))
+                    found.setdefault(match.group(1), float(match.group(2)))
     except (OSError, ValueError):
-        return None
-    return None
+        return {}
+    return found
 
 
 def _device(name: str) -> str:
@@ -103,9 +108,10 @@ def run(args: argparse.Namespace) -> int:
         if reference is not None and reference.skipped_count:
             sys.stderr.write(f"flowstudio: {flag} {reference.source}: {reference.report.summary()}\n")
     generated: list[str | None] = [*samples.smiles, *([None] * samples.skipped_count)]
+    from_sampler = _sampler_lines(args.samples)
     vwc = args.valid_without_check
     if vwc is None:
-        vwc = _valid_without_check_from(args.samples)
+        vwc = from_sampler.get("valid_without_check")
     metrics = evaluate(
         generated,
         train.smiles,
@@ -116,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         canonicalize_train=False,
         fcd=not args.no_fcd,
     )
+    if "cut_at_cap_redrawn" in from_sampler:
+        metrics["cut_at_cap_redrawn"] = from_sampler["cut_at_cap_redrawn"]
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
     sys.stdout.write(json.dumps(clean) + "\n")
     return 0

@@ -96,19 +96,28 @@ class CategoricalDecision(ParametrizedTransform):
 
 
 class CategoricalSteps(nn.Module):
-    """``K``-way decisions read linearly out of a conditioner's hidden layer ``relu(c)``,
-    with the same :meth:`at` as :class:`~flowstudio.flows.conditional_affine.ConditionalAffineStack`
-    (the context is that layer's pre-activation). Starts uniform, as the flow starts at the
-    identity."""
+    """``K``-way decisions read out of a conditioner's hidden layer ``relu(c)``, with the same
+    :meth:`at` as :class:`~flowstudio.flows.conditional_affine.ConditionalAffineStack` (the
+    context is that layer's pre-activation). ``hidden_layers`` 1 reads the logits linearly
+    out of that layer; each further one adds a ReLU layer of the same width before the
+    readout, so that a decision can combine the step's features non-linearly more than once.
+    Starts uniform, as the flow starts at the identity."""
 
-    def __init__(self, classes: int, context_features: int, dequantization: float) -> None:
+    def __init__(
+        self, classes: int, context_features: int, dequantization: float, hidden_layers: int = 1
+    ) -> None:
         super().__init__()
         self.features, self.context_features, self.dequantization = classes, context_features, dequantization
+        width = context_features
+        self.hidden = nn.ModuleList(nn.Linear(width, width) for _ in range(hidden_layers - 1))
         self.readout = nn.Linear(context_features, classes)
         nn.init.zeros_(self.readout.weight)
         nn.init.zeros_(self.readout.bias)
 
     def at(self, pre_activation: Tensor) -> CategoricalDecision:
         """The decisions of each row of ``pre_activation`` (*, context_features)."""
-        logits = self.readout(torch.relu(pre_activation))
+        h = torch.relu(pre_activation)
+        for layer in self.hidden:
+            h = torch.relu(layer(h))
+        logits = self.readout(h)
         return CategoricalDecision(torch.log_softmax(logits, dim=-1), self.dequantization)

@@ -71,6 +71,7 @@ class GraphAFConfig:
     ring_features: bool = True
     conjugation_features: bool = False  # on in the presets; runs from before it have none
     categorical_steps: bool = False  # atom and bond steps as classifiers (categorical_step)
+    classifier_layers: int = 1  # hidden layers of each classifier step (1: runs from before it)
 
 
 class GraphAF(nn.Module):
@@ -134,6 +135,9 @@ class GraphAF(nn.Module):
         # Bond steps are drawn at this times the sampling temperature (flowstudio.molecules
         # .generate), set by the task from its bond_temperature setting; 1: one temperature.
         self.bond_temperature = 1.0
+        # Molecules cut at the size cap are drawn again (flowstudio.molecules.generate), set
+        # by the task from its redraw_cut setting; False: GraphAF's cut.
+        self.redraw_cut = False
         rotation = config.full_covariance  # each step's flow starts with a conditioned rotation
         # With end_step a node step is the END classifier on the conditioner's hidden layer,
         # then (going on) a flow over the atom types; without, one flow over the atom types
@@ -151,8 +155,9 @@ class GraphAF(nn.Module):
         self.node_flow: ConditionalAffineStack | CategoricalSteps
         self.edge_flow: ConditionalAffineStack | CategoricalSteps
         if config.categorical_steps:
-            self.node_flow = CategoricalSteps(type_classes, layers * h, config.dequantization)
-            self.edge_flow = CategoricalSteps(NUM_EDGE_CLASSES, layers * h, config.dequantization)
+            depth = config.classifier_layers
+            self.node_flow = CategoricalSteps(type_classes, layers * h, config.dequantization, depth)
+            self.edge_flow = CategoricalSteps(NUM_EDGE_CLASSES, layers * h, config.dequantization, depth)
         else:
             self.node_flow = ConditionalAffineStack(type_classes, layers, h, config.scale_bound, rotation)
             self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound, rotation)

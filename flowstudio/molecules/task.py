@@ -106,6 +106,7 @@ class MoleculeTask:
             torch.manual_seed(v["seed"])
             self.model = GraphAF(vocab, config)
         self.model.bond_temperature = v["bond_temperature"]
+        self.model.redraw_cut = v["redraw_cut"]
         if v["ring_sizes"] != "auto":
             self.model.ring_sizes = parse_ring_sizes(v["ring_sizes"])
         elif self._data_ring_sizes is not None:
@@ -207,6 +208,8 @@ class MoleculeTask:
         for option in RUNS_PREDATE:
             known.setdefault(option, False)
         known.setdefault("bond_temperature", 1.0)  # runs from before it drew bonds at T
+        known.setdefault("classifier_layers", 1)  # runs from before it read decisions linearly
+        known.setdefault("redraw_cut", False)  # runs from before it kept molecules cut at the cap
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")

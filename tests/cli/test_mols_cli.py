@@ -83,6 +83,7 @@ def test_sample_and_eval(trained, tmp_path) -> None:
     assert out.returncode == 0, out.stderr
     metrics = json.loads(out.stdout)
     assert metrics["valid"] == 1.0 and "valid_without_check" in metrics
+    assert 0.0 <= metrics["cut_at_cap_redrawn"] <= 1.0  # the sampler's share, passed through
 
 
 def test_bad_inputs_exit_2_with_one_line(trained, tmp_path) -> None:

@@ -16,7 +16,8 @@ TRAIN = ["CC(=O)Oc1ccccc1C(=O)O", "CC(=O)Nc1ccc(O)cc1", "c1ccc(-c2ccncc2)cc1", "
 
 def test_eval_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     samples = tmp_path / "samples.smi"
-    samples.write_text("# valid_without_check: 0.75\nCCO\nOCC\nc1ccc(-c2ccncc2)cc1\nC1CC\n")
+    sampler = "# valid_without_check: 0.75\n# cut_at_cap_redrawn: 0.04\n"
+    samples.write_text(sampler + "CCO\nOCC\nc1ccc(-c2ccncc2)cc1\nC1CC\n")
     train = write_molecules(tmp_path / "train.csv", TRAIN)
     test = write_molecules(tmp_path / "test.sdf", TRAIN[:3])
     code = main(["mols", "eval", "--samples", str(samples), "--train", str(train), "--test", str(test)])
@@ -25,7 +26,7 @@ def test_eval_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert out.count("\n") == 1
     result = json.loads(out)
     assert result["valid"] == 3 / 4
-    assert result["valid_without_check"] == 0.75
+    assert result["valid_without_check"] == 0.75 and result["cut_at_cap_redrawn"] == 0.04
     assert result["unique"] == pytest.approx(2 / 3)
     assert result["novel"] == 1 / 2
     assert result["n_reference"] == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -146,3 +148,45 @@ def test_generation_runs_on_one_thread_and_restores_the_setting(model, monkeypat
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def classifier_model() -> GraphAF:
+    """A random model with classifier steps, whose molecules often grow to the size cap."""
+    torch.manual_seed(1)
+    vocab = build_vocabulary([Chem.MolFromSmiles(s) for s in SMILES])
+    model = GraphAF(vocab, dataclasses.replace(TINY, categorical_steps=True))
+    _randomize(model)
+    return _with_end_probability(model, 0.01)
+
+
+def test_molecules_cut_at_the_size_cap_are_drawn_again(classifier_model) -> None:
+    """With ``redraw_cut`` a molecule that reaches the cap and would go on is drawn again;
+    the finished ones of the first round are the same molecules as without it."""
+    m = classifier_model
+    kept = generate(m, 120, temperature=1.0, check=True, seed=0, redraw_cut=False)
+    cut = kept.ended == END_MAX_ATOMS
+    assert cut.any() and kept.cut_redrawn == 0
+    again = generate(m, 120, temperature=1.0, check=True, seed=0, redraw_cut=True)
+    assert len(again.smiles) == 120 and again.validity == 1.0
+    assert again.cut_redrawn >= int(cut.sum()) and not (again.ended == END_MAX_ATOMS).any()
+    finished = [s for s, c in zip(kept.smiles, cut, strict=True) if not c]
+    assert again.smiles[: len(finished)] == finished
+    m.redraw_cut = True  # the model's setting is the default; without the checks, nothing is redrawn
+    try:
+        assert generate(m, 120, temperature=1.0, check=True, seed=0).cut_redrawn == again.cut_redrawn
+        assert generate(m, 120, temperature=1.0, check=False, seed=0).cut_redrawn == 0
+    finally:
+        m.redraw_cut = False
+
+
+def test_a_molecule_the_model_ends_at_the_size_cap_is_not_cut(classifier_model) -> None:
+    """At the cap the model's own END decision still tells a finished molecule from a cut one."""
+    m = classifier_model
+    cap = m.vocab.max_atoms
+    for at_cap, expected in ((6.0, END_TOKEN), (-6.0, END_MAX_ATOMS)):
+        m.end_offset[cap] = at_cap
+        out = generate(m, 60, temperature=1.0, check=True, seed=0, redraw_cut=False)
+        full = np.array([len(a) for a in out.atoms]) == cap
+        assert full.any() and (out.ended[full] == expected).all()
+    m.end_offset.zero_()

@@ -53,9 +53,12 @@ def _step_log_prob(stack, pre: torch.Tensor, x: torch.Tensor) -> float:
     """One step's ``log N(z; 0, I) + log|det dz/dx|``, ``z = f_L(... f_1(Q x))``, written out
     from the stack's weights alone (dense Givens matrices, one layer at a time, torch's own
     normal density): the step flow as it was defined before it moved into the flow library.
-    A classifier's step (``categorical_steps``) is the log-softmax of its class."""
+    A classifier's step (``categorical_steps``) is the log-softmax of its class, through its
+    hidden layers."""
     h, y, d = torch.relu(pre)[0], x[0], x.shape[-1]
     if isinstance(stack, CategoricalSteps):
+        for layer in stack.hidden:
+            h = torch.relu(layer.weight @ h + layer.bias)
         logits = stack.readout.weight @ h + stack.readout.bias
         return float(torch.distributions.Categorical(logits=logits).log_prob(y.argmax()))
     if stack.angles_out is not None:
@@ -182,12 +185,15 @@ def test_packed_likelihood_matches_the_step_by_step_definition(
     _assert_likelihood_matches_definition(GraphAF(vocab, config), mols, config, additions)
 
 
-def test_categorical_likelihood_matches_the_step_by_step_definition() -> None:
-    """Atom and bond steps as classifiers: the packed likelihood is their cross-entropy."""
+@pytest.mark.parametrize("depth", [1, 2])
+def test_categorical_likelihood_matches_the_step_by_step_definition(depth: int) -> None:
+    """Atom and bond steps as classifiers (read out of the conditioner's layer, or through one
+    more hidden layer): the packed likelihood is their cross-entropy."""
     mols = [Chem.MolFromSmiles(s) for s in SMILES[:8]]
-    config = dataclasses.replace(TINY, categorical_steps=True)
+    config = dataclasses.replace(TINY, categorical_steps=True, classifier_layers=depth)
     model = GraphAF(build_vocabulary(mols), config)
     assert isinstance(model.edge_flow, CategoricalSteps) and isinstance(model.node_flow, CategoricalSteps)
+    assert len(model.edge_flow.hidden) == len(model.node_flow.hidden) == depth - 1
     per_mol = _assert_likelihood_matches_definition(model, mols, config, (True,) * 6)
     assert bool((per_mol < 0).all())  # probabilities, not densities: a log-likelihood below 0
 

@@ -83,14 +83,19 @@ def test_the_ring_check_sizes_come_from_the_data_and_travel_with_the_config() ->
     assert restored.model.ring_sizes is None and restored.model.edge_first_ring is None
 
 
-def test_runs_from_before_the_classifier_steps_and_the_bond_temperature_reopen_as_they_were() -> None:
+def test_runs_from_before_the_classifier_steps_and_the_sampling_settings_reopen_as_they_were() -> None:
     from flowstudio.molecules.categorical_step import CategoricalSteps
 
-    task = MoleculeTask(SMILES, "quick", {**TINY, "categorical_steps": True, "bond_temperature": 0.5})
+    values = {**TINY, "categorical_steps": True, "bond_temperature": 0.5, "classifier_layers": 2}
+    task = MoleculeTask(SMILES, "quick", values)
     assert isinstance(task.model.edge_flow, CategoricalSteps) and task.model.bond_temperature == 0.5
     again = MoleculeTask.from_config(task.config())
     assert isinstance(again.model.node_flow, CategoricalSteps) and again.model.bond_temperature == 0.5
+    assert len(again.model.edge_flow.hidden) == 1 and again.model.redraw_cut
     old = task.config()
+    del old["values"]["classifier_layers"], old["values"]["redraw_cut"]
+    before = MoleculeTask.from_config(old).model
+    assert len(before.edge_flow.hidden) == 0 and not before.redraw_cut  # as they were made
     del old["values"]["categorical_steps"], old["values"]["bond_temperature"]
     restored = MoleculeTask.from_config(old)
     assert not isinstance(restored.model.edge_flow, CategoricalSteps)

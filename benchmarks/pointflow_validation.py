@@ -13,7 +13,10 @@ choices are made on the *next* 100 chairs of the same permutation instead:
   and point temperature ``P`` of ``--point-temperatures`` (latents and point noise drawn at
   ``L`` and ``P`` times their base spread, whatever the run was made with), one draw per
   sampling seed, compared on ``--points`` points by PointFlow's metrics (1-NNA-CD, COV-CD,
-  MMD-CD). One JSON line per pair of temperatures, with the draws and their mean.
+  MMD-CD). One JSON line per pair of temperatures, with the draws and their mean;
+* ``--samplers rk4:2,rk4:4,dopri5`` scores the same weights with other solvers of the point
+  CNF (``SOLVER:STEPS`` for fixed-step ones; ``run``, the default, is the run's own), each
+  line with the seconds the first draw's 100 x 2,048 points took.
 
     python benchmarks/pointflow_validation.py --write-split RUNS/tuning.npz
     flowstudio points train --data RUNS/tuning.npz --out RUNS/a --preset quick --minutes 8
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +60,24 @@ def write_tuning_split(data: Path, out: Path) -> None:
     np.savez(out, points=points, split=split)
 
 
+def sampler(text: str) -> tuple[str | None, int | None]:
+    """``run`` (the run's own solver), ``SOLVER`` (adaptive) or ``SOLVER:STEPS``."""
+    if text == "run":
+        return None, None
+    solver, _, steps = text.partition(":")
+    return solver, int(steps) if steps else None
+
+
 def score(
-    run: Path, val: np.ndarray, pairs: list[tuple[float, float]], seeds: list[int], points: int
+    run: Path,
+    val: np.ndarray,
+    pairs: list[tuple[float, float]],
+    seeds: list[int],
+    points: int,
+    samplers: tuple[str, ...] = ("run",),
 ) -> None:
-    """Print one JSON line per (latent, point) temperature pair: each seed's draw and their mean."""
+    """Print one JSON line per sampler and (latent, point) temperature pair: each seed's
+    draw, their mean and the seconds the first draw took."""
     task = restore_task(Run(run).checkpoint("best"), kind="points", device="cpu").task
     model = task.model
     assert isinstance(model, PointFlow)
@@ -68,14 +86,21 @@ def score(
     model.config.latent_temperature = model.config.point_temperature = 1.0
     keep = np.random.default_rng(1).choice(val.shape[1], points, replace=False)
     d_rr = pairwise_cd(val[:, keep], memory_mb=CD_TILE_MB)
-    for latent_temperature, point_temperature in pairs:
-        rows = []
+    for (latent_temperature, point_temperature), name in (
+        (pair, name) for name in samplers for pair in pairs
+    ):
+        solver, steps = sampler(name)
+        rows, seconds = [], []
         for seed in seeds:
             torch.manual_seed(seed)
+            start = time.perf_counter()
             with torch.no_grad():
                 latent = model.sample_latent(len(val), latent_temperature)
             # with the latents given, the draw's temperature scales the point noise alone
-            samples = analyses.sample(task, len(val), 2048, point_temperature, seed=seed, latent=latent)
+            samples = analyses.sample(
+                task, len(val), 2048, point_temperature, seed=seed, latent=latent, solver=solver, steps=steps
+            )
+            seconds.append(time.perf_counter() - start)
             samples = samples[:, keep]
             d_sr = pairwise_cd(samples, val[:, keep], memory_mb=CD_TILE_MB)
             mmd, cov = mmd_cov(d_sr)
@@ -86,6 +111,8 @@ def score(
             json.dumps(
                 {
                     "run": str(run),
+                    "sampler": name,
+                    "sample_s": round(seconds[0], 2),
                     "latent_temperature": latent_temperature,
                     "point_temperature": point_temperature,
                     "1-NNA-CD": r[:, 0].round(3).tolist(),
@@ -110,6 +137,9 @@ def main() -> None:
     parser.add_argument("--point-temperatures", default="1.0")
     parser.add_argument("--seeds", default="0,1,2", help="one draw of 100 samples per seed")
     parser.add_argument("--points", type=int, default=1024, help="points a cloud compared")
+    parser.add_argument(
+        "--samplers", default="run", help="point-CNF solvers: run, SOLVER or SOLVER:STEPS, comma-separated"
+    )
     args = parser.parse_args()
     if args.write_split:
         write_tuning_split(args.data, args.write_split)
@@ -128,6 +158,7 @@ def main() -> None:
                 pairs,
                 [int(x) for x in args.seeds.split(",")],
                 args.points,
+                tuple(args.samplers.split(",")),
             )
 
 

@@ -83,6 +83,12 @@ def test_sample_batch_draws_random_point_subsets() -> None:
         assert len(owner) == 1 and len(torch.unique(cloud, dim=0)) == 30
     again = ds.sample_batch(4, 30, torch.Generator().manual_seed(0))
     torch.testing.assert_close(batch, again)
+    # the points of the 30 smallest of 100 random keys, in order: the batches of runs that
+    # sorted every key, so they resume on the same batches
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randperm(8, generator=g)[:4]
+    sorted_keys = torch.rand(4, 100, generator=g).argsort(dim=1)[:, :30]
+    torch.testing.assert_close(batch, ds.train[rows[:, None], sorted_keys])
     assert ds.sample_batch(20, 150, g).shape == (20, 150, 3)  # more than held: with replacement
 
 

@@ -68,9 +68,10 @@ class PointDensity(nn.Module):
         """The flow that maps point noise to points (where a sampling solver applies)."""
         raise NotImplementedError
 
-    def loss_terms(self, points: Tensor) -> dict[str, Tensor]:
-        """The training objective on a (B, N, 3) batch: ``loss`` (the total to minimize) and
-        its parts for display, each a 0-dim tensor."""
+    def loss_terms(self, points: Tensor, step: int = 0) -> dict[str, Tensor]:
+        """The training objective on a (B, N, 3) batch at training step ``step`` (a model may
+        compute some terms on some steps only): ``loss`` (the total to minimize) and its
+        parts for display, each a 0-dim tensor."""
         raise NotImplementedError
 
     def sample_points(
@@ -125,7 +126,7 @@ class SingleShapeModel(PointDensity):
     def point_flow(self) -> nn.Module:
         return self.flow
 
-    def loss_terms(self, points: Tensor) -> dict[str, Tensor]:
+    def loss_terms(self, points: Tensor, step: int = 0) -> dict[str, Tensor]:
         """Negative log-likelihood per point of a (B, N, 3) batch, plus the RNODE penalties;
         or, for a CNF built with ``matching`` settings, the flow-matching loss of the points
         (each point its own path, times drawn per point)."""

@@ -139,6 +139,9 @@ class PointCloudTask:
                 if v["reflow_s"] > 0 and v["objective"] != "flow_matching":
                     raise BadInputError("reflow_s needs objective=flow_matching: reflow refits a "
                                         "flow-matching point CNF")
+                if v["prior_every"] > 1 and v["objective"] != "flow_matching":
+                    raise BadInputError("prior_every needs objective=flow_matching: the likelihood "
+                                        "objective solves the latent CNF with the point CNF every step")
                 return PointFlow(pointflow_config(v))
             if self.model_name == "cnf":
                 matching = config_from(MatchingSettings, v) if v["objective"] == "flow_matching" else None
@@ -177,6 +180,7 @@ class PointCloudTask:
             if model_name == "pointflow":  # and drew their latents and points at the base spread
                 values.setdefault("latent_temperature", 1.0)
                 values.setdefault("point_temperature", 1.0)
+                values.setdefault("prior_every", 1)  # and fitted the latent CNF every step
         except (KeyError, TypeError, AttributeError):
             raise BadInputError(
                 "not a point-cloud task config (missing model_name, values or normalization)"
@@ -227,7 +231,7 @@ class PointCloudTask:
 
     def training_step(self, step: int) -> dict[str, Tensor]:
         reset_nfe(self.model)
-        return self.model.loss_terms(self._batch())
+        return self.model.loss_terms(self._batch(), step)
 
     def nfe(self) -> tuple[float | None, float | None]:
         if self.model_name in ("pointflow", "cnf"):

@@ -252,3 +252,34 @@ def test_point_temperature_scales_every_draws_point_noise_and_old_runs_keep_one(
     config = json.loads(json.dumps(cool.config()))
     del config["values"]["point_temperature"]
     assert PointCloudTask.from_config(config).model.point_temperature == 1.0
+
+
+def test_prior_every_fits_the_latent_cnf_every_kth_step_k_times_as_hard(shapes: np.ndarray) -> None:
+    matching = {**TINY_POINTFLOW, "objective": "flow_matching"}
+    every = {k: PointCloudTask(shapes, "pointflow", "quick", {**matching, "prior_every": k}) for k in (1, 3)}
+    every[3].model.load_state_dict(every[1].model.state_dict())
+
+    def grads(task: PointCloudTask, step: int) -> tuple[dict[str, torch.Tensor], dict[str, list]]:
+        torch.manual_seed(7)  # the same batch, paths and latent draw for both
+        task.model.zero_grad(set_to_none=True)
+        terms = task.training_step(step)
+        terms["loss"].backward()
+        return terms, {name: [p.grad for p in getattr(task.model, name).parameters()]
+                       for name in ("encoder", "prior", "decoder")}
+
+    # On a due step the latent CNF's terms count three times: its gradient is 3x.
+    (one, g1), (three, g3) = grads(every[1], 3), grads(every[3], 3)
+    torch.testing.assert_close(three["prior"], one["prior"])
+    for a, b in zip(g1["prior"], g3["prior"], strict=True):
+        torch.testing.assert_close(3 * a, b)
+    # Between due steps the latent CNF is not evaluated; the encoder and decoder still learn.
+    terms, g = grads(every[3], 4)
+    assert {"prior", "kinetic", "jacobian"}.isdisjoint(terms) and {"matching", "entropy"} <= set(terms)
+    assert all(grad is None for grad in g["prior"])
+    assert all(any(p is not None and p.abs().sum() > 0 for p in g[name]) for name in ("encoder", "decoder"))
+    with pytest.raises(BadInputError, match="prior_every needs objective=flow_matching"):
+        PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "prior_every": 2})
+    # A run saved before the setting existed fitted its latent CNF every step.
+    config = json.loads(json.dumps(every[3].config()))
+    del config["values"]["prior_every"]
+    assert PointCloudTask.from_config(config).model.config.prior_every == 1

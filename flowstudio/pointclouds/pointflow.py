@@ -102,15 +102,18 @@ class PointFlowConfig:
 
 def cnf_settings(values: Mapping[str, Any], *, prior: bool = False) -> CNFSettings:
     """A CNF's options from the settings its model reads: a point CNF (PointFlow's decoder,
-    the single-shape ``cnf``: ``point_hidden``, ``trace``), or PointFlow's latent CNF
-    (``prior``: ``prior_hidden``, ``prior_trace``, one block without batch norm)."""
+    the single-shape ``cnf``: ``point_hidden``, ``trace``; PointFlow's ``point_steps``), or
+    PointFlow's latent CNF (``prior``: ``prior_hidden``, ``prior_trace``, one block without
+    batch norm)."""
     hidden = "prior_hidden" if prior else "point_hidden"
+    # PointFlow's point CNF may take its own number of steps (point_steps; 0: steps)
+    steps = values["steps"] if prior else values.get("point_steps") or values["steps"]
     given: dict[str, Any] = {
         "hidden": widths(values[hidden], hidden),
         "trace": values["prior_trace" if prior else "trace"],
         # Flow matching fixes T: its paths are drawn over the CNF's [0, T].
         "train_end_time": values["train_end_time"] and values["objective"] == "likelihood",
-        "steps": values["steps"] if values["solver"] in FIXED_STEP_SOLVERS else None,
+        "steps": steps if values["solver"] in FIXED_STEP_SOLVERS else None,
     }
     if prior:
         given.update(blocks=1, batch_norm=False)

@@ -183,11 +183,21 @@ class PointCloudSettings:
     )
     steps: int = setting(
         4,
-        "Steps over [0, T] for fixed-step solvers.",
+        "Steps over [0, T] for fixed-step solvers (PointFlow's point CNF takes 'point_steps' instead when "
+        "that is not 0).",
         minimum=1,
         maximum=1000,
         group="solver",
         models=CNF_MODELS,
+    )
+    point_steps: int = setting(
+        0,
+        "PointFlow: fixed steps of the point CNF's solver (0: 'steps', which the latent CNF keeps). With "
+        "flow matching the point CNF is never solved in training, so this is how finely it samples.",
+        minimum=0,
+        maximum=1000,
+        group="solver",
+        models=POINTFLOW,
     )
     trace: str = setting(
         "exact",

@@ -181,6 +181,7 @@ class PointCloudTask:
                 values.setdefault("latent_temperature", 1.0)
                 values.setdefault("point_temperature", 1.0)
                 values.setdefault("prior_every", 1)  # and fitted the latent CNF every step
+                values.setdefault("point_steps", 0)  # and solved both CNFs in `steps` steps
         except (KeyError, TypeError, AttributeError):
             raise BadInputError(
                 "not a point-cloud task config (missing model_name, values or normalization)"

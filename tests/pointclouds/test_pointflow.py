@@ -283,3 +283,31 @@ def test_prior_every_fits_the_latent_cnf_every_kth_step_k_times_as_hard(shapes: 
     config = json.loads(json.dumps(every[3].config()))
     del config["values"]["prior_every"]
     assert PointCloudTask.from_config(config).model.config.prior_every == 1
+
+
+def test_point_steps_sets_the_point_cnfs_steps_alone_and_old_runs_keep_steps(shapes: np.ndarray) -> None:
+    from flowstudio.flows.matching import only_cnf
+    from flowstudio.pointclouds import analyses
+
+    matching = {**TINY_POINTFLOW, "objective": "flow_matching", "solver": "rk4", "steps": 2}
+    fine = PointCloudTask(shapes, "pointflow", "quick", {**matching, "point_steps": 3})
+    plain = PointCloudTask(shapes, "pointflow", "quick", {**matching, "point_steps": 0})
+    with torch.no_grad():  # a curved field, on which the number of steps shows
+        for p in fine.model.decoder.parameters():
+            p.normal_(0.0, 1.0)
+    plain.model.load_state_dict(fine.model.state_dict())
+    assert only_cnf(fine.model.decoder).steps == 3 and only_cnf(plain.model.decoder).steps == 2
+    assert only_cnf(fine.model.prior).steps == only_cnf(plain.model.prior).steps == 2
+    # Drawing with the setting is drawing with RK4 in 3 steps asked for at sampling time.
+    latent = torch.randn(3, fine.model.latent_dim)
+    drawn = analyses.sample(fine, 3, 64, seed=2, latent=latent)
+    asked = analyses.sample(plain, 3, 64, seed=2, latent=latent, solver="rk4", steps=3)
+    np.testing.assert_allclose(drawn, asked, rtol=1e-5, atol=1e-6)
+    assert np.abs(drawn - analyses.sample(plain, 3, 64, seed=2, latent=latent)).max() > 1e-3
+    # The quick preset sets it; a run saved before the setting existed solved both CNFs in `steps`.
+    quick = PointCloudTask(shapes, "pointflow", "quick", {**TINY_POINTFLOW, "objective": "flow_matching"})
+    assert quick.values["point_steps"] not in (0, quick.values["steps"])
+    config = json.loads(json.dumps(quick.config()))
+    del config["values"]["point_steps"]
+    reopened = PointCloudTask.from_config(config).model
+    assert only_cnf(reopened.decoder).steps == quick.values["steps"]

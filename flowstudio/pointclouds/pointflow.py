@@ -191,7 +191,7 @@ class PointFlow(PointDensity):
         gradient for the encoder, and k times fewer (same-direction) Adam updates of the
         latent CNF, which the final prior refinement fits to the encoder anyway
         (:mod:`.prior_refinement`). The latent CNF, solved with its exact trace and RNODE,
-        is about 40% of a quick step on a CPU (``benchmarks/results/pointflow-matching.md``,
+        is a third or more of a quick step on a CPU (``benchmarks/results/pointflow-matching.md``,
         section 12); the cheap entropy term stays in every step. ``prior`` and the penalties
         are reported on the steps that compute them.
         """

@@ -311,7 +311,7 @@ class PointCloudSettings:
         1,
         "PointFlow with flow matching: the latent CNF's terms (log p(z) with its exact or estimated trace, "
         "and its RNODE penalties) are computed every this many steps, weighted by this number, so the "
-        "gradient is the same on average; about 40% of a quick step is the latent CNF.",
+        "gradient is the same on average; a third or more of a quick step is the latent CNF.",
         minimum=1,
         maximum=1000,
         group="objective",

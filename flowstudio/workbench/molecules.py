@@ -189,7 +189,8 @@ class MoleculesKind(DataKind):
 
     def generate(self, restored: Any, n: int, temperature: float, check: bool, train: set[str]) -> Generation:
         """``n`` molecules at ``temperature`` (with GraphAF's valency check when ``check``),
-        and the validity, validity without check, uniqueness and novelty against ``train``."""
+        and the validity, validity without check, uniqueness and novelty against ``train``;
+        with the run's ``redraw_cut``, also the share cut at the size cap and drawn again."""
         from flowstudio.molecules.metrics import fraction_novel, fraction_unique, valid_molecules
 
         result = self._draw(restored, n, temperature, check)
@@ -200,6 +201,8 @@ class MoleculesKind(DataKind):
             "unique": fraction_unique(canonical),
             "novel": fraction_novel(canonical, train),
         }
+        if check and restored.task.model.redraw_cut:
+            summary["cut at the size cap, drawn again"] = result.cut_redrawn / max(1, n)
         flags = [("resampled",) if r else () for r in result.resampled]
         entries = entries_for(result.smiles[:GRID_MOLECULES], flags=flags[:GRID_MOLECULES])
         return Generation(result, summary, entries)

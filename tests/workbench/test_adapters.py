@@ -159,7 +159,11 @@ def test_the_window_samples_molecules_with_the_runs_settings(monkeypatch: pytest
     assert kind.run_temperature(restored) == 0.6
     generation = kind.generate(restored, 5, 0.6, True, set(smiles))
     assert len(generation.result.smiles) == 5 and len(generation.entries) == 5
-    assert set(generation.summary) == {"valid", "valid w/o check", "unique", "novel"}
+    always = {"valid", "valid w/o check", "unique", "novel"}
+    assert set(generation.summary) == always | {"cut at the size cap, drawn again"}
+    task.model.redraw_cut = False  # a run from before the redraw: nothing to report
+    assert set(kind.generate(restored, 5, 0.6, True, set(smiles)).summary) == always
+    task.model.redraw_cut = True
     calls = []
     real = generate_module.generate
     monkeypatch.setattr(generate_module, "generate", lambda *a, **kw: calls.append(kw) or real(*a, **kw))

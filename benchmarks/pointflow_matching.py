@@ -102,7 +102,9 @@ def score(run_dir: Path, test: np.ndarray, train: np.ndarray, args: argparse.Nam
     model.eval()
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     steps = max((m.get("step", 0) for m in metrics), default=0)
-    sampler = f"{args.solver or task.values['solver']}/{args.steps or task.values['steps']}"
+    # the point CNF's own steps (PointFlow's point_steps, else steps), as analyses.sample solves it
+    own_steps = task.values.get("point_steps") or task.values["steps"]
+    sampler = f"{args.solver or task.values['solver']}/{args.steps or own_steps}"
     row: dict[str, Any] = {"steps": steps, "objective": task.values["objective"], "sampler": sampler}
     started = time.perf_counter()
     samples = analyses.sample(

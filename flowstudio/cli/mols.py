@@ -183,7 +183,7 @@ def _sample(args: argparse.Namespace) -> int:
     extra = None
     if fmt.name == "csv":
         extra = {"resampled": [bool(r) for r in result.resampled]}
-    redrawn = result.cut_redrawn / max(1, len(result.ended))
+    redrawn = result.cut_redrawn_share
     comments = [f"valid_without_check: {without:.4f}", f"cut_at_cap_redrawn: {redrawn:.4f}"]
     comments = comments if fmt.name in ("smiles", "csv") else []
     write_molecules(out, smiles, properties=True, extra_columns=extra, comments=comments)

@@ -65,6 +65,11 @@ class Generated:
         return float(np.mean([m is not None for m in self.mols])) if self.mols else 0.0
 
     @property
+    def cut_redrawn_share(self) -> float:
+        """Molecules cut at the size cap and drawn again, per molecule returned."""
+        return self.cut_redrawn / max(1, len(self.ended))
+
+    @property
     def validity_without_check(self) -> float:
         """Valid molecules that needed no redraw (the paper's "validity w/o check")."""
         if not self.mols:

@@ -132,11 +132,9 @@ class GraphAF(nn.Module):
         # The ring check's allowed ring sizes (flowstudio.molecules.chemistry_check), set by
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
-        # Bond steps are drawn at this times the sampling temperature (flowstudio.molecules
-        # .generate), set by the task from its bond_temperature setting; 1: one temperature.
+        # Sampling settings the task sets from the run's (flowstudio.molecules.generate): bond
+        # steps at bond_temperature times T (1: one temperature); redraw_cut (False: GraphAF's cut).
         self.bond_temperature = 1.0
-        # Molecules cut at the size cap are drawn again (flowstudio.molecules.generate), set
-        # by the task from its redraw_cut setting; False: GraphAF's cut.
         self.redraw_cut = False
         rotation = config.full_covariance  # each step's flow starts with a conditioned rotation
         # With end_step a node step is the END classifier on the conditioner's hidden layer,
@@ -357,8 +355,7 @@ class GraphAF(nn.Module):
         return type_part + ld_node  # ld_node holds the END decision's log-probability
 
     def edge_temperature(self, temperature: float) -> float:
-        """The temperature the bond steps are drawn at when the atom steps' is
-        ``temperature``: it times :attr:`bond_temperature`."""
+        """The bond steps' temperature when the atom steps' is ``temperature``."""
         return temperature * self.bond_temperature
 
     def _latent_log_prob(self, z: Tensor) -> Tensor:

@@ -202,7 +202,7 @@ class MoleculesKind(DataKind):
             "novel": fraction_novel(canonical, train),
         }
         if check and restored.task.model.redraw_cut:
-            summary["cut at the size cap, drawn again"] = result.cut_redrawn / max(1, n)
+            summary["cut at the size cap, drawn again"] = result.cut_redrawn_share
         flags = [("resampled",) if r else () for r in result.resampled]
         entries = entries_for(result.smiles[:GRID_MOLECULES], flags=flags[:GRID_MOLECULES])
         return Generation(result, summary, entries)

@@ -31,7 +31,10 @@ stays a valid coupling of p(x | c) with the Gaussian.
 Time distributions. ``uniform`` draws ``s ~ U(0, 1)``; ``logit_normal`` draws
 ``s = sigmoid(n), n ~ N(0, 1)``, which spends more of the training on the middle of the
 path where the target field is hardest (Esser et al. 2024, "Scaling rectified flow
-transformers").
+transformers"). ``data_end`` draws ``s = u², u ~ U(0, 1)`` (density ``1 / (2 sqrt(s))``: half
+the draws fall in ``s < 1/4``), which spends more of the training near the data, where the
+field must carry points onto thin surfaces, the last stretch that decides how sharp a
+sampled shape is.
 
 Augmented CNFs (:class:`~flowstudio.flows.cnf.CNF` with ``augment_dims``) are matched
 in their augmented space with the data's extra coordinates at 0, as ``forward`` starts
@@ -50,7 +53,7 @@ from flowstudio.flows.cnf import CNF
 from flowstudio.flows.flow import Flow
 from flowstudio.flows.odenets import broadcast_context
 
-TIME_DISTRIBUTIONS = ("uniform", "logit_normal")
+TIME_DISTRIBUTIONS = ("uniform", "logit_normal", "data_end")
 COUPLINGS = ("independent", "ot")
 
 
@@ -95,6 +98,8 @@ def sample_path_times(n: int, distribution: str, *, like: Tensor) -> Tensor:
         return torch.rand(n, dtype=like.dtype, device=like.device)
     if distribution == "logit_normal":
         return torch.sigmoid(torch.randn(n, dtype=like.dtype, device=like.device))
+    if distribution == "data_end":
+        return torch.rand(n, dtype=like.dtype, device=like.device).square()
     raise ValueError(f"time distribution must be one of {TIME_DISTRIBUTIONS}, got {distribution!r}")
 
 

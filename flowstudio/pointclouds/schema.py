@@ -274,8 +274,8 @@ class PointCloudSettings:
     )
     time_distribution: str = setting(
         "uniform",
-        "Flow matching: where along the path training looks: 'uniform', or 'logit_normal' (more weight on "
-        "the middle, Esser et al. 2024).",
+        "Flow matching: where along the path training looks: 'uniform', 'logit_normal' (the middle, Esser "
+        "et al. 2024) or 'data_end' (s = u^2: half the draws in the quarter of the path nearest the data).",
         choices=TIME_DISTRIBUTIONS,
         group="objective",
         models=CNF_MODELS,

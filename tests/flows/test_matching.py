@@ -72,11 +72,14 @@ def test_ot_pairing_is_a_permutation_that_lowers_the_cost() -> None:
 
 def test_time_distributions_stay_inside_the_unit_interval() -> None:
     like = torch.zeros(())
-    for name in ("uniform", "logit_normal"):
+    for name in ("uniform", "logit_normal", "data_end"):
         s = sample_path_times(10_000, name, like=like)
-        assert float(s.min()) > 0 and float(s.max()) < 1
+        assert float(s.min()) >= 0 and float(s.max()) < 1
     middle = sample_path_times(10_000, "logit_normal", like=like)
     assert float(((middle > 0.25) & (middle < 0.75)).float().mean()) > 0.6  # uniform: 0.5
+    near_data = sample_path_times(10_000, "data_end", like=like)  # s = u^2: P(s < 1/4) = 1/2
+    assert abs(float((near_data < 0.25).float().mean()) - 0.5) < 0.03
+    assert abs(float(near_data.mean()) - 1 / 3) < 0.02  # E[u^2]
     with pytest.raises(ValueError, match="time distribution"):
         sample_path_times(3, "beta", like=like)
 

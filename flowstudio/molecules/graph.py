@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 from rdkit import Chem, rdBase
-from rdkit.Chem import Descriptors
 
 from flowstudio.errors import BadInputError
 
@@ -130,9 +129,9 @@ def raw_graph(mol: Chem.Mol) -> RawGraph:
         raise BadInputError("empty molecule")
     if len(Chem.GetMolFrags(mol)) > 1:
         raise BadInputError("disconnected molecule (several fragments)")
-    if Descriptors.NumRadicalElectrons(mol):
+    atoms = list(mol.GetAtoms())  # in index order
+    if any(a.GetNumRadicalElectrons() for a in atoms):
         raise BadInputError("radical atoms")
-    atoms = [mol.GetAtomWithIdx(k) for k in range(mol.GetNumAtoms())]
     keys = [(a.GetSymbol(), a.GetFormalCharge()) for a in atoms]
     # Bond orders from one C++ call; after kekulization only 1, 2 and 3 remain.
     orders = Chem.GetAdjacencyMatrix(mol, useBO=True)

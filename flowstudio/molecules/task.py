@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rdkit import Chem, rdBase
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
@@ -27,13 +26,12 @@ from flowstudio.molecules.graph import (
     MolGraph,
     fitting_order,
     graph_from_raw,
-    raw_graph,
     vocabulary_from_raw,
 )
 from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
 from flowstudio.molecules.packing import PackedSteps, pack_in_order
+from flowstudio.molecules.parsing import read_graphs
 from flowstudio.molecules.prefetch import AUTO_START_STEPS, BatchPrefetcher, draw_batch, worker_wanted
-from flowstudio.molecules.rings import ring_sizes
 from flowstudio.molecules.settings import BY_NAME, resolve
 from flowstudio.params import config_from
 from flowstudio.task_types import Snapshot
@@ -116,21 +114,13 @@ class MoleculeTask:
     def _load(self, data: str | Path | list[str], vocab: AtomVocabulary | None) -> AtomVocabulary:
         v = self.values
         smiles, self.data_report = read_training_smiles(data, v["max_molecules"] or None)
-        mols = []
-        with rdBase.BlockLogs():
-            for text in smiles:
-                mol = Chem.MolFromSmiles(text)
-                if mol is None or mol.GetNumAtoms() == 0:
-                    self._skip(text, "not a valid molecule")
-                    continue
-                mols.append((text, mol))
-        raws, mol_of = [], {}
-        for text, mol in mols:
-            try:
-                raws.append((text, raw_graph(mol)))
-                mol_of[text] = mol
-            except BadInputError as exc:
-                self._skip(text, str(exc))
+        raws, rings_of = [], {}
+        for text, read in read_graphs(smiles):  # in worker processes for big data sets
+            if isinstance(read, str):
+                self._skip(text, read)
+                continue
+            raws.append((text, read[0]))
+            rings_of[text] = read[1]
         given = vocab is not None
         if vocab is None:
             if not raws:
@@ -151,7 +141,7 @@ class MoleculeTask:
                 continue
             graphs.append(graph)
             kept.append(text)
-            rings.append(ring_sizes(mol_of[text]))
+            rings.append(rings_of[text])
         if not graphs:
             raise BadInputError("no molecule of the data fits the model's vocabulary")
         self._data_ring_sizes = allowed_ring_sizes(rings)

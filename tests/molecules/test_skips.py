@@ -70,3 +70,26 @@ def test_training_skips_molecules_over_the_atom_cap(tmp_path):
     report = task.data_report
     assert report.count == 1 and "more atoms than the model's maximum" in report.reasons[0]
     assert task.vocab.max_atoms < MAX_MODEL_ATOMS
+
+
+def test_training_graphs_read_in_worker_processes_match_the_serial_read(monkeypatch):
+    from flowstudio.molecules import parsing
+
+    # a list with what GraphAF cannot learn from: a parse failure, a salt, a radical
+    texts = [*GOOD, "C1CC", "[Na+].[Cl-]", "[CH3]", *GOOD[::-1]] * 2
+    serial = list(parsing.read_graphs(texts, n_jobs=1))
+    monkeypatch.setattr(parsing, "SERIAL_BATCHES", 1)
+    monkeypatch.setattr(parsing, "BATCH", 4)
+    parallel = list(parsing.read_graphs(texts, n_jobs=2))
+    assert [text for text, _ in parallel] == texts
+    reasons = [read for _, read in serial if isinstance(read, str)]
+    assert reasons[:3] == [
+        "not a valid molecule", "disconnected molecule (several fragments)", "radical atoms"
+    ]
+    for (_, a), (_, b) in zip(serial, parallel, strict=True):
+        if isinstance(a, str):
+            assert a == b
+        else:  # the same atoms, bonds and ring sizes, whichever process read them
+            assert a[0][0] == b[0][0] and (a[0][1] == b[0][1]).all() and a[1] == b[1]
+    benzene = dict(serial)["c1ccccc1"]
+    assert not isinstance(benzene, str) and benzene[1] == [6] and len(benzene[0][1]) == 6

@@ -278,6 +278,15 @@ class EngineSettings:
     lr_decay_on_nan: float = setting(
         0.5, "Factor on the learning rate at each rollback.", minimum=1e-3, maximum=1.0, group="engine"
     )
+    weight_average: float = setting(
+        0.0,
+        "Keep an exponential moving average of the weights with this decay (0.99: about the last 100 "
+        "steps) and use it: validation, checkpoints, live samples and the final stages take the average, "
+        "training steps the raw weights (0: off).",
+        minimum=0.0,
+        maximum=0.9999,
+        group="engine",
+    )
 
 
 def engine_params(*, samples_of: str, **defaults: float | int | str) -> list[Param]:

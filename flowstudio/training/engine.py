@@ -22,7 +22,7 @@ import math
 import os
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from torch import Tensor
 
 from flowstudio.errors import BadInputError, CheckpointError
 from flowstudio.training.averages import mean_present, mean_terms
+from flowstudio.training.averaging import AveragingMixin
 from flowstudio.training.checkpoint import Checkpoint, load_checkpoint, versions
 from flowstudio.training.control import Control
 from flowstudio.training.device import describe_device, select_device
@@ -62,7 +63,7 @@ def train(task: Task, run_dir: str | Path, options: TrainOptions, control: Contr
     yield from world.events(trainer.run())
 
 
-class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
+class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin, AveragingMixin):
     def __init__(self, task: Task, run: Run, options: TrainOptions, control: Control, world: World) -> None:
         self.task, self.run_folder, self.options, self.control = task, run, options, control
         self.world = world
@@ -97,8 +98,10 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
             raise TypeError(f"task {task.model_name!r} has no trainable parameters")
         self.optimizer = torch.optim.AdamW(self.params, lr=options.lr, weight_decay=options.weight_decay)
         yield Message(f"training {task.model_name} on {describe_device(self.device)}")
+        resumed = None
         if options.resume:
-            yield self._resume()
+            resumed = yield from self._resume()
+        self._start_average(resumed)  # the weight average, if the options keep one
         remember_base_lr(self.optimizer)  # the rate a schedule and NaN rollbacks scale
         report = getattr(task, "data_report", None)  # what the data reader skipped (optional)
         task_config = task.config()
@@ -140,7 +143,7 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
             ) from None
         task.load_extra_state(ckpt.extra_state)
 
-    def _resume(self) -> Message:
+    def _resume(self) -> Generator[Event, None, Checkpoint]:
         ckpt, fallback = newest_readable(self.run_folder.resume_candidates(), self._read)
         path = ckpt.path
         self._apply(ckpt, path, with_optimizer=True)
@@ -153,7 +156,8 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         self.recoveries = int(engine.get("recoveries", 0))
         self.prior_elapsed_s = float(engine.get("elapsed_s", 0.0))
         self.run_folder.truncate_metrics(ckpt.step)
-        return Message(f"resumed from step {ckpt.step} ({path}){fallback}{note}")
+        yield Message(f"resumed from step {ckpt.step} ({path}){fallback}{note}")
+        return ckpt
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -270,6 +274,8 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
             )
             return False
         optimizer.step()
+        if self.average is not None:
+            self.average.update(task.model)
         self.window.append({k: v.detach() for k, v in terms.items()})
         self.nfe.append(task.nfe())
         return True
@@ -314,7 +320,7 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         model = self.task.model
         model.eval()
         try:
-            with isolated_rng(self.device), torch.no_grad():
+            with isolated_rng(self.device), torch.no_grad(), self._averaged():
                 snap = self.task.snapshot(self.options.samples_n)
         finally:
             model.train()
@@ -331,7 +337,7 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         model = self.task.model
         model.eval()
         try:
-            with isolated_rng(self.device):
+            with isolated_rng(self.device), self._averaged():
                 metric = float(self.task.validation_metric())
         finally:
             model.train()
@@ -363,6 +369,7 @@ class _Trainer(RollbackMixin, CheckpointWriterMixin, FinalStagesMixin):
         if reason in ("iterations", "minutes") and self.step > self.validated_step:
             yield from self._validate()
         yield self._save(self.run_folder.latest)
+        self._settle_average()
         if reason in ("iterations", "minutes", "stopped") and self.world.is_main:
             yield from self._final_stages(stopped=reason == "stopped")  # see .stages
         if reason == "diverged":

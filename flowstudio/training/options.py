@@ -26,7 +26,8 @@ class TrainOptions:
 
     On resume, the learning rate is the checkpoint's (it may have been lowered by NaN
     rollbacks) unless the user changed ``lr`` or ``weight_decay`` since. ``lr_schedule``
-    follows the fraction of the budget used (:mod:`.schedule`).
+    follows the fraction of the budget used (:mod:`.schedule`). ``weight_average`` keeps an
+    average of the weights that the run then uses (:mod:`.averaging`).
 
     The defaults and what each option means are :class:`flowstudio.params.EngineSettings`
     (the form's and ``--set``'s schema), where ``0`` stands for None (no limit).
@@ -49,6 +50,7 @@ class TrainOptions:
     log_every: int = EngineSettings.log_every
     max_recoveries: int = EngineSettings.max_recoveries
     lr_decay_on_nan: float = EngineSettings.lr_decay_on_nan
+    weight_average: float = EngineSettings.weight_average
     resume: bool = False
 
     @classmethod
@@ -87,6 +89,8 @@ class TrainOptions:
         _check(isinstance(self.max_recoveries, int) and self.max_recoveries >= 0, "max_recoveries", ">= 0")
         _check(_finite(self.lr_decay_on_nan) and 0 < self.lr_decay_on_nan <= 1,
                "lr_decay_on_nan", "in (0, 1]")
+        _check(_finite(self.weight_average) and 0 <= self.weight_average < 1,
+               "weight_average", "in [0, 1) (0: off)")
         return self
 
     def to_json(self) -> dict[str, Any]:

@@ -31,16 +31,18 @@ class CheckpointWriterMixin:
         if not self._params_finite():  # never replace a good checkpoint by a broken model
             raise FloatingPointError("the model's weights are not finite; checkpoint not written")
         best = path == self.run_folder.best
+        model_state, averaging = self._states_to_save(optimizer_too=not best)  # see .averaging
         with self.run_folder.writing(f"checkpoints/{path.name}"):
             save_checkpoint(
                 path, kind=self.task.kind, model_name=self.task.model_name, config=self.task.config(),
-                model_state=self.task.model.state_dict(), extra_state=self.task.extra_state(),
+                model_state=model_state, extra_state=self.task.extra_state(),
                 optimizer_state=None if best else self.optimizer.state_dict(),
                 engine_state={
                     "rng": capture_rng_state(), "best_metric": self.best_metric,
                     "recoveries": self.recoveries,
                     "elapsed_s": self.prior_elapsed_s + self._train_seconds(),
                     "base_lr": self.options.lr, "weight_decay": self.options.weight_decay,
+                    **averaging,
                 },
                 step=self.step, metric=metric,
             )

@@ -34,7 +34,11 @@ Presets:
   64 points (as good, one seed), two torchrun processes instead of two threads (0.75x the
   steps), and a point temperature below 1 (``point_temperature``: sharper shapes, no more
   coverage in both seeds); and in session 10 fitting the latent CNF every 4th step
-  (``prior_every``: 1.3x the steps, coverage 0.490 / 0.437 against 0.487 / 0.473). The
+  (``prior_every``: 1.3x the steps, coverage 0.490 / 0.437 against 0.487 / 0.473); and in
+  session 11 a 128-wide point CNF with ``prior_every=4`` (with or without
+  ``encoder_points=64``) and path times nearer the data (``time_distribution=data_end``):
+  none covered more in both seeds or drew thinner surfaces (sampled points' neighbourhoods
+  stay about twice as thick as real chairs'). The
   comparisons with the likelihood recipe
   (8 and 30 minutes) are in ``benchmarks/results/pointflow-matching.md``. ``--set objective=likelihood`` gives
   session 4's likelihood recipe at the same sizes: Hutchinson's trace in the point CNF,

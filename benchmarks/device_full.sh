@@ -20,7 +20,7 @@ fi
 { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; } > "$report" 2>&1
 timeout 120 python3 -m pytest -q -p no:cacheprovider tests/training/test_failures.py -k cuda >> "$report" 2>&1
 run=.device/run-$kind
-timeout $(( ${minutes%.*} * 60 + 240 )) python3 benchmarks/device_full.py train "$kind" --minutes "$minutes" \
+timeout -k 60 $(( ${minutes%.*} * 60 + 240 )) python3 benchmarks/device_full.py train "$kind" --minutes "$minutes" \
     --out "$run" --device "${TRAIN_DEVICE:-cuda}" >> "$report" 2>&1
 echo "train exit $? at $(date -u)" >> "$report"
 cp "$run/checkpoints/best.pt" "$run/metrics.jsonl" "$run/config.json" "$out/" 2>> "$report"

@@ -75,6 +75,8 @@ class PriorRefinement:
 
     def summary(self) -> str:
         self._count_pending()
+        if self.steps == 0:  # stopped before its first step (a user's Stop during _begin)
+            return "latent prior not refined: stopped before its first step"
         last = math.nan if self.last is None else float(self.last)
         per_dim = f"{self.first:.3f} -> {last:.3f}"
         return f"latent prior refined: {self.steps} steps, -log p(z) per dimension {per_dim}"

@@ -114,21 +114,20 @@ class MoleculeTask:
     def _load(self, data: str | Path | list[str], vocab: AtomVocabulary | None) -> AtomVocabulary:
         v = self.values
         smiles, self.data_report = read_training_smiles(data, v["max_molecules"] or None)
-        raws, rings_of = [], {}
+        raws = []  # (text, raw graph, ring sizes)
         for text, read in read_graphs(smiles):  # in worker processes for big data sets
             if isinstance(read, str):
                 self._skip(text, read)
                 continue
-            raws.append((text, read[0]))
-            rings_of[text] = read[1]
+            raws.append((text, *read))
         given = vocab is not None
         if vocab is None:
             if not raws:
                 raise BadInputError("no usable molecule in the data (all invalid or disconnected)")
             # Every molecule then has a BFS ordering within the window (the one that set it).
-            vocab = vocabulary_from_raw((raw for _, raw in raws), seed=v["seed"])
+            vocab = vocabulary_from_raw((raw for _, raw, _ in raws), seed=v["seed"])
         graphs, kept, rings = [], [], []
-        for text, raw in raws:
+        for text, raw, sizes in raws:
             try:
                 graph = graph_from_raw(raw, vocab)
             except BadInputError as exc:
@@ -141,7 +140,7 @@ class MoleculeTask:
                 continue
             graphs.append(graph)
             kept.append(text)
-            rings.append(rings_of[text])
+            rings.append(sizes)
         if not graphs:
             raise BadInputError("no molecule of the data fits the model's vocabulary")
         self._data_ring_sizes = allowed_ring_sizes(rings)

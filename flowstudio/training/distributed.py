@@ -70,6 +70,8 @@ STOP_CODES = (None, "minutes", "stopped")
 """Stop reasons by rank; the all-reduced maximum wins (a user's stop beats a budget)."""
 PAUSE_POLL_S = 1.0
 """How often paused ranks agree whether to resume or stop (see :meth:`World.wait_while_paused`)."""
+SETTLE_S = 0.2
+"""How long a rank waits after leaving the process group (see :meth:`World.leave`)."""
 
 
 class FollowerRun(Run):
@@ -274,13 +276,25 @@ class World:
     def leave(self, *, in_step: bool = True) -> None:
         """Leave the process group (a no-op when there is none). ``in_step``: every rank got
         here on the normal path, so they first meet at a barrier: a rank that tears its
-        connections down while a peer still talks to it makes gloo abort that peer."""
+        connections down while a peer still talks to it makes gloo abort that peer.
+
+        Then it waits :data:`SETTLE_S` with the GIL released. A gloo worker thread drops
+        its reference to a finished collective just after the caller's wait returns, and
+        the collective's saved thread state holds a Python object (torch 2.13: seen as a
+        ``contextvars.Context``), so that release takes the GIL. Were the interpreter
+        already shutting down, the thread would exit inside a destructor and the C++
+        runtime abort the process: a rank that had finished cleanly ended with SIGABRT
+        ("terminate called without an active exception") in about one of 30 two-rank
+        runs. The group's threads cannot be joined from here (they still ran after
+        ``destroy_process_group`` with no Python handle to the group or the DDP module
+        left), so they are given time to finish instead."""
         if self.watch is not None:
             self.watch.close()
         if self.distributed and dist.is_initialized():
             if in_step:
                 dist.barrier()
             dist.destroy_process_group()
+            time.sleep(SETTLE_S)
 
 
 def rank_seed(seed: int, step: int, rank: int) -> int:

@@ -137,8 +137,12 @@ class RankWatch:
         return True
 
     def close(self) -> None:
-        """This rank's run is over (normally or not): the watch thread stops."""
+        """This rank's run is over (normally or not): the watch thread stops, and is joined,
+        so that it is not inside a store call while the interpreter shuts down."""
         self._done.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=STORE_TIMEOUT_S)
 
     # -- what this rank learns of the others ----------------------------------------------
     def peer_failures(self, store: dist.TCPStore | None = None) -> dict[int, str]:

@@ -41,7 +41,8 @@ def torchrun(*args: str, cwd: Path, timeout: float = 400, **env: str) -> subproc
 
 def failure(out: subprocess.CompletedProcess[str]) -> str:
     """What went wrong in a torchrun subprocess: every rank's error lines, then the tail."""
-    lines = [line for line in out.stderr.splitlines() if "Error" in line or "error:" in line]
+    words = ("Error", "error:", "terminate called", "what():")  # Python's and C++'s
+    lines = [line for line in out.stderr.splitlines() if any(w in line for w in words)]
     return "\n".join(lines[:40]) + "\n...\n" + out.stderr[-2000:]
 
 

@@ -40,7 +40,6 @@ from torch import Tensor, nn
 from flowstudio.flows.conditional_affine import ConditionalAffineStack
 from flowstudio.flows.distributions import standard_normal_log_prob
 from flowstudio.molecules.categorical_step import CategoricalSteps
-from flowstudio.molecules.chain_features import CHAIN_LEVELS, chain_index
 from flowstudio.molecules.conjugation_features import CONJUGATION_LEVELS
 from flowstudio.molecules.end_step import EndClassifier
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, AtomVocabulary
@@ -71,7 +70,6 @@ class GraphAFConfig:
     size_feature: bool = True
     ring_features: bool = True
     conjugation_features: bool = False  # on in the presets; runs from before it have none
-    chain_feature: bool = False  # open double bonds at atom steps (chain_features); off: before it
     categorical_steps: bool = False  # atom and bond steps as classifiers (categorical_step)
     classifier_layers: int = 1  # hidden layers of each classifier step (1: runs from before it)
 
@@ -99,14 +97,11 @@ class GraphAF(nn.Module):
             self.node_first_open_valence = nn.Embedding(OPEN_LEVELS, layers * h)
             nn.init.zeros_(self.node_first_open_atoms.weight)
             nn.init.zeros_(self.node_first_open_valence.weight)
-        # The number of atoms so far, 0 to max_atoms; the open double bonds. Zero at first.
+        # The number of atoms so far, 0 to max_atoms. Zero at first.
         self.node_first_size: nn.Embedding | None = None
         if config.size_feature:
             self.node_first_size = nn.Embedding(vocab.max_atoms + 1, layers * h)
             nn.init.zeros_(self.node_first_size.weight)
-        self.node_first_chain = nn.Embedding(CHAIN_LEVELS, layers * h) if config.chain_feature else None
-        if self.node_first_chain is not None:
-            nn.init.zeros_(self.node_first_chain.weight)
         # The edge MLPs' first layer on [graph, h_i, h_j], split by part so that the graph
         # and h_i terms are computed once per state, not once per step.
         self.edge_first_graph = nn.Linear(d, layers * h)
@@ -179,21 +174,15 @@ class GraphAF(nn.Module):
         return nodes, graphs
 
     def node_conditions(
-        self, graph_emb: Tensor, open_emb: Tensor, open_valence: Tensor, num_atoms: Tensor,
-        chain: Tensor | None = None,
+        self, graph_emb: Tensor, open_emb: Tensor, open_valence: Tensor, num_atoms: Tensor
     ) -> Tensor:
         """The node MLPs' first layer from the sum-pooled graph, the sum-pooled open atoms,
-        ``open_valence`` from :meth:`open_index`, the number of atoms so far and (models
-        with it) ``chain`` from :func:`~flowstudio.molecules.chain_features.chain_index`."""
+        ``open_valence`` from :meth:`open_index` and the number of atoms so far."""
         out = self.node_first(graph_emb)
         if self.node_first_open_atoms is not None and self.node_first_open_valence is not None:
             out = out + self.node_first_open_atoms(open_emb) + self.node_first_open_valence(open_valence)
         if self.node_first_size is not None:
             out = out + self.node_first_size(num_atoms.clamp(0, self.vocab.max_atoms))
-        if self.node_first_chain is not None:
-            if chain is None:
-                raise ValueError("this model's atom steps need their chain_index")
-            out = out + self.node_first_chain(chain)
         return out
 
     @staticmethod
@@ -293,8 +282,7 @@ class GraphAF(nn.Module):
             open_rows, open_cols = open_atoms(packed)
             open_emb = segment_sum(nodes[open_cols], open_rows, nn_)
         node_cond = self.node_conditions(
-            graphs[packed.node_state], open_emb, self.open_index(packed.node_open), packed.node_count,
-            chain_index(packed.node_chain),
+            graphs[packed.node_state], open_emb, self.open_index(packed.node_open), packed.node_count
         )
         counts = packed.node_count if calibrated else None
         z_node, ld_node = self.node_latents(node_cond, packed.node_target, node_noise, counts)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowstudio.molecules.chain_features import ChainTracker, chain_index, chain_types
 from flowstudio.molecules.conjugation_features import ConjugationTracker, lone_pair_donors
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.ring_features import RingTracker
@@ -48,9 +47,6 @@ class GrowingBatch:
             if model.config.conjugation_features
             else None
         )
-        self.chains = None
-        if model.config.chain_feature:
-            self.chains = ChainTracker(batch, n_max, chain_types(model.vocab), device)
         # The R-GCN embedding of an atom without bonds depends on its type alone: a new
         # atom adds it to its molecule's cached embeddings instead of a re-run.
         types = torch.arange(model.vocab.size, device=device)
@@ -117,9 +113,8 @@ class GrowingBatch:
         left = model.valence_left(self.atoms[molecules].clamp(min=0), self.valence[molecules])
         open_valence = (left * span).sum(dim=1)
         count = torch.full_like(molecules, i)
-        chain = None if self.chains is None else chain_index(self.chains.count(molecules, self.rings.in_ring))
         return model.node_conditions(
-            self.graph_emb[molecules], open_emb, model.open_index(open_valence), count, chain
+            self.graph_emb[molecules], open_emb, model.open_index(open_valence), count
         )
 
     def add_bonds(self, molecules: Tensor, i: int, j: int, klass: Tensor) -> None:
@@ -137,8 +132,6 @@ class GrowingBatch:
         self.dirty[molecules] = True
         if self.conjugation is not None:  # before the distances change: the ring it closes
             self.conjugation.add_bonds(molecules, i, j, klass, self.rings.distance, self.atoms)
-        if self.chains is not None:
-            self.chains.add_bonds(molecules, i, j, klass, self.atoms)
         self.rings.add_bonds(molecules, i, j)
 
     def conjugation_index(self, molecules: Tensor, i: int, j: int) -> Tensor | None:

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from flowstudio.molecules.chain_features import chain_types, node_step_chains
 from flowstudio.molecules.conjugation_features import (
     conjugation_index,
     edge_step_conjugation,
@@ -65,7 +64,6 @@ class PackedSteps:
     node_open_count: Tensor  # (Nn,) open atoms: the frontier and the atoms after it
     node_open: Tensor  # (Nn,) valence left over the atoms from the frontier on (see open_index)
     node_count: Tensor  # (Nn,) atoms already there: k at node step k
-    node_chain: Tensor  # (Nn,) open double bonds (see chain_features)
     edge_ring: Tensor  # (Ne,) ring_index of d(i, j) and the ring flags (see ring_features)
     edge_conjugation: Tensor  # (Ne,) conjugation_index (see conjugation_features)
     # Precomputed once per batch for the R-GCN's operator form (None: the edge form).
@@ -92,12 +90,7 @@ def edge_step_pairs(num_atoms: int, window: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _molecule_steps(
-    graph: OrderedGraph,
-    window: int,
-    end_class: int,
-    max_valence: np.ndarray,
-    donor_types: np.ndarray,
-    chain_mask: np.ndarray,
+    graph: OrderedGraph, window: int, end_class: int, max_valence: np.ndarray, donor_types: np.ndarray
 ) -> dict[str, np.ndarray]:
     """The packed steps of one molecule with local indices (see :class:`PackedSteps`)."""
     atoms, bonds = graph.atoms, graph.bonds
@@ -167,7 +160,6 @@ def _molecule_steps(
         "node_open_count": np.maximum(steps - step_frontier, 0),
         "node_open": node_open,
         "node_count": steps,
-        "node_chain": node_step_chains(atoms, bonds, chain_mask, snapshots),
         "edge_ring": ring_index(*edge_step_rings(n, bonds, ei, ej, snapshots)),
         "edge_conjugation": conjugation_index(
             *edge_step_conjugation(atoms, bonds, ei, ej, donor_types, snapshots)
@@ -178,8 +170,8 @@ def _molecule_steps(
 def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps:
     """Pack the teacher-forced steps of ``graphs`` (already ordered) into flat tensors."""
     window, end_class, max_valence = vocab.edge_window, vocab.size, vocab.max_valences()
-    donor_types, chain_mask = lone_pair_donors(vocab), chain_types(vocab)
-    parts = [_molecule_steps(g, window, end_class, max_valence, donor_types, chain_mask) for g in graphs]
+    donor_types = lone_pair_donors(vocab)
+    parts = [_molecule_steps(g, window, end_class, max_valence, donor_types) for g in graphs]
     state_base = np.concatenate([[0], np.cumsum([p["num_states"] for p in parts])])
     inst_base = np.concatenate([[0], np.cumsum([len(p["inst_type"]) for p in parts])])
 
@@ -214,7 +206,6 @@ def pack_steps(graphs: list[OrderedGraph], vocab: AtomVocabulary) -> PackedSteps
         node_open_count=cat("node_open_count"),
         node_open=cat("node_open"),
         node_count=cat("node_count"),
-        node_chain=cat("node_chain"),
         edge_ring=cat("edge_ring"),
         edge_conjugation=cat("edge_conjugation"),
     )

@@ -160,13 +160,6 @@ class MoleculeSettings:
         "whether a bond of a Kekule structure is single or double depends on them, and without them rings "
         "come out partly saturated.",
     )
-    chain_feature: bool = setting(
-        False,
-        "Tell each atom step (and the END step) how many double bonds C=C, C=N or N=N of the graph so far "
-        "are not yet in a closed ring (FlowStudio's addition): a ring drawn in Kekule form is an open chain "
-        "of double bonds until its last bond, and a molecule that ends or grows elsewhere before then keeps "
-        "an acyclic diene or imine, which MOSES molecules almost never have.",
-    )
     categorical_steps: bool = setting(
         True,
         "Draw each atom type and bond as a classifier's decision with an exact latent (Gumbel-max over "

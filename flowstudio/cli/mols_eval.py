@@ -9,7 +9,8 @@ comes from ``--valid-without-check`` or from a comment line
 ``write_molecules(..., comments=["valid_without_check: 0.93"])`` writes. A
 ``# cut_at_cap_redrawn: 0.04`` line (``mols sample``: the share of molecules cut at the size
 cap and drawn again) is passed through as ``cut_at_cap_redrawn``. Metrics that cannot be
-computed are ``null``.
+computed are ``null``. ``--filter-reasons`` adds ``Filters_failures``: for each filter rule,
+how many valid samples fail it first (most frequent first).
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ def register(actions: argparse._SubParsersAction) -> None:
         "'# valid_without_check: X' comment in the samples file)",
     )
     parser.add_argument("--no-fcd", action="store_true", help="skip FCD (slow on a CPU)")
+    parser.add_argument(
+        "--filter-reasons",
+        action="store_true",
+        help="also report Filters_failures: how many valid samples fail each filter rule",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -96,6 +102,14 @@ def _device(name: str) -> str:
     return name
 
 
+def _filter_failures(smiles: list[str]) -> dict[str, int]:
+    """Filter rules failed by the valid molecules among ``smiles`` (see ``--filter-reasons``)."""
+    from flowstudio.molecules.filters import filter_failure_counts
+    from flowstudio.molecules.validity import valid_molecules
+
+    return filter_failure_counts(valid_molecules(smiles)[0])
+
+
 def run(args: argparse.Namespace) -> int:
     from flowstudio.molecules.io import read_molecules
     from flowstudio.molecules.metrics import evaluate
@@ -124,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if "cut_at_cap_redrawn" in from_sampler:
         metrics["cut_at_cap_redrawn"] = from_sampler["cut_at_cap_redrawn"]
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+    report: dict[str, object] = dict(metrics)
+    if args.filter_reasons:
+        report["Filters_failures"] = _filter_failures(samples.smiles)
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in report.items()}
     sys.stdout.write(json.dumps(clean) + "\n")
     return 0

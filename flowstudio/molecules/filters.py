@@ -42,6 +42,7 @@ so that a model is judged against the rate of real molecules (about 1 on MOSES d
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from functools import cache
 
@@ -137,3 +138,10 @@ def fraction_passing_filters(mols: Sequence[Chem.Mol]) -> float:
     if not mols:
         return math.nan
     return sum(passes_filters(m) for m in mols) / len(mols)
+
+
+def filter_failure_counts(mols: Sequence[Chem.Mol]) -> dict[str, int]:
+    """How many of ``mols`` fail each rule (the first one each fails, as
+    :func:`filter_failure` names it), most frequent first: what a ``Filters`` below 1 is made of."""
+    counts = Counter(reason for reason in map(filter_failure, mols) if reason is not None)
+    return dict(counts.most_common())

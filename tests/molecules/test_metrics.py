@@ -132,6 +132,7 @@ def test_evaluate_a_set_against_itself() -> None:
     assert result["IntDiv"] == result["IntDiv1"] > 0.5
     assert result["Filters"] == result["Filters_ref"] == 1.0
     assert result["ring_unusual_share"] == result["ring_unusual_share_ref"] == 0.0
+    assert result["acyclic_double_share"] == result["acyclic_double_share_ref"]
 
 
 def test_evaluate_exposes_odd_rings_and_filtered_groups() -> None:
@@ -145,6 +146,21 @@ def test_evaluate_exposes_odd_rings_and_filtered_groups() -> None:
     assert 0 < result["ring_size_tv"] < 1 and result["ring_size_w1"] > 0
     small_rings = evaluate(["C1CC1", "c1ccccc1"], train=DRUGS, fcd=False)
     assert small_rings["ring_unusual_share"] == 0.5
+    # the rhodanine's benzylidene C=C is outside its ring; C=O and C=S do not count
+    assert result["acyclic_double_share"] == 1 / 4
+
+
+@pytest.mark.parametrize(
+    ("smiles", "counted"),
+    [("C=CC", True), ("CC=NC", True), ("CN=NC", True), ("C=C1CCCCC1", True), ("C=CC(=O)NC", True),
+     ("c1ccccc1", False), ("C1=CCCC1", False), ("O=CCC", False), ("NC(N)=S", False), ("CC#N", False)],
+)
+def test_acyclic_double_bonds_are_c_and_n_double_bonds_outside_rings(smiles: str, counted: bool) -> None:
+    from rdkit import Chem
+
+    from flowstudio.molecules.rings import acyclic_double_share
+
+    assert acyclic_double_share([Chem.MolFromSmiles(smiles)]) == float(counted)
 
 
 def test_distribution_histograms_compare_samples_with_the_reference() -> None:

@@ -78,6 +78,7 @@ class Evaluation:
     samples: int
     temperature: float
     panels: list[HistogramPanel] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # what a metric's value is made of
 
 
 def held_out_shapes(collection: Any, limit: int = POINT_METRICS_MAX_SHAPES) -> np.ndarray:

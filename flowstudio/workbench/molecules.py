@@ -26,6 +26,21 @@ GRID_MOLECULES = 60
 """Generated molecules shown as tiles (the summary counts them all)."""
 
 
+def filters_note(smiles: list[str | None], top: int = 6) -> str:
+    """The filter rules the valid molecules among ``smiles`` fail most, for the ``Filters``
+    row of the metrics table: which alerts a rate below 1 is made of."""
+    from flowstudio.molecules.filters import filter_failure_counts
+    from flowstudio.molecules.validity import valid_molecules
+
+    counts = filter_failure_counts(valid_molecules(smiles)[0])
+    if not counts:
+        return "No valid sample fails a filter."
+    shown = "; ".join(f"{rule} ({count})" for rule, count in list(counts.items())[:top])
+    rest = len(counts) - top
+    more = f"; {rest} more rule{'s' if rest > 1 else ''}" if rest > 0 else ""
+    return f"Failing most: {shown}{more}."
+
+
 def entries_for(
     smiles: list[str | None],
     titles: list[str] | None = None,
@@ -244,7 +259,7 @@ class MoleculesKind(DataKind):
         progress.stage = "histograms"
         panels = histogram_panels(distribution_histograms(result.smiles, train))
         progress(1.0)
-        return Evaluation(scores, n, temperature, panels)
+        return Evaluation(scores, n, temperature, panels, {"Filters": filters_note(result.smiles)})
 
     def metric_help(self) -> dict[str, str]:
         """One line of help per metric key (the metrics table's tooltips)."""

@@ -50,3 +50,7 @@ def test_molecule_metrics_with_histograms(window, qtbot, tmp_path) -> None:
     assert keys[0] == "ring_size" and "QED" in keys
     assert changed(blank, grab(page.histograms))
     assert "12 samples" in page.caption.text()
+    # the Filters row's help names the rules the samples failed (or says none did)
+    rows = {page.table.item(r, 0).text(): r for r in range(page.table.rowCount())}
+    tip = page.table.item(rows["Filters"], 2).toolTip()
+    assert page.evaluation.notes["Filters"] in tip and tip.startswith("Valid molecules passing")

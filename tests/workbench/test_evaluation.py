@@ -31,3 +31,14 @@ def test_histogram_panels_put_ring_sizes_first() -> None:
     ring = panels[0]
     nine = np.searchsorted(ring.edges, 9) - 1
     assert ring.shares[nine] > 0 and ring.reference_shares[nine] == 0  # the 9-ring the training set lacks
+
+
+def test_the_filters_note_names_the_rules_failed_most() -> None:
+    from flowstudio.workbench.molecules import filters_note
+
+    # two aldehydes, an acrylamide, a clean benzene, an invalid entry and a failed sample
+    note = filters_note(["O=Cc1ccccc1", "O=CCc1ccccc1", "C=CC(=O)NC", "c1ccccc1", "C1CC", None])
+    assert note.startswith("Failing most: ") and note.index("aldehyde") < note.index("acrylamide")
+    assert "(2)" in note and "(1)" in note and "more rule" not in note
+    assert filters_note(["c1ccccc1", "CCO"]) == "No valid sample fails a filter."
+    assert filters_note(["O=Cc1ccccc1", "C=CC(=O)NC"], top=1).endswith("; 1 more rule.")

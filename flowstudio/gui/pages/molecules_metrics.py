@@ -46,7 +46,10 @@ class MetricsPage(MetricsPageBase):
         self.table.set_metrics({"computing…": None})
 
         def done(evaluation) -> None:
-            self.table.set_metrics(evaluation.metrics, self.adapter.metric_help())
+            tips = dict(self.adapter.metric_help())
+            for key, note in evaluation.notes.items():  # e.g. the rules behind Filters
+                tips[key] = f"{tips.get(key, '')}. {note}"
+            self.table.set_metrics(evaluation.metrics, tips)
             self.histograms.set_panels(evaluation.panels)
 
         self.run_evaluation(

@@ -102,14 +102,6 @@ def _device(name: str) -> str:
     return name
 
 
-def _filter_failures(smiles: list[str]) -> dict[str, int]:
-    """Filter rules failed by the valid molecules among ``smiles`` (see ``--filter-reasons``)."""
-    from flowstudio.molecules.filters import filter_failure_counts
-    from flowstudio.molecules.validity import valid_molecules
-
-    return filter_failure_counts(valid_molecules(smiles)[0])
-
-
 def run(args: argparse.Namespace) -> int:
     from flowstudio.molecules.io import read_molecules
     from flowstudio.molecules.metrics import evaluate
@@ -135,12 +127,10 @@ def run(args: argparse.Namespace) -> int:
         max_reference=args.max_reference or None,
         canonicalize_train=False,
         fcd=not args.no_fcd,
+        filter_reasons=args.filter_reasons,
     )
     if "cut_at_cap_redrawn" in from_sampler:
         metrics["cut_at_cap_redrawn"] = from_sampler["cut_at_cap_redrawn"]
-    report: dict[str, object] = dict(metrics)
-    if args.filter_reasons:
-        report["Filters_failures"] = _filter_failures(samples.smiles)
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in report.items()}
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
     sys.stdout.write(json.dumps(clean) + "\n")
     return 0

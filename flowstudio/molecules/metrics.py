@@ -46,11 +46,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from flowstudio.molecules.fcd import frechet_chemnet_distance
-from flowstudio.molecules.filters import fraction_passing_filters
+from flowstudio.molecules.filters import filter_failure_counts
 from flowstudio.molecules.fragments import brics_fragments, cosine_similarity, murcko_scaffolds
 from flowstudio.molecules.properties import (
     Histogram,
@@ -150,8 +151,12 @@ def evaluate(
     canonicalize_train: bool = True,
     fcd: bool = True,
     seed: int = 0,
-) -> dict[str, float]:
-    """All the metrics of ``samples`` (see the module docstring for definitions).
+    filter_reasons: bool = False,
+) -> dict[str, Any]:
+    """All the metrics of ``samples`` (see the module docstring for definitions), floats;
+    with ``filter_reasons`` also ``Filters_failures``, the count of valid samples failing
+    each filter rule (:func:`~.filters.filter_failure_counts`, most frequent first), from
+    the same pass over the filters as ``Filters``.
 
     Args:
         samples: generated SMILES in generation order; ``None`` marks a failed sample.
@@ -192,7 +197,8 @@ def evaluate(
         results["FCD/Test"] = frechet_chemnet_distance(canonical, ref.chemnet_statistics(device), device)
     else:
         results["FCD/Test"] = math.nan
-    results["Filters"] = fraction_passing_filters(mols)
+    failures = filter_failure_counts(mols)
+    results["Filters"] = (len(mols) - sum(failures.values())) / len(mols) if mols else math.nan
     results["Filters_ref"] = ref.filters
 
     generated = property_values(mols)
@@ -209,7 +215,10 @@ def evaluate(
     results["n_samples"] = len(samples)
     results["n_valid"] = len(mols)
     results["n_reference"] = ref.size
-    return {key: results[key] for key in METRIC_KEYS if key in results}
+    report: dict[str, Any] = {key: results[key] for key in METRIC_KEYS if key in results}
+    if filter_reasons:
+        report["Filters_failures"] = failures
+    return report
 
 
 def distribution_histograms(

@@ -26,13 +26,9 @@ GRID_MOLECULES = 60
 """Generated molecules shown as tiles (the summary counts them all)."""
 
 
-def filters_note(smiles: list[str | None], top: int = 6) -> str:
-    """The filter rules the valid molecules among ``smiles`` fail most, for the ``Filters``
-    row of the metrics table: which alerts a rate below 1 is made of."""
-    from flowstudio.molecules.filters import filter_failure_counts
-    from flowstudio.molecules.validity import valid_molecules
-
-    counts = filter_failure_counts(valid_molecules(smiles)[0])
+def filters_note(counts: dict[str, int], top: int = 6) -> str:
+    """The filter rules failed most (``counts``: evaluate's ``Filters_failures``), for the
+    ``Filters`` row of the metrics table: which alerts a rate below 1 is made of."""
     if not counts:
         return "No valid sample fails a filter."
     shown = "; ".join(f"{rule} ({count})" for rule, count in list(counts.items())[:top])
@@ -254,12 +250,14 @@ class MoleculesKind(DataKind):
             valid_without_check=result.validity_without_check,
             fcd=fcd,
             canonicalize_train=False,
+            filter_reasons=True,
         )
+        failures = scores.pop("Filters_failures")  # a note beside the table, not a row
         progress(0.8)
         progress.stage = "histograms"
         panels = histogram_panels(distribution_histograms(result.smiles, train))
         progress(1.0)
-        return Evaluation(scores, n, temperature, panels, {"Filters": filters_note(result.smiles)})
+        return Evaluation(scores, n, temperature, panels, {"Filters": filters_note(failures)})
 
     def metric_help(self) -> dict[str, str]:
         """One line of help per metric key (the metrics table's tooltips)."""

@@ -313,3 +313,40 @@ def test_point_steps_sets_the_point_cnfs_steps_alone_and_old_runs_keep_steps(sha
     del config["values"]["point_steps"]
     reopened = PointCloudTask.from_config(config).model
     assert only_cnf(reopened.decoder).steps == quick.values["steps"]
+
+
+@pytest.mark.parametrize("objective", ["flow_matching", "likelihood"])
+def test_fourier_features_reach_the_point_cnf_alone_and_survive_a_reload(
+    shapes: np.ndarray, objective: str
+) -> None:
+    """``point_fourier`` gives the point CNF's net (not the latent CNF's) its frequencies,
+    scaled by ``point_fourier_scale``; they live in the state dict, so a run reopened from
+    its config and weights draws the same shapes, and its exact log-likelihood stays finite."""
+    values = {**TINY_POINTFLOW, "objective": objective, "point_fourier": 64, "point_fourier_scale": 3.0}
+    task = trained_a_little(PointCloudTask(shapes, "pointflow", "quick", values), steps=2)
+    model = task.model
+    nets = [m for m in model.decoder.modules() if hasattr(m, "fourier_omega")]
+    assert nets and all(n.fourier_omega.shape == (64, 3) for n in nets)
+    # omega = 2π σ N(0, 1): the frequencies' spread is σ cycles per unit
+    spread = torch.cat([n.fourier_omega.flatten() for n in nets]).std().item() / (2 * np.pi)
+    assert 2.5 < spread < 3.5
+    assert all(getattr(m, "fourier_omega", None) is None for m in model.prior.modules())
+    clone = PointCloudTask.from_config(json.loads(json.dumps(task.config())))
+    assert clone.model.decoder.state_dict().keys() == model.decoder.state_dict().keys()
+    clone.model.load_state_dict(model.state_dict())
+    model.eval()
+    clone.model.eval()
+    torch.manual_seed(4)
+    a = task.snapshot(2).points
+    torch.manual_seed(4)
+    np.testing.assert_allclose(a, clone.snapshot(2).points, rtol=1e-5, atol=1e-4)
+    assert np.isfinite(task.validation_metric())
+
+
+def test_a_run_from_before_fourier_features_opens_without_them(pointflow_task: PointCloudTask) -> None:
+    config = json.loads(json.dumps(pointflow_task.config()))
+    for key in ("point_fourier", "point_fourier_scale"):
+        config["values"].pop(key, None)
+    clone = PointCloudTask.from_config(config)
+    assert not any("fourier" in key for key in clone.model.state_dict())
+    clone.model.load_state_dict(pointflow_task.model.state_dict())  # strict: the same keys

@@ -84,8 +84,7 @@ class CNF(Transform):
             (B, D) vectors or (B, N, D) point sets.
         net: the dynamics ``net(t, z, context) -> dz/dt`` over ``D + augment_dims``
             features; by default an :class:`~flowstudio.flows.odenets.ODENet`.
-        hidden, activation, fourier_features, fourier_scale: the default net's hidden widths,
-            nonlinearity and random Fourier features of its input (see ODENet).
+        hidden, activation: the default net's hidden widths and nonlinearity.
         end_time: ``T``. ``train_end_time`` learns it, parametrized as ``softplus(θ) > 0``.
         solver: an adaptive torchdiffeq solver (``dopri5``…) with ``atol``/``rtol``, or a
             fixed-step one (``rk4``, ``euler``, ``midpoint``) with ``steps`` over the
@@ -123,8 +122,6 @@ class CNF(Transform):
         net: nn.Module | None = None,
         hidden: Sequence[int] = (64, 64),
         activation: str = "softplus",
-        fourier_features: int = 0,
-        fourier_scale: float = 1.0,
         end_time: float = 1.0,
         train_end_time: bool = False,
         solver: str = "dopri5",
@@ -147,8 +144,7 @@ class CNF(Transform):
         self.augment_dims = int(augment_dims)
         self.augment_base = StandardNormal(self.augment_dims) if self.augment_dims else None
         self.net = net if net is not None else ODENet(
-            features + self.augment_dims, context_features, hidden, activation,
-            fourier_features=fourier_features, fourier_scale=fourier_scale,
+            features + self.augment_dims, context_features, hidden, activation
         )
         raw_end_time = torch.tensor(inverse_softplus(float(end_time)))
         if train_end_time:

@@ -18,13 +18,6 @@ ride along the layers as ``D`` extra rows of each matrix product, so in 3-D the 
 divergence and the RNODE Frobenius norm cost about four forward passes and one ordinary
 backward pass, instead of ``D`` vector-Jacobian products and a double backward through
 them (see ``benchmarks/results/cnf.md``).
-
-With ``fourier_features = m`` the first layer reads ``[z, sin 2πBz, cos 2πBz]`` instead of
-``z``, with ``B`` an (m, D) matrix of frequencies drawn once from ``N(0, σ²)`` and kept in
-the state dict: random Fourier features (Tancik et al. 2020, "Fourier Features Let
-Networks Learn High Frequency Functions in Low Dimensional Domains"). A small MLP of the
-raw coordinates learns smooth functions first (its *spectral bias*); a field that must
-carry points onto thin surfaces changes fast across them, at the scale of ``1 / σ``.
 """
 
 from __future__ import annotations
@@ -91,8 +84,6 @@ class ODENet(nn.Module):
         activation: ``"softplus"`` or ``"tanh"``: smooth, so that the field is
             differentiable and the divergence is well defined (ReLU would make the
             divergence piecewise constant and the ODE harder for adaptive solvers).
-        fourier_features, fourier_scale: ``m`` random frequencies of standard deviation
-            ``σ`` whose sines and cosines join the input (module docstring); 0: none.
     """
 
     def __init__(
@@ -101,27 +92,13 @@ class ODENet(nn.Module):
         context_features: int = 0,
         hidden: Sequence[int] = (64, 64),
         activation: str = "softplus",
-        fourier_features: int = 0,
-        fourier_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
-        if fourier_features < 0 or not fourier_scale > 0:
-            raise ValueError(
-                f"fourier_features must be >= 0 and fourier_scale > 0, "
-                f"got {fourier_features}, {fourier_scale}"
-            )
         self.features = int(features)
         self.context_features = int(context_features)
-        # 2π B, drawn from the global generator like the weights (the task seeds it); a net
-        # without features has no buffer, so its state dict is the one from before them.
-        omega = None
-        if fourier_features:
-            omega = 2 * torch.pi * fourier_scale * torch.randn(int(fourier_features), self.features)
-        self.register_buffer("fourier_omega", omega)
-        inputs = self.features + 2 * int(fourier_features)
-        widths = [inputs, *[int(h) for h in hidden], self.features]
+        widths = [self.features, *[int(h) for h in hidden], self.features]
         self.layers = nn.ModuleList(
             ConcatSquashLinear(a, b, self.context_features) for a, b in itertools.pairwise(widths)
         )
@@ -131,7 +108,7 @@ class ODENet(nn.Module):
         """``t``: scalar; ``z``: (*batch, features); ``context``: broadcastable to
         (*batch, context_features), e.g. (B, 1, C) for (B, N, features) points."""
         tc = time_and_context(t, z, context)
-        h = self._embed(z)
+        h = z
         for i, layer in enumerate(self.layers):
             h = layer(h, tc)
             if i < len(self.layers) - 1:
@@ -150,32 +127,12 @@ class ODENet(nn.Module):
         tc = time_and_context(t, z, context)
         # The identity broadcasts: the first layer's tangents are W^T * gate for every point.
         tangents = torch.eye(self.features, dtype=z.dtype, device=z.device)
-        h = self._embed(z)
-        if self.fourier_omega is not None:
-            # d sin(Ωz)/dz_j = Ω[:, j] cos(Ωz), d cos(Ωz)/dz_j = -Ω[:, j] sin(Ωz)
-            phase = z @ self.fourier_omega.T
-            omega = self.fourier_omega.T  # (D, m)
-            tangents = torch.cat(
-                [
-                    tangents.expand(*z.shape[:-1], -1, -1),
-                    omega * phase.cos().unsqueeze(-2),
-                    -omega * phase.sin().unsqueeze(-2),
-                ],
-                dim=-1,
-            )
+        h = z
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             h, tangents = layer.forward_and_tangents(h, tangents, tc, None if i == last else self.activation)
         # tangents[..., j, i] = ∂f_i/∂z_j
         return h, tangents.transpose(-1, -2)
-
-
-    def _embed(self, z: Tensor) -> Tensor:
-        """The first layer's input: ``z``, with its Fourier features when there are any."""
-        if self.fourier_omega is None:
-            return z
-        phase = z @ self.fourier_omega.T
-        return torch.cat([z, phase.sin(), phase.cos()], dim=-1)
 
 
 def time_and_context(t: Tensor, z: Tensor, context: Tensor | None) -> Tensor:

@@ -70,8 +70,6 @@ class CNFSettings:
     adjoint: bool = False
     kinetic_weight: float = 0.0
     jacobian_weight: float = 0.0
-    fourier_features: int = from_setting(0, name="point_fourier")
-    fourier_scale: float = from_setting(1.0, name="point_fourier_scale")
 
     def cnf_options(self) -> dict[str, Any]:
         options = asdict(self)
@@ -118,7 +116,7 @@ def cnf_settings(values: Mapping[str, Any], *, prior: bool = False) -> CNFSettin
         "steps": steps if values["solver"] in FIXED_STEP_SOLVERS else None,
     }
     if prior:
-        given.update(blocks=1, batch_norm=False, fourier_features=0, fourier_scale=1.0)
+        given.update(blocks=1, batch_norm=False)
     return config_from(CNFSettings, values, **given)
 
 

@@ -113,23 +113,6 @@ class PointCloudSettings:
         "Widths of the point CNF's network, dash-separated.",
         models=CNF_MODELS,
     )
-    point_fourier: int = setting(
-        0,
-        "Random Fourier features of the point CNF's input: this many frequencies, whose sines and cosines "
-        "join the coordinates (Tancik et al. 2020), so that the field can change fast across a "
-        "surface; 0: none.",
-        minimum=0,
-        maximum=256,
-        models=CNF_MODELS,
-    )
-    point_fourier_scale: float = setting(
-        1.0,
-        "Standard deviation of the Fourier features' frequencies, in cycles per unit of the normalized "
-        "coordinates: the finest detail the features offer is about its inverse.",
-        minimum=0.01,
-        maximum=100.0,
-        models=CNF_MODELS,
-    )
     blocks: int = setting(
         1,
         "CNF blocks stacked in each flow (each its own ODE).",

@@ -79,10 +79,10 @@ class AutogradOnly(nn.Module):
         return self.inner(t, z, context)
 
 
-@pytest.mark.parametrize(("activation", "fourier"), [("softplus", 0), ("tanh", 0), ("softplus", 5)])
-def test_forward_mode_jacobian_matches_autograd(activation: str, fourier: int) -> None:
+@pytest.mark.parametrize("activation", ["softplus", "tanh"])
+def test_forward_mode_jacobian_matches_autograd(activation: str) -> None:
     torch.manual_seed(0)
-    net = ODENet(4, 3, (16, 8), activation, fourier_features=fourier, fourier_scale=2.0).double()
+    net = ODENet(4, 3, (16, 8), activation).double()
     z = torch.randn(2, 7, 4, dtype=torch.float64, requires_grad=True)
     context = torch.randn(2, 1, 3, dtype=torch.float64)
     t = torch.tensor(0.4, dtype=torch.float64)
@@ -90,31 +90,6 @@ def test_forward_mode_jacobian_matches_autograd(activation: str, fourier: int) -
     torch.testing.assert_close(f, net(t, z, context))
     rows = [torch.autograd.grad(f[..., i].sum(), z, retain_graph=True)[0] for i in range(4)]
     torch.testing.assert_close(jac, torch.stack(rows, -2))
-
-
-def test_fourier_features_let_a_small_net_follow_a_sharp_field() -> None:
-    """What the features are for: with the same width and steps, a net of the coordinates
-    and their Fourier features fits a field that turns around within 0.05 (a surface's
-    inside and outside) far better than a net of the coordinates alone."""
-    z = torch.linspace(-1, 1, 256).unsqueeze(-1)
-    target = torch.tanh(30 * z)
-    t = torch.tensor(0.0)
-    errors = {}
-    for fourier in (0, 16):
-        torch.manual_seed(0)
-        net = ODENet(1, 0, (32,), fourier_features=fourier, fourier_scale=4.0)
-        optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
-        for _ in range(300):
-            loss = (net(t, z) - target).pow(2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        errors[fourier] = loss.item()
-    assert errors[16] < 0.3 * errors[0], errors
-    with pytest.raises(ValueError, match="fourier"):
-        ODENet(3, fourier_features=-1)
-    with pytest.raises(ValueError, match="fourier"):
-        ODENet(3, fourier_features=4, fourier_scale=0.0)
 
 
 def test_cnf_with_forward_mode_jacobian_matches_the_autograd_trace() -> None:

@@ -38,7 +38,9 @@ Presets:
   session 11 a 128-wide point CNF with ``prior_every=4`` (with or without
   ``encoder_points=64``) and path times nearer the data (``time_distribution=data_end``):
   none covered more in both seeds or drew thinner surfaces (sampled points' neighbourhoods
-  stay about twice as thick as real chairs'). The
+  stay about twice as thick as real chairs'); nor, in session 13, did random Fourier
+  features of the point CNF's input or P = 0.9 (which pulls in 13-15% of the stray
+  points at equal coverage: a choice left to users). The
   comparisons with the likelihood recipe
   (8 and 30 minutes) are in ``benchmarks/results/pointflow-matching.md``. ``--set objective=likelihood`` gives
   session 4's likelihood recipe at the same sizes: Hutchinson's trace in the point CNF,

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flowstudio.cli.mols import load_task  # noqa: E402
+from flowstudio.errors import BadInputError  # noqa: E402
 from flowstudio.molecules.generate import generate  # noqa: E402
 from flowstudio.molecules.graph import apply_order, fitting_order, graph_to_mol, mol_to_graph  # noqa: E402
 from flowstudio.molecules.packing import edge_step_pairs  # noqa: E402
@@ -117,7 +118,7 @@ def main() -> None:
                 continue
             try:
                 graph = mol_to_graph(mol, vocab)
-            except Exception:  # an element or charge outside the vocabulary
+            except BadInputError:  # an element or charge outside the vocabulary, a radical
                 continue
             order = fitting_order(graph, vocab.edge_window, rng)
             if order is not None:

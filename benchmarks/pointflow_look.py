@@ -7,7 +7,7 @@ shapes (encode, decode the latent mean), which tells a weak decoder from a weak 
 
     xvfb-run -a python benchmarks/pointflow_look.py --data samples/pointclouds/shapes.npz \\
         --runs RUN_A RUN_B --out look.png [--shapes 0 40 80 120] [--temperature 1.0] \\
-        [--latent-temperatures 1.0 1.5]
+        [--latent-temperatures 1.0 1.5] [--point-temperatures 1.0 0.9]
 
 Off-screen rendering needs a display (Xvfb) for VTK's OpenGL context.
 """
@@ -33,11 +33,16 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, list[np.ndarray]]]:
         task = restored.task
         label = f"{Path(run).name} step {restored.step}"
         for latent_t in args.latent_temperatures or [None]:
-            note = ""
-            if latent_t is not None:  # PointFlow's latent_temperature, instead of the run's own
-                task.model.config.latent_temperature, note = latent_t, f", latent x{latent_t:g}"
-            clouds = analyses.sample(task, len(shapes), args.points, args.temperature, seed=args.seed)
-            rows.append((f"{label}: samples T={args.temperature:g}{note}", list(clouds)))
+            for point_t in args.point_temperatures or [None]:
+                note = ""
+                if latent_t is not None:  # PointFlow's latent_temperature, instead of the run's own
+                    task.model.config.latent_temperature = latent_t
+                    note += f", latent x{latent_t:g}"
+                if point_t is not None:  # and its point_temperature
+                    task.model.config.point_temperature = point_t
+                    note += f", points x{point_t:g}"
+                clouds = analyses.sample(task, len(shapes), args.points, args.temperature, seed=args.seed)
+                rows.append((f"{label}: samples T={args.temperature:g}{note}", list(clouds)))
         if task.model.latent_dim:
             recon = [analyses.reconstruct(task, s, args.points, seed=args.seed) for s in shapes]
             rows.append((f"{label}: reconstructions", recon))
@@ -78,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latent-temperatures", type=float, nargs="*", default=None,
         help="PointFlow: one row of samples per latent temperature (default: the run's own)",
+    )
+    parser.add_argument(
+        "--point-temperatures", type=float, nargs="*", default=None,
+        help="PointFlow: one row of samples per point temperature (default: the run's own)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--size", type=int, default=260, help="pixels per picture")

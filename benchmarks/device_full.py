@@ -23,7 +23,10 @@ and the device call only trains:
    20- or 30-minute run can be split over sessions (bring ``latest.pt`` back by hand);
 3. here: score ``best.pt`` on the CPU as the quick preset is scored
    (``benchmarks/pointflow_matching.py --score-only``, ``flowstudio mols sample`` then
-   ``mols eval``).
+   ``mols eval``). A point CNF trained this long may be sharp enough for its 8 even RK4
+   steps to blur it, as they blur a single chair (results/pointflow-matching.md section
+   16): compare its samples' thickness with even steps, at ``point_step_power`` 2 and
+   with dopri5 before judging the shapes.
 
     python benchmarks/device_full.py train points --minutes 8 --out .device/run-points
 """

@@ -15,8 +15,9 @@ choices are made on the *next* 100 chairs of the same permutation instead:
   sampling seed, compared on ``--points`` points by PointFlow's metrics (1-NNA-CD, COV-CD,
   MMD-CD). One JSON line per pair of temperatures, with the draws and their mean;
 * ``--samplers rk4:2,rk4:4,dopri5`` scores the same weights with other solvers of the point
-  CNF (``SOLVER:STEPS`` for fixed-step ones; ``run``, the default, is the run's own), each
-  line with the seconds the first draw's 100 x 2,048 points took.
+  CNF (``SOLVER:STEPS`` for fixed-step ones, ``SOLVER:STEPS^POWER`` with the steps placed
+  as ``point_step_power`` places them; ``run``, the default, is the run's own), each line
+  with the seconds the first draw's 100 x 2,048 points took.
 
 Besides PointFlow's metrics, each line reports how *fuzzy* the shapes are, which 1-NNA-CD
 and COV-CD see only indirectly (a blob of the right extent can be a chair's nearest
@@ -55,16 +56,20 @@ The data is read from ../shared/data (ModelNet, research use only) and never cop
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from pointflow_matching import CD_TILE_MB, DATA
 
+from flowstudio.flows.cnf import solver_override
 from flowstudio.pointclouds import analyses
 from flowstudio.pointclouds.metrics import mmd_cov, one_nn_accuracy, pairwise_cd
+from flowstudio.pointclouds.models import PointDensity
 from flowstudio.pointclouds.pointflow import PointFlow
 from flowstudio.training import Run, restore_task
 
@@ -138,12 +143,26 @@ def real_reference(all_points: np.ndarray, val: np.ndarray, points: int, stray_d
     }
 
 
-def sampler(text: str) -> tuple[str | None, int | None]:
-    """``run`` (the run's own solver), ``SOLVER`` (adaptive) or ``SOLVER:STEPS``."""
+def sampler(text: str) -> tuple[str | None, int | None, float | None]:
+    """``run`` (the run's own solver), ``SOLVER`` (adaptive), ``SOLVER:STEPS`` (even steps)
+    or ``SOLVER:STEPS^POWER`` (the steps at ``T (k / n)^POWER``, ``point_step_power``)."""
     if text == "run":
-        return None, None
-    solver, _, steps = text.partition(":")
-    return solver, int(steps) if steps else None
+        return None, None, None
+    solver, _, rest = text.partition(":")
+    steps, _, power = rest.partition("^")
+    if not steps:
+        return solver, None, None
+    return solver, int(steps), float(power) if power else 1.0
+
+
+@contextlib.contextmanager
+def step_power(model: PointDensity, power: float | None) -> Iterator[None]:
+    """The point CNF's fixed steps placed by ``power`` inside the block (None: the run's)."""
+    if power is None:
+        yield
+        return
+    with solver_override(model.point_flow, step_power=power):
+        yield
 
 
 def score(
@@ -170,7 +189,7 @@ def score(
     for (latent_temperature, point_temperature), name in (
         (pair, name) for name in samplers for pair in pairs
     ):
-        solver, steps = sampler(name)
+        solver, steps, power = sampler(name)
         rows, seconds = [], []
         for seed in seeds:
             torch.manual_seed(seed)
@@ -178,9 +197,11 @@ def score(
             with torch.no_grad():
                 latent = model.sample_latent(len(val), latent_temperature)
             # with the latents given, the draw's temperature scales the point noise alone
-            samples = analyses.sample(
-                task, len(val), 2048, point_temperature, seed=seed, latent=latent, solver=solver, steps=steps
-            )
+            with step_power(model, power):
+                samples = analyses.sample(
+                    task, len(val), 2048, point_temperature, seed=seed, latent=latent,
+                    solver=solver, steps=steps,
+                )
             seconds.append(time.perf_counter() - start)
             full, samples = samples, samples[:, keep]
             d_sr = pairwise_cd(samples, val[:, keep], memory_mb=CD_TILE_MB)
@@ -189,9 +210,10 @@ def score(
             stray = stray_share(samples, val, d_sr.argmin(1).numpy(), stray_distance)
             rows.append((nna, cov, float(mmd), stray, thickness(full)))
         r = np.array(rows)
-        recon = analyses.sample(
-            task, len(val), points, point_temperature, seed=0, latent=latents, solver=solver, steps=steps
-        )
+        with step_power(model, power):
+            recon = analyses.sample(
+                task, len(val), points, point_temperature, seed=0, latent=latents, solver=solver, steps=steps
+            )
         recon_spread = mean_off_diagonal(pairwise_cd(recon, memory_mb=CD_TILE_MB)) / mean_off_diagonal(d_rr)
         recon_cd = float(torch.diagonal(pairwise_cd(recon, val[:, keep], memory_mb=CD_TILE_MB)).mean())
         print(

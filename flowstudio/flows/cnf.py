@@ -89,7 +89,8 @@ class CNF(Transform):
         solver: an adaptive torchdiffeq solver (``dopri5``…) with ``atol``/``rtol``, or a
             fixed-step one (``rk4``, ``euler``, ``midpoint``) with ``steps`` over the
             current ``[0, T]`` (a constant cost per solve, also when ``T`` is learned) or
-            a fixed ``step_size`` (the number of steps then follows ``T``).
+            a fixed ``step_size`` (the number of steps then follows ``T``). ``step_power`` > 1
+            crowds a fixed-step solver's steps toward the data end (``odesolve.power_grid``).
         adjoint: backpropagate with the adjoint method (memory constant in the NFE).
         trace: ``"exact"`` or ``"hutchinson"`` (with ``noise`` ``"gaussian"`` or
             ``"rademacher"``) in training mode; evaluation mode computes the exact trace
@@ -129,6 +130,7 @@ class CNF(Transform):
         rtol: float = 1e-5,
         step_size: float | None = None,
         steps: int | None = None,
+        step_power: float = 1.0,
         adjoint: bool = False,
         trace: str = "exact",
         noise: str = "gaussian",
@@ -141,6 +143,9 @@ class CNF(Transform):
         super().__init__(features, context_features)
         _check_options(end_time, solver, step_size, steps, trace, noise, augment_dims, max_nfe, on_underflow)
         self.steps = None if steps is None else int(steps)
+        if not (math.isfinite(step_power) and step_power > 0):
+            raise ValueError(f"step_power must be a positive number, got {step_power}")
+        self.step_power = float(step_power)
         self.augment_dims = int(augment_dims)
         self.augment_base = StandardNormal(self.augment_dims) if self.augment_dims else None
         self.net = net if net is not None else ODENet(
@@ -254,7 +259,7 @@ class CNF(Transform):
         step_size = self.step_size
         if self.steps is not None and self.solver in FIXED_STEP_SOLVERS:
             step_size = float(self.end_time.detach()) / self.steps
-        settings = SolverSettings(self.solver, self.atol, self.rtol, step_size, self.adjoint)
+        settings = SolverSettings(self.solver, self.atol, self.rtol, step_size, self.adjoint, self.step_power)
         path = solve(
             dynamics, state, times, settings, adjoint_params=params,
             fallback_steps=FALLBACK_STEPS if self.on_underflow == "fallback" else None,
@@ -358,7 +363,7 @@ ACCURATE = {"solver": "dopri5", "atol": 1e-5, "rtol": 1e-5}
 @contextlib.contextmanager
 def solver_override(module: nn.Module, *, max_nfe: int | None = None, **settings: Any) -> Iterator[None]:
     """Solve every CNF in ``module`` with other settings (``solver``, ``atol``, ``rtol``,
-    ``step_size``, ``steps``) for the duration of the block, e.g. ``**ACCURATE``.
+    ``step_size``, ``steps``, ``step_power``) for the duration of the block, e.g. ``**ACCURATE``.
 
     A flow trained with a coarse fixed-step solver is scored with an accurate adaptive
     one this way: its fixed-step log-density is only an estimate of the continuous
@@ -366,7 +371,7 @@ def solver_override(module: nn.Module, *, max_nfe: int | None = None, **settings
     worse accurate score (Finlay et al. 2020 keep fixed steps honest with RNODE; this
     checks that it did).
     """
-    unknown = set(settings) - {"solver", "atol", "rtol", "step_size", "steps"}
+    unknown = set(settings) - {"solver", "atol", "rtol", "step_size", "steps", "step_power"}
     if unknown:
         raise ValueError(f"solver_override: unknown settings {sorted(unknown)}")
     cnfs = _cnfs(module)

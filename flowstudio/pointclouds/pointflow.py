@@ -66,6 +66,7 @@ class CNFSettings:
     rtol: float = 1e-5
     step_size: float | None = constant(None)
     steps: int | None = None
+    step_power: float = from_setting(1.0, name="point_step_power")
     trace: str = "exact"
     adjoint: bool = False
     kinetic_weight: float = 0.0
@@ -116,7 +117,7 @@ def cnf_settings(values: Mapping[str, Any], *, prior: bool = False) -> CNFSettin
         "steps": steps if values["solver"] in FIXED_STEP_SOLVERS else None,
     }
     if prior:
-        given.update(blocks=1, batch_norm=False)
+        given.update(blocks=1, batch_norm=False, step_power=1.0)
     return config_from(CNFSettings, values, **given)
 
 

@@ -40,7 +40,10 @@ Presets:
   none covered more in both seeds or drew thinner surfaces (sampled points' neighbourhoods
   stay about twice as thick as real chairs'); nor, in session 13, did random Fourier
   features of the point CNF's input or P = 0.9 (which pulls in 13-15% of the stray
-  points at equal coverage: a choice left to users). The
+  points at equal coverage: a choice left to users); nor, in session 14, a point CNF that
+  predicts the data point (worse on every number) or its 3 steps crowded toward the data
+  (``point_step_power`` 2: thickness 0.1588 against 0.1583; dopri5 draws the quick field
+  as RK4 in 3 even steps does). The
   comparisons with the likelihood recipe
   (8 and 30 minutes) are in ``benchmarks/results/pointflow-matching.md``. ``--set objective=likelihood`` gives
   session 4's likelihood recipe at the same sizes: Hutchinson's trace in the point CNF,
@@ -50,12 +53,20 @@ Presets:
   512-512-512 point CNF and a 256-256 latent CNF, batch 128 of 2048 points, learning rate
   2e-3, a minute of prior refinement at the end; meant for a GPU. Its point CNF learns by
   flow matching (one block, no batch norm; a training step at 16 x 2048 points costs 68
-  times less than the likelihood step on a CPU) and samples with RK4 in 8 steps; the
+  times less than the likelihood step on a CPU) and samples with RK4 in 8 even steps (a
+  sharper field than quick's may want ``point_step_power`` 2: not measurable without a
+  GPU; see the results, section 16); the
   latent CNF by likelihood with RNODE. ``--set objective=likelihood`` is the paper's
   recipe plus RNODE: dopri5 at atol = rtol = 1e-5, moving batch norm, adjoint gradients,
   the exact trace in 3-D, kinetic and Jacobian weights 0.01 (Finlay et al. 2020).
 * The single-shape ``cnf`` learns by likelihood in both presets (``--set
-  objective=flow_matching`` trains it by flow matching, each point its own path).
+  objective=flow_matching`` trains it by flow matching, each point its own path). The
+  quick flow-matching recipe crowds its four RK4 steps toward the data
+  (``point_step_power`` 2): a flow-matching field fitted to one chair for 3 minutes is
+  sharp, and four even steps drew it far thicker than the exact solve does (thickness
+  0.135 / 0.130 against dopri5's 0.058 / 0.084 on two chairs), four steps at power 2 as
+  thin (0.057 / 0.087; session 14). The likelihood recipe keeps even steps: it is trained
+  through them, and power 2 drew its chair thicker (0.089 against 0.077).
 """
 
 from __future__ import annotations
@@ -172,3 +183,12 @@ POINTFLOW_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 """PointFlow's presets by objective: each preset's values above, then these. The first
 objective of each is the preset's own; asking for the other (``--set objective=...``)
 gives that objective's recipe at the same sizes."""
+
+CNF_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "quick": {"likelihood": {}, "flow_matching": {"point_step_power": 2.0}},
+    "full": {"likelihood": {}, "flow_matching": {}},
+}
+"""The single-shape ``cnf``'s presets by objective, in the same way (likelihood first)."""
+
+RECIPES = {"pointflow": POINTFLOW_RECIPES, "cnf": CNF_RECIPES}
+"""The models whose presets depend on the objective asked for."""

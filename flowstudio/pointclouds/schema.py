@@ -199,6 +199,16 @@ class PointCloudSettings:
         group="solver",
         models=POINTFLOW,
     )
+    point_step_power: float = setting(
+        1.0,
+        "Where a fixed-step solver puts the point CNF's steps: at T (k/n)^power. 1 spaces them evenly; "
+        "above 1 they crowd toward the data end, where a sharply trained field turns fastest (a "
+        "flow-matching single-shape CNF drew its chair half as thick with RK4 in 8 steps at power 2).",
+        minimum=1.0,
+        maximum=8.0,
+        group="solver",
+        models=CNF_MODELS,
+    )
     trace: str = setting(
         "exact",
         "Divergence of the point CNF: 'exact' (cheap in 3-D) or the Hutchinson estimator.",

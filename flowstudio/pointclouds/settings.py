@@ -19,7 +19,7 @@ from typing import Any
 from flowstudio.errors import BadInputError
 from flowstudio.params import Param, engine_params, params_of
 from flowstudio.params import resolve as resolve_values
-from flowstudio.pointclouds.presets import POINTFLOW_RECIPES, PRESET_VALUES
+from flowstudio.pointclouds.presets import PRESET_VALUES, RECIPES
 from flowstudio.pointclouds.schema import CNF_MODELS, MODELS, PointCloudSettings
 
 PRESETS = ("quick", "full")
@@ -76,8 +76,9 @@ def check_model(model_name: str) -> str:
 
 
 def preset_values(model_name: str, preset: str, objective: str | None = None) -> dict[str, Any]:
-    """Every parameter's value under ``preset`` for ``model_name``; for PointFlow, the
-    recipe of ``objective`` (default: the preset's own, see ``POINTFLOW_RECIPES``)."""
+    """Every parameter's value under ``preset`` for ``model_name``; for PointFlow and the
+    single-shape CNF, the recipe of ``objective`` (default: the preset's own, see
+    ``presets.RECIPES``)."""
     return resolve_values(HYPERPARAMETERS, _preset(model_name, preset, objective))
 
 
@@ -88,8 +89,8 @@ def _preset(model_name: str, preset: str, objective: str | None) -> dict[str, An
         raise BadInputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     family = model_name if model_name in CNF_MODELS else "discrete"
     values = dict(PRESET_VALUES[preset][family])
-    if model_name == "pointflow":
-        recipes = POINTFLOW_RECIPES[preset]
+    if model_name in RECIPES:
+        recipes = RECIPES[model_name][preset]
         values.update(recipes.get(str(objective), next(iter(recipes.values()))))
     if model_name == "planar":
         values["flow_layers"] = 32 if preset == "quick" else 64

@@ -182,6 +182,8 @@ class PointCloudTask:
                 values.setdefault("point_temperature", 1.0)
                 values.setdefault("prior_every", 1)  # and fitted the latent CNF every step
                 values.setdefault("point_steps", 0)  # and solved both CNFs in `steps` steps
+            if model_name in ("pointflow", "cnf"):  # and spaced the point CNF's steps evenly
+                values.setdefault("point_step_power", 1.0)
         except (KeyError, TypeError, AttributeError):
             raise BadInputError(
                 "not a point-cloud task config (missing model_name, values or normalization)"

@@ -21,6 +21,7 @@ from flowstudio.flows.distributions import StandardNormal
 from flowstudio.flows.divergence import exact_divergence, hutchinson_divergence, sample_noise
 from flowstudio.flows.flow import Flow
 from flowstudio.flows.odenets import ODENet
+from flowstudio.flows.odesolve import power_grid
 
 
 def _cnf(**options) -> CNF:
@@ -357,6 +358,49 @@ def test_fixed_step_count_stays_constant_when_the_end_time_grows() -> None:
         assert by_size.nfe_forward == expected_by_size
     with pytest.raises(ValueError, match="steps"):
         _cnf(solver="rk4", steps=0)
+
+
+def test_a_power_grid_crowds_the_steps_toward_t_zero_in_either_direction() -> None:
+    grid = power_grid(0.25, 2.0)
+    up = grid(None, None, torch.tensor([0.0, 1.0]))
+    torch.testing.assert_close(up, torch.tensor([0.0, 1 / 16, 1 / 4, 9 / 16, 1.0]))
+    down = grid(None, None, torch.tensor([1.0, 0.0]))  # sampling runs from T to 0
+    torch.testing.assert_close(down, up.flip(0))
+    even = power_grid(0.25, 1.0)(None, None, torch.tensor([0.0, 0.5]))
+    torch.testing.assert_close(even, torch.tensor([0.0, 0.25, 0.5]))
+
+
+class Contracting(nn.Module):
+    """``dz/dt = k z / (t + ε)``: ``z(t) = z(T) ((t + ε) / (T + ε))^k``. Solved from ``T`` down
+    to 0 it contracts ever faster, the way a sharply trained CNF carries points onto a surface."""
+
+    k, eps = 1.5, 0.05
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, t: torch.Tensor, z: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        return self.scale * self.k * z / (t + self.eps)
+
+
+def test_steps_crowded_toward_the_data_solve_a_steep_field_that_even_steps_miss() -> None:
+    z = torch.randn(64, 2, dtype=torch.float64)
+    shrink = math.log(Contracting.eps / (1 + Contracting.eps)) * Contracting.k
+    errors = {}
+    for power in (1.0, 2.0):
+        cnf = CNF(2, net=Contracting(), solver="rk4", steps=4, step_power=power).double().eval()
+        cnf.reset_nfe()
+        with torch.no_grad():
+            x, logdet = cnf.inverse(z)
+        assert cnf.nfe_forward == 16  # the same four RK4 steps, placed elsewhere
+        # log of the relative error of the state, and the log-determinant's error (2-D)
+        state_error = float((x / z).log().sub(shrink).abs().max())
+        errors[power] = (state_error, float((logdet - 2 * shrink).abs().max()))
+    assert errors[2.0][0] < 0.25 and errors[2.0][1] < 0.05, errors
+    assert errors[1.0][0] > 5 * errors[2.0][0] and errors[1.0][1] > 5 * errors[2.0][1], errors
+    with pytest.raises(ValueError, match="step_power"):
+        CNF(2, net=Contracting(), solver="rk4", steps=4, step_power=0.0)
 
 
 @pytest.mark.parametrize("adjoint", [False, True])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -156,3 +157,22 @@ def test_fixed_step_models_are_validated_with_the_accurate_solver(
         assert abs(accurate - coarse) > 1e-3
         cnfs = [m for m in task.model.modules() if isinstance(m, CNF)]
         assert cnfs and all(c.solver == "euler" and c.steps == 2 for c in cnfs)
+
+
+def test_the_single_shape_cnfs_flow_matching_recipe_crowds_its_steps_toward_the_data() -> None:
+    own = resolve("cnf", "quick")
+    assert own["objective"] == "likelihood" and own["point_step_power"] == 1.0  # trained through its steps
+    matching = resolve("cnf", "quick", {"objective": "flow_matching"})
+    assert matching["point_step_power"] == 2.0 and matching["steps"] == own["steps"]
+    chosen = resolve("cnf", "quick", {"objective": "flow_matching", "point_step_power": 1.0})
+    assert chosen["point_step_power"] == 1.0  # the user's value wins
+
+
+def test_single_shape_runs_from_before_the_step_power_keep_even_steps(shapes) -> None:
+    from flowstudio.flows.matching import only_cnf
+
+    task = PointCloudTask(shapes, "cnf", "quick", {**TINY_CNF, "objective": "flow_matching"})
+    assert only_cnf(task.model.flow).step_power == 2.0  # today's recipe
+    config = json.loads(json.dumps(task.config()))
+    del config["values"]["point_step_power"]
+    assert only_cnf(PointCloudTask.from_config(config).model.flow).step_power == 1.0

@@ -313,3 +313,33 @@ def test_point_steps_sets_the_point_cnfs_steps_alone_and_old_runs_keep_steps(sha
     del config["values"]["point_steps"]
     reopened = PointCloudTask.from_config(config).model
     assert only_cnf(reopened.decoder).steps == quick.values["steps"]
+
+
+def test_point_step_power_places_the_point_cnfs_steps_alone_and_old_runs_keep_even_steps(
+    shapes: np.ndarray,
+) -> None:
+    from flowstudio.flows.cnf import solver_override
+    from flowstudio.flows.matching import only_cnf
+    from flowstudio.pointclouds import analyses
+
+    matching = {**TINY_POINTFLOW, "objective": "flow_matching", "solver": "rk4", "steps": 3}
+    crowded = PointCloudTask(shapes, "pointflow", "quick", {**matching, "point_step_power": 2.0})
+    even = PointCloudTask(shapes, "pointflow", "quick", matching)
+    with torch.no_grad():  # a curved field, on which the grid shows
+        for p in crowded.model.decoder.parameters():
+            p.normal_(0.0, 1.0)
+    even.model.load_state_dict(crowded.model.state_dict())
+    assert only_cnf(crowded.model.decoder).step_power == 2.0
+    assert only_cnf(even.model.decoder).step_power == 1.0
+    assert only_cnf(crowded.model.prior).step_power == 1.0  # the latent CNF keeps even steps
+    latent = torch.randn(3, crowded.model.latent_dim)
+    drawn = analyses.sample(crowded, 3, 64, seed=2, latent=latent)
+    with solver_override(even.model.point_flow, step_power=2.0):
+        asked = analyses.sample(even, 3, 64, seed=2, latent=latent)
+    np.testing.assert_allclose(drawn, asked, rtol=1e-5, atol=1e-6)
+    assert np.abs(drawn - analyses.sample(even, 3, 64, seed=2, latent=latent)).max() > 1e-3
+    config = json.loads(json.dumps(crowded.config()))
+    del config["values"]["point_step_power"]
+    assert only_cnf(PointCloudTask.from_config(config).model.decoder).step_power == 1.0
+    with pytest.raises(BadInputError, match="point_step_power"):
+        PointCloudTask(shapes, "pointflow", "quick", {**matching, "point_step_power": 0.5})

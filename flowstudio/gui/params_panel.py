@@ -8,6 +8,8 @@ what was changed from the preset.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -124,8 +126,21 @@ class ParamsPanel(QWidget):
         self.editors: dict[str, ParamEditor] = {}
         self._labels: dict[str, QLabel] = {}
         self._boxes: list[QWidget] = []
+        self.filling = False  # True while code fills the form (a preset, a run), not the user
+
+    @contextlib.contextmanager
+    def _filling(self) -> Iterator[None]:
+        outer, self.filling = self.filling, True
+        try:
+            yield
+        finally:
+            self.filling = outer
 
     def set_params(self, params: list[Param], values: dict[str, Any] | None = None) -> None:
+        with self._filling():
+            self._set_params(params, values)
+
+    def _set_params(self, params: list[Param], values: dict[str, Any] | None) -> None:
         for box in self._boxes:
             box.setParent(None)
             box.deleteLater()
@@ -153,10 +168,11 @@ class ParamsPanel(QWidget):
         self._on_change()
 
     def set_values(self, values: dict[str, Any]) -> None:
-        for name, value in values.items():
-            if name in self.editors:
-                self.editors[name].set(value)
-        self._on_change()
+        with self._filling():
+            for name, value in values.items():
+                if name in self.editors:
+                    self.editors[name].set(value)
+            self._on_change()
 
     def _on_change(self, *_: Any) -> None:
         for name, editor in self.editors.items():

@@ -130,6 +130,8 @@ class Workspace(FolderRuns, TrainingControls, QWidget):
         self.device_combo, self.params = box.device_combo, box.params
         self.model_label = self.explored_box.model_label
         box.reset_button.clicked.connect(self._apply_preset)
+        self._objective: str | None = None
+        self.params.changed.connect(self._objective_changed)
 
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
@@ -249,6 +251,20 @@ class Workspace(FolderRuns, TrainingControls, QWidget):
         self.params.set_params(
             params, self.kind_adapter.preset_values(model, self.preset_combo.currentText())
         )
+
+    def _objective_changed(self) -> None:
+        """The user's choice of objective brings that objective's recipe along (PointFlow's
+        likelihood recipe, the single-shape CNF's steps), as ``--set objective=...`` does on
+        the CLI. A form filled by code (a preset, a run's settings) is left as it is."""
+        editor = self.params.editors.get("objective")
+        objective = editor.raw() if editor is not None else None
+        previous, self._objective = self._objective, objective
+        if self.params.filling or objective is None or objective == previous:
+            return
+        model, preset = self.model_combo.currentText(), self.preset_combo.currentText()
+        changes = self.kind_adapter.objective_values(model, preset, objective)
+        if changes:
+            self.params.set_values(changes)
 
     def _apply_preset(self, *_: Any) -> None:
         preset = self.preset_combo.currentText()

@@ -82,6 +82,17 @@ def preset_values(model_name: str, preset: str, objective: str | None = None) ->
     return resolve_values(HYPERPARAMETERS, _preset(model_name, preset, objective))
 
 
+def objective_values(model_name: str, preset: str, objective: str) -> dict[str, Any]:
+    """What choosing ``objective`` sets under ``preset``: every setting that a recipe of the
+    model touches, at the value of ``objective``'s recipe (the same as ``--set
+    objective=...`` on the CLI); empty for models without recipes or an unknown objective."""
+    recipes = RECIPES.get(model_name, {}).get(preset, {})
+    if objective not in recipes:
+        return {}
+    values = preset_values(model_name, preset, objective)
+    return {key: values[key] for recipe in recipes.values() for key in recipe}
+
+
 def _preset(model_name: str, preset: str, objective: str | None) -> dict[str, Any]:
     """What ``preset`` changes from the schema's defaults for ``model_name``."""
     check_model(model_name)

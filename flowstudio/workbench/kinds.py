@@ -61,6 +61,10 @@ class DataKind:
     def preset_values(self, model: str, preset: str) -> dict[str, Any]:
         raise NotImplementedError
 
+    def objective_values(self, model: str, preset: str, objective: str) -> dict[str, Any]:
+        """What choosing ``objective`` in the form sets with it (its recipe); none by default."""
+        return {}
+
     def task_factory(
         self, data: DataInfo, model: str, preset: str, values: dict[str, Any]
     ) -> Callable[[], Any]:

@@ -158,6 +158,11 @@ class PointsKind(DataKind):
 
         return settings.preset_values(model, preset)
 
+    def objective_values(self, model: str, preset: str, objective: str) -> dict[str, Any]:
+        from flowstudio.pointclouds import settings
+
+        return settings.objective_values(model, preset, objective)
+
     def task_factory(
         self, data: DataInfo, model: str, preset: str, values: dict[str, Any]
     ) -> Callable[[], Any]:

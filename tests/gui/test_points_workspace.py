@@ -38,6 +38,34 @@ def test_the_form_lists_exactly_the_schemas_settings(window) -> None:
     assert set(window.molecules.params.editors) == {p.name for p in HYPERPARAMETERS} - set(ENGINE_PARAMS)
 
 
+def test_choosing_an_objective_brings_its_recipe_but_a_runs_settings_stay_as_trained(window) -> None:
+    ws = window.points
+
+    def choose(name: str, value: str) -> None:  # as a user picks it in the combo box
+        widget = ws.params.editors[name].widget
+        widget.setCurrentIndex(widget.findText(value))
+
+    ws.model_combo.setCurrentText("cnf")
+    assert ws.params.values()["objective"] == "likelihood" and ws.params.values()["point_step_power"] == 1.0
+    choose("objective", "flow_matching")
+    assert ws.params.values()["point_step_power"] == 2.0  # the CLI's --set objective=flow_matching
+    choose("objective", "likelihood")
+    assert ws.params.values()["point_step_power"] == 1.0
+    ws.model_combo.setCurrentText("pointflow")
+    assert ws.params.values()["objective"] == "flow_matching" and ws.params.values()["trace"] == "exact"
+    choose("objective", "likelihood")
+    assert ws.params.values()["trace"] == "hutchinson" and ws.params.values()["point_steps"] == 0
+    choose("objective", "flow_matching")
+    # A run's settings fill the form as the run was trained, whatever its objective's recipe says.
+    trained = {**ws.params.values(), "objective": "likelihood", "trace": "exact", "point_steps": 5}
+    ws._set_form("pointflow", "quick", trained)
+    assert {k: ws.params.values()[k] for k in ("objective", "trace", "point_steps")} == {
+        "objective": "likelihood", "trace": "exact", "point_steps": 5,
+    }
+    ws.params.editors["lr"].widget.setText("0.001")  # a later edit of another setting
+    assert ws.params.values()["trace"] == "exact"
+
+
 def test_train_live_then_explore_and_export(window, qtbot, tmp_path) -> None:
     ws = window.points
     live_before, chart_before = ws.live_view.image(), grab(ws.chart)

@@ -18,7 +18,7 @@ and the device call only trains:
        bash benchmarks/device_full.sh points 8
 
    runs the CUDA tests, then trains the preset for the minutes given through the library
-   (not the CLI, which needs RDKit for its molecule commands) and copies ``best.pt``, the
+   (since session 14 ``flowstudio points train`` also runs without RDKit) and copies ``best.pt``, the
    metrics and the log to ``$OUT``; a run folder already in ``.device/`` is resumed, so a
    20- or 30-minute run can be split over sessions (bring ``latest.pt`` back by hand);
 3. here: score ``best.pt`` on the CPU as the quick preset is scored

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 
 from flowstudio import __version__
@@ -25,8 +26,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full command tree; each engine registers its own subcommands."""
-    from flowstudio.cli import mols, points
+    """The full command tree; each engine registers its own subcommands. Without RDKit the
+    point-cloud commands still work (a GPU machine may lack it) and ``mols`` says what is
+    missing."""
+    from flowstudio.cli import points
 
     parser = _Parser(
         prog="flowstudio",
@@ -36,8 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flowstudio {__version__}")
     sub = parser.add_subparsers(dest="domain", metavar="COMMAND", parser_class=_Parser)
     points.register(sub)
-    mols.register(sub)
+    if _rdkit_available():
+        from flowstudio.cli import mols
+
+        mols.register(sub)
+    else:
+        _register_unavailable(sub, "mols", "molecules", "the molecule commands need RDKit; install it "
+                              "with 'pip install rdkit' (the point-cloud commands work without it)")
     return parser
+
+
+def _rdkit_available() -> bool:
+    try:
+        return importlib.util.find_spec("rdkit") is not None
+    except ImportError:
+        return False
+
+
+def _register_unavailable(sub: argparse._SubParsersAction, name: str, what: str, reason: str) -> None:
+    """A command group that cannot run here: any use of it exits 2 with ``reason``."""
+    group = sub.add_parser(name, help=f"{what}: unavailable here ({reason})", add_help=False)
+    group.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def refuse(args: argparse.Namespace) -> int:
+        raise BadInputError(reason)
+
+    group.set_defaults(handler=refuse)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -210,7 +210,7 @@ def power_grid(step_size: float, power: float) -> Callable[[object, object, Tens
     def construct(func: object, y0: object, t: Tensor) -> Tensor:
         start, end = t[0], t[-1]
         lo, hi = torch.minimum(start, end), torch.maximum(start, end)
-        n = max(1, math.ceil(float(hi - lo) / step_size - 1e-9))
+        n = max(1, math.ceil(float((hi - lo).detach()) / step_size - 1e-9))
         grid = lo + (hi - lo) * torch.linspace(0, 1, n + 1, dtype=t.dtype, device=t.device).pow(power)
         grid = grid if bool(start <= end) else grid.flip(0)
         grid[0], grid[-1] = start, end  # torchdiffeq checks the ends exactly

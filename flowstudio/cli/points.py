@@ -80,7 +80,7 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
                    help="solve the point CNF with this solver instead of the run's own (dopri5: accurate)")
     p.add_argument("--steps", type=int, default=None,
                    help="steps of a fixed-step solver (1 to 1000; with no --solver, rk4): fewer is faster, "
-                   "more is closer to the accurate solve")
+                   "more is closer to the accurate solve; placed as the run's point_step_power places them")
     p.add_argument("--out", required=True, help="the file to write: .ply, .xyz, .npy or .npz")
     p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
                    help="which checkpoint to sample from (default best, else latest)")

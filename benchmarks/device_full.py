@@ -26,7 +26,9 @@ and the device call only trains:
    ``mols eval``). A point CNF trained this long may be sharp enough for its 8 even RK4
    steps to blur it, as they blur a single chair (results/pointflow-matching.md section
    16): compare its samples' thickness with even steps, at ``point_step_power`` 2 and
-   with dopri5 before judging the shapes.
+   with dopri5 before judging the shapes (``pointflow_validation.py --run RUN --samplers
+   rk4:8,rk4:8^2,dopri5``; read only its thickness there, since its validation chairs are
+   among the chairs this split trains on).
 
     python benchmarks/device_full.py train points --minutes 8 --out .device/run-points
 """

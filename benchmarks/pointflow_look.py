@@ -7,7 +7,7 @@ shapes (encode, decode the latent mean), which tells a weak decoder from a weak 
 
     xvfb-run -a python benchmarks/pointflow_look.py --data samples/pointclouds/shapes.npz \\
         --runs RUN_A RUN_B --out look.png [--shapes 0 40 80 120] [--temperature 1.0] \\
-        [--latent-temperatures 1.0 1.5] [--point-temperatures 1.0 0.9]
+        [--latent-temperatures 1.0 1.5] [--point-temperatures 1.0 0.9] [--solver dopri5]
 
 Off-screen rendering needs a display (Xvfb) for VTK's OpenGL context.
 """
@@ -21,6 +21,8 @@ import numpy as np
 
 
 def _rows(args: argparse.Namespace) -> list[tuple[str, list[np.ndarray]]]:
+    from pointflow_validation import sampler, step_power
+
     from flowstudio.pointclouds import analyses
     from flowstudio.pointclouds.io import read_collection
     from flowstudio.training import Run, restore_task
@@ -28,24 +30,36 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, list[np.ndarray]]]:
     data = read_collection(args.data, n_points=args.points, seed=0)
     shapes = [data.points[i] for i in args.shapes]
     rows = [(f"data ({Path(args.data).name})", shapes)]
+    solver, steps, power = sampler(args.solver)
     for run in args.runs:
         restored = restore_task(Run(run).checkpoint(args.checkpoint), kind="points")
         task = restored.task
         label = f"{Path(run).name} step {restored.step}"
-        for latent_t in args.latent_temperatures or [None]:
-            for point_t in args.point_temperatures or [None]:
-                note = ""
-                if latent_t is not None:  # PointFlow's latent_temperature, instead of the run's own
-                    task.model.config.latent_temperature = latent_t
-                    note += f", latent x{latent_t:g}"
-                if point_t is not None:  # and its point_temperature
-                    task.model.config.point_temperature = point_t
-                    note += f", points x{point_t:g}"
-                clouds = analyses.sample(task, len(shapes), args.points, args.temperature, seed=args.seed)
-                rows.append((f"{label}: samples T={args.temperature:g}{note}", list(clouds)))
-        if task.model.latent_dim:
-            recon = [analyses.reconstruct(task, s, args.points, seed=args.seed) for s in shapes]
-            rows.append((f"{label}: reconstructions", recon))
+        label += "" if args.solver == "run" else f", {args.solver}"
+        with analyses.point_solver(task.model, solver, steps), step_power(task.model, power):
+            rows += _run_rows(args, task, label, shapes)
+    return rows
+
+
+def _run_rows(args: argparse.Namespace, task: object, label: str, shapes: list[np.ndarray]) -> list:
+    """The rows of one run: its samples (per temperature asked for) and reconstructions."""
+    from flowstudio.pointclouds import analyses
+
+    rows = []
+    for latent_t in args.latent_temperatures or [None]:
+        for point_t in args.point_temperatures or [None]:
+            note = ""
+            if latent_t is not None:  # PointFlow's latent_temperature, instead of the run's own
+                task.model.config.latent_temperature = latent_t
+                note += f", latent x{latent_t:g}"
+            if point_t is not None:  # and its point_temperature
+                task.model.config.point_temperature = point_t
+                note += f", points x{point_t:g}"
+            clouds = analyses.sample(task, len(shapes), args.points, args.temperature, seed=args.seed)
+            rows.append((f"{label}: samples T={args.temperature:g}{note}", list(clouds)))
+    if task.model.latent_dim:
+        recon = [analyses.reconstruct(task, s, args.points, seed=args.seed) for s in shapes]
+        rows.append((f"{label}: reconstructions", recon))
     return rows
 
 
@@ -89,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         help="PointFlow: one row of samples per point temperature (default: the run's own)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--solver", default="run",
+                        help="the point CNF's solver: run (its own), dopri5, rk4:8 or rk4:8^2 (step power)")
     parser.add_argument("--size", type=int, default=260, help="pixels per picture")
     args = parser.parse_args(argv)
     render(_rows(args), args.out, args.size)

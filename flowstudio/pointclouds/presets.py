@@ -61,12 +61,14 @@ Presets:
   the exact trace in 3-D, kinetic and Jacobian weights 0.01 (Finlay et al. 2020).
 * The single-shape ``cnf`` learns by likelihood in both presets (``--set
   objective=flow_matching`` trains it by flow matching, each point its own path). The
-  quick flow-matching recipe crowds its four RK4 steps toward the data
+  quick flow-matching recipe samples with RK4 in 8 steps crowded toward the data
   (``point_step_power`` 2): a flow-matching field fitted to one chair for 3 minutes is
-  sharp, and four even steps drew it far thicker than the exact solve does (thickness
-  0.135 / 0.130 against dopri5's 0.058 / 0.084 on two chairs), four steps at power 2 as
-  thin (0.057 / 0.087; session 14). The likelihood recipe keeps even steps: it is trained
-  through them, and power 2 drew its chair thicker (0.089 against 0.077).
+  sharp, and 8 even steps drew three chairs thicker than the exact solve does (thickness
+  0.098 / 0.079 / 0.129 against dopri5's 0.058 / 0.084 / 0.067), 8 steps at power 2 as
+  dopri5 does within 0.002 (0.057 / 0.084 / 0.068; 4 steps at power 2 fell 0.025 short
+  on the third chair; session 14). Flow matching trains without a solve, so the steps only
+  set how it samples. The likelihood recipe keeps 4 even steps: it is trained through them,
+  and power 2 drew its chair thicker (0.089 against 0.077).
 """
 
 from __future__ import annotations
@@ -185,7 +187,7 @@ objective of each is the preset's own; asking for the other (``--set objective=.
 gives that objective's recipe at the same sizes."""
 
 CNF_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    "quick": {"likelihood": {}, "flow_matching": {"point_step_power": 2.0}},
+    "quick": {"likelihood": {}, "flow_matching": {"steps": 8, "point_step_power": 2.0}},
     "full": {"likelihood": {}, "flow_matching": {}},
 }
 """The single-shape ``cnf``'s presets by objective, in the same way (likelihood first)."""

@@ -141,10 +141,10 @@ class CNF(Transform):
         on_underflow: str = "raise",
     ) -> None:
         super().__init__(features, context_features)
-        _check_options(end_time, solver, step_size, steps, trace, noise, augment_dims, max_nfe, on_underflow)
+        _check_options(
+            end_time, solver, step_size, steps, step_power, trace, noise, augment_dims, max_nfe, on_underflow
+        )
         self.steps = None if steps is None else int(steps)
-        if not (math.isfinite(step_power) and step_power > 0):
-            raise ValueError(f"step_power must be a positive number, got {step_power}")
         self.step_power = float(step_power)
         self.augment_dims = int(augment_dims)
         self.augment_base = StandardNormal(self.augment_dims) if self.augment_dims else None
@@ -283,8 +283,8 @@ class CNF(Transform):
 
 
 def _check_options(
-    end_time: float, solver: str, step_size: float | None, steps: int | None, trace: str, noise: str,
-    augment_dims: int, max_nfe: int, on_underflow: str,
+    end_time: float, solver: str, step_size: float | None, steps: int | None, step_power: float, trace: str,
+    noise: str, augment_dims: int, max_nfe: int, on_underflow: str,
 ) -> None:
     if not (math.isfinite(end_time) and end_time > 0):
         raise ValueError(f"end_time must be a positive number, got {end_time}")
@@ -292,6 +292,8 @@ def _check_options(
         raise ValueError(f"solver must be one of {ADAPTIVE_SOLVERS + FIXED_STEP_SOLVERS}, got {solver!r}")
     if steps is not None and steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if not (math.isfinite(step_power) and step_power > 0):
+        raise ValueError(f"step_power must be a positive number, got {step_power}")
     if solver in FIXED_STEP_SOLVERS and steps is None and not (step_size is not None and step_size > 0):
         raise ValueError(
             f"the fixed-step solver {solver!r} needs steps >= 1 or a positive step_size, got {step_size}"

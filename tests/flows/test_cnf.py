@@ -370,26 +370,16 @@ def test_a_power_grid_crowds_the_steps_toward_t_zero_in_either_direction() -> No
     torch.testing.assert_close(even, torch.tensor([0.0, 0.25, 0.5]))
 
 
-class Contracting(nn.Module):
-    """``dz/dt = k z / (t + ε)``: ``z(t) = z(T) ((t + ε) / (T + ε))^k``. Solved from ``T`` down
-    to 0 it contracts ever faster, the way a sharply trained CNF carries points onto a surface."""
-
-    k, eps = 1.5, 0.05
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scale = nn.Parameter(torch.ones(()))
-
-    def forward(self, t: torch.Tensor, z: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        return self.scale * self.k * z / (t + self.eps)
-
-
 def test_steps_crowded_toward_the_data_solve_a_steep_field_that_even_steps_miss() -> None:
+    # dz/dt = k z / (t + ε): z(t) = z(T) ((t + ε) / (T + ε))^k. Solved from T down to 0 it
+    # contracts ever faster, the way a sharply trained CNF carries points onto a surface.
+    k, eps = 1.5, 0.05
+    contracting = Field(lambda t, z: k * z / (t + eps))
     z = torch.randn(64, 2, dtype=torch.float64)
-    shrink = math.log(Contracting.eps / (1 + Contracting.eps)) * Contracting.k
+    shrink = math.log(eps / (1 + eps)) * k
     errors = {}
     for power in (1.0, 2.0):
-        cnf = CNF(2, net=Contracting(), solver="rk4", steps=4, step_power=power).double().eval()
+        cnf = CNF(2, net=contracting, solver="rk4", steps=4, step_power=power).double().eval()
         cnf.reset_nfe()
         with torch.no_grad():
             x, logdet = cnf.inverse(z)
@@ -400,7 +390,7 @@ def test_steps_crowded_toward_the_data_solve_a_steep_field_that_even_steps_miss(
     assert errors[2.0][0] < 0.25 and errors[2.0][1] < 0.05, errors
     assert errors[1.0][0] > 5 * errors[2.0][0] and errors[1.0][1] > 5 * errors[2.0][1], errors
     with pytest.raises(ValueError, match="step_power"):
-        CNF(2, net=Contracting(), solver="rk4", steps=4, step_power=0.0)
+        CNF(2, net=contracting, solver="rk4", steps=4, step_power=0.0)
 
 
 @pytest.mark.parametrize("adjoint", [False, True])

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from flowstudio.flows.cnf import CNF, count_nfe, make_cnf_flow, regularization_terms, reset_nfe
+from flowstudio.flows.cnf import CNF, make_cnf_flow
+from flowstudio.flows.cnf_control import count_nfe, regularization_terms, reset_nfe
 from flowstudio.flows.flow import Flow
 
 SETTINGS = {  # name: (trace, RNODE on)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from flowstudio.flows.cnf import ACCURATE, count_nfe, reset_nfe, solver_override
+from flowstudio.flows.cnf_control import ACCURATE, count_nfe, reset_nfe, solver_override
 from flowstudio.pointclouds import analyses
 from flowstudio.pointclouds.io import read_collection
 from flowstudio.pointclouds.metrics import evaluate

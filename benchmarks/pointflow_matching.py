@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from flowstudio.flows.cnf import ACCURATE, count_nfe, reset_nfe, solver_override
+from flowstudio.flows.cnf_control import ACCURATE, count_nfe, reset_nfe, solver_override
 from flowstudio.pointclouds import analyses
 from flowstudio.pointclouds.analyses import point_solver
 from flowstudio.pointclouds.metrics import mmd_cov, one_nn_accuracy, pairwise_cd

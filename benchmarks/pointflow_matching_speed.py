@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from pointflow_matching import dopri5_sampling  # benchmarks/ is the script's folder
 
-from flowstudio.flows.cnf import count_nfe, reset_nfe
+from flowstudio.flows.cnf_control import count_nfe, reset_nfe
 from flowstudio.pointclouds.task import PointCloudTask
 
 SHAPES, POINTS = 16, 2048

@@ -66,7 +66,7 @@ import numpy as np
 import torch
 from pointflow_matching import CD_TILE_MB, DATA
 
-from flowstudio.flows.cnf import solver_override
+from flowstudio.flows.cnf_control import solver_override
 from flowstudio.pointclouds import analyses
 from flowstudio.pointclouds.metrics import mmd_cov, one_nn_accuracy, pairwise_cd
 from flowstudio.pointclouds.models import PointDensity

@@ -5,14 +5,8 @@ Imports neither Qt, RDKit nor VTK. See :mod:`flowstudio.flows.core` for the conv
 
 from flowstudio.flows.autoregressive import IAF, MADE, MAF
 from flowstudio.flows.batchnorm import MovingBatchNorm
-from flowstudio.flows.cnf import (
-    CNF,
-    ODESolverError,
-    count_nfe,
-    make_cnf_flow,
-    regularization_terms,
-    reset_nfe,
-)
+from flowstudio.flows.cnf import CNF, ODESolverError, make_cnf_flow
+from flowstudio.flows.cnf_control import count_nfe, regularization_terms, reset_nfe
 from flowstudio.flows.conditional_affine import ConditionalAffineStack
 from flowstudio.flows.core import Compose, InverseTransform, Transform, brute_force_logdet
 from flowstudio.flows.distributions import (

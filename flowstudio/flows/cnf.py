@@ -16,8 +16,9 @@ RNODE (Finlay et al. 2020, "How to train your neural ODE: the world of Jacobian 
 kinetic regularization") adds ``λ_K ∫ ||f||^2 dt + λ_J ∫ ||∂f/∂z||_F^2 dt`` to the loss; it
 straightens trajectories and cuts the number of function evaluations (NFE). In training
 mode ``forward`` integrates both integrals as extra ODE states and stores their batch
-means in :attr:`CNF.regularization`; :func:`regularization_terms` weights and sums them
-over every CNF in a model.
+means in :attr:`CNF.regularization`;
+:func:`~flowstudio.flows.cnf_control.regularization_terms` weights and sums them over every
+CNF in a model.
 
 Augmented dimensions (Dupont et al. 2019, "Augmented Neural ODEs"): with
 ``augment_dims = k`` the ODE runs in ``R^{D+k}``. ``forward`` starts from ``(x, 0)``,
@@ -35,10 +36,8 @@ augmentation ``inverse(forward(x))`` is not ``x`` because ``a_T`` is redrawn.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -60,16 +59,7 @@ from flowstudio.flows.odesolve import (
     solve,
 )
 
-__all__ = [
-    "ACCURATE",
-    "CNF",
-    "ODESolverError",
-    "count_nfe",
-    "make_cnf_flow",
-    "regularization_terms",
-    "reset_nfe",
-    "solver_override",
-]
+__all__ = ["CNF", "ODESolverError", "make_cnf_flow"]
 
 TRACES = ("exact", "hutchinson")
 FALLBACK_STEPS = 100
@@ -339,65 +329,3 @@ def _moving_batch_norm() -> type[Transform]:
             "batch_norm=True needs flowstudio.flows.batchnorm.MovingBatchNorm, which is not available"
         ) from err
     return MovingBatchNorm
-
-
-def _cnfs(module: nn.Module) -> list[CNF]:
-    return [m for m in module.modules() if isinstance(m, CNF)]
-
-
-def regularization_terms(module: nn.Module) -> dict[str, Tensor]:
-    """``{"kinetic": Σ λ_K·K, "jacobian": Σ λ_J·J}`` over every CNF in ``module`` that ran a
-    training-mode forward; add ``sum(terms.values())`` to the loss. Empty when none did."""
-    terms: dict[str, Tensor] = {}
-    for cnf in _cnfs(module):
-        if not cnf.regularization:
-            continue
-        for name, weight in (("kinetic", cnf.kinetic_weight), ("jacobian", cnf.jacobian_weight)):
-            value = weight * cnf.regularization[name]
-            terms[name] = terms[name] + value if name in terms else value
-    return terms
-
-
-ACCURATE = {"solver": "dopri5", "atol": 1e-5, "rtol": 1e-5}
-"""The common accurate solve (PointFlow's training tolerance) used to score CNFs."""
-
-
-@contextlib.contextmanager
-def solver_override(module: nn.Module, *, max_nfe: int | None = None, **settings: Any) -> Iterator[None]:
-    """Solve every CNF in ``module`` with other settings (``solver``, ``atol``, ``rtol``,
-    ``step_size``, ``steps``, ``step_power``) for the duration of the block, e.g. ``**ACCURATE``.
-
-    A flow trained with a coarse fixed-step solver is scored with an accurate adaptive
-    one this way: its fixed-step log-density is only an estimate of the continuous
-    model's, and a model that learned to exploit the discretization shows up as a much
-    worse accurate score (Finlay et al. 2020 keep fixed steps honest with RNODE; this
-    checks that it did).
-    """
-    unknown = set(settings) - {"solver", "atol", "rtol", "step_size", "steps", "step_power"}
-    if unknown:
-        raise ValueError(f"solver_override: unknown settings {sorted(unknown)}")
-    cnfs = _cnfs(module)
-    saved = [{name: getattr(c, name) for name in (*settings, "max_nfe")} for c in cnfs]
-    try:
-        for cnf in cnfs:
-            for name, value in settings.items():
-                setattr(cnf, name, value)
-            if max_nfe is not None:
-                cnf.max_nfe = int(max_nfe)
-        yield
-    finally:
-        for cnf, old in zip(cnfs, saved, strict=True):
-            for name, value in old.items():
-                setattr(cnf, name, value)
-
-
-def count_nfe(module: nn.Module) -> tuple[int, int]:
-    """(forward, backward) function evaluations summed over every CNF in ``module``."""
-    cnfs = _cnfs(module)
-    return sum(c.nfe_forward for c in cnfs), sum(c.nfe_backward for c in cnfs)
-
-
-def reset_nfe(module: nn.Module) -> None:
-    """Zero the NFE counters of every CNF in ``module``."""
-    for cnf in _cnfs(module):
-        cnf.reset_nfe()

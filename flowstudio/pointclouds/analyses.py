@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
-from flowstudio.flows.cnf import ACCURATE, solver_override
+from flowstudio.flows.cnf_control import ACCURATE, solver_override
 from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS
 from flowstudio.pointclouds.datasets import Normalization
 from flowstudio.pointclouds.models import PointDensity

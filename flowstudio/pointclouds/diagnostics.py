@@ -14,7 +14,7 @@ sample points) and of the inverse (at draws of the base noise, where sampling st
 
 **Which solver judges a CNF.** A CNF is invertible whenever its ODE is solved accurately:
 the checks that decide ``healthy`` solve every CNF with the accurate adaptive solver
-(:data:`~flowstudio.flows.cnf.ACCURATE`, dopri5 at 1e-5), so a flow is flagged only when
+(:data:`~flowstudio.flows.cnf_control.ACCURATE`, dopri5 at 1e-5), so a flow is flagged only when
 the model itself is at fault (a field too stiff to solve, an exploding map, a
 log-determinant that is not the map's, non-finite values). The run's own *sampler* (the
 quick preset's RK4 in 2 steps, say) is reported beside it, in ``sampler``, as information:
@@ -36,7 +36,8 @@ from torch import Tensor
 
 from flowstudio.errors import BadInputError
 from flowstudio.flows import diagnostics as checks
-from flowstudio.flows.cnf import ACCURATE, CNF, solver_override
+from flowstudio.flows.cnf import CNF
+from flowstudio.flows.cnf_control import ACCURATE, solver_override
 from flowstudio.flows.core import Transform
 from flowstudio.flows.flow import Flow
 from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS as ADAPTIVE

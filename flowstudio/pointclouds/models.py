@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from flowstudio.flows.cnf import CNF, make_cnf_flow, regularization_terms
+from flowstudio.flows.cnf import CNF, make_cnf_flow
+from flowstudio.flows.cnf_control import regularization_terms
 from flowstudio.flows.core import Compose, Transform
 from flowstudio.flows.flow import Flow
 from flowstudio.flows.matching import MatchingSettings, only_cnf

@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from flowstudio.errors import BadInputError
 from flowstudio.flows.cnf import make_cnf_flow
 from flowstudio.flows.distributions import Distribution, StandardNormal
 from flowstudio.flows.flow import Flow
@@ -48,7 +49,23 @@ from flowstudio.flows.odesolve import FIXED_STEP_SOLVERS
 from flowstudio.params import config_from, constant, from_setting
 from flowstudio.pointclouds.encoder import PointNetEncoder
 from flowstudio.pointclouds.models import PointDensity, cnf_trajectory, regularization
-from flowstudio.pointclouds.schema import widths
+
+MAX_WIDTH = 16384
+"""The widest hidden layer accepted (a wider one would exhaust memory, not train)."""
+
+
+def widths(text: str, name: str) -> tuple[int, ...]:
+    """Parse dash-separated layer widths such as ``"512-512-512"`` (the setting ``name``)."""
+    # Every dash-separated part must be a plain positive integer: "-8-8" or "8--8" (a
+    # negative width) is refused, not read as "8-8".
+    pieces = [p.strip() for p in str(text).split("-")]
+    parts = tuple(int(p) for p in pieces) if all(p.isdigit() for p in pieces) else ()
+    if not parts or any(p < 1 or p > MAX_WIDTH for p in parts):
+        raise BadInputError(
+            f"hyperparameter {name!r} must be dash-separated positive widths (at most {MAX_WIDTH}) "
+            f"such as '64-64', got {text!r}"
+        )
+    return parts
 
 
 @dataclass

@@ -28,7 +28,7 @@ import time
 import torch
 from torch import Tensor, nn
 
-from flowstudio.flows.cnf import solver_override
+from flowstudio.flows.cnf_control import solver_override
 from flowstudio.flows.matching import flow_matching_loss, only_cnf
 from flowstudio.pointclouds.pointflow import PointFlow
 from flowstudio.task_types import StageStep

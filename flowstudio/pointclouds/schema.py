@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowstudio.errors import BadInputError
 from flowstudio.flows.matching import COUPLINGS, OBJECTIVES, TIME_DISTRIBUTIONS
 from flowstudio.flows.odesolve import ADAPTIVE_SOLVERS, FIXED_STEP_SOLVERS
 from flowstudio.flows.splines import SplineOptions
@@ -25,8 +24,6 @@ MODELS = (*POINTFLOW, *SINGLE_SHAPE_MODELS)
 """Every point-cloud model: PointFlow over a collection, the others over one shape."""
 CNF_MODELS = ("pointflow", "cnf")
 SPLINE_MODELS = ("nsf", "nsf_ar")
-MAX_WIDTH = 16384
-"""The widest hidden layer accepted (a wider one would exhaust memory, not train)."""
 _SPLINE = SplineOptions()  # the spline flows' own defaults
 
 
@@ -394,17 +391,3 @@ class PointCloudSettings:
         group="training",
         models=POINTFLOW,
     )
-
-
-def widths(text: str, name: str) -> tuple[int, ...]:
-    """Parse dash-separated layer widths such as ``"512-512-512"`` (the setting ``name``)."""
-    # Every dash-separated part must be a plain positive integer: "-8-8" or "8--8" (a
-    # negative width) is refused, not read as "8-8".
-    pieces = [p.strip() for p in str(text).split("-")]
-    parts = tuple(int(p) for p in pieces) if all(p.isdigit() for p in pieces) else ()
-    if not parts or any(p < 1 or p > MAX_WIDTH for p in parts):
-        raise BadInputError(
-            f"hyperparameter {name!r} must be dash-separated positive widths (at most {MAX_WIDTH}) "
-            f"such as '64-64', got {text!r}"
-        )
-    return parts

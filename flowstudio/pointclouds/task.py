@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
-from flowstudio.flows.cnf import ACCURATE, ODESolverError, count_nfe, reset_nfe, solver_override
+from flowstudio.flows.cnf import ODESolverError
+from flowstudio.flows.cnf_control import ACCURATE, count_nfe, reset_nfe, solver_override
 from flowstudio.flows.matching import MatchingSettings
 from flowstudio.flows.odesolve import FIXED_STEP_SOLVERS
 from flowstudio.inputs import SkipReport
@@ -251,7 +252,7 @@ class PointCloudTask:
         bound on -log p(X) / N), with a fixed draw of the latent noise.
 
         CNFs trained with a fixed-step solver are scored with the accurate adaptive solve
-        (:data:`~flowstudio.flows.cnf.ACCURATE`), so the best checkpoint is the best
+        (:data:`~flowstudio.flows.cnf_control.ACCURATE`), so the best checkpoint is the best
         continuous model and a model that exploits its coarse training solver is seen;
         a solve that fails there scores +inf (never the best).
         """

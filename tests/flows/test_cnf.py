@@ -9,14 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from flowstudio.flows.cnf import (
-    CNF,
-    ODESolverError,
-    count_nfe,
-    make_cnf_flow,
-    regularization_terms,
-    reset_nfe,
-)
+from flowstudio.flows.cnf import CNF, ODESolverError, make_cnf_flow
+from flowstudio.flows.cnf_control import count_nfe, regularization_terms, reset_nfe
 from flowstudio.flows.distributions import StandardNormal
 from flowstudio.flows.divergence import exact_divergence, hutchinson_divergence, sample_noise
 from flowstudio.flows.flow import Flow

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from flowstudio.flows.cnf import CNF, make_cnf_flow, solver_override
+from flowstudio.flows.cnf import CNF, make_cnf_flow
+from flowstudio.flows.cnf_control import solver_override
 from flowstudio.flows.matching import flow_matching_loss, ot_pairing, sample_path_times, straight_path
 
 

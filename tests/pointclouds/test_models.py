@@ -143,7 +143,8 @@ def test_fixed_step_models_are_validated_with_the_accurate_solver(
     own solver settings are back in place afterwards."""
     import torch
 
-    from flowstudio.flows.cnf import ACCURATE, CNF, solver_override
+    from flowstudio.flows.cnf import CNF
+    from flowstudio.flows.cnf_control import ACCURATE, solver_override
 
     for task in (cnf_task, pointflow_task):
         with torch.no_grad():  # make the field strong enough for Euler's error to show

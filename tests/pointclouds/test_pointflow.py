@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from flowstudio.errors import BadInputError
-from flowstudio.flows.cnf import count_nfe
+from flowstudio.flows.cnf_control import count_nfe
 from flowstudio.pointclouds.encoder import PointNetEncoder
 from flowstudio.pointclouds.pointflow import PointFlow
 from flowstudio.pointclouds.task import PointCloudTask
@@ -318,7 +318,7 @@ def test_point_steps_sets_the_point_cnfs_steps_alone_and_old_runs_keep_steps(sha
 def test_point_step_power_places_the_point_cnfs_steps_alone_and_old_runs_keep_even_steps(
     shapes: np.ndarray,
 ) -> None:
-    from flowstudio.flows.cnf import solver_override
+    from flowstudio.flows.cnf_control import solver_override
     from flowstudio.flows.matching import only_cnf
     from flowstudio.pointclouds import analyses
 

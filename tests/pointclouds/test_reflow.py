@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowstudio.flows.cnf import solver_override
+from flowstudio.flows.cnf_control import solver_override
 from flowstudio.pointclouds.pointflow import PointFlow
 from flowstudio.pointclouds.reflow import Reflow
 from flowstudio.pointclouds.task import PointCloudTask

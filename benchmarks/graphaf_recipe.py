@@ -45,6 +45,8 @@ KEYS = (
     ("unique", "unique"),
     ("novel", "novel"),
     ("ring_unusual_share", "unusual rings"),
+    ("rings_mean", "rings a molecule"),
+    ("acyclic_double_share", "open C=C/C=N/N=N"),
     ("FCD/Test", "FCD"),
     ("Filters", "Filters"),
     ("qed_mean", "QED"),

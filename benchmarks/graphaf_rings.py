@@ -76,6 +76,7 @@ def score(
     metrics["qed_mean"] = float(values["QED"].mean())
     metrics["at_cap"] = float(np.mean(values["heavy_atoms"] >= cap))
     metrics["ring_counts"] = ring_size_counts(mols)
+    metrics["rings_mean"] = float(np.mean([m.GetRingInfo().NumRings() for m in mols])) if mols else 0.0
     metrics["aromatic_ring_share"], metrics["partly_saturated_share"] = ring_kinds(mols)
     return metrics
 

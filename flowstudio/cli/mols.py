@@ -119,7 +119,7 @@ def _train(args: argparse.Namespace) -> int:
     task.data_report.refuse_if_strict(task.data_path or args.data, args.strict)
     sys.stderr.write(
         f"data: {len(task.train_graphs)} training and {len(task.valid_graphs)} held-out molecules"
-        f" ({task.data_report.summary()}); atoms {', '.join(s for s, _ in task.vocab.atoms)}, "
+        f" ({task.data_report.summary()}); atoms {', '.join(task.vocab.labels())}, "
         f"at most {task.vocab.max_atoms} atoms, edge window {task.vocab.edge_window}\n"
     )
     return run_training(task, args.out, TrainOptions.from_values(task.values, resume=args.resume))
@@ -185,6 +185,9 @@ def _sample(args: argparse.Namespace) -> int:
         extra = {"resampled": [bool(r) for r in result.resampled]}
     redrawn = result.cut_redrawn_share
     comments = [f"valid_without_check: {without:.4f}", f"cut_at_cap_redrawn: {redrawn:.4f}"]
+    rings = result.ring_redrawn_share
+    if task.vocab.ring_types:
+        comments.append(f"ring_types_redrawn: {rings:.4f}")
     comments = comments if fmt.name in ("smiles", "csv") else []
     write_molecules(out, smiles, properties=True, extra_columns=extra, comments=comments)
     unique = len({s for s in result.smiles if s is not None})
@@ -199,7 +202,9 @@ def _sample(args: argparse.Namespace) -> int:
         f"unique {unique / max(1, sum(s is not None for s in result.smiles)):.1%}, "
         f"mean heavy atoms {np.mean(sizes) if sizes else float('nan'):.1f} (ended by END {ended[0]:.0%}, "
         f"by a bondless atom {ended[1]:.0%}, cut at max size {ended[2]:.0%}"
-        f"{f'; {redrawn:.1%} cut and drawn again' if result.cut_redrawn else ''}) -> {out}\n"
+        f"{f'; {redrawn:.1%} cut and drawn again' if result.cut_redrawn else ''}"
+        f"{f'; {rings:.1%} with open ring types drawn again' if result.ring_redrawn else ''}"
+        f") -> {out}\n"
     )
     return 0
 

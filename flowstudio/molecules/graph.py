@@ -6,7 +6,10 @@ window*). Everything here is plain numpy + RDKit; the model lives in
 :mod:`flowstudio.molecules.graphaf`.
 
 - Atoms are ``(element, formal charge)`` pairs taken from the data (MOSES gives
-  C N O F S Cl Br, all neutral); hydrogens stay implicit.
+  C N O F S Cl Br, all neutral); hydrogens stay implicit. With *ring types*
+  (:attr:`AtomVocabulary.on_ring`) each pair found both on and off rings is two types, so
+  that the atom step says whether the atom will sit on a ring (see ``ring_types`` in
+  :mod:`flowstudio.molecules.settings`).
 - Bonds are kekulized: classes ``1, 2, 3`` = single, double, triple; ``0`` = no bond.
 - ``max_atoms`` and the window ``W`` are derived from the data: ``W`` is the largest bond
   span ``i - j`` that a random BFS ordering of a training molecule needs.
@@ -58,27 +61,49 @@ class OrderedGraph:
 
 @dataclass(frozen=True)
 class AtomVocabulary:
-    """The atom types, the size limit and the edge window of one training set."""
+    """The atom types, the size limit and the edge window of one training set.
+
+    ``on_ring`` (empty: types without ring membership) says for each type whether its atoms
+    sit on a ring; ``atoms`` then holds a pair twice when the data has it on and off rings.
+    """
 
     atoms: tuple[tuple[str, int], ...]
     max_atoms: int
     edge_window: int
+    on_ring: tuple[bool, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.atoms:
             raise BadInputError("the atom vocabulary is empty")
         if self.max_atoms < 1 or self.edge_window < 1:
             raise BadInputError("max_atoms and edge_window must be positive")
+        if self.on_ring and len(self.on_ring) != len(self.atoms):
+            raise BadInputError("the atom vocabulary's ring flags do not match its atom types")
+        if len(set(self.keys())) != len(self.atoms):
+            raise BadInputError("the atom vocabulary repeats an atom type")
+
+    @property
+    def ring_types(self) -> bool:
+        """Whether the atom types say if the atom sits on a ring."""
+        return bool(self.on_ring)
+
+    def keys(self) -> list[tuple[str, int] | tuple[str, int, bool]]:
+        """Each type's lookup key: ``(element, charge)``, with ring types ``+ (on_ring,)``."""
+        if not self.on_ring:
+            return list(self.atoms)
+        return [(*atom, ring) for atom, ring in zip(self.atoms, self.on_ring, strict=True)]
+
+    def labels(self) -> list[str]:
+        """Readable type names: ``C``, ``N+``, ``C (ring)``."""
+        signs = {0: "", 1: "+", -1: "-"}
+        names = [f"{s}{signs.get(c, f'{c:+d}')}" for s, c in self.atoms]
+        if not self.on_ring:
+            return names
+        return [f"{n} (ring)" if ring else n for n, ring in zip(names, self.on_ring, strict=True)]
 
     @property
     def size(self) -> int:
         return len(self.atoms)
-
-    def index(self, symbol: str, charge: int) -> int | None:
-        try:
-            return self.atoms.index((symbol, charge))
-        except ValueError:
-            return None
 
     def max_valences(self) -> np.ndarray:
         """The largest total bond order RDKit accepts for each atom type.
@@ -95,19 +120,29 @@ class AtomVocabulary:
         return np.asarray(out, dtype=np.int64)
 
     def to_config(self) -> dict[str, Any]:
-        return {
+        config: dict[str, Any] = {
             "atoms": [[s, c] for s, c in self.atoms],
             "max_atoms": self.max_atoms,
             "edge_window": self.edge_window,
         }
+        if self.on_ring:
+            config["on_ring"] = list(self.on_ring)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> AtomVocabulary:
         try:
             atoms = tuple((str(s), int(c)) for s, c in config["atoms"])
-            return cls(atoms, int(config["max_atoms"]), int(config["edge_window"]))
+            on_ring = tuple(_flag(r) for r in config.get("on_ring", ()))  # runs from before: none
+            return cls(atoms, int(config["max_atoms"]), int(config["edge_window"]), on_ring)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInputError(f"invalid atom vocabulary in the configuration: {exc}") from None
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"ring flag {value!r} is not true or false")
+    return value
 
 
 def kekulized(mol: Chem.Mol) -> Chem.Mol:
@@ -117,8 +152,9 @@ def kekulized(mol: Chem.Mol) -> Chem.Mol:
     return mol
 
 
-RawGraph = tuple[list[tuple[str, int]], np.ndarray]
-"""A molecule read once: its ``(element, charge)`` atom keys and its bonds (E, 3)."""
+RawGraph = tuple[list[tuple[str, int]], np.ndarray, np.ndarray]
+"""A molecule read once: its ``(element, charge)`` atom keys, its bonds (E, 3) and which
+atoms sit on a ring (N,) bool."""
 
 
 def raw_graph(mol: Chem.Mol) -> RawGraph:
@@ -133,26 +169,29 @@ def raw_graph(mol: Chem.Mol) -> RawGraph:
     if any(a.GetNumRadicalElectrons() for a in atoms):
         raise BadInputError("radical atoms")
     keys = [(a.GetSymbol(), a.GetFormalCharge()) for a in atoms]
+    on_ring = np.fromiter((a.IsInRing() for a in atoms), bool, len(atoms))
     # Bond orders from one C++ call; after kekulization only 1, 2 and 3 remain.
     orders = Chem.GetAdjacencyMatrix(mol, useBO=True)
     a, b = np.nonzero(np.triu(orders))
     klass = orders[a, b]
     if not np.isin(klass, (1.0, 2.0, 3.0)).all():
         raise BadInputError("unsupported bond type (only single, double and triple)")
-    return keys, np.stack([a, b, klass.astype(np.int64)], axis=1).astype(np.int64).reshape(-1, 3)
+    bonds = np.stack([a, b, klass.astype(np.int64)], axis=1).astype(np.int64).reshape(-1, 3)
+    return keys, bonds, on_ring
 
 
 def graph_from_raw(raw: RawGraph, vocab: AtomVocabulary | None) -> MolGraph:
     """Map a :func:`raw_graph` onto ``vocab`` (atom types -1 without one)."""
-    keys, bonds = raw
+    keys, bonds, on_ring = raw
     if vocab is None:
         return MolGraph(np.full(len(keys), -1, np.int64), bonds)
-    lookup = {key: k for k, key in enumerate(vocab.atoms)}
+    lookup: dict[tuple, int] = {key: k for k, key in enumerate(vocab.keys())}
     atoms = []
-    for key in keys:
-        index = lookup.get(key)
+    for key, ring in zip(keys, on_ring.tolist(), strict=True):
+        index = lookup.get((*key, ring) if vocab.ring_types else key)
         if index is None:
-            raise BadInputError(f"atom {key[0]}{key[1]:+d} is not in the vocabulary")
+            where = (" on a ring" if ring else " off rings") if vocab.ring_types else ""
+            raise BadInputError(f"atom {key[0]}{key[1]:+d}{where} is not in the vocabulary")
         atoms.append(index)
     return MolGraph(np.asarray(atoms, np.int64), bonds)
 
@@ -266,27 +305,29 @@ def fitting_order(
     return None
 
 
-def build_vocabulary(mols: Iterable[Chem.Mol], seed: int = 0) -> AtomVocabulary:
+def build_vocabulary(mols: Iterable[Chem.Mol], seed: int = 0, ring_types: bool = False) -> AtomVocabulary:
     """Derive the atom types, ``max_atoms`` and the edge window from training molecules
     (see :func:`vocabulary_from_raw`)."""
-    return vocabulary_from_raw((raw_graph(m) for m in mols), seed)
+    return vocabulary_from_raw((raw_graph(m) for m in mols), seed, ring_types)
 
 
-def vocabulary_from_raw(raws: Iterable[RawGraph], seed: int = 0) -> AtomVocabulary:
+def vocabulary_from_raw(raws: Iterable[RawGraph], seed: int = 0, ring_types: bool = False) -> AtomVocabulary:
     """Derive the atom types, ``max_atoms`` and the edge window from training molecules.
 
     Atom types are the ``(element, charge)`` pairs present, in a fixed element order
-    (neutral first). The window is the largest bond span over one random BFS ordering per
-    molecule, so that a random ordering of a typical molecule fits without retries.
+    (neutral first); with ``ring_types`` each pair is split by whether the atom sits on a
+    ring, as the data has it (off rings first). The window is the largest bond span over
+    one random BFS ordering per molecule, so that a random ordering of a typical molecule
+    fits without retries.
     """
     rng = np.random.default_rng(seed)
-    counts: Counter[tuple[str, int]] = Counter()
+    counts: Counter[tuple] = Counter()
     max_atoms = 0
     window = 1
     seen_any = False
-    for keys, bonds in raws:
+    for keys, bonds, on_ring in raws:
         graph = MolGraph(np.zeros(len(keys), np.int64), bonds)
-        counts.update(keys)
+        counts.update(zip(keys, on_ring.tolist(), strict=True) if ring_types else keys)
         max_atoms = max(max_atoms, graph.num_atoms)
         window = max(window, bond_span(graph, bfs_order(graph, rng)))
         seen_any = True
@@ -298,5 +339,8 @@ def vocabulary_from_raw(raws: Iterable[RawGraph], seed: int = 0) -> AtomVocabula
         known = _ELEMENT_ORDER.index(symbol) if symbol in _ELEMENT_ORDER else len(_ELEMENT_ORDER)
         return (charge != 0, known, symbol, abs(charge), charge)
 
-    atoms = tuple(sorted(counts, key=rank))
-    return AtomVocabulary(atoms, max_atoms, min(window, max(1, max_atoms - 1)))
+    window = min(window, max(1, max_atoms - 1))
+    if not ring_types:
+        return AtomVocabulary(tuple(sorted(counts, key=rank)), max_atoms, window)
+    types = sorted(counts, key=lambda t: (*rank(t[0]), t[1]))
+    return AtomVocabulary(tuple(a for a, _ in types), max_atoms, window, tuple(r for _, r in types))

@@ -39,7 +39,7 @@ from flowstudio.task_types import Snapshot
 RUNS_PREDATE = (
     *("valence_features", "full_covariance", "order_features"),
     *("end_step", "size_feature", "ring_features"),
-    *("conjugation_features", "categorical_steps"),
+    *("conjugation_features", "categorical_steps", "ring_types"),
 )
 """Options added after the first runs: a run's config without one was made with it off."""
 FINAL_CALIBRATION_ROUNDS = 3
@@ -97,6 +97,11 @@ class MoleculeTask:
             raise BadInputError("a molecule task needs data or a vocabulary")
         self.vocab = vocab
         v = self.values
+        if v["ring_types"] != vocab.ring_types:
+            raise BadInputError(
+                f"ring_types={str(v['ring_types']).lower()} does not match the run's atom types "
+                f"(made with ring_types={str(vocab.ring_types).lower()}); it cannot change within a run"
+            )
         config = config_from(GraphAFConfig, v)
         # The initial weights are a function of the seed alone: the CLI and the window build
         # the task before the engine seeds the generators, and a run must be repeatable.
@@ -125,7 +130,7 @@ class MoleculeTask:
             if not raws:
                 raise BadInputError("no usable molecule in the data (all invalid or disconnected)")
             # Every molecule then has a BFS ordering within the window (the one that set it).
-            vocab = vocabulary_from_raw((raw for _, raw, _ in raws), seed=v["seed"])
+            vocab = vocabulary_from_raw((raw for _, raw, _ in raws), v["seed"], v["ring_types"])
         graphs, kept, rings = [], [], []
         for text, raw, sizes in raws:
             try:

@@ -185,7 +185,9 @@ def _sample(args: argparse.Namespace) -> int:
         extra = {"resampled": [bool(r) for r in result.resampled]}
     redrawn = result.cut_redrawn_share
     comments = [f"valid_without_check: {without:.4f}", f"cut_at_cap_redrawn: {redrawn:.4f}"]
-    rings = result.ring_redrawn_share
+    rings, bondless = result.ring_redrawn_share, result.bondless_redrawn_share
+    if task.model.redraw_bondless:
+        comments.append(f"bondless_redrawn: {bondless:.4f}")
     if task.vocab.ring_types:
         comments.append(f"ring_types_redrawn: {rings:.4f}")
     comments = comments if fmt.name in ("smiles", "csv") else []
@@ -203,6 +205,7 @@ def _sample(args: argparse.Namespace) -> int:
         f"mean heavy atoms {np.mean(sizes) if sizes else float('nan'):.1f} (ended by END {ended[0]:.0%}, "
         f"by a bondless atom {ended[1]:.0%}, cut at max size {ended[2]:.0%}"
         f"{f'; {redrawn:.1%} cut and drawn again' if result.cut_redrawn else ''}"
+        f"{f'; {bondless:.1%} ended by a bondless atom and drawn again' if result.bondless_redrawn else ''}"
         f"{f'; {rings:.1%} with open ring types drawn again' if result.ring_redrawn else ''}"
         f") -> {out}\n"
     )

@@ -133,9 +133,10 @@ class GraphAF(nn.Module):
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
         # Sampling settings the task sets from the run's (flowstudio.molecules.generate): bond
-        # steps at bond_temperature times T (1: one temperature); redraw_cut (False: GraphAF's cut).
+        # steps at bond_temperature times T (1: one temperature); redraw_cut and redraw_bondless
+        # (False: GraphAF's cut at the cap and its stop at a bondless atom).
         self.bond_temperature = 1.0
-        self.redraw_cut = False
+        self.redraw_cut = self.redraw_bondless = False
         rotation = config.full_covariance  # each step's flow starts with a conditioned rotation
         # With end_step a node step is the END classifier on the conditioner's hidden layer,
         # then (going on) a flow over the atom types; without, one flow over the atom types

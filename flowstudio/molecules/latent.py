@@ -30,7 +30,8 @@ from rdkit import Chem
 from torch import Tensor
 
 from flowstudio.errors import BadInputError
-from flowstudio.molecules.generate import Generated, decode
+from flowstudio.molecules.generate import decode
+from flowstudio.molecules.generated import Generated
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, apply_order, fitting_order, mol_to_graph
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.packing import edge_step_pairs, pack_steps

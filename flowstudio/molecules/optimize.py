@@ -43,7 +43,8 @@ from rdkit import Chem
 
 from flowstudio.errors import BadInputError
 from flowstudio.molecules.chem import canonical_smiles
-from flowstudio.molecules.generate import Generated, decode
+from flowstudio.molecules.generate import decode
+from flowstudio.molecules.generated import Generated
 from flowstudio.molecules.graph import fitting_order, mol_to_graph
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.latent import Latents, encode

@@ -110,6 +110,7 @@ class MoleculeTask:
             self.model = GraphAF(vocab, config)
         self.model.bond_temperature = v["bond_temperature"]
         self.model.redraw_cut = v["redraw_cut"]
+        self.model.redraw_bondless = v["redraw_bondless"]
         if v["ring_sizes"] != "auto":
             self.model.ring_sizes = parse_ring_sizes(v["ring_sizes"])
         elif self._data_ring_sizes is not None:
@@ -204,6 +205,7 @@ class MoleculeTask:
         known.setdefault("bond_temperature", 1.0)  # runs from before it drew bonds at T
         known.setdefault("classifier_layers", 1)  # runs from before it read decisions linearly
         known.setdefault("redraw_cut", False)  # runs from before it kept molecules cut at the cap
+        known.setdefault("redraw_bondless", False)  # ... and those a bondless atom ended
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")

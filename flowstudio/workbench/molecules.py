@@ -214,6 +214,8 @@ class MoleculesKind(DataKind):
         }
         if check and restored.task.model.redraw_cut:
             summary["cut at the size cap, drawn again"] = result.cut_redrawn_share
+        if check and restored.task.model.redraw_bondless:
+            summary["ended by a bondless atom, drawn again"] = result.bondless_redrawn_share
         if check and restored.task.vocab.ring_types:
             summary["open ring types, drawn again"] = result.ring_redrawn_share
         flags = [("resampled",) if r else () for r in result.resampled]

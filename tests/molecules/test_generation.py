@@ -180,6 +180,24 @@ def test_molecules_cut_at_the_size_cap_are_drawn_again(classifier_model) -> None
         m.redraw_cut = False
 
 
+def test_molecules_a_bondless_atom_ended_are_drawn_again(model) -> None:
+    """With ``redraw_bondless`` a molecule that GraphAF's rule ended at a bondless new atom
+    is drawn again; without the checks nothing is."""
+    kept = generate(model, 128, temperature=1.0, check=True, seed=0)
+    ended = kept.ended == END_NO_BOND
+    assert ended.sum() >= 4 and kept.bondless_redrawn == 0
+    model.redraw_bondless = True
+    try:
+        again = generate(model, 128, temperature=1.0, check=True, seed=0)
+        assert len(again.smiles) == 128 and again.validity == 1.0
+        assert again.bondless_redrawn >= int(ended.sum())
+        assert (again.ended == END_NO_BOND).mean() < 0.5 * ended.mean()
+        assert again.bondless_redrawn_share == pytest.approx(again.bondless_redrawn / 128)
+        assert generate(model, 128, temperature=1.0, check=False, seed=0).bondless_redrawn == 0
+    finally:
+        model.redraw_bondless = False
+
+
 def test_a_molecule_the_model_ends_at_the_size_cap_is_not_cut(classifier_model) -> None:
     """At the cap the model's own END decision still tells a finished molecule from a cut one."""
     m = classifier_model

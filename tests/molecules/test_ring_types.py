@@ -9,7 +9,8 @@ import torch
 from rdkit import Chem
 
 from flowstudio.errors import BadInputError
-from flowstudio.molecules.generate import Generated, generate, ring_types_disagree
+from flowstudio.molecules.generate import generate
+from flowstudio.molecules.generated import Generated, ring_types_disagree
 from flowstudio.molecules.graph import AtomVocabulary, build_vocabulary, graph_to_mol, mol_to_graph
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.task import MoleculeTask

@@ -91,11 +91,12 @@ def test_runs_from_before_the_classifier_steps_and_the_sampling_settings_reopen_
     assert isinstance(task.model.edge_flow, CategoricalSteps) and task.model.bond_temperature == 0.5
     again = MoleculeTask.from_config(task.config())
     assert isinstance(again.model.node_flow, CategoricalSteps) and again.model.bond_temperature == 0.5
-    assert len(again.model.edge_flow.hidden) == 1 and again.model.redraw_cut
+    assert len(again.model.edge_flow.hidden) == 1 and again.model.redraw_cut and again.model.redraw_bondless
     old = task.config()
-    del old["values"]["classifier_layers"], old["values"]["redraw_cut"]
+    del old["values"]["classifier_layers"], old["values"]["redraw_cut"], old["values"]["redraw_bondless"]
     before = MoleculeTask.from_config(old).model
     assert len(before.edge_flow.hidden) == 0 and not before.redraw_cut  # as they were made
+    assert not before.redraw_bondless
     del old["values"]["categorical_steps"], old["values"]["bond_temperature"]
     restored = MoleculeTask.from_config(old)
     assert not isinstance(restored.model.edge_flow, CategoricalSteps)

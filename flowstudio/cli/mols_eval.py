@@ -6,9 +6,10 @@ The samples file is read like any molecule file; its invalid entries count again
 ``valid`` (a file of only invalid entries gives ``valid: 0``). ``valid_without_check``
 comes from ``--valid-without-check`` or from a comment line
 ``# valid_without_check: 0.93`` at the top of a SMILES or CSV file, which
-``write_molecules(..., comments=["valid_without_check: 0.93"])`` writes. A
-``# cut_at_cap_redrawn: 0.04`` line (``mols sample``: the share of molecules cut at the size
-cap and drawn again) is passed through as ``cut_at_cap_redrawn``. Metrics that cannot be
+``write_molecules(..., comments=["valid_without_check: 0.93"])`` writes. The shares that
+``mols sample`` drew again are passed through under their names (:data:`REDRAWN_SHARES`:
+cut at the size cap, ended by a bondless atom, ring types that disagreed with the rings);
+they do not count against ``valid_without_check``. Metrics that cannot be
 computed are ``null``. ``--filter-reasons`` adds ``Filters_failures``: for each filter rule,
 how many valid samples fail it first (most frequent first).
 """
@@ -23,7 +24,11 @@ import re
 import sys
 from pathlib import Path
 
-_SAMPLER_LINE = re.compile(r"^#\s*(valid_without_check|cut_at_cap_redrawn)\s*[:=]\s*([0-9.eE+-]+)\s*$")
+REDRAWN_SHARES = ("cut_at_cap_redrawn", "bondless_redrawn", "ring_types_redrawn")
+"""The sampler's comment lines passed through: shares of molecules drawn again."""
+_SAMPLER_LINE = re.compile(
+    r"^#\s*(valid_without_check|" + "|".join(REDRAWN_SHARES) + r")\s*[:=]\s*([0-9.eE+-]+)\s*$"
+)
 """A sampler's comment line at the top of a samples file: ``# key: value``."""
 
 
@@ -129,8 +134,7 @@ def run(args: argparse.Namespace) -> int:
         fcd=not args.no_fcd,
         filter_reasons=args.filter_reasons,
     )
-    if "cut_at_cap_redrawn" in from_sampler:
-        metrics["cut_at_cap_redrawn"] = from_sampler["cut_at_cap_redrawn"]
+    metrics.update({key: from_sampler[key] for key in REDRAWN_SHARES if key in from_sampler})
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
     sys.stdout.write(json.dumps(clean) + "\n")
     return 0

@@ -16,7 +16,7 @@ TRAIN = ["CC(=O)Oc1ccccc1C(=O)O", "CC(=O)Nc1ccc(O)cc1", "c1ccc(-c2ccncc2)cc1", "
 
 def test_eval_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     samples = tmp_path / "samples.smi"
-    sampler = "# valid_without_check: 0.75\n# cut_at_cap_redrawn: 0.04\n"
+    sampler = "# valid_without_check: 0.75\n# cut_at_cap_redrawn: 0.04\n# ring_types_redrawn: 0.2\n"
     samples.write_text(sampler + "CCO\nOCC\nc1ccc(-c2ccncc2)cc1\nC1CC\n")
     train = write_molecules(tmp_path / "train.csv", TRAIN)
     test = write_molecules(tmp_path / "test.sdf", TRAIN[:3])
@@ -27,6 +27,7 @@ def test_eval_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixtu
     result = json.loads(out)
     assert result["valid"] == 3 / 4
     assert result["valid_without_check"] == 0.75 and result["cut_at_cap_redrawn"] == 0.04
+    assert result["ring_types_redrawn"] == 0.2 and "bondless_redrawn" not in result
     assert result["unique"] == pytest.approx(2 / 3)
     assert result["novel"] == 1 / 2
     assert result["n_reference"] == 3

@@ -278,14 +278,16 @@ def generate(
         with one_thread(device):
             for start in range(0, n, batch_size):
                 part = draw(min(batch_size, n - start))
+                judged = 0  # the molecules before it passed every redraw condition already
                 for _ in range(REDRAW_ROUNDS if redraw or redraw_rings or redraw_bondless else 0):
                     cut = (part.ended == END_MAX_ATOMS) & redraw
                     bondless = (part.ended == END_NO_BOND) & redraw_bondless
-                    rings = ring_types_disagree(part, model.vocab) & ~(cut | bondless)
+                    rings = ring_types_disagree(part, model.vocab, judged) & ~(cut | bondless)
                     again_mask = cut | bondless | rings
                     if not again_mask.any():
                         break
                     again = draw(int(again_mask.sum()))
+                    judged = len(part.ended) - len(again.ended)
                     part = Generated.concatenate([part.select(~again_mask), again])
                     part.cut_redrawn += int(cut.sum())
                     part.bondless_redrawn += int(bondless.sum())

@@ -98,14 +98,16 @@ class Generated:
         )
 
 
-def ring_types_disagree(generated: Generated, vocab: AtomVocabulary) -> np.ndarray:
+def ring_types_disagree(generated: Generated, vocab: AtomVocabulary, start: int = 0) -> np.ndarray:
     """(n,) bool: the molecules whose ring types (:attr:`AtomVocabulary.on_ring`) say an
-    atom sits on a ring where it does not, or the reverse; all false without ring types."""
+    atom sits on a ring where it does not, or the reverse; all false without ring types.
+    Molecules before ``start`` are not looked at (false): ones already found to agree."""
     out = np.zeros(len(generated.mols), bool)
     if not vocab.ring_types:
         return out
     on_ring = np.asarray(vocab.on_ring)
-    for k, (atoms, mol) in enumerate(zip(generated.atoms, generated.mols, strict=True)):
+    for k in range(start, len(generated.mols)):
+        atoms, mol = generated.atoms[k], generated.mols[k]
         if mol is not None:
             info = mol.GetRingInfo()
             in_ring = np.fromiter((info.NumAtomRings(i) > 0 for i in range(len(atoms))), bool, len(atoms))

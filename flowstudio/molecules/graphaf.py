@@ -133,8 +133,7 @@ class GraphAF(nn.Module):
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
         # Sampling settings the task sets from the run's (flowstudio.molecules.generate): bond
-        # steps at bond_temperature times T (1: one temperature); redraw_cut and redraw_bondless
-        # (False: GraphAF's cut at the cap and its stop at a bondless atom).
+        # steps at bond_temperature times T (1: one temperature); the redraws (False: GraphAF's).
         self.bond_temperature = 1.0
         self.redraw_cut = self.redraw_bondless = False
         rotation = config.full_covariance  # each step's flow starts with a conditioned rotation

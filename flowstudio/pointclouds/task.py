@@ -183,7 +183,7 @@ class PointCloudTask:
                 values.setdefault("point_temperature", 1.0)
                 values.setdefault("prior_every", 1)  # and fitted the latent CNF every step
                 values.setdefault("point_steps", 0)  # and solved both CNFs in `steps` steps
-            if model_name in ("pointflow", "cnf"):  # and spaced the point CNF's steps evenly
+            if model_name in CNF_MODELS:  # and spaced the point CNF's steps evenly
                 values.setdefault("point_step_power", 1.0)
         except (KeyError, TypeError, AttributeError):
             raise BadInputError(

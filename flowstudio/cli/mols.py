@@ -146,6 +146,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     from flowstudio.molecules.generate import generate
     from flowstudio.molecules.io import format_for_writing, write_molecules
+    from flowstudio.molecules.redraws import REDRAW_REASONS
     from flowstudio.molecules.settings import BY_NAME
 
     if not 1 <= args.n <= MAX_SAMPLES:
@@ -183,13 +184,15 @@ def _sample(args: argparse.Namespace) -> int:
     extra = None
     if fmt.name == "csv":
         extra = {"resampled": [bool(r) for r in result.resampled]}
-    redrawn = result.cut_redrawn_share
-    comments = [f"valid_without_check: {without:.4f}", f"cut_at_cap_redrawn: {redrawn:.4f}"]
-    rings, bondless = result.ring_redrawn_share, result.bondless_redrawn_share
-    if task.model.redraw_bondless:
-        comments.append(f"bondless_redrawn: {bondless:.4f}")
-    if task.vocab.ring_types:
-        comments.append(f"ring_types_redrawn: {rings:.4f}")
+    shares = {reason: result.redrawn_share(reason) for reason in REDRAW_REASONS}
+    comments = [f"valid_without_check: {without:.4f}"]
+    # Every redraw the run asks for has its line, also under --no-check (0 there); the cut
+    # share's line is in every file.
+    comments += [
+        f"{reason.key}: {share:.4f}"
+        for reason, share in shares.items()
+        if reason.always_in_file or reason.wanted(task.model)
+    ]
     comments = comments if fmt.name in ("smiles", "csv") else []
     write_molecules(out, smiles, properties=True, extra_columns=extra, comments=comments)
     unique = len({s for s in result.smiles if s is not None})
@@ -197,6 +200,7 @@ def _sample(args: argparse.Namespace) -> int:
     checks = "no check" if args.no_check else f"with check, rings {format_ring_sizes(task.model.ring_sizes)}"
     bond_t = task.model.edge_temperature(temperature)
     bonds = f" (bonds {bond_t:g})" if bond_t != temperature else ""
+    redrawn = "".join(f"; {share:.1%} {reason.phrase}" for reason, share in shares.items() if share)
     sys.stderr.write(
         f"sampled {args.n} molecules at temperature {temperature:g}{bonds}"
         f": valid {valid:.1%} ({checks}), "
@@ -204,10 +208,7 @@ def _sample(args: argparse.Namespace) -> int:
         f"unique {unique / max(1, sum(s is not None for s in result.smiles)):.1%}, "
         f"mean heavy atoms {np.mean(sizes) if sizes else float('nan'):.1f} (ended by END {ended[0]:.0%}, "
         f"by a bondless atom {ended[1]:.0%}, cut at max size {ended[2]:.0%}"
-        f"{f'; {redrawn:.1%} cut and drawn again' if result.cut_redrawn else ''}"
-        f"{f'; {bondless:.1%} ended by a bondless atom and drawn again' if result.bondless_redrawn else ''}"
-        f"{f'; {rings:.1%} with open ring types drawn again' if result.ring_redrawn else ''}"
-        f") -> {out}\n"
+        f"{redrawn}) -> {out}\n"
     )
     return 0
 

@@ -7,11 +7,12 @@ The samples file is read like any molecule file; its invalid entries count again
 comes from ``--valid-without-check`` or from a comment line
 ``# valid_without_check: 0.93`` at the top of a SMILES or CSV file, which
 ``write_molecules(..., comments=["valid_without_check: 0.93"])`` writes. The shares that
-``mols sample`` drew again are passed through under their names (:data:`REDRAWN_SHARES`:
-cut at the size cap, ended by a bondless atom, ring types that disagreed with the rings);
-they do not count against ``valid_without_check``. Metrics that cannot be
-computed are ``null``. ``--filter-reasons`` adds ``Filters_failures``: for each filter rule,
-how many valid samples fail it first (most frequent first).
+``mols sample`` drew again are passed through under their names (:data:`REDRAWN_SHARES`,
+the keys of :data:`flowstudio.molecules.redraws.REDRAW_REASONS`: cut at the size cap,
+ended by a bondless atom, ring types that disagreed with the rings); they do not count
+against ``valid_without_check``. Metrics that cannot be computed are ``null``.
+``--filter-reasons`` adds ``Filters_failures``: for each filter rule, how many valid
+samples fail it first (most frequent first).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import re
 import sys
 from pathlib import Path
 
-REDRAWN_SHARES = ("cut_at_cap_redrawn", "bondless_redrawn", "ring_types_redrawn")
+from flowstudio.molecules.redraws import REDRAW_REASONS
+
+REDRAWN_SHARES = tuple(reason.key for reason in REDRAW_REASONS)
 """The sampler's comment lines passed through: shares of molecules drawn again."""
 _SAMPLER_LINE = re.compile(
     r"^#\s*(valid_without_check|" + "|".join(REDRAWN_SHARES) + r")\s*[:=]\s*([0-9.eE+-]+)\s*$"

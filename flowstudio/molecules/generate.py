@@ -37,6 +37,7 @@ from flowstudio.molecules.growing import (
     END_TOKEN,
     GrowingBatch,
 )
+from flowstudio.molecules.redraws import BONDLESS, CUT_AT_CAP, REDRAW_REASONS, RING_TYPES
 from flowstudio.molecules.ring_features import ring_index
 from flowstudio.molecules.settings import DEFAULT_TEMPERATURE
 
@@ -223,8 +224,9 @@ def generate(
     2.5%) and failed MOSES's Filters in 26% (finished ones 5%). Drawing them again samples
     the model given that it finishes within the cap, the only sizes the training data has
     (``benchmarks/results/graphaf.md``, section 11). It is not a chemistry check and does
-    not count against validity without check; :attr:`Generated.cut_redrawn` says how many
-    were drawn again.
+    not count against validity without check; :attr:`Generated.redrawn` counts the molecules
+    drawn again for each reason (:mod:`flowstudio.molecules.redraws`), and
+    :attr:`Generated.redraws_on` says which reasons were on.
 
     With the run's ``redraw_bondless`` and ``check``, a molecule that a bondless new atom
     ended (GraphAF's stopping rule) is drawn again: every training molecule ends by END, and
@@ -238,8 +240,7 @@ def generate(
     the graph in every training molecule, so this samples the model given that its types
     agree with its graph: on the quick preset's model it took open C=C, C=N and N=N bonds
     from 14% of the molecules to under 1% (``benchmarks/results/graphaf.md``, section 16).
-    Like ``redraw_cut`` it does not count against validity without check;
-    :attr:`Generated.ring_redrawn` says how many were drawn again.
+    Like ``redraw_cut`` it does not count against validity without check.
 
     ``end_temperature`` is the temperature of the END decision (models with an END step;
     ``None``: the same as ``temperature``). A temperature below 1 pulls every step towards
@@ -263,9 +264,10 @@ def generate(
     was_training = model.training
     model.eval()
     ring_sizes = model.ring_sizes if check and ring_check else None
-    redraw = check and (model.redraw_cut if redraw_cut is None else redraw_cut)
-    redraw_rings = check and model.vocab.ring_types
-    redraw_bondless = check and model.redraw_bondless
+    wanted = {reason: reason.wanted(model) for reason in REDRAW_REASONS}
+    if redraw_cut is not None:
+        wanted[CUT_AT_CAP] = redraw_cut
+    on = frozenset(reason for reason, asked in wanted.items() if check and asked)
 
     def draw(size: int) -> Generated:
         return _generate_batch(
@@ -279,21 +281,24 @@ def generate(
             for start in range(0, n, batch_size):
                 part = draw(min(batch_size, n - start))
                 judged = 0  # the molecules before it passed every redraw condition already
-                for _ in range(REDRAW_ROUNDS if redraw or redraw_rings or redraw_bondless else 0):
-                    cut = (part.ended == END_MAX_ATOMS) & redraw
-                    bondless = (part.ended == END_NO_BOND) & redraw_bondless
-                    rings = ring_types_disagree(part, model.vocab, judged) & ~(cut | bondless)
+                for _ in range(REDRAW_ROUNDS if on else 0):
+                    cut = (part.ended == END_MAX_ATOMS) & (CUT_AT_CAP in on)
+                    bondless = (part.ended == END_NO_BOND) & (BONDLESS in on)
+                    rings = ring_types_disagree(part, model.vocab, judged) & (RING_TYPES in on)
+                    rings &= ~(cut | bondless)  # each molecule drawn again is counted under one reason
+                    found = {CUT_AT_CAP: cut, BONDLESS: bondless, RING_TYPES: rings}
                     again_mask = cut | bondless | rings
                     if not again_mask.any():
                         break
                     again = draw(int(again_mask.sum()))
                     judged = len(part.ended) - len(again.ended)
                     part = Generated.concatenate([part.select(~again_mask), again])
-                    part.cut_redrawn += int(cut.sum())
-                    part.bondless_redrawn += int(bondless.sum())
-                    part.ring_redrawn += int(rings.sum())
+                    for reason, mask in found.items():
+                        part.redrawn[reason] += int(mask.sum())
                 parts.append(part)
-        return Generated.concatenate(parts)
+        result = Generated.concatenate(parts)
+        result.redraws_on = on
+        return result
     finally:
         model.train(was_training)
 

@@ -1,5 +1,5 @@
 """What a GraphAF generation returns: the graphs, the molecules, how each ended, and how
-many were drawn again (:func:`flowstudio.molecules.generate.generate`).
+many were drawn again for each reason (:func:`flowstudio.molecules.generate.generate`).
 
 Kept apart from the generation loop so that decoding (:mod:`flowstudio.molecules.latent`)
 and optimization can name the result without the sampler's internals.
@@ -7,12 +7,13 @@ and optimization can name the result without the sampler's internals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rdkit import Chem
 
 from flowstudio.molecules.graph import AtomVocabulary
+from flowstudio.molecules.redraws import REDRAW_REASONS, RedrawReason
 
 __all__ = ["Generated", "ring_types_disagree"]
 
@@ -26,9 +27,10 @@ class Generated:
     tells whether the valency check had to redraw a bond of molecule ``k``; ``ended[k]``
     how it ended: :data:`END_TOKEN` (also at ``max_atoms``, when the model chose to end
     there), :data:`END_NO_BOND` (a new atom got no bond) or :data:`END_MAX_ATOMS` (cut at
-    the size cap). ``cut_redrawn`` counts the cut molecules that were drawn again,
-    ``bondless_redrawn`` those ended by a bondless atom and drawn again, and ``ring_redrawn``
-    those drawn again because their ring types disagreed with their rings.
+    the size cap). ``redrawn[reason]`` counts the molecules drawn again for each
+    :class:`~flowstudio.molecules.redraws.RedrawReason`, and ``redraws_on`` holds the
+    reasons that were on for this generation (the run's settings, and the checks): one that
+    was off drew nothing, and :meth:`redrawn_shares` leaves it out.
     """
 
     atoms: list[np.ndarray]
@@ -37,28 +39,12 @@ class Generated:
     smiles: list[str | None]
     resampled: np.ndarray
     ended: np.ndarray
-    cut_redrawn: int = 0
-    ring_redrawn: int = 0
-    bondless_redrawn: int = 0
+    redrawn: dict[RedrawReason, int] = field(default_factory=lambda: dict.fromkeys(REDRAW_REASONS, 0))
+    redraws_on: frozenset[RedrawReason] = frozenset()
 
     @property
     def validity(self) -> float:
         return float(np.mean([m is not None for m in self.mols])) if self.mols else 0.0
-
-    @property
-    def cut_redrawn_share(self) -> float:
-        """Molecules cut at the size cap and drawn again, per molecule returned."""
-        return self.cut_redrawn / max(1, len(self.ended))
-
-    @property
-    def bondless_redrawn_share(self) -> float:
-        """Molecules ended by a bondless atom and drawn again, per molecule returned."""
-        return self.bondless_redrawn / max(1, len(self.ended))
-
-    @property
-    def ring_redrawn_share(self) -> float:
-        """Molecules drawn again for ring types that disagreed with their rings, per molecule."""
-        return self.ring_redrawn / max(1, len(self.ended))
 
     @property
     def validity_without_check(self) -> float:
@@ -68,8 +54,19 @@ class Generated:
         ok = [m is not None and not r for m, r in zip(self.mols, self.resampled, strict=True)]
         return float(np.mean(ok))
 
+    def redrawn_share(self, reason: RedrawReason) -> float:
+        """Molecules drawn again for ``reason``, per molecule returned (0 when it was off)."""
+        return self.redrawn.get(reason, 0) / max(1, len(self.ended))
+
+    def redrawn_shares(self) -> dict[RedrawReason, float]:
+        """The share of each reason that was on (:meth:`redrawn_share`), in the order of
+        :data:`~flowstudio.molecules.redraws.REDRAW_REASONS`."""
+        return {reason: self.redrawn_share(reason) for reason in REDRAW_REASONS if reason in self.redraws_on}
+
     @staticmethod
     def concatenate(parts: list[Generated]) -> Generated:
+        """The parts' molecules in order; their redraw counts add up, and a reason on in
+        any part is on for the whole."""
         return Generated(
             atoms=[a for p in parts for a in p.atoms],
             bonds=[b for p in parts for b in p.bonds],
@@ -77,13 +74,13 @@ class Generated:
             smiles=[s for p in parts for s in p.smiles],
             resampled=np.concatenate([p.resampled for p in parts]) if parts else np.zeros(0, bool),
             ended=np.concatenate([p.ended for p in parts]) if parts else np.zeros(0, np.int64),
-            cut_redrawn=sum(p.cut_redrawn for p in parts),
-            ring_redrawn=sum(p.ring_redrawn for p in parts),
-            bondless_redrawn=sum(p.bondless_redrawn for p in parts),
+            redrawn={reason: sum(p.redrawn.get(reason, 0) for p in parts) for reason in REDRAW_REASONS},
+            redraws_on=frozenset().union(*(p.redraws_on for p in parts)),
         )
 
     def select(self, keep: np.ndarray) -> Generated:
-        """The molecules where ``keep`` (a boolean mask) is true, in order."""
+        """The molecules where ``keep`` (a boolean mask) is true, in order, with the redraw
+        counts and reasons of the whole generation."""
         index = np.flatnonzero(keep)
         return Generated(
             atoms=[self.atoms[k] for k in index],
@@ -92,9 +89,8 @@ class Generated:
             smiles=[self.smiles[k] for k in index],
             resampled=self.resampled[index],
             ended=self.ended[index],
-            cut_redrawn=self.cut_redrawn,
-            ring_redrawn=self.ring_redrawn,
-            bondless_redrawn=self.bondless_redrawn,
+            redrawn=dict(self.redrawn),
+            redraws_on=self.redraws_on,
         )
 
 

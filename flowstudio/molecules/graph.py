@@ -18,8 +18,9 @@ window*). Everything here is plain numpy + RDKit; the model lives in
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,12 @@ class AtomVocabulary:
         if not self.on_ring:
             return list(self.atoms)
         return [(*atom, ring) for atom, ring in zip(self.atoms, self.on_ring, strict=True)]
+
+    @cached_property
+    def type_index(self) -> Mapping[tuple, int]:
+        """Each lookup key's type (:meth:`keys` -> index), built once per vocabulary: every
+        molecule of a data set is mapped onto it (:func:`graph_from_raw`)."""
+        return {key: k for k, key in enumerate(self.keys())}  # a dict: the vocabulary is pickled
 
     def labels(self) -> list[str]:
         """Readable type names: ``C``, ``N+``, ``C (ring)``."""
@@ -185,7 +192,7 @@ def graph_from_raw(raw: RawGraph, vocab: AtomVocabulary | None) -> MolGraph:
     keys, bonds, on_ring = raw
     if vocab is None:
         return MolGraph(np.full(len(keys), -1, np.int64), bonds)
-    lookup: dict[tuple, int] = {key: k for k, key in enumerate(vocab.keys())}
+    lookup = vocab.type_index
     atoms = []
     for key, ring in zip(keys, on_ring.tolist(), strict=True):
         index = lookup.get((*key, ring) if vocab.ring_types else key)

@@ -201,7 +201,8 @@ class MoleculesKind(DataKind):
     def generate(self, restored: Any, n: int, temperature: float, check: bool, train: set[str]) -> Generation:
         """``n`` molecules at ``temperature`` (with GraphAF's valency check when ``check``),
         and the validity, validity without check, uniqueness and novelty against ``train``;
-        with the run's ``redraw_cut``, also the share cut at the size cap and drawn again."""
+        then the share drawn again for each redraw that was on (the run's settings, with the
+        check), under the reason's label."""
         from flowstudio.molecules.metrics import fraction_novel, fraction_unique, valid_molecules
 
         result = self._draw(restored, n, temperature, check)
@@ -212,12 +213,7 @@ class MoleculesKind(DataKind):
             "unique": fraction_unique(canonical),
             "novel": fraction_novel(canonical, train),
         }
-        if check and restored.task.model.redraw_cut:
-            summary["cut at the size cap, drawn again"] = result.cut_redrawn_share
-        if check and restored.task.model.redraw_bondless:
-            summary["ended by a bondless atom, drawn again"] = result.bondless_redrawn_share
-        if check and restored.task.vocab.ring_types:
-            summary["open ring types, drawn again"] = result.ring_redrawn_share
+        summary.update({reason.label: share for reason, share in result.redrawn_shares().items()})
         flags = [("resampled",) if r else () for r in result.resampled]
         entries = entries_for(result.smiles[:GRID_MOLECULES], flags=flags[:GRID_MOLECULES])
         return Generation(result, summary, entries)

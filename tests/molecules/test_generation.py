@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from flowstudio.molecules import generate as gen_module
 from flowstudio.molecules.generate import END_MAX_ATOMS, END_NO_BOND, END_TOKEN, generate
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, build_vocabulary
 from flowstudio.molecules.graphaf import GraphAF
+from flowstudio.molecules.redraws import BONDLESS, CUT_AT_CAP, RING_TYPES
 from tests.molecules.test_graph import SMILES
 from tests.molecules.test_graphaf import TINY, _randomize
 
@@ -166,16 +168,17 @@ def test_molecules_cut_at_the_size_cap_are_drawn_again(classifier_model) -> None
     m = classifier_model
     kept = generate(m, 120, temperature=1.0, check=True, seed=0, redraw_cut=False)
     cut = kept.ended == END_MAX_ATOMS
-    assert cut.any() and kept.cut_redrawn == 0
+    assert cut.any() and kept.redrawn[CUT_AT_CAP] == 0 and kept.redraws_on == frozenset()
     again = generate(m, 120, temperature=1.0, check=True, seed=0, redraw_cut=True)
-    assert len(again.smiles) == 120 and again.validity == 1.0
-    assert again.cut_redrawn >= int(cut.sum()) and not (again.ended == END_MAX_ATOMS).any()
+    assert len(again.smiles) == 120 and again.validity == 1.0 and again.redraws_on == {CUT_AT_CAP}
+    assert again.redrawn[CUT_AT_CAP] >= int(cut.sum()) and not (again.ended == END_MAX_ATOMS).any()
     finished = [s for s, c in zip(kept.smiles, cut, strict=True) if not c]
     assert again.smiles[: len(finished)] == finished
     m.redraw_cut = True  # the model's setting is the default; without the checks, nothing is redrawn
     try:
-        assert generate(m, 120, temperature=1.0, check=True, seed=0).cut_redrawn == again.cut_redrawn
-        assert generate(m, 120, temperature=1.0, check=False, seed=0).cut_redrawn == 0
+        assert generate(m, 120, temperature=1.0, check=True, seed=0).redrawn == again.redrawn
+        unchecked = generate(m, 120, temperature=1.0, check=False, seed=0)
+        assert unchecked.redrawn[CUT_AT_CAP] == 0 and unchecked.redraws_on == frozenset()
     finally:
         m.redraw_cut = False
 
@@ -185,15 +188,15 @@ def test_molecules_a_bondless_atom_ended_are_drawn_again(model) -> None:
     is drawn again; without the checks nothing is."""
     kept = generate(model, 128, temperature=1.0, check=True, seed=0)
     ended = kept.ended == END_NO_BOND
-    assert ended.sum() >= 4 and kept.bondless_redrawn == 0
+    assert ended.sum() >= 4 and kept.redrawn[BONDLESS] == 0
     model.redraw_bondless = True
     try:
         again = generate(model, 128, temperature=1.0, check=True, seed=0)
         assert len(again.smiles) == 128 and again.validity == 1.0
-        assert again.bondless_redrawn >= int(ended.sum())
+        assert again.redrawn[BONDLESS] >= int(ended.sum())
         assert (again.ended == END_NO_BOND).mean() < 0.5 * ended.mean()
-        assert again.bondless_redrawn_share == pytest.approx(again.bondless_redrawn / 128)
-        assert generate(model, 128, temperature=1.0, check=False, seed=0).bondless_redrawn == 0
+        assert again.redrawn_shares() == {BONDLESS: pytest.approx(again.redrawn[BONDLESS] / 128)}
+        assert generate(model, 128, temperature=1.0, check=False, seed=0).redrawn[BONDLESS] == 0
     finally:
         model.redraw_bondless = False
 
@@ -208,3 +211,41 @@ def test_a_molecule_the_model_ends_at_the_size_cap_is_not_cut(classifier_model) 
         full = np.array([len(a) for a in out.atoms]) == cap
         assert full.any() and (out.ended[full] == expected).all()
     m.end_offset.zero_()
+
+
+def test_generation_records_which_redraws_were_on(model) -> None:
+    """The run's settings turn a redraw on only with the checks; ``redraw_cut`` overrides
+    the model's setting for the cut molecules."""
+    try:
+        for cut, bondless, check in itertools.product((False, True), repeat=3):
+            model.redraw_cut, model.redraw_bondless = cut, bondless
+            asked = {CUT_AT_CAP} if cut else set()
+            asked |= {BONDLESS} if bondless else set()
+            out = generate(model, 4, temperature=1.0, check=check, seed=0)
+            assert out.redraws_on == (asked if check else set()), (cut, bondless, check)
+            flipped = generate(model, 4, temperature=1.0, check=check, seed=0, redraw_cut=not cut)
+            assert flipped.redraws_on == ((asked ^ {CUT_AT_CAP}) if check else set())
+    finally:
+        model.redraw_cut = model.redraw_bondless = False
+
+
+def test_every_molecule_drawn_again_is_counted_under_one_reason(classifier_model, monkeypatch) -> None:
+    """The counts add up to the molecules drawn beyond the ``n`` returned, over several
+    batches, and a reason that was off counts none."""
+    drawn: list[int] = []
+    real = gen_module._generate_batch
+    monkeypatch.setattr(
+        gen_module, "_generate_batch", lambda m, size, *a, **kw: drawn.append(size) or real(m, size, *a, **kw)
+    )
+    m = classifier_model
+    m.redraw_bondless = True
+    try:
+        out = generate(m, 120, temperature=1.0, check=True, seed=0, batch_size=50, redraw_cut=True)
+    finally:
+        m.redraw_bondless = False
+    assert len(drawn) > 3 and out.redraws_on == {CUT_AT_CAP, BONDLESS}
+    assert out.redrawn[CUT_AT_CAP] > 0 and out.redrawn[BONDLESS] > 0 and out.redrawn[RING_TYPES] == 0
+    assert sum(out.redrawn.values()) == sum(drawn) - 120
+    shares = out.redrawn_shares()
+    assert list(shares) == [CUT_AT_CAP, BONDLESS]
+    assert shares == {r: pytest.approx(out.redrawn[r] / 120) for r in (CUT_AT_CAP, BONDLESS)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from rdkit import Chem
@@ -80,6 +82,23 @@ def test_bfs_orderings_are_permutations_within_the_window(mols) -> None:
         # BFS: every atom after the first is bonded to an earlier one
         for i in range(1, graph.num_atoms):
             assert (ordered.bonds[:, 0] == i).any()
+
+
+def test_the_type_lookup_is_built_once_per_vocabulary(mols, monkeypatch) -> None:
+    """Mapping a data set onto a vocabulary builds its key -> type lookup once, not once a
+    molecule; a pickled copy (as worker processes get it) maps the same."""
+    vocab = build_vocabulary(mols, ring_types=True)
+    assert list(vocab.type_index.items()) == [(key, k) for k, key in enumerate(vocab.keys())]
+    fresh = AtomVocabulary.from_config(vocab.to_config())
+    built = []
+    keys = AtomVocabulary.keys
+    monkeypatch.setattr(AtomVocabulary, "keys", lambda self: built.append(self) or keys(self))
+    graphs = [mol_to_graph(mol, fresh) for mol in mols]
+    assert len(built) == 1
+    copy = pickle.loads(pickle.dumps(fresh))
+    for mol, graph in zip(mols, graphs, strict=True):
+        expected = mol_to_graph(mol, vocab).atoms.tolist()
+        assert mol_to_graph(mol, copy).atoms.tolist() == graph.atoms.tolist() == expected
 
 
 def test_molecules_outside_the_vocabulary_are_refused() -> None:

@@ -13,6 +13,7 @@ from flowstudio.molecules.generate import generate
 from flowstudio.molecules.generated import Generated, ring_types_disagree
 from flowstudio.molecules.graph import AtomVocabulary, build_vocabulary, graph_to_mol, mol_to_graph
 from flowstudio.molecules.graphaf import GraphAF
+from flowstudio.molecules.redraws import RING_TYPES
 from flowstudio.molecules.task import MoleculeTask
 from tests.molecules.test_graph import SMILES
 from tests.molecules.test_graphaf import TINY, _randomize
@@ -103,12 +104,13 @@ def ring_model() -> GraphAF:
 def test_generation_with_the_checks_draws_disagreeing_molecules_again(ring_model) -> None:
     raw = generate(ring_model, 64, temperature=1.0, check=False, seed=0)
     before = ring_types_disagree(raw, ring_model.vocab).mean()
-    assert before > 0.1 and raw.ring_redrawn == 0
+    assert before > 0.1 and raw.redrawn[RING_TYPES] == 0 and raw.redraws_on == frozenset()
     out = generate(ring_model, 64, temperature=1.0, check=True, seed=0)
     after = ring_types_disagree(out, ring_model.vocab).mean()
     assert len(out.smiles) == 64 and out.validity == 1.0
-    assert out.ring_redrawn >= 0.1 * 64 and after < 0.5 * before
-    assert out.ring_redrawn_share == pytest.approx(out.ring_redrawn / 64)
+    assert out.redrawn[RING_TYPES] >= 0.1 * 64 and after < 0.5 * before
+    assert out.redraws_on == {RING_TYPES}  # the model's other redraws are off
+    assert out.redrawn_shares() == {RING_TYPES: pytest.approx(out.redrawn[RING_TYPES] / 64)}
 
 
 def test_a_task_keeps_its_ring_types_and_refuses_to_change_them() -> None:

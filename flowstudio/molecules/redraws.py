@@ -1,0 +1,66 @@
+"""Why GraphAF generation draws a whole molecule again: the one record of the reasons.
+
+:func:`flowstudio.molecules.generate.generate` draws a molecule again, with the checks on,
+when it was cut at the size cap, ended by a bondless new atom, or has ring types that
+disagree with its rings; each reason is turned on by one of the run's settings.
+:class:`~flowstudio.molecules.generated.Generated` counts the molecules each reason drew
+again, and every place that reports them (the comment lines and the sentence of
+``mols sample``, the window's generation summary, the keys ``mols eval`` passes through)
+iterates over :data:`REDRAW_REASONS`, so that they name the same reasons in the same order.
+
+Free of RDKit, NumPy and PyTorch: the CLI imports it while it builds its parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
+
+__all__ = ["BONDLESS", "CUT_AT_CAP", "REDRAW_REASONS", "RING_TYPES", "RedrawReason"]
+
+
+@dataclass(frozen=True)
+class RedrawReason:
+    """One reason to draw a molecule again, and the names it is reported under.
+
+    ``key`` names its share in the samples file (``# key: 0.0400``) and in ``mols eval``'s
+    JSON; ``label`` in the window's generation summary; ``phrase`` follows the share in the
+    sentence ``mols sample`` prints. ``setting`` is the attribute of the model
+    (:class:`~flowstudio.molecules.graphaf.GraphAF`, a dotted path) that holds the run's
+    setting turning it on. ``always_in_file``: the samples file has its line even when the
+    run does not ask for it (a share of 0), as it always has; the other reasons' lines
+    appear only when the run asks for them.
+    """
+
+    key: str
+    label: str
+    phrase: str
+    setting: str
+    always_in_file: bool = False
+
+    def wanted(self, model: Any) -> bool:
+        """Whether ``model``'s run asks for this redraw (it happens only with the checks)."""
+        return bool(attrgetter(self.setting)(model))
+
+
+CUT_AT_CAP = RedrawReason(
+    "cut_at_cap_redrawn", "cut at the size cap, drawn again", "cut and drawn again", "redraw_cut",
+    always_in_file=True,
+)
+"""A molecule that reached ``max_atoms`` and would have gone on (the run's ``redraw_cut``)."""
+
+BONDLESS = RedrawReason(
+    "bondless_redrawn", "ended by a bondless atom, drawn again", "ended by a bondless atom and drawn again",
+    "redraw_bondless",
+)
+"""A molecule that GraphAF's rule ended at a new atom with no bond (``redraw_bondless``)."""
+
+RING_TYPES = RedrawReason(
+    "ring_types_redrawn", "open ring types, drawn again", "with open ring types drawn again",
+    "vocab.ring_types",
+)
+"""A molecule whose ring types disagree with its rings (a run with ``ring_types``)."""
+
+REDRAW_REASONS = (CUT_AT_CAP, BONDLESS, RING_TYPES)
+"""Every reason, in the order they are reported."""

@@ -46,6 +46,8 @@ KEYS = (
     ("novel", "novel"),
     ("ring_unusual_share", "unusual rings"),
     ("rings_mean", "rings a molecule"),
+    ("fused_systems_mean", "fused ring systems"),
+    ("ring_size_tv", "ring-size TV"),
     ("acyclic_double_share", "open C=C/C=N/N=N"),
     ("FCD/Test", "FCD"),
     ("Filters", "Filters"),

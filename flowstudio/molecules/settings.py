@@ -213,7 +213,9 @@ class MoleculeSettings:
         DEFAULT_TEMPERATURE,
         "Prior temperature of the live samples, of the END calibration and of 'mols sample' and the window "
         "unless they are given another: z ~ N(0, T^2 I). Lower gives safer, less diverse molecules (the "
-        "paper samples at 0.6-0.75).",
+        "paper samples at 0.6-0.75). With ring types, 1.0 draws ring sizes closer to the data's (five-"
+        "membered 27% of the rings against 23% at 0.9; MOSES 34%) and a lower FCD, at about 0.7 fewer "
+        "Filters points.",
         minimum=0.0,
         maximum=3.0,
         group="sampling",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from rdkit import Chem
 
-from flowstudio.molecules.graph import AtomVocabulary
+from flowstudio.molecules.graph import AtomVocabulary, atoms_on_ring
 from flowstudio.molecules.redraws import REDRAW_REASONS, RedrawReason
 
 __all__ = ["Generated", "ring_types_disagree"]
@@ -103,9 +103,7 @@ def ring_types_disagree(generated: Generated, vocab: AtomVocabulary, start: int 
         return out
     on_ring = np.asarray(vocab.on_ring)
     for k in range(start, len(generated.mols)):
-        atoms, mol = generated.atoms[k], generated.mols[k]
-        if mol is not None:
-            info = mol.GetRingInfo()
-            in_ring = np.fromiter((info.NumAtomRings(i) > 0 for i in range(len(atoms))), bool, len(atoms))
-            out[k] = bool((on_ring[atoms] != in_ring).any())
+        mol = generated.mols[k]
+        if mol is not None:  # graph_to_mol keeps the atoms in generation order, one for one
+            out[k] = bool((on_ring[generated.atoms[k]] != atoms_on_ring(mol)).any())
     return out

@@ -164,6 +164,13 @@ RawGraph = tuple[list[tuple[str, int]], np.ndarray, np.ndarray]
 atoms sit on a ring (N,) bool."""
 
 
+def atoms_on_ring(mol: Chem.Mol) -> np.ndarray:
+    """(N,) bool: which atoms of ``mol`` sit on a ring. The one definition of a ring type's
+    flag, for the training molecules (:func:`raw_graph`) and for the generated ones whose
+    types are checked against their rings."""
+    return np.fromiter((a.IsInRing() for a in mol.GetAtoms()), bool, mol.GetNumAtoms())
+
+
 def raw_graph(mol: Chem.Mol) -> RawGraph:
     """Read ``mol`` once (kekulized); raises :class:`BadInputError` for what GraphAF cannot
     generate: no atom, several fragments, radicals, bonds other than single/double/triple."""
@@ -176,7 +183,7 @@ def raw_graph(mol: Chem.Mol) -> RawGraph:
     if any(a.GetNumRadicalElectrons() for a in atoms):
         raise BadInputError("radical atoms")
     keys = [(a.GetSymbol(), a.GetFormalCharge()) for a in atoms]
-    on_ring = np.fromiter((a.IsInRing() for a in atoms), bool, len(atoms))
+    on_ring = atoms_on_ring(mol)
     # Bond orders from one C++ call; after kekulization only 1, 2 and 3 remain.
     orders = Chem.GetAdjacencyMatrix(mol, useBO=True)
     a, b = np.nonzero(np.triu(orders))

@@ -186,13 +186,9 @@ def _sample(args: argparse.Namespace) -> int:
         extra = {"resampled": [bool(r) for r in result.resampled]}
     shares = {reason: result.redrawn_share(reason) for reason in REDRAW_REASONS}
     comments = [f"valid_without_check: {without:.4f}"]
-    # Every redraw the run asks for has its line, also under --no-check (0 there); the cut
-    # share's line is in every file.
-    comments += [
-        f"{reason.key}: {share:.4f}"
-        for reason, share in shares.items()
-        if reason.always_in_file or reason.wanted(task.model)
-    ]
+    # Every redraw the run asks for has its line, also under --no-check (0 there), and no other
+    asked = [reason for reason in REDRAW_REASONS if reason.wanted(task.model)]
+    comments += [f"{reason.key}: {shares[reason]:.4f}" for reason in asked]
     comments = comments if fmt.name in ("smiles", "csv") else []
     write_molecules(out, smiles, properties=True, extra_columns=extra, comments=comments)
     unique = len({s for s in result.smiles if s is not None})

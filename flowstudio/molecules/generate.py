@@ -284,8 +284,10 @@ def generate(
                 for _ in range(REDRAW_ROUNDS if on else 0):
                     cut = (part.ended == END_MAX_ATOMS) & (CUT_AT_CAP in on)
                     bondless = (part.ended == END_NO_BOND) & (BONDLESS in on)
-                    rings = ring_types_disagree(part, model.vocab, judged) & (RING_TYPES in on)
-                    rings &= ~(cut | bondless)  # each molecule drawn again is counted under one reason
+                    # each molecule drawn again is counted under one reason, and those before
+                    # ``judged`` passed every condition already: neither is judged for ring types
+                    among = ~(cut | bondless) & (np.arange(len(part.ended)) >= judged)
+                    rings = ring_types_disagree(part, model.vocab, among) & (RING_TYPES in on)
                     found = {CUT_AT_CAP: cut, BONDLESS: bondless, RING_TYPES: rings}
                     again_mask = cut | bondless | rings
                     if not again_mask.any():

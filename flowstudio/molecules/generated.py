@@ -94,15 +94,18 @@ class Generated:
         )
 
 
-def ring_types_disagree(generated: Generated, vocab: AtomVocabulary, start: int = 0) -> np.ndarray:
+def ring_types_disagree(
+    generated: Generated, vocab: AtomVocabulary, among: np.ndarray | None = None
+) -> np.ndarray:
     """(n,) bool: the molecules whose ring types (:attr:`AtomVocabulary.on_ring`) say an
     atom sits on a ring where it does not, or the reverse; all false without ring types.
-    Molecules before ``start`` are not looked at (false): ones already found to agree."""
+    ``among`` (an (n,) bool mask, default all) limits the RDKit work to the molecules worth
+    judging: the others (already found to agree, or drawn again for another reason) are false."""
     out = np.zeros(len(generated.mols), bool)
     if not vocab.ring_types:
         return out
     on_ring = np.asarray(vocab.on_ring)
-    for k in range(start, len(generated.mols)):
+    for k in range(len(generated.mols)) if among is None else np.flatnonzero(among):
         mol = generated.mols[k]
         if mol is not None:  # graph_to_mol keeps the atoms in generation order, one for one
             out[k] = bool((on_ring[generated.atoms[k]] != atoms_on_ring(mol)).any())

@@ -28,16 +28,14 @@ class RedrawReason:
     JSON; ``label`` in the window's generation summary; ``phrase`` follows the share in the
     sentence ``mols sample`` prints. ``setting`` is the attribute of the model
     (:class:`~flowstudio.molecules.graphaf.GraphAF`, a dotted path) that holds the run's
-    setting turning it on. ``always_in_file``: the samples file has its line even when the
-    run does not ask for it (a share of 0), as it always has; the other reasons' lines
-    appear only when the run asks for them.
+    setting turning it on. The samples file has a reason's line only when the run asks for
+    it: a share of 0 from a run that keeps its cut molecules would read as "none was cut".
     """
 
     key: str
     label: str
     phrase: str
     setting: str
-    always_in_file: bool = False
 
     def wanted(self, model: Any) -> bool:
         """Whether ``model``'s run asks for this redraw (it happens only with the checks)."""
@@ -45,8 +43,7 @@ class RedrawReason:
 
 
 CUT_AT_CAP = RedrawReason(
-    "cut_at_cap_redrawn", "cut at the size cap, drawn again", "cut and drawn again", "redraw_cut",
-    always_in_file=True,
+    "cut_at_cap_redrawn", "cut at the size cap, drawn again", "cut and drawn again", "redraw_cut"
 )
 """A molecule that reached ``max_atoms`` and would have gone on (the run's ``redraw_cut``)."""
 

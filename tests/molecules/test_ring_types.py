@@ -93,6 +93,13 @@ def test_disagreement_is_found_in_either_direction() -> None:
     assert not ring_types_disagree(_generated(smiles, plain), plain).any()
 
 
+def test_disagreement_is_judged_only_among_the_molecules_asked_for() -> None:
+    vocab = build_vocabulary(MOLS, ring_types=True)
+    flipped = _generated(["Cc1ccncc1", "CCN(CC)CC", "c1ccccc1"], vocab, flip=0)
+    assert ring_types_disagree(flipped, vocab, np.array([True, True, False])).tolist() == [True, False, False]
+    assert not ring_types_disagree(flipped, vocab, np.array([False, True, True])).any()
+
+
 @pytest.fixture(scope="module")
 def ring_model() -> GraphAF:
     torch.manual_seed(1)

@@ -39,7 +39,7 @@ from flowstudio.molecules.generate import generate  # noqa: E402
 from flowstudio.molecules.io import read_molecules  # noqa: E402
 from flowstudio.molecules.metrics import evaluate  # noqa: E402
 from flowstudio.molecules.properties import property_values  # noqa: E402
-from flowstudio.molecules.rings import ring_size_counts  # noqa: E402
+from flowstudio.molecules.rings import ring_size_counts, ring_systems  # noqa: E402
 
 MODES = ("check", "valency", "none")
 COLUMNS = (
@@ -67,21 +67,12 @@ def ring_kinds(mols: list[Chem.Mol]) -> tuple[float, float]:
     return aromatic / max(1, total), partly / max(1, total)
 
 
-def ring_systems(mols: list[Chem.Mol]) -> tuple[float, float]:
-    """Ring systems a molecule (rings joined by shared atoms count as one) and, of those,
-    fused ones (two rings or more): session 16 found the missing rings there."""
-    systems = fused = 0
-    for mol in mols:
-        groups: list[tuple[set[int], int]] = []
-        for ring in mol.GetRingInfo().AtomRings():
-            atoms, count = set(ring), 1
-            for group in [g for g in groups if g[0] & atoms]:
-                groups.remove(group)
-                atoms, count = atoms | group[0], count + group[1]
-            groups.append((atoms, count))
-        systems += len(groups)
-        fused += sum(count > 1 for _, count in groups)
-    return systems / max(1, len(mols)), fused / max(1, len(mols))
+def ring_systems_means(mols: list[Chem.Mol]) -> tuple[float, float]:
+    """Ring systems a molecule and, of those, fused ones (two rings or more; session 16
+    found the missing rings there), by :func:`flowstudio.molecules.rings.ring_systems`."""
+    systems = [ring_systems(mol) for mol in mols]
+    count = max(1, len(mols))
+    return sum(map(len, systems)) / count, sum(sum(r > 1 for r in s) for s in systems) / count
 
 
 def score(
@@ -95,7 +86,7 @@ def score(
     metrics["ring_counts"] = ring_size_counts(mols)
     metrics["rings_mean"] = float(np.mean([m.GetRingInfo().NumRings() for m in mols])) if mols else 0.0
     metrics["aromatic_ring_share"], metrics["partly_saturated_share"] = ring_kinds(mols)
-    metrics["ring_systems_mean"], metrics["fused_systems_mean"] = ring_systems(mols)
+    metrics["ring_systems_mean"], metrics["fused_systems_mean"] = ring_systems_means(mols)
     return metrics
 
 

@@ -26,6 +26,7 @@ METRIC_HELP: dict[str, str] = {
     "heavy_atoms": "Wasserstein distance of heavy-atom counts to the reference",
     "rings": "Wasserstein distance of ring counts to the reference",
     "aromatic_rings": "Wasserstein distance of aromatic-ring counts to the reference",
+    "fused_ring_systems": "Wasserstein distance of the counts of fused ring systems (rings sharing atoms)",
     "heavy_atoms_mean": "Mean heavy atoms per generated molecule",
     "heavy_atoms_mean_ref": "Mean heavy atoms per reference molecule",
     "ring_unusual_share": "Generated molecules with a ring smaller than 5 or larger than 7 atoms",

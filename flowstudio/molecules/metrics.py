@@ -25,9 +25,10 @@ each for users; the definitions:
 - ``Filters``: share of V passing MOSES's medicinal-chemistry and PAINS filters
   (:mod:`.filters`); ``Filters_ref``: the same share of R (at most 2,000 of its molecules),
   the rate real molecules reach.
-- ``logP``, ``SA``, ``QED``, ``weight``, ``heavy_atoms``, ``rings``, ``aromatic_rings``:
-  Wasserstein-1 distance between the property distributions of V and R (:mod:`.properties`;
-  R's from at most 5,000 of its molecules, see :mod:`.reference`), with
+- ``logP``, ``SA``, ``QED``, ``weight``, ``heavy_atoms``, ``rings``, ``aromatic_rings``,
+  ``fused_ring_systems``: Wasserstein-1 distance between the property distributions of V
+  and R (:mod:`.properties`; R's from at most 5,000 of its molecules, see
+  :mod:`.reference`), with
   ``heavy_atoms_mean`` (V) and ``heavy_atoms_mean_ref`` (R): a model that inflates its
   validity with tiny molecules shows here.
 - ``ring_unusual_share`` (V) and ``ring_unusual_share_ref`` (R): share of molecules with a
@@ -94,6 +95,7 @@ METRIC_KEYS = (
     "heavy_atoms",
     "rings",
     "aromatic_rings",
+    "fused_ring_systems",
     "heavy_atoms_mean",
     "heavy_atoms_mean_ref",
     "ring_unusual_share",

@@ -9,7 +9,9 @@ Properties (MOSES names where MOSES has one):
 - ``weight``: molecular weight in g/mol;
 - ``heavy_atoms``: atoms other than hydrogen;
 - ``rings``: rings in RDKit's ring perception (the symmetrized SSSR);
-- ``aromatic_rings``: rings of aromatic atoms and bonds only.
+- ``aromatic_rings``: rings of aromatic atoms and bonds only;
+- ``fused_ring_systems``: ring systems of two rings or more sharing atoms (indole,
+  quinoline, tetralin; :func:`flowstudio.molecules.rings.fused_ring_systems`).
 
 The distance of each is the Wasserstein-1 (earth mover's) distance between the two
 one-dimensional empirical distributions, ``W1 = integral |F(t) - G(t)| dt`` with ``F``, ``G``
@@ -31,6 +33,7 @@ from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
 from scipy.stats import wasserstein_distance
 
 from flowstudio.molecules.chem import sa_score
+from flowstudio.molecules.rings import fused_ring_systems
 
 PROPERTY_FUNCTIONS: dict[str, Callable[[Chem.Mol], float]] = {
     "logP": Crippen.MolLogP,
@@ -40,10 +43,11 @@ PROPERTY_FUNCTIONS: dict[str, Callable[[Chem.Mol], float]] = {
     "heavy_atoms": lambda mol: mol.GetNumHeavyAtoms(),
     "rings": rdMolDescriptors.CalcNumRings,
     "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings,
+    "fused_ring_systems": fused_ring_systems,
 }
 
 #: Properties that take integer values: their histograms have one bin per integer.
-COUNT_PROPERTIES = frozenset({"heavy_atoms", "rings", "aromatic_rings"})
+COUNT_PROPERTIES = frozenset({"heavy_atoms", "rings", "aromatic_rings", "fused_ring_systems"})
 
 #: Bins of a histogram of a continuous property.
 HISTOGRAM_BINS = 30

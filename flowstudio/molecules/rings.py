@@ -12,6 +12,10 @@ naphthalene counts two six-membered rings and not also the ten-membered perimete
 - :func:`ring_size_counts`: how many rings of each size a set holds, over all molecules.
 - :func:`unusual_ring_share`: the share of molecules with at least one ring whose size is
   not allowed (by default smaller than 5 or larger than 7 atoms).
+- :func:`ring_systems`: the rings of each ring system (rings joined by shared atoms), so
+  that fused systems (two rings or more: indole, quinoline, tetralin, spiro rings) can be
+  counted; a third of MOSES molecules hold one, and a generator that closes rings one at a
+  time can draw nearly as many ring systems as the data while drawing half its fused ones.
 - :func:`acyclic_double_share`: the share of molecules with a C=C, C=N or N=N double bond
   outside any ring: a ring begun in Kekulé form and never closed, or a diene, enamine or
   imine side chain, which drug-like molecules rarely carry (1.4% of MOSES test molecules
@@ -44,6 +48,25 @@ USUAL_RING_SIZES: tuple[int, ...] = (5, 6, 7)
 def ring_sizes(mol: Chem.Mol) -> list[int]:
     """The sizes (atom counts) of the rings of ``mol``'s SSSR."""
     return [len(ring) for ring in Chem.GetSSSR(mol)]
+
+
+def ring_systems(mol: Chem.Mol) -> list[int]:
+    """How many SSSR rings each ring system of ``mol`` holds, one entry a system: rings
+    that share an atom belong to one system (fused, bridged or spiro). Naphthalene gives
+    ``[2]``, biphenyl ``[1, 1]``, an acyclic molecule ``[]``."""
+    systems: list[tuple[set[int], int]] = []
+    for ring in Chem.GetSSSR(mol):
+        atoms, rings = set(ring), 1
+        for joined in [s for s in systems if s[0] & atoms]:
+            systems.remove(joined)
+            atoms, rings = atoms | joined[0], rings + joined[1]
+        systems.append((atoms, rings))
+    return [rings for _, rings in systems]
+
+
+def fused_ring_systems(mol: Chem.Mol) -> int:
+    """The ring systems of ``mol`` with two rings or more (:func:`ring_systems`)."""
+    return sum(rings > 1 for rings in ring_systems(mol))
 
 
 def ring_size_counts(mols: Iterable[Chem.Mol]) -> dict[int, int]:

@@ -45,6 +45,7 @@ HISTOGRAM_TITLES = {
     "heavy_atoms": "heavy atoms",
     "rings": "rings per molecule",
     "aromatic_rings": "aromatic rings",
+    "fused_ring_systems": "fused ring systems",
 }
 
 

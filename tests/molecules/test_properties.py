@@ -26,6 +26,7 @@ def test_ring_and_atom_counts_by_construction() -> None:
     values = property_values(mols("c1ccccc1", "C1CCCCC1", "c1ccc2ccccc2c1", "CCO"))
     np.testing.assert_array_equal(values["rings"], [1, 1, 2, 0])
     np.testing.assert_array_equal(values["aromatic_rings"], [1, 0, 2, 0])
+    np.testing.assert_array_equal(values["fused_ring_systems"], [0, 0, 1, 0])
     np.testing.assert_array_equal(values["heavy_atoms"], [6, 6, 10, 3])
     assert values["weight"][3] == pytest.approx(46.07, abs=0.01)
     assert set(values) == set(PROPERTY_FUNCTIONS)

@@ -8,7 +8,13 @@ import pytest
 from rdkit import Chem
 from scipy.stats import wasserstein_distance
 
-from flowstudio.molecules.rings import ring_size_counts, ring_size_distance, unusual_ring_share
+from flowstudio.molecules.rings import (
+    fused_ring_systems,
+    ring_size_counts,
+    ring_size_distance,
+    ring_systems,
+    unusual_ring_share,
+)
 
 
 def mols(*smiles: str) -> list[Chem.Mol]:
@@ -21,6 +27,18 @@ def test_counts_rings_by_size_over_the_sssr() -> None:
     assert ring_size_counts(mols("c1ccc2ccccc2c1")) == {6: 2}
     assert ring_size_counts(mols("C1CCCCCCC1", "C1CCC1C1CCCC1", "CCO")) == {4: 1, 5: 1, 8: 1}
     assert ring_size_counts(mols("CCO")) == {}
+
+
+def test_rings_sharing_an_atom_form_one_system() -> None:
+    fused, spiro, bridged = "c1ccc2[nH]ccc2c1", "C1CCC2(CC1)CCCC2", "C1CC2CCC1C2"
+    assert [ring_systems(m) for m in mols(fused, spiro, bridged)] == [[2], [2], [2]]
+    assert [fused_ring_systems(m) for m in mols(fused, spiro, bridged)] == [1, 1, 1]
+    # biphenyl's rings share a bond's two ends but no atom: two systems, neither fused
+    assert ring_systems(mols("c1ccc(cc1)-c1ccccc1")[0]) == [1, 1]
+    assert ring_systems(mols("CCO")[0]) == []
+    # a benzene between two others joins them: steroid-like chains of rings are one system
+    assert ring_systems(mols("c1ccc2cc3ccccc3cc2c1")[0]) == [3]
+    assert fused_ring_systems(mols("c1ccc2ccccc2c1CCc1ccc2[nH]ccc2c1")[0]) == 2
 
 
 def test_unusual_share_counts_molecules_with_a_ring_below_5_or_above_7() -> None:

@@ -15,12 +15,14 @@ Presets:
   sampling seeds: FCD 6.7 and Filters 0.939 after 1,800 steps, where atoms and bonds both at
   0.6 gave FCD 10.4-11.8 and at 0.75 7.6-7.7 (``benchmarks/results/graphaf.md``, section 10).
   Warm atom steps draw S, F and Cl as often as the data has them; cool bond steps keep the
-  bonds out of the patterns Filters rejects.
+  bonds out of the patterns Filters rejects. Longer runs of it lower FCD and raise Filters
+  but leave the rings as they are (four times the steps, section 18).
 * ``full``: the paper's sizes (Shi et al. 2020, §4.1: R-GCN 3 x 128, 12 flow layers,
   128-wide conditioners, Adam at 1e-3) on every molecule of the data file (MOSES's 1.6M
   training molecules: reading them takes minutes before training starts) for 30 minutes;
   batches of 128 instead of 32 so that a GPU is kept busy. Meant for ``--device cuda``;
-  it has not been run (no GPU was lent to the sessions that built it).
+  it has not been run (no GPU was lent to the sessions that built it). Its sizes alone, at
+  the quick preset's steps on a CPU, did what more steps do (section 18).
 
 Both presets switch on FlowStudio's additions to the paper's model (see
 :mod:`flowstudio.molecules.graphaf`, ring features included; atom and bond steps are

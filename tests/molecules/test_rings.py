@@ -36,8 +36,10 @@ def test_rings_sharing_an_atom_form_one_system() -> None:
     # biphenyl's rings share a bond's two ends but no atom: two systems, neither fused
     assert ring_systems(mols("c1ccc(cc1)-c1ccccc1")[0]) == [1, 1]
     assert ring_systems(mols("CCO")[0]) == []
-    # a benzene between two others joins them: steroid-like chains of rings are one system
+    # a ring between two others joins them into one system, whichever ring comes last
+    # (the SSSR lists hexahydro-s-indacene's two five-membered rings before its benzene)
     assert ring_systems(mols("c1ccc2cc3ccccc3cc2c1")[0]) == [3]
+    assert ring_systems(mols("C1Cc2cc3c(cc2C1)CCC3")[0]) == [3]
     assert fused_ring_systems(mols("c1ccc2ccccc2c1CCc1ccc2[nH]ccc2c1")[0]) == 2
 
 

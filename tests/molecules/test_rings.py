@@ -33,7 +33,7 @@ def test_rings_sharing_an_atom_form_one_system() -> None:
     fused, spiro, bridged = "c1ccc2[nH]ccc2c1", "C1CCC2(CC1)CCCC2", "C1CC2CCC1C2"
     assert [ring_systems(m) for m in mols(fused, spiro, bridged)] == [[2], [2], [2]]
     assert [fused_ring_systems(m) for m in mols(fused, spiro, bridged)] == [1, 1, 1]
-    # biphenyl's rings share a bond's two ends but no atom: two systems, neither fused
+    # biphenyl's rings are joined by a bond and share no atom: two systems, neither fused
     assert ring_systems(mols("c1ccc(cc1)-c1ccccc1")[0]) == [1, 1]
     assert ring_systems(mols("CCO")[0]) == []
     # a ring between two others joins them into one system, whichever ring comes last

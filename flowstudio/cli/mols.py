@@ -79,6 +79,12 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
                    help=f"prior temperature (default: the run's temperature setting, {DEFAULT_TEMPERATURE:g} "
                    "unless it was trained with another); bond steps are drawn at it times the run's "
                    "bond_temperature")
+    p.add_argument("--bond-temperature", type=float,
+                   help="temperature of the bond steps alone (default: --temperature times the run's "
+                   "bond_temperature). Cooler bond steps keep open C=C/C=N/N=N bonds and filter failures "
+                   "out and also take fused ring systems away: on five quick models at atoms 0.9, bonds "
+                   "at 0.6 drew 0.16 fused systems a molecule and bonds at 0.9 drew 0.22 (MOSES 0.37), "
+                   "with 2.5%% open double bonds against 0.7%%")
     p.add_argument("--end-temperature", type=float, default=1.0,
                    help="temperature of the END decision (default 1: the sizes the model learned; "
                    "lower values make molecules longer)")
@@ -153,8 +159,10 @@ def _sample(args: argparse.Namespace) -> int:
         raise BadInputError(f"--n must be between 1 and {MAX_SAMPLES:,}, got {args.n}")
     if args.temperature is not None and not 0 <= args.temperature < math.inf:
         raise BadInputError(f"--temperature must be a finite number >= 0, got {args.temperature}")
-    if not 0 <= args.end_temperature < math.inf:
-        raise BadInputError(f"--end-temperature must be a finite number >= 0, got {args.end_temperature}")
+    for name in ("bond_temperature", "end_temperature"):
+        value = getattr(args, name)
+        if value is not None and not 0 <= value < math.inf:
+            raise BadInputError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
     if not 1 <= args.batch_size <= 100_000:
         raise BadInputError(f"--batch-size must be between 1 and 100,000, got {args.batch_size}")
     if args.seed is not None:
@@ -168,10 +176,13 @@ def _sample(args: argparse.Namespace) -> int:
     if args.ring_sizes is not None:
         task.model.ring_sizes = ring_sizes
     temperature = task.values["temperature"] if args.temperature is None else args.temperature
+    bond_t = args.bond_temperature
+    if bond_t is None:
+        bond_t = task.model.edge_temperature(temperature)
     result = generate(
         task.model, args.n, temperature=temperature, check=not args.no_check,
         max_retries=task.values["max_retries"], batch_size=args.batch_size, seed=args.seed,
-        end_temperature=args.end_temperature,
+        end_temperature=args.end_temperature, edge_temperature=bond_t,
     )
     smiles = result.smiles
     valid = result.validity
@@ -194,7 +205,6 @@ def _sample(args: argparse.Namespace) -> int:
     unique = len({s for s in result.smiles if s is not None})
     ended = np.bincount(result.ended, minlength=3) / max(1, len(result.ended))
     checks = "no check" if args.no_check else f"with check, rings {format_ring_sizes(task.model.ring_sizes)}"
-    bond_t = task.model.edge_temperature(temperature)
     bonds = f" (bonds {bond_t:g})" if bond_t != temperature else ""
     redrawn = "".join(f"; {share:.1%} {reason.phrase}" for reason, share in shares.items() if share)
     sys.stderr.write(

@@ -227,7 +227,9 @@ class MoleculeSettings:
         1.0,
         "Bond steps are drawn at this times the temperature, atom steps at the temperature itself. Rare "
         "atom types (S, F, Cl) need a warm draw, while a cool one keeps bonds out of patterns the "
-        "medicinal-chemistry filters reject; 1: one temperature for both.",
+        "medicinal-chemistry filters reject; 1: one temperature for both. A cool one also takes fused ring "
+        "systems away (0.16 a molecule at bonds 0.6 against 0.22 at 0.9; MOSES 0.37): `mols sample "
+        "--bond-temperature` sets it at sampling time.",
         minimum=0.0,
         maximum=3.0,
         group="sampling",

@@ -86,6 +86,30 @@ def test_sample_and_eval(trained, tmp_path) -> None:
     assert 0.0 <= metrics["cut_at_cap_redrawn"] <= 1.0  # the sampler's share, passed through
 
 
+def test_bond_temperature_sets_the_bond_steps_alone(trained, tmp_path, capsys) -> None:
+    """``--bond-temperature`` replaces the run's bonds-times-temperature and nothing else: given
+    the default's own value it draws the default's molecules, and another value draws others."""
+    from flowstudio.cli import main
+
+    _, run = trained
+    values = json.loads((run / "config.json").read_text())["task"]["values"]
+    default_bonds = 1.0 * values["bond_temperature"]
+
+    def sample(name: str, *extra: str) -> tuple[str, str]:
+        out = tmp_path / name
+        code = main(["mols", "sample", "--run", str(run), "--n", "30", "--device", "cpu", "--seed", "3",
+                     "--temperature", "1", "--out", str(out), *extra])
+        err = capsys.readouterr().err
+        assert code == 0, err
+        return out.read_text(), err
+
+    default, _ = sample("default.smi")
+    same, _ = sample("same.smi", "--bond-temperature", repr(default_bonds))
+    hot, err = sample("hot.smi", "--bond-temperature", "2.5")
+    assert same == default
+    assert hot != default and "(bonds 2.5)" in err
+
+
 def test_bad_inputs_exit_2_with_one_line(trained, tmp_path) -> None:
     _, run = trained
     junk = tmp_path / "junk.smi"
@@ -117,6 +141,7 @@ def test_bad_inputs_exit_2_with_one_line(trained, tmp_path) -> None:
     ("extra", "out_name", "reason"),
     [
         (["--temperature", "inf"], "x.smi", "temperature"),
+        (["--bond-temperature", "-1"], "x.smi", "--bond-temperature must be a finite number"),
         (["--seed", "99999999999999999999"], "x.smi", "seed"),
         ([], "missing/x.csv", "does not exist"),
         ([], "/proc/x.csv", "cannot be written"),

@@ -14,7 +14,8 @@ there were (*opportunities*), the model's expected bonds at them (the sum of its
   the model's ``P(bond)`` is calibrated on the data's own states;
 - on the model's own samples, each in its generation order (the states generation saw,
   so "expected" is what the sampler drew from at temperature 1): whether the states the
-  model reaches by itself offer as many fusing closures, and as likely ones.
+  model reaches by itself offer as many fusing closures, and as likely ones (also counted
+  apart: the steps where a bond is likely, above :data:`LIKELY`).
 
 Needs a run with ``categorical_steps`` (the bond steps' probabilities are explicit).
 
@@ -49,6 +50,11 @@ from flowstudio.molecules.packing import edge_step_pairs, pack_steps  # noqa: E4
 from flowstudio.molecules.ring_features import distance_snapshots, snapshot_rank  # noqa: E402
 from flowstudio.molecules.rings import fused_ring_systems  # noqa: E402
 
+LIKELY = 0.2
+"""A closure step above this ``P(bond)`` is one where the ring is likely to close: nearly all
+the data's fusing bonds come from such steps, a few a molecule, while most fusing closure
+steps have a ``P(bond)`` near zero."""
+
 
 def closure_kinds(graph: OrderedGraph, window: int) -> tuple[np.ndarray, np.ndarray]:
     """``(fusing, plain)`` masks over a molecule's bond steps in generation order: closure
@@ -81,9 +87,12 @@ def report(label: str, model: GraphAF, graphs: list[OrderedGraph], fused: list[i
     print(f"{label}: {m} molecules, fused ring systems {np.mean(fused):.3f} a molecule")
     for k, kind in enumerate(("fusing", "plain")):
         sel = np.concatenate([mask[k] for mask in masks])
+        likely = sel & (p_bond > LIKELY)
         print(
             f"  {kind:6s} closure steps {sel.sum() / m:6.3f}, expected bonds {p_bond[sel].sum() / m:.3f}, "
-            f"bonds there {(target[sel] > 0).sum() / m:.3f}, mean P(bond) {p_bond[sel].mean():.4f}",
+            f"bonds there {(target[sel] > 0).sum() / m:.3f}, mean P(bond) {p_bond[sel].mean():.4f}; "
+            f"with P(bond) > {LIKELY:g}: {likely.sum() / m:.3f} steps, "
+            f"{p_bond[likely].sum() / m:.3f} expected bonds",
             flush=True,
         )
 

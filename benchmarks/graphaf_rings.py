@@ -39,7 +39,7 @@ from flowstudio.molecules.generate import generate  # noqa: E402
 from flowstudio.molecules.io import read_molecules  # noqa: E402
 from flowstudio.molecules.metrics import evaluate  # noqa: E402
 from flowstudio.molecules.properties import property_values  # noqa: E402
-from flowstudio.molecules.rings import ring_size_counts, ring_systems  # noqa: E402
+from flowstudio.molecules.rings import fused_ring_systems, ring_size_counts, ring_systems  # noqa: E402
 
 MODES = ("check", "valency", "none")
 COLUMNS = (
@@ -70,9 +70,9 @@ def ring_kinds(mols: list[Chem.Mol]) -> tuple[float, float]:
 def ring_systems_means(mols: list[Chem.Mol]) -> tuple[float, float]:
     """Ring systems a molecule and, of those, fused ones (two rings or more; session 16
     found the missing rings there), by :func:`flowstudio.molecules.rings.ring_systems`."""
-    systems = [ring_systems(mol) for mol in mols]
     count = max(1, len(mols))
-    return sum(map(len, systems)) / count, sum(sum(r > 1 for r in s) for s in systems) / count
+    systems = sum(len(ring_systems(mol)) for mol in mols)
+    return systems / count, sum(fused_ring_systems(mol) for mol in mols) / count
 
 
 def score(

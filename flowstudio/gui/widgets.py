@@ -114,7 +114,7 @@ class LabeledSlider(QWidget):
         super().__init__(parent)
         self.lo, self.hi, self.steps, self.fmt = lo, hi, steps, fmt
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(0, 0, 10, 0)  # room between the readout and the next control
         self.caption = QLabel(label, self)
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(0, steps)

@@ -115,18 +115,23 @@ class MoleculesWorkspace(Workspace):
     # ------------------------------------------------------------------ model queries
     def model_ready(self) -> None:
         temperature = self.kind_adapter.run_temperature(self.model)
+        bonds = self.kind_adapter.bond_temperature(self.model, temperature)
         self.log(
-            f"model ready for generation ({self.model.model_name}, its run samples at T = {temperature:g})"
+            f"model ready for generation ({self.model.model_name}, its run samples at T = {temperature:g}"
+            + (f", bonds {bonds:.2g})" if bonds != temperature else ")")
         )
+        page = self.generation_page
         if not self.settings.value(f"{self.kind}/generation_temperature"):  # the user's choice wins
-            self.generation_page.temperature.set_value(temperature)
+            page.temperature.set_value(temperature)
+        page.bonds.set_value(self.kind_adapter.bond_temperature(self.model, page.temperature.value()))
         self.generate()
 
     def export_provenance(self) -> Any:
         page = self.generation_page
         if self.model is None or page.generated is None:
             return None
-        return of_model(self.model, page.generated_temperature, None)  # generation takes no seed
+        bonds = page.generated_bonds if page.generated_bonds != page.generated_temperature else None
+        return of_model(self.model, page.generated_temperature, None, bonds)  # generation takes no seed
 
     def persisted_sliders(self) -> dict[str, Any]:
         return {"generation_temperature": self.generation_page.temperature}

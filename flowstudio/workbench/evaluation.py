@@ -80,6 +80,7 @@ class Evaluation:
     temperature: float
     panels: list[HistogramPanel] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # what a metric's value is made of
+    bond_temperature: float | None = None  # GraphAF's bond steps
 
 
 def held_out_shapes(collection: Any, limit: int = POINT_METRICS_MAX_SHAPES) -> np.ndarray:

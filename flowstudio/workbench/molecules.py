@@ -190,22 +190,37 @@ class MoleculesKind(DataKind):
         ``temperature`` (its ``bond_temperature`` setting; the same for runs from before it)."""
         return float(restored.task.model.edge_temperature(temperature))
 
-    def _draw(self, restored: Any, n: int, temperature: float, check: bool) -> Any:
+    def _draw(
+        self, restored: Any, n: int, temperature: float, check: bool, bond_temperature: float | None
+    ) -> Any:
         """``n`` molecules from the model, with the run's other sampling settings, as
-        ``mols sample`` draws them from the same checkpoint."""
+        ``mols sample`` draws them from the same checkpoint (``bond_temperature`` as its
+        ``--bond-temperature``; ``None``: the run's)."""
         from flowstudio.molecules.generate import generate
 
         task = restored.task
-        return generate(task.model, n, temperature, check, max_retries=task.values["max_retries"])
+        return generate(
+            task.model, n, temperature, check, max_retries=task.values["max_retries"],
+            edge_temperature=bond_temperature,
+        )
 
-    def generate(self, restored: Any, n: int, temperature: float, check: bool, train: set[str]) -> Generation:
-        """``n`` molecules at ``temperature`` (with GraphAF's valency check when ``check``),
-        and the validity, validity without check, uniqueness and novelty against ``train``;
-        then the share drawn again for each redraw that was on (the run's settings, with the
-        check), under the reason's label."""
+    def generate(
+        self,
+        restored: Any,
+        n: int,
+        temperature: float,
+        check: bool,
+        train: set[str],
+        bond_temperature: float | None = None,
+    ) -> Generation:
+        """``n`` molecules at ``temperature`` (with GraphAF's valency check when ``check``;
+        the bond steps at ``bond_temperature``, else the run's), and the validity, validity
+        without check, uniqueness and novelty against ``train``; then the share drawn again
+        for each redraw that was on (the run's settings, with the check), under the reason's
+        label."""
         from flowstudio.molecules.metrics import fraction_novel, fraction_unique, valid_molecules
 
-        result = self._draw(restored, n, temperature, check)
+        result = self._draw(restored, n, temperature, check, bond_temperature)
         _, canonical = valid_molecules(result.smiles)
         summary = {
             "valid": result.validity,
@@ -233,15 +248,23 @@ class MoleculesKind(DataKind):
         return entries_for(result.smiles, titles)
 
     def evaluate_in_full(
-        self, restored: Any, n: int, temperature: float, train: list[str], fcd: bool, progress: Any
+        self,
+        restored: Any,
+        n: int,
+        temperature: float,
+        train: list[str],
+        fcd: bool,
+        progress: Any,
+        bond_temperature: float | None = None,
     ) -> Any:
-        """The MOSES metrics of ``n`` molecules (with the valency check) and the histograms of
-        their properties and ring sizes over the training set's."""
+        """The MOSES metrics of ``n`` molecules (with the valency check; the bond steps as in
+        :meth:`generate`) and the histograms of their properties and ring sizes over the
+        training set's."""
         from flowstudio.molecules.metrics import distribution_histograms, evaluate
         from flowstudio.workbench.evaluation import Evaluation, histogram_panels
 
         progress.stage = f"generating {n} molecules"
-        result = self._draw(restored, n, temperature, True)
+        result = self._draw(restored, n, temperature, True, bond_temperature)
         progress(0.5)
         progress.stage = "computing the metrics"
         scores = evaluate(
@@ -257,7 +280,9 @@ class MoleculesKind(DataKind):
         progress.stage = "histograms"
         panels = histogram_panels(distribution_histograms(result.smiles, train))
         progress(1.0)
-        return Evaluation(scores, n, temperature, panels, {"Filters": filters_note(failures)})
+        bonds = self.bond_temperature(restored, temperature) if bond_temperature is None else bond_temperature
+        notes = {"Filters": filters_note(failures)}
+        return Evaluation(scores, n, temperature, panels, notes, bond_temperature=bonds)
 
     def metric_help(self) -> dict[str, str]:
         """One line of help per metric key (the metrics table's tooltips)."""

@@ -1,5 +1,6 @@
-"""Where an exported file came from: the run, model, step, temperature and seed of the
-samples it holds, written into the file itself and read back when it is opened.
+"""Where an exported file came from: the run, model, step, temperature (and for molecules
+the bond steps' temperature, where it differs) and seed of the samples it holds, written
+into the file itself and read back when it is opened.
 
 - PLY: ``comment flowstudio.<key> <value>`` header lines;
 - SDF: ``flowstudio.<key>`` properties on every molecule (SD tags);
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "flowstudio."
-KEYS = ("run", "model", "step", "temperature", "seed")
+KEYS = ("run", "model", "step", "temperature", "seed", "bond_temperature")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Provenance:
     step: int | None
     temperature: float | None
     seed: int | None
+    bond_temperature: float | None = None  # GraphAF's bond steps, when not at ``temperature``
 
     def fields(self) -> dict[str, str]:
         """``flowstudio.<key>`` → value, for every key that is known."""
@@ -37,6 +39,7 @@ class Provenance:
             "step": self.step,
             "temperature": None if self.temperature is None else f"{self.temperature:g}",
             "seed": self.seed,
+            "bond_temperature": None if self.bond_temperature is None else f"{self.bond_temperature:g}",
         }
         return {PREFIX + k: str(v) for k, v in values.items() if v not in (None, "")}
 
@@ -44,10 +47,11 @@ class Provenance:
         return [f"{key} {value}" for key, value in self.fields().items()]
 
     def text(self) -> str:
-        """One line for the data panel: ``run R · model M · step S · T = t · seed s``."""
+        """One line for the data panel: ``run R · model M · step S · T = t (bonds b) · seed s``."""
         parts = [f"run {self.run}" if self.run else "", f"model {self.model}" if self.model else ""]
         parts += [f"step {self.step:,}" if self.step is not None else ""]
-        parts += [f"T = {self.temperature:g}" if self.temperature is not None else ""]
+        bonds = f" (bonds {self.bond_temperature:g})" if self.bond_temperature is not None else ""
+        parts += [f"T = {self.temperature:g}{bonds}" if self.temperature is not None else ""]
         parts += [f"seed {self.seed}" if self.seed is not None else ""]
         return " · ".join(p for p in parts if p)
 
@@ -69,14 +73,18 @@ class Provenance:
             number("step", int),
             number("temperature", float),
             number("seed", int),
+            number("bond_temperature", float),
         )
 
 
-def of_model(restored: Any, temperature: float | None, seed: int | None) -> Provenance:
-    """The provenance of samples drawn from a ``RestoredTask`` (its checkpoint's run folder)."""
+def of_model(
+    restored: Any, temperature: float | None, seed: int | None, bond_temperature: float | None = None
+) -> Provenance:
+    """The provenance of samples drawn from a ``RestoredTask`` (its checkpoint's run folder);
+    ``bond_temperature`` only where the bond steps were drawn at another temperature."""
     path = Path(restored.path)
     run = path.parent.parent.name if path.parent.name == "checkpoints" else path.name
-    return Provenance(run, restored.model_name, int(restored.step), temperature, seed)
+    return Provenance(run, restored.model_name, int(restored.step), temperature, seed, bond_temperature)
 
 
 def read_provenance(path: str | Path) -> Provenance | None:

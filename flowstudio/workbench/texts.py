@@ -46,10 +46,14 @@ def window_title(workspace: str, data: str | None, training: Sequence[str]) -> s
     return title
 
 
-def metrics_caption(temperature: float, samples: int, model: str, step: int | None) -> str:
-    """Which model, step, temperature and sample count a metrics table was computed at."""
+def metrics_caption(
+    temperature: float, samples: int, model: str, step: int | None, bond_temperature: float | None = None
+) -> str:
+    """Which model, step, temperature (and bond temperature, where it differs) and sample
+    count a metrics table was computed at."""
     at = f"{model}" + (f" at step {step:,}" if step is not None else "")
-    return f"{at} · {samples:,} samples drawn at temperature T = {temperature:g}"
+    bonds = f" (bonds {bond_temperature:g})" if bond_temperature not in (None, temperature) else ""
+    return f"{at} · {samples:,} samples drawn at temperature T = {temperature:g}{bonds}"
 
 
 def training_clash(starting: str, running: Sequence[str]) -> str:

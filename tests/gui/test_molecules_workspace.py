@@ -36,6 +36,7 @@ def small_set(tmp_path):
 
 def test_train_generate_view_and_export(window, qtbot, small_set, tmp_path) -> None:
     from flowstudio.molecules.io import read_molecules
+    from flowstudio.workbench.provenance import read_provenance
 
     ws = window.molecules
     window.open_path(small_set)
@@ -64,6 +65,13 @@ def test_train_generate_view_and_export(window, qtbot, small_set, tmp_path) -> N
     assert "valid" in ws.summary.text() and "novel" in ws.summary.text()
     temperature = ws.generation_page.temperature.value()  # the quick preset's bonds are cooler: said
     assert f"T = {temperature:.2f} (bonds {temperature * 0.667:.2f})" in ws.summary.text()
+    assert ws.generation_page.bonds.value() == pytest.approx(temperature * 0.667, abs=0.005)
+
+    # the bond steps at a temperature of their own, named in the summary and in the exports
+    ws.generation_page.bonds.set_value(1.2)
+    ws.generate()
+    qtbot.waitUntil(lambda: "(bonds 1.20)" in ws.summary.text() and not ws.jobs.busy, timeout=60_000)
+    assert ws.generation_page.generated_bonds == pytest.approx(1.2)
 
     # a 3-D conformer of a data molecule
     ws.tabs.setCurrentWidget(ws.view3d.parentWidget())
@@ -77,6 +85,7 @@ def test_train_generate_view_and_export(window, qtbot, small_set, tmp_path) -> N
     csv = window.export_samples(tmp_path / "gen.csv")
     valid = [s for s in ws.generated.smiles if s]
     if valid:
+        assert read_provenance(sdf).bond_temperature == pytest.approx(1.2)
         assert len(read_molecules(sdf)) == len(valid)
         assert len(read_molecules(csv)) == len(valid)
 

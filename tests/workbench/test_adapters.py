@@ -179,8 +179,13 @@ def test_the_window_samples_molecules_with_the_runs_settings(monkeypatch: pytest
 
     progress = ProgressBox()
     evaluation = kind.evaluate_in_full(restored, 10, 0.6, smiles, False, progress)
-    assert calls == [{"max_retries": 3}]
+    assert calls == [{"max_retries": 3, "edge_temperature": None}]  # None: the run's bond temperature
     assert evaluation.samples == 10 and evaluation.temperature == 0.6 and progress.fraction == 1.0
+    assert evaluation.bond_temperature == kind.bond_temperature(restored, 0.6)
+    evaluation = kind.evaluate_in_full(restored, 10, 0.6, smiles, False, progress, 0.3)
+    kind.generate(restored, 5, 0.6, True, set(smiles), 0.3)
+    assert calls[1:] == [{"max_retries": 3, "edge_temperature": 0.3}] * 2  # the window's Bonds slider
+    assert evaluation.bond_temperature == 0.3
 
 
 def test_metric_help_comes_from_the_molecule_engine() -> None:

@@ -30,12 +30,12 @@ def test_ply_exports_carry_and_show_their_provenance(tmp_path: Path) -> None:
 def test_sdf_exports_carry_their_provenance_on_every_molecule(tmp_path: Path) -> None:
     from rdkit import Chem
 
-    origin = Provenance("molecules-graphaf", "graphaf", 320, 0.75, None)
+    origin = Provenance("molecules-graphaf", "graphaf", 320, 0.75, None, bond_temperature=0.5)
     kind = MoleculesKind()
     path = kind.export(tmp_path / "m.sdf", ["CCO", "c1ccccc1"], provenance=origin).path
     assert read_provenance(path) == origin
     mols = list(Chem.SDMolSupplier(str(path)))
     assert all(m.GetProp("flowstudio.step") == "320" for m in mols)
-    assert dict(kind.read_data(path).rows)["From"].startswith(
-        "run molecules-graphaf · model graphaf · step 320"
+    assert dict(kind.read_data(path).rows)["From"] == (
+        "run molecules-graphaf · model graphaf · step 320 · T = 0.75 (bonds 0.5)"
     )

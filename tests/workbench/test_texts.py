@@ -24,6 +24,8 @@ def test_the_title_never_repeats_the_application_name() -> None:
 def test_the_metrics_caption_names_temperature_samples_model_and_step() -> None:
     caption = texts.metrics_caption(0.7, 1000, "graphaf", 1234)
     assert "T = 0.7" in caption and "1,000 samples" in caption and "graphaf at step 1,234" in caption
+    assert "bonds" not in caption and "bonds" not in texts.metrics_caption(0.7, 10, "graphaf", 1, 0.7)
+    assert texts.metrics_caption(0.9, 10, "graphaf", 1, 0.6).endswith("T = 0.9 (bonds 0.6)")
 
 
 def test_the_training_clash_names_the_running_workspace() -> None:

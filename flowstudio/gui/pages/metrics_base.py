@@ -44,7 +44,13 @@ class MetricsPageBase(AnalysisPage):
             self.progress.finish()
             self.evaluation = evaluation
             self.caption.setText(
-                metrics_caption(evaluation.temperature, evaluation.samples, model.model_name, model.step)
+                metrics_caption(
+                    evaluation.temperature,
+                    evaluation.samples,
+                    model.model_name,
+                    model.step,
+                    evaluation.bond_temperature,
+                )
             )
             done(evaluation)
 

@@ -1,5 +1,5 @@
-"""Molecules generated at a temperature, with or without GraphAF's valency check, as
-depiction tiles over a validity / uniqueness / novelty summary."""
+"""Molecules generated at a temperature (and the bond steps at their own), with or without
+GraphAF's valency check, as depiction tiles over a validity / uniqueness / novelty summary."""
 
 from __future__ import annotations
 
@@ -35,20 +35,36 @@ class GenerationPage(AnalysisPage):
                 "Lower is more conservative"
             ),
         )
+        self.bonds = LabeledSlider(
+            "Bonds",
+            0.0,
+            1.5,
+            MOLECULE_TEMPERATURE,
+            150,
+            tooltip=(
+                "The bond steps' temperature; set to the run's (its temperature times its bond_temperature) "
+                "when a model opens. Cooler bonds keep open C=C/C=N bonds and filter failures out, and also "
+                "take fused ring systems (indoles, quinolines) away"
+            ),
+        )
         self.check = QCheckBox("Valency check", self)
         self.check.setChecked(True)
         self.check.setToolTip("Redraw bonds that would exceed an atom's valence (GraphAF §3.3)")
         self.button = QPushButton(icon("dice"), "Generate", self)
         self.button.clicked.connect(self.refresh)
         self.temperature.released.connect(lambda _: self.refresh())
+        self.bonds.released.connect(lambda _: self.refresh())
         self.summary = QLabel(NO_MODEL, self)
         self.summary.setObjectName("SummaryLabel")
         self.summary.setWordWrap(True)
         self.grid = MoleculeGrid(self, placeholder=NO_MODEL)
         self.generated: Any = None  # the engine's result of the last generation
         self.generated_temperature = 1.0
+        self.generated_bonds = 1.0
         self.lay_out(
-            controls_row(self.count, self.temperature, self.check, self.button), self.grid, self.summary
+            controls_row(self.count, self.temperature, self.bonds, self.check, self.button),
+            self.grid,
+            self.summary,
         )
 
     def show_run_state(self, activity: str, has_model: bool) -> None:
@@ -62,12 +78,12 @@ class GenerationPage(AnalysisPage):
         model, n = self.model, self.count.value()
         temperature, check = self.temperature.value(), self.check.isChecked()
         train = set(training_smiles(self.workspace.data))
-        bond_t = self.adapter.bond_temperature(model, temperature)
+        bond_t = self.bonds.value()
         bonds = f" (bonds {bond_t:.2f})" if bond_t != temperature else ""
 
         def done(generation: Generation) -> None:
             self.generated = generation.result
-            self.generated_temperature = temperature
+            self.generated_temperature, self.generated_bonds = temperature, bond_t
             self.grid.set_entries(generation.entries)
             self.summary.setText(
                 f"{n} molecules at T = {temperature:.2f}{bonds}"
@@ -76,4 +92,6 @@ class GenerationPage(AnalysisPage):
                 + " · ".join(f"{k} {v:.1%}" for k, v in generation.summary.items())
             )
 
-        self.submit("generate", lambda: self.adapter.generate(model, n, temperature, check, train), done)
+        self.submit(
+            "generate", lambda: self.adapter.generate(model, n, temperature, check, train, bond_t), done
+        )

@@ -43,6 +43,7 @@ class MetricsPage(MetricsPageBase):
         model, n, fcd = self.model, self.count.value(), self.fcd.isChecked()
         train = training_smiles(self.workspace.data)
         temperature = self.workspace.generation_page.temperature.value()
+        bonds = self.workspace.generation_page.bonds.value()
         self.table.set_metrics({"computing…": None})
 
         def done(evaluation) -> None:
@@ -54,6 +55,6 @@ class MetricsPage(MetricsPageBase):
 
         self.run_evaluation(
             "metrics",
-            lambda box: self.adapter.evaluate_in_full(model, n, temperature, train, fcd, box),
+            lambda box: self.adapter.evaluate_in_full(model, n, temperature, train, fcd, box, bonds),
             done,
         )

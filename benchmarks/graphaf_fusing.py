@@ -17,6 +17,10 @@ there were (*opportunities*), the model's expected bonds at them (the sum of its
   model reaches by itself offer as many fusing closures, and as likely ones (also counted
   apart: the steps where a bond is likely, above :data:`LIKELY`).
 
+Before the closure steps it counts how fused rings begin (:func:`ring_starts`): atoms typed
+as ring atoms whose first bond went to an atom already on a ring, how many of them end on
+a ring, and how many share that ring atom.
+
 Needs a run with ``categorical_steps`` (the bond steps' probabilities are explicit).
 
     python benchmarks/graphaf_fusing.py --run RUN --heldout heldout.smi [--n 1000] \\
@@ -43,7 +47,14 @@ from graphaf_recipe import parse_temperature  # noqa: E402
 from flowstudio.cli.mols import load_task  # noqa: E402
 from flowstudio.errors import BadInputError  # noqa: E402
 from flowstudio.molecules.generate import generate  # noqa: E402
-from flowstudio.molecules.graph import OrderedGraph, apply_order, fitting_order, mol_to_graph  # noqa: E402
+from flowstudio.molecules.graph import (  # noqa: E402
+    AtomVocabulary,
+    OrderedGraph,
+    apply_order,
+    fitting_order,
+    graph_to_mol,
+    mol_to_graph,
+)
 from flowstudio.molecules.graphaf import GraphAF  # noqa: E402
 from flowstudio.molecules.io import read_molecules  # noqa: E402
 from flowstudio.molecules.packing import edge_step_pairs, pack_steps  # noqa: E402
@@ -70,6 +81,29 @@ def closure_kinds(graph: OrderedGraph, window: int) -> tuple[np.ndarray, np.ndar
     return closes & touches, closes & ~touches
 
 
+def ring_starts(graph: OrderedGraph, vocab: AtomVocabulary) -> tuple[int, int, int]:
+    """How rings begin off a ring: atoms typed as ring atoms (``ring_types``; else the atoms
+    on a ring at the end) whose first bond went to an atom already on a ring; how many of
+    them are on a ring at the end; and how many of those first bonds are on a ring at the end
+    (the new ring shares that atom, fused or spiro, instead of hanging off it by a single
+    bond as in biphenyl)."""
+    mol = graph_to_mol(graph.atoms, graph.bonds.tolist(), vocab)
+    assert mol is not None  # valid molecules only
+    ring = distance_snapshots(len(graph.atoms), graph.bonds)[1]
+    info = mol.GetRingInfo()
+    begun = finished = shared = 0
+    first = np.unique(graph.bonds[:, 0], return_index=True)[1]  # bonds sorted by (i, j): i's parent
+    for k in first:
+        i, j = int(graph.bonds[k, 0]), int(graph.bonds[k, 1])
+        on_ring = info.NumAtomRings(i) > 0
+        typed = vocab.on_ring[graph.atoms[i]] if vocab.on_ring else on_ring
+        if typed and ring[k][j]:  # ring flags before bond k
+            begun += 1
+            finished += on_ring
+            shared += info.NumBondRings(mol.GetBondBetweenAtoms(i, j).GetIdx()) > 0
+    return begun, finished, shared
+
+
 def bond_probabilities(model: GraphAF, graphs: list[OrderedGraph]) -> tuple[np.ndarray, np.ndarray]:
     """Teacher-forced ``P(bond)`` and the bond class at every bond step of ``graphs``."""
     packed = pack_steps(graphs, model.vocab)
@@ -85,6 +119,11 @@ def report(label: str, model: GraphAF, graphs: list[OrderedGraph], fused: list[i
     masks = [closure_kinds(g, model.vocab.edge_window) for g in graphs]
     m = len(graphs)
     print(f"{label}: {m} molecules, fused ring systems {np.mean(fused):.3f} a molecule")
+    begun, finished, shared = np.sum([ring_starts(g, model.vocab) for g in graphs], axis=0)
+    print(
+        f"  ring atoms begun off a ring atom {begun / m:.3f}, on a ring at the end {finished / m:.3f}, "
+        f"sharing the ring atom {shared / m:.3f}"
+    )
     for k, kind in enumerate(("fusing", "plain")):
         sel = np.concatenate([mask[k] for mask in masks])
         likely = sel & (p_bond > LIKELY)

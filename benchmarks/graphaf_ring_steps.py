@@ -57,7 +57,7 @@ class Counts:
         ei, ej = edge_step_pairs(n, window)
         klass = {(int(i), int(j)): int(c) for i, j, c in bonds}
         if len(ei):
-            dist, _, _ = edge_step_rings(n, bonds, ei, ej)
+            dist = edge_step_rings(n, bonds, ei, ej)[0]
             drew = np.array([klass.get((int(i), int(j)), 0) > 0 for i, j in zip(ei, ej, strict=True)])
             near = dist <= MAX_D
             np.add.at(self.closing[:, 0], dist[near], 1)

@@ -136,10 +136,10 @@ def _generate_batch(
             left_j = model.valence_left(state.atoms[grown, j], state.valence[grown, j])
             pair = model.room_index(left_i, left_j)
             order = model.order_index((j < frontier).long(), state.valence[grown, i])
-            distance, ring_i, ring_j = state.rings.pair(grown, i, j)
+            distance, ring_i, ring_j, touches = state.rings.pair(grown, i, j)
             cond = model.edge_conditions(
                 state.edge_state[grown], state.node_emb[grown, j], offset, pair, order,
-                ring_index(distance, ring_i, ring_j),
+                ring_index(distance, ring_i, ring_j, touches),
                 state.conjugation_index(grown, i, j),
             )
             flow = model.edge_flow.at(cond)

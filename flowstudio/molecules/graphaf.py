@@ -69,6 +69,7 @@ class GraphAFConfig:
     end_step: bool = True
     size_feature: bool = True
     ring_features: bool = True
+    fusing_feature: bool = False  # the ring feature's "touches a ring" flag (ring_features)
     conjugation_features: bool = False  # on in the presets; runs from before it have none
     categorical_steps: bool = False  # atom and bond steps as classifiers (categorical_step)
     classifier_layers: int = 1  # hidden layers of each classifier step (1: runs from before it)
@@ -120,8 +121,10 @@ class GraphAF(nn.Module):
         self.edge_first_order = nn.Embedding(4, layers * h) if config.order_features else None
         if self.edge_first_order is not None:
             nn.init.zeros_(self.edge_first_order.weight)
-        # The ring the bond would close and whether i and j are in rings. Zero at first.
-        self.edge_first_ring = nn.Embedding(RING_LEVELS, layers * h) if config.ring_features else None
+        # The ring the bond would close, whether i and j are in rings (and, fusing_feature, whether
+        # the ring touches one; else the index drops that flag). Zero at first.
+        levels = RING_LEVELS if config.fusing_feature else RING_LEVELS // 2
+        self.edge_first_ring = nn.Embedding(levels, layers * h) if config.ring_features else None
         if self.edge_first_ring is not None:
             nn.init.zeros_(self.edge_first_ring.weight)
         # Pi bonds at i and j, the ring's atoms without one, aromatic-like rings. Zero at first.
@@ -215,7 +218,7 @@ class GraphAF(nn.Module):
         if self.edge_first_order is not None:
             out = out + self.edge_first_order(order)
         if self.edge_first_ring is not None:
-            out = out + self.edge_first_ring(ring)
+            out = out + self.edge_first_ring(ring if self.config.fusing_feature else ring // 2)
         if self.edge_first_conjugation is not None:
             if conjugation is None:
                 raise ValueError("this model's bond steps need their conjugation_index")

@@ -7,7 +7,12 @@ bond closes a benzene ring, a cyclopropane or a 14-membered macrocycle. Two fact
 - ``d(i, j)``, the shortest-path distance between ``i`` and ``j`` in the partial graph: a
   bond between them closes a ring of ``d + 1`` atoms (the smallest ring through the new
   bond), or none when they are not connected;
-- whether ``i`` and ``j`` already lie in a ring (fused and spiro systems).
+- whether ``i`` and ``j`` already lie in a ring (fused and spiro systems);
+- whether the ring would *touch* a ring already there: an atom on a shortest ``i``-``j``
+  path lies in a ring, so the molecule would gain a fused, spiro or bridged system. In
+  breadth-first order a fused ring mostly closes between two atoms that are in no ring yet
+  (an indole's C2 and C3, bonded to the benzene ring's C7a and C3a through N1 and C3a),
+  so the two flags above do not say it (``benchmarks/results/graphaf.md``, section 19).
 
 An atom counts as *in a ring* once a bond closed a ring through it: the atoms on a
 shortest path between the bond's two ends when it was added (``d(a, v) + d(v, b) =
@@ -37,21 +42,23 @@ FAR = 1000
 """The distance of two atoms that are not connected (larger than any path)."""
 MAX_DISTANCE = 9
 """Distances from this one on share an embedding (rings of 10 atoms or more)."""
-RING_LEVELS = (MAX_DISTANCE + 1) * 4
-"""Embedding indices of :func:`ring_index`: the distance level times the two ring flags."""
+RING_LEVELS = (MAX_DISTANCE + 1) * 8
+"""Embedding indices of :func:`ring_index`: the distance level times the three ring flags
+(a model without the *touches* flag uses ``index // 2``, :data:`RING_LEVELS` ``// 2``)."""
 
 Array = TypeVar("Array", np.ndarray, Tensor)
 
 
-def ring_index(distance: Array, ring_i: Array, ring_j: Array) -> Array:
-    """The embedding index of a bond step from ``d(i, j)`` and the ring flags of ``i``, ``j``.
+def ring_index(distance: Array, ring_i: Array, ring_j: Array, touches: Array) -> Array:
+    """The embedding index of a bond step from ``d(i, j)``, the ring flags of ``i`` and
+    ``j``, and whether the ring the bond would close touches a ring (0 when none would close).
 
     The distance level is 0 when the atoms are not connected (no ring would close), else
     ``d`` capped at :data:`MAX_DISTANCE` (``d >= 2``: the pair has no bond yet). Works on
     numpy arrays and torch tensors alike.
     """
     level = (distance < FAR) * distance.clip(max=MAX_DISTANCE)
-    return level * 4 + ring_i * 2 + ring_j
+    return (level * 4 + ring_i * 2 + ring_j) * 2 + touches
 
 
 Snapshots = tuple[np.ndarray, np.ndarray]
@@ -87,7 +94,8 @@ def snapshot_rank(num_atoms: int, bonds: np.ndarray, ei: np.ndarray, ej: np.ndar
 def edge_step_rings(
     num_atoms: int, bonds: np.ndarray, ei: np.ndarray, ej: np.ndarray, snapshots: Snapshots | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(d(i, j), ring_i, ring_j)`` at each bond step ``(ei[k], ej[k])`` of a molecule.
+    """``(d(i, j), ring_i, ring_j, touches)`` at each bond step ``(ei[k], ej[k])`` of a
+    molecule (see :func:`ring_index`).
 
     ``bonds`` (E, 3) rows ``(i, j, class)`` in generation order (:class:`OrderedGraph`),
     the steps in generation order (:func:`flowstudio.molecules.packing.edge_step_pairs`).
@@ -96,7 +104,16 @@ def edge_step_rings(
     """
     dist, ring = snapshots if snapshots is not None else distance_snapshots(num_atoms, bonds)
     rank = snapshot_rank(num_atoms, bonds, ei, ej)
-    return dist[rank, ei, ej], ring[rank, ei], ring[rank, ej]
+    d = dist[rank, ei, ej]
+    return d, ring[rank, ei], ring[rank, ej], _touches(dist[rank, ei], dist[rank, :, ej], d, ring[rank])
+
+
+def _touches(d_i: Array, d_j: Array, d: Array, ring: Array) -> Array:
+    """Per row, 1 when some atom ``v`` on a shortest path (``d(i, v) + d(v, j) = d``) of
+    connected ends is in a ring, else 0: rows of distances from ``i`` and from ``j``, the
+    distance ``d`` between them and the ring flags (numpy or torch)."""
+    on_path = d_i + d_j == d[:, None]
+    return ((on_path & (ring > 0)).any(1) & (d < FAR)) * 1
 
 
 class RingTracker:
@@ -112,9 +129,11 @@ class RingTracker:
         self.distance.masked_fill_(eye, 0)
         self.in_ring = torch.zeros(batch, max_atoms, dtype=torch.long, device=device)
 
-    def pair(self, molecules: Tensor, i: int, j: int) -> tuple[Tensor, Tensor, Tensor]:
-        """``(d(i, j), ring_i, ring_j)`` of ``molecules`` (indices)."""
-        return self.distance[molecules, i, j], self.in_ring[molecules, i], self.in_ring[molecules, j]
+    def pair(self, molecules: Tensor, i: int, j: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(d(i, j), ring_i, ring_j, touches)`` of ``molecules`` (indices)."""
+        d_i, d_j, ring = self.distance[molecules, i], self.distance[molecules, :, j], self.in_ring[molecules]
+        d = d_i[:, j]
+        return d, ring[:, i], ring[:, j], _touches(d_i, d_j, d, ring)
 
     def add_bonds(self, molecules: Tensor, i: int, j: int) -> None:
         """Record a bond ``i - j`` in each of ``molecules`` (indices)."""

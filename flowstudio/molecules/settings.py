@@ -161,6 +161,13 @@ class MoleculeSettings:
         "atoms in the graph so far) and whether both atoms are already in rings (FlowStudio's addition): "
         "without it the model cannot see whether a bond closes a benzene ring or a macrocycle.",
     )
+    fusing_feature: bool = setting(
+        False,
+        "Tell each bond step also whether the ring it would close touches a ring already there (an atom "
+        "on a shortest path between its two atoms lies in a ring: the bond makes a fused, spiro or "
+        "bridged system; FlowStudio's addition, with ring_features). In breadth-first order a fused ring "
+        "mostly closes between two atoms in no ring yet, so the ring flags alone do not say it.",
+    )
     ring_types: bool = setting(
         True,
         "Split each atom type by whether the atom sits on a ring (C on a ring and C off rings are two "

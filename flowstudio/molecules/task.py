@@ -39,7 +39,7 @@ from flowstudio.task_types import Snapshot
 RUNS_PREDATE = (
     *("valence_features", "full_covariance", "order_features"),
     *("end_step", "size_feature", "ring_features"),
-    *("conjugation_features", "categorical_steps", "ring_types"),
+    *("conjugation_features", "categorical_steps", "ring_types", "fusing_feature"),
 )
 """Options added after the first runs: a run's config without one was made with it off."""
 FINAL_CALIBRATION_ROUNDS = 3

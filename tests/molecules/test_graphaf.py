@@ -15,6 +15,7 @@ from flowstudio.molecules.categorical_step import CategoricalSteps
 from flowstudio.molecules.graph import apply_order, build_vocabulary, fitting_order, mol_to_graph
 from flowstudio.molecules.graphaf import GraphAF, GraphAFConfig
 from flowstudio.molecules.packing import edge_step_pairs, pack_steps
+from flowstudio.molecules.ring_features import RING_LEVELS
 from tests.molecules.test_graph import SMILES
 
 TINY = GraphAFConfig(hidden=16, rgcn_layers=2, flow_layers=3, st_hidden=16)
@@ -35,18 +36,24 @@ def _randomize(model: GraphAF) -> None:
             p.copy_(torch.randn_like(p) * 0.3)
 
 
-def _ring_level(bonds_done: list[tuple[int, int, int]], i: int, j: int) -> int:
+def _ring_level(bonds_done: list[tuple[int, int, int]], i: int, j: int, fusing: bool) -> int:
     """The ring feature of bond step (i, j) from scratch with networkx: the distance level
     (0: not connected, else d capped at 9) times 4, plus 2 if i and 1 if j is in a ring
-    (on a shortest path between the ends of a bond that closed a ring when it was added)."""
+    (on a shortest path between the ends of a bond that closed a ring when it was added);
+    with ``fusing``, that times 2 plus 1 if an atom on a shortest i-j path is in a ring."""
     graph, in_ring = nx.Graph(), set()
     graph.add_nodes_from([i, j])
     for a, b, _ in bonds_done:
         if graph.has_node(a) and graph.has_node(b) and nx.has_path(graph, a, b):
             in_ring.update(v for path in nx.all_shortest_paths(graph, a, b) for v in path)
         graph.add_edge(a, b)
-    level = min(nx.shortest_path_length(graph, i, j), 9) if nx.has_path(graph, i, j) else 0
-    return 4 * level + 2 * (i in in_ring) + (j in in_ring)
+    connected = nx.has_path(graph, i, j)
+    level = min(nx.shortest_path_length(graph, i, j), 9) if connected else 0
+    index = 4 * level + 2 * (i in in_ring) + (j in in_ring)
+    if not fusing:
+        return index
+    touches = connected and any(v in in_ring for path in nx.all_shortest_paths(graph, i, j) for v in path)
+    return 2 * index + touches
 
 
 def _step_log_prob(stack, pre: torch.Tensor, x: torch.Tensor) -> float:
@@ -144,7 +151,8 @@ def _step_by_step_log_likelihood(model: GraphAF, graph, node_noise, edge_noise) 
                 has_bond = any(a == i for a, _, _ in bonds_done)
                 pre = pre + model.edge_first_order.weight[2 * closed + has_bond]
             if model.edge_first_ring is not None:  # networkx: the ring the bond would close
-                pre = pre + model.edge_first_ring.weight[_ring_level(bonds_done, i, int(j))]
+                level = _ring_level(bonds_done, i, int(j), model.config.fusing_feature)
+                pre = pre + model.edge_first_ring.weight[level]
             target = table.get((i, int(j)), 0)
             x = torch.nn.functional.one_hot(torch.tensor([target]), 4).float()
             x = x + model.config.dequantization * edge_noise[edge_k : edge_k + 1]
@@ -183,6 +191,16 @@ def test_packed_likelihood_matches_the_step_by_step_definition(
         ring_features=ring,
     )
     _assert_likelihood_matches_definition(GraphAF(vocab, config), mols, config, additions)
+
+
+def test_the_fusing_flag_matches_the_step_by_step_definition() -> None:
+    """``fusing_feature``: the ring feature also says whether the ring touches a ring; the
+    molecules include fused and spiro systems, so the flag is 1 at some steps."""
+    mols = [Chem.MolFromSmiles(s) for s in [*SMILES[:6], "c1ccc2[nH]ccc2c1", "C1CCC2(CC1)CCC2"]]
+    config = dataclasses.replace(TINY, fusing_feature=True)
+    model = GraphAF(build_vocabulary(mols), config)
+    assert model.edge_first_ring is not None and model.edge_first_ring.num_embeddings == RING_LEVELS
+    _assert_likelihood_matches_definition(model, mols, config, (True,) * 6)
 
 
 @pytest.mark.parametrize("depth", [1, 2])

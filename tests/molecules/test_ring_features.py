@@ -30,17 +30,20 @@ from tests.molecules.test_graphaf import TINY, _randomize
 RINGS = ["c1ccc2ccccc2c1", "C1CC2CCC1C2", "C1CCC2(CC1)CCC2", "CCCCO", "C1CCCCCCCCCCC1", "c1ccc2[nH]ccc2c1"]
 
 
-def _from_scratch(num_atoms: int, bonds: list[tuple[int, int]], i: int, j: int) -> tuple[int, int, int]:
-    """networkx: d(i, j) (FAR when not connected) and the ring flags of i and j, where an
-    atom is in a ring once a bond closed a ring through one of its shortest paths."""
+def _from_scratch(num_atoms: int, bonds: list[tuple[int, int]], i: int, j: int) -> tuple[int, int, int, int]:
+    """networkx: d(i, j) (FAR when not connected), the ring flags of i and j, where an atom
+    is in a ring once a bond closed a ring through one of its shortest paths, and whether an
+    atom on a shortest i-j path is in a ring (the ring a bond i-j would close touches one)."""
     graph, in_ring = nx.Graph(), set()
     graph.add_nodes_from(range(num_atoms))
     for a, b in bonds:
         if nx.has_path(graph, a, b):
             in_ring.update(v for path in nx.all_shortest_paths(graph, a, b) for v in path)
         graph.add_edge(a, b)
-    d = nx.shortest_path_length(graph, i, j) if nx.has_path(graph, i, j) else FAR
-    return d, int(i in in_ring), int(j in in_ring)
+    if not nx.has_path(graph, i, j):
+        return FAR, int(i in in_ring), int(j in in_ring), 0
+    touches = any(v in in_ring for path in nx.all_shortest_paths(graph, i, j) for v in path)
+    return nx.shortest_path_length(graph, i, j), int(i in in_ring), int(j in in_ring), int(touches)
 
 
 @pytest.mark.parametrize("smiles", RINGS)
@@ -51,11 +54,13 @@ def test_teacher_forced_ring_features_equal_networkx_on_partial_graphs(smiles: s
     ordered = apply_order(graph, bfs_order(graph, np.random.default_rng(3)))
     n = len(ordered.atoms)
     ei, ej = edge_step_pairs(n, n)  # every earlier atom is a candidate
-    dist, ring_i, ring_j = edge_step_rings(n, ordered.bonds, ei, ej)
+    features = edge_step_rings(n, ordered.bonds, ei, ej)
     bonds = [(int(a), int(b)) for a, b, _ in ordered.bonds]
     for k, (i, j) in enumerate(zip(ei.tolist(), ej.tolist(), strict=True)):
         before = [(a, b) for a, b in bonds if (a, b) < (i, j)]
-        assert (dist[k], ring_i[k], ring_j[k]) == _from_scratch(n, before, i, j), (smiles, i, j)
+        assert tuple(int(f[k]) for f in features) == _from_scratch(n, before, i, j), (smiles, i, j)
+    if Chem.GetSSSR(mol) and len(Chem.GetSSSR(mol)) > 1:  # a second ring closes onto the first
+        assert features[3].any()
 
 
 def test_incremental_distances_equal_recomputation_during_generation() -> None:
@@ -78,6 +83,10 @@ def test_incremental_distances_equal_recomputation_during_generation() -> None:
         assert tracker.distance[m].tolist() == expected
         ring = [_from_scratch(n, bonds[m], v, v)[1] for v in range(n)]
         assert tracker.in_ring[m].tolist() == ring
+        for i in range(n):  # the pair features the bond steps see, "touches a ring" included
+            for j in range(i):
+                pair = tuple(int(f[0]) for f in tracker.pair(torch.tensor([m]), i, j))
+                assert pair == _from_scratch(n, bonds[m], i, j), (m, i, j)
 
 
 def test_ring_check_rejects_a_nine_ring_and_allows_a_six_ring() -> None:

@@ -167,8 +167,8 @@ class MoleculeSettings:
         "on a shortest path between its two atoms lies in a ring: the bond makes a fused, spiro or "
         "bridged system; FlowStudio's addition, with ring_features). In breadth-first order a fused ring "
         "mostly closes between two atoms in no ring yet, so the ring flags alone do not say it. Off in the "
-        "presets: in 2,000-step screens fused ring systems rose 1.42x (in two seeds of four), in two 8-minute "
-        "user runs 1.04x, with FCD 3.46 -> 3.00.",
+        "presets: in 2,000-step screens fused ring systems rose 1.42x (in two seeds of four), in two "
+        "8-minute user runs 1.04x, with FCD 3.46 -> 3.00.",
     )
     ring_types: bool = setting(
         True,

@@ -2,7 +2,7 @@
 
 GraphAF adds one bond at a time, and its R-GCN sees only three hops of the partial graph:
 a bond step between the new atom ``i`` and an earlier atom ``j`` cannot tell whether the
-bond closes a benzene ring, a cyclopropane or a 14-membered macrocycle. Two facts tell it:
+bond closes a benzene ring, a cyclopropane or a 14-membered macrocycle. Three facts tell it:
 
 - ``d(i, j)``, the shortest-path distance between ``i`` and ``j`` in the partial graph: a
   bond between them closes a ring of ``d + 1`` atoms (the smallest ring through the new
@@ -11,8 +11,9 @@ bond closes a benzene ring, a cyclopropane or a 14-membered macrocycle. Two fact
 - whether the ring would *touch* a ring already there: an atom on a shortest ``i``-``j``
   path lies in a ring, so the molecule would gain a fused, spiro or bridged system. In
   breadth-first order a fused ring mostly closes between two atoms that are in no ring yet
-  (an indole's C2 and C3, bonded to the benzene ring's C7a and C3a through N1 and C3a),
-  so the two flags above do not say it (``benchmarks/results/graphaf.md``, section 19).
+  (an indole's C2 and C3: C2 hangs off the benzene ring's C7a through N1, C3 off C3a), so
+  the two flags above do not say it (``benchmarks/results/graphaf.md``, section 19; the
+  model sees this flag with its ``fusing_feature`` setting).
 
 An atom counts as *in a ring* once a bond closed a ring through it: the atoms on a
 shortest path between the bond's two ends when it was added (``d(a, v) + d(v, b) =
@@ -93,7 +94,7 @@ def snapshot_rank(num_atoms: int, bonds: np.ndarray, ei: np.ndarray, ej: np.ndar
 
 def edge_step_rings(
     num_atoms: int, bonds: np.ndarray, ei: np.ndarray, ej: np.ndarray, snapshots: Snapshots | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(d(i, j), ring_i, ring_j, touches)`` at each bond step ``(ei[k], ej[k])`` of a
     molecule (see :func:`ring_index`).
 

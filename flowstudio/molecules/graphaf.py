@@ -53,6 +53,14 @@ OPEN_LEVELS = 8
 """Valence left over the open atoms of a node step, as an embedding index: 0 to 7 and more."""
 
 
+def _zero_embedding(num: int, width: int) -> nn.Embedding:
+    """An embedding of an added input that starts at zero, so that it changes nothing until
+    trained (created as ``nn.Embedding`` is, so the random stream stays the same)."""
+    embedding = nn.Embedding(num, width)
+    nn.init.zeros_(embedding.weight)
+    return embedding
+
+
 @dataclass(frozen=True)
 class GraphAFConfig:
     """Architecture hyperparameters (the paper: R-GCN 3 x 128, 12 flow layers)."""
@@ -85,8 +93,9 @@ class GraphAF(nn.Module):
         self.num_node_classes = vocab.size + 1  # the atom types and END
         self.end_class = vocab.size
         d, layers, h = config.hidden, config.flow_layers, config.st_hidden
+        width = layers * h  # the first layer of every step's conditioners (h a flow layer)
         self.rgcn = RelationalGCN(vocab.size, NUM_EDGE_CLASSES - 1, d, config.rgcn_layers)
-        self.node_first = nn.Linear(d, layers * h)
+        self.node_first = nn.Linear(d, width)
         # The node step also sees the open atoms (the BFS frontier and the atoms after it,
         # the only ones a new atom can bond to), sum-pooled, and the valence they have left:
         # whether the molecule is complete depends on them, and GraphAF's pool over the
@@ -94,44 +103,32 @@ class GraphAF(nn.Module):
         self.node_first_open_atoms: nn.Linear | None = None
         self.node_first_open_valence: nn.Embedding | None = None
         if config.order_features:
-            self.node_first_open_atoms = nn.Linear(d, layers * h, bias=False)
-            self.node_first_open_valence = nn.Embedding(OPEN_LEVELS, layers * h)
+            self.node_first_open_atoms = nn.Linear(d, width, bias=False)
+            self.node_first_open_valence = _zero_embedding(OPEN_LEVELS, width)
             nn.init.zeros_(self.node_first_open_atoms.weight)
-            nn.init.zeros_(self.node_first_open_valence.weight)
         # The number of atoms so far, 0 to max_atoms. Zero at first.
-        self.node_first_size: nn.Embedding | None = None
-        if config.size_feature:
-            self.node_first_size = nn.Embedding(vocab.max_atoms + 1, layers * h)
-            nn.init.zeros_(self.node_first_size.weight)
+        self.node_first_size = _zero_embedding(vocab.max_atoms + 1, width) if config.size_feature else None
         # The edge MLPs' first layer on [graph, h_i, h_j], split by part so that the graph
         # and h_i terms are computed once per state, not once per step.
-        self.edge_first_graph = nn.Linear(d, layers * h)
-        self.edge_first_i = nn.Linear(d, layers * h, bias=False)
-        self.edge_first_j = nn.Linear(d, layers * h, bias=False)
+        self.edge_first_graph = nn.Linear(d, width)
+        self.edge_first_i = nn.Linear(d, width, bias=False)
+        self.edge_first_j = nn.Linear(d, width, bias=False)
         # Where j sits in the window (i - 1 - j): the R-GCN alone cannot tell the last
         # candidate of atom i from the others. Starts at zero (the paper's model).
-        self.edge_first_offset = nn.Embedding(vocab.edge_window, layers * h)
-        nn.init.zeros_(self.edge_first_offset.weight)
+        self.edge_first_offset = _zero_embedding(vocab.edge_window, width)
         # The valence atoms i and j have left, each as 0, 1, 2 or 3+: a joint embedding of
         # the pair (whether a bond of order k fits depends on the smaller one). Zero at first.
-        self.edge_first_room = nn.Embedding(ROOM_LEVELS**2, layers * h) if config.valence_features else None
-        if self.edge_first_room is not None:
-            nn.init.zeros_(self.edge_first_room.weight)
+        self.edge_first_room = _zero_embedding(ROOM_LEVELS**2, width) if config.valence_features else None
         # Where the step stands in the breadth-first order: is j closed, has i a bond yet.
-        self.edge_first_order = nn.Embedding(4, layers * h) if config.order_features else None
-        if self.edge_first_order is not None:
-            nn.init.zeros_(self.edge_first_order.weight)
+        self.edge_first_order = _zero_embedding(4, width) if config.order_features else None
         # The ring the bond would close, whether i and j are in rings (and, fusing_feature, whether
         # the ring touches one; else the index drops that flag). Zero at first.
         levels = RING_LEVELS if config.fusing_feature else RING_LEVELS // 2
-        self.edge_first_ring = nn.Embedding(levels, layers * h) if config.ring_features else None
-        if self.edge_first_ring is not None:
-            nn.init.zeros_(self.edge_first_ring.weight)
+        self.edge_first_ring = _zero_embedding(levels, width) if config.ring_features else None
         # Pi bonds at i and j, the ring's atoms without one, aromatic-like rings. Zero at first.
-        self.edge_first_conjugation: nn.Embedding | None = None
-        if config.conjugation_features:
-            self.edge_first_conjugation = nn.Embedding(CONJUGATION_LEVELS, layers * h)
-            nn.init.zeros_(self.edge_first_conjugation.weight)
+        self.edge_first_conjugation = (
+            _zero_embedding(CONJUGATION_LEVELS, width) if config.conjugation_features else None
+        )
         # The ring check's allowed ring sizes (flowstudio.molecules.chemistry_check), set by
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
@@ -143,7 +140,7 @@ class GraphAF(nn.Module):
         # With end_step a node step is the END classifier on the conditioner's hidden layer,
         # then (going on) a flow over the atom types; without, one flow over the atom types
         # and END together (the paper's model with an END class).
-        self.stop_logit = EndClassifier(layers * h) if config.end_step else None
+        self.stop_logit = EndClassifier(width) if config.end_step else None
         self.stop_dim = 1 if config.end_step else 0  # latent dimensions of the END decision
         if config.end_step:
             self.node_latent_dim = self.stop_dim + vocab.size
@@ -157,8 +154,8 @@ class GraphAF(nn.Module):
         self.edge_flow: ConditionalAffineStack | CategoricalSteps
         if config.categorical_steps:
             depth = config.classifier_layers
-            self.node_flow = CategoricalSteps(type_classes, layers * h, config.dequantization, depth)
-            self.edge_flow = CategoricalSteps(NUM_EDGE_CLASSES, layers * h, config.dequantization, depth)
+            self.node_flow = CategoricalSteps(type_classes, width, config.dequantization, depth)
+            self.edge_flow = CategoricalSteps(NUM_EDGE_CLASSES, width, config.dequantization, depth)
         else:
             self.node_flow = ConditionalAffineStack(type_classes, layers, h, config.scale_bound, rotation)
             self.edge_flow = ConditionalAffineStack(NUM_EDGE_CLASSES, layers, h, config.scale_bound, rotation)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "flowstudio."
-KEYS = ("run", "model", "step", "temperature", "seed", "bond_temperature")
 
 
 @dataclass(frozen=True)

@@ -176,14 +176,12 @@ def _sample(args: argparse.Namespace) -> int:
     if args.ring_sizes is not None:
         task.model.ring_sizes = ring_sizes
     temperature = task.values["temperature"] if args.temperature is None else args.temperature
-    bond_t = args.bond_temperature
-    if bond_t is None:
-        bond_t = task.model.edge_temperature(temperature)
     result = generate(
         task.model, args.n, temperature=temperature, check=not args.no_check,
         max_retries=task.values["max_retries"], batch_size=args.batch_size, seed=args.seed,
-        end_temperature=args.end_temperature, edge_temperature=bond_t,
+        end_temperature=args.end_temperature, edge_temperature=args.bond_temperature,
     )
+    bond_t = result.edge_temperature
     smiles = result.smiles
     valid = result.validity
     without = valid if args.no_check else result.validity_without_check

@@ -300,6 +300,7 @@ def generate(
                 parts.append(part)
         result = Generated.concatenate(parts)
         result.redraws_on = on
+        result.edge_temperature = float(edge_temperature)
         return result
     finally:
         model.train(was_training)

@@ -30,7 +30,9 @@ class Generated:
     the size cap). ``redrawn[reason]`` counts the molecules drawn again for each
     :class:`~flowstudio.molecules.redraws.RedrawReason`, and ``redraws_on`` holds the
     reasons that were on for this generation (the run's settings, and the checks): one that
-    was off drew nothing, and :meth:`redrawn_shares` leaves it out.
+    was off drew nothing, and :meth:`redrawn_shares` leaves it out. ``edge_temperature`` is
+    the temperature the bond steps were drawn at (``None`` where no prior was sampled, as
+    in decoding), so callers report the value used instead of working it out again.
     """
 
     atoms: list[np.ndarray]
@@ -41,6 +43,7 @@ class Generated:
     ended: np.ndarray
     redrawn: dict[RedrawReason, int] = field(default_factory=lambda: dict.fromkeys(REDRAW_REASONS, 0))
     redraws_on: frozenset[RedrawReason] = frozenset()
+    edge_temperature: float | None = None
 
     @property
     def validity(self) -> float:

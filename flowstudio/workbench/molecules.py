@@ -280,9 +280,8 @@ class MoleculesKind(DataKind):
         progress.stage = "histograms"
         panels = histogram_panels(distribution_histograms(result.smiles, train))
         progress(1.0)
-        bonds = self.bond_temperature(restored, temperature) if bond_temperature is None else bond_temperature
         notes = {"Filters": filters_note(failures)}
-        return Evaluation(scores, n, temperature, panels, notes, bond_temperature=bonds)
+        return Evaluation(scores, n, temperature, panels, notes, bond_temperature=result.edge_temperature)
 
     def metric_help(self) -> dict[str, str]:
         """One line of help per metric key (the metrics table's tooltips)."""

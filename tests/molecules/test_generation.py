@@ -64,7 +64,9 @@ def test_the_bond_temperature_applies_to_the_bond_steps_alone(model, monkeypatch
     """``edge_temperature`` draws every bond step (redraws included); ``temperature`` then
     draws the atom steps, and without it both draw at ``temperature``."""
     same = generate(model, 30, temperature=0.8, seed=4, edge_temperature=0.8)
-    assert same.smiles == generate(model, 30, temperature=0.8, seed=4).smiles
+    default = generate(model, 30, temperature=0.8, seed=4)
+    assert same.smiles == default.smiles
+    assert default.edge_temperature == model.edge_temperature(0.8)  # the value used is reported
     real, used = gen_module._draw, []
 
     def spy(shape, temperature, generator, device):
@@ -77,6 +79,7 @@ def test_the_bond_temperature_applies_to_the_bond_steps_alone(model, monkeypatch
     assert model.node_latent_dim != NUM_EDGE_CLASSES
     assert {t for k, t in used if k == NUM_EDGE_CLASSES} == {0.4}
     assert {t for k, t in used if k == model.node_latent_dim} == {0.9}
+    assert out.edge_temperature == 0.4
     with pytest.raises(ValueError, match="temperatures"):
         generate(model, 3, edge_temperature=-0.1)
 

@@ -33,6 +33,7 @@ from flowstudio.molecules.packing import PackedSteps, pack_in_order
 from flowstudio.molecules.parsing import read_graphs
 from flowstudio.molecules.prefetch import AUTO_START_STEPS, BatchPrefetcher, draw_batch, worker_wanted
 from flowstudio.molecules.settings import BY_NAME, resolve
+from flowstudio.molecules.tilting import RingTilt, mean_fused_systems
 from flowstudio.params import config_from
 from flowstudio.task_types import Snapshot
 
@@ -206,6 +207,7 @@ class MoleculeTask:
         known.setdefault("classifier_layers", 1)  # runs from before it read decisions linearly
         known.setdefault("redraw_cut", False)  # runs from before it kept molecules cut at the cap
         known.setdefault("redraw_bondless", False)  # ... and those a bondless atom ended
+        known.setdefault("ring_tilt_steps", 0)  # runs from before the ring tilt stage
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")
@@ -313,14 +315,26 @@ class MoleculeTask:
         drawn = generate(self.model, n, temperature=t, check=True, max_retries=self.values["max_retries"])
         return Snapshot.of_molecules(drawn.smiles, t)
 
-    def final_stages(self) -> list[EndCalibration]:
-        """The last stage of a run: three rounds of the END step's size calibration, each on
-        twice ``size_calibration`` of the model's own molecules, on the weights the engine
-        keeps. None when the calibration is off or the model has no END classifier."""
-        if not self._calibrates():
-            return []
-        n, temperature = 2 * self.values["size_calibration"], self.values["temperature"]
-        return [EndCalibration(self.model, self._training_sizes(), n, temperature, FINAL_CALIBRATION_ROUNDS)]
+    def final_stages(self) -> list[RingTilt | EndCalibration]:
+        """The last stages of a run, on the weights the engine keeps: ``ring_tilt_steps`` of
+        tilted self-training (:mod:`flowstudio.molecules.tilting`; off at 0), then three
+        rounds of the END step's size calibration, each on twice ``size_calibration`` of the
+        model's own molecules (none when it is off or the model has no END classifier), so
+        that the sizes are fitted to the model the run hands over."""
+        v = self.values
+        stages: list[RingTilt | EndCalibration] = []
+        if v["ring_tilt_steps"] > 0 and self.train_graphs:
+            target = mean_fused_systems(self.train_smiles)
+            stages.append(RingTilt(
+                self.model, self.train_graphs, target, v["ring_tilt_steps"], batch_size=v["batch_size"],
+                lr=v["lr"], temperature=v["temperature"], weight_average=v["weight_average"], seed=v["seed"],
+            ))
+        if self._calibrates():
+            n, temperature = 2 * v["size_calibration"], v["temperature"]
+            stages.append(
+                EndCalibration(self.model, self._training_sizes(), n, temperature, FINAL_CALIBRATION_ROUNDS)
+            )
+        return stages
 
     def _training_sizes(self) -> np.ndarray:
         if self._train_sizes is None:

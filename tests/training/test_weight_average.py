@@ -8,7 +8,8 @@ from torch import nn
 
 from flowstudio.errors import BadInputError
 from flowstudio.training import Finished, TrainOptions, load_checkpoint, train
-from flowstudio.training.averaging import TRAINING_WEIGHTS, WeightAverage
+from flowstudio.training.averaging import TRAINING_WEIGHTS
+from flowstudio.weight_average import WeightAverage
 from tests.training.gmm_task import make_task
 
 

@@ -28,7 +28,7 @@ from rdkit import Chem
 from torch import Tensor
 
 from flowstudio.molecules.chemistry_check import RingCheck
-from flowstudio.molecules.generated import Generated, ring_types_disagree
+from flowstudio.molecules.generated import Generated, hydrogen_on_hypervalent, ring_types_disagree
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, graph_to_mol
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.growing import (
@@ -37,7 +37,7 @@ from flowstudio.molecules.growing import (
     END_TOKEN,
     GrowingBatch,
 )
-from flowstudio.molecules.redraws import BONDLESS, CUT_AT_CAP, REDRAW_REASONS, RING_TYPES
+from flowstudio.molecules.redraws import BONDLESS, CUT_AT_CAP, HYPERVALENT_H, REDRAW_REASONS, RING_TYPES
 from flowstudio.molecules.ring_features import ring_index
 from flowstudio.molecules.settings import DEFAULT_TEMPERATURE
 
@@ -242,6 +242,11 @@ def generate(
     from 14% of the molecules to under 1% (``benchmarks/results/graphaf.md``, section 16).
     Like ``redraw_cut`` it does not count against validity without check.
 
+    With the run's ``redraw_hypervalent`` and ``check``, a molecule with a hydrogen on an
+    atom above its lowest valence (a λ4-sulfane ``[SH]``: the valency check allows sulfur
+    four bonds for sulfoxides, and RDKit gives a sulfur left with three single bonds a
+    hydrogen) is drawn again the same way; no MOSES molecule has one.
+
     ``end_temperature`` is the temperature of the END decision (models with an END step;
     ``None``: the same as ``temperature``). A temperature below 1 pulls every step towards
     its most likely class, and at all but the last atoms that class is "go on": an END
@@ -288,8 +293,10 @@ def generate(
                     # ``judged`` passed every condition already: neither is judged for ring types
                     among = ~(cut | bondless) & (np.arange(len(part.ended)) >= judged)
                     rings = ring_types_disagree(part, model.vocab, among) & (RING_TYPES in on)
-                    found = {CUT_AT_CAP: cut, BONDLESS: bondless, RING_TYPES: rings}
-                    again_mask = cut | bondless | rings
+                    among &= ~rings
+                    hyper = hydrogen_on_hypervalent(part, among) if HYPERVALENT_H in on else among & False
+                    found = {CUT_AT_CAP: cut, BONDLESS: bondless, RING_TYPES: rings, HYPERVALENT_H: hyper}
+                    again_mask = cut | bondless | rings | hyper
                     if not again_mask.any():
                         break
                     again = draw(int(again_mask.sum()))

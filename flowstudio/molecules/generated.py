@@ -15,7 +15,7 @@ from rdkit import Chem
 from flowstudio.molecules.graph import AtomVocabulary, atoms_on_ring
 from flowstudio.molecules.redraws import REDRAW_REASONS, RedrawReason
 
-__all__ = ["Generated", "ring_types_disagree"]
+__all__ = ["Generated", "hydrogen_on_hypervalent", "ring_types_disagree"]
 
 
 @dataclass
@@ -112,4 +112,28 @@ def ring_types_disagree(
         mol = generated.mols[k]
         if mol is not None:  # graph_to_mol keeps the atoms in generation order, one for one
             out[k] = bool((on_ring[generated.atoms[k]] != atoms_on_ring(mol)).any())
+    return out
+
+
+def _hypervalent_with_hydrogen(mol: Chem.Mol) -> bool:
+    """Whether a neutral atom of ``mol`` is above its element's lowest valence and carries a
+    hydrogen: a λ4-sulfane ``[SH]`` with three single bonds, say, which RDKit accepts
+    because sulfoxides need sulfur's valence 4, and which no chemist would draw."""
+    table = Chem.GetPeriodicTable()
+    for atom in mol.GetAtoms():
+        if atom.GetFormalCharge() or not atom.GetTotalNumHs():
+            continue
+        lowest = min((v for v in table.GetValenceList(atom.GetAtomicNum()) if v > 0), default=0)
+        if lowest and atom.GetTotalValence() > lowest:
+            return True
+    return False
+
+
+def hydrogen_on_hypervalent(generated: Generated, among: np.ndarray | None = None) -> np.ndarray:
+    """(n,) bool: the molecules with a hydrogen on a hypervalent atom (see
+    :func:`_hypervalent_with_hydrogen`); ``among`` as in :func:`ring_types_disagree`."""
+    out = np.zeros(len(generated.mols), bool)
+    for k in range(len(generated.mols)) if among is None else np.flatnonzero(among):
+        mol = generated.mols[k]
+        out[k] = mol is not None and _hypervalent_with_hydrogen(mol)
     return out

@@ -135,7 +135,7 @@ class GraphAF(nn.Module):
         # Sampling settings the task sets from the run's (flowstudio.molecules.generate): bond
         # steps at bond_temperature times T (1: one temperature); the redraws (False: GraphAF's).
         self.bond_temperature = 1.0
-        self.redraw_cut = self.redraw_bondless = False
+        self.redraw_cut = self.redraw_bondless = self.redraw_hypervalent = False
         rotation = config.full_covariance  # each step's flow starts with a conditioned rotation
         # With end_step a node step is the END classifier on the conditioner's hidden layer,
         # then (going on) a flow over the atom types; without, one flow over the atom types

@@ -1,8 +1,9 @@
 """Why GraphAF generation draws a whole molecule again: the one record of the reasons.
 
 :func:`flowstudio.molecules.generate.generate` draws a molecule again, with the checks on,
-when it was cut at the size cap, ended by a bondless new atom, or has ring types that
-disagree with its rings; each reason is turned on by one of the run's settings.
+when it was cut at the size cap, ended by a bondless new atom, has ring types that
+disagree with its rings, or has a hydrogen on a hypervalent atom; each reason is turned on
+by one of the run's settings.
 :class:`~flowstudio.molecules.generated.Generated` counts the molecules each reason drew
 again, and every place that reports them (the comment lines and the sentence of
 ``mols sample``, the window's generation summary, the keys ``mols eval`` passes through)
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-__all__ = ["BONDLESS", "CUT_AT_CAP", "REDRAW_REASONS", "RING_TYPES", "RedrawReason"]
+__all__ = ["BONDLESS", "CUT_AT_CAP", "HYPERVALENT_H", "REDRAW_REASONS", "RING_TYPES", "RedrawReason"]
 
 
 @dataclass(frozen=True)
@@ -59,5 +60,12 @@ RING_TYPES = RedrawReason(
 )
 """A molecule whose ring types disagree with its rings (a run with ``ring_types``)."""
 
-REDRAW_REASONS = (CUT_AT_CAP, BONDLESS, RING_TYPES)
+HYPERVALENT_H = RedrawReason(
+    "hypervalent_h_redrawn", "hydrogen on a hypervalent atom, drawn again",
+    "with a hydrogen on a hypervalent atom drawn again", "redraw_hypervalent",
+)
+"""A molecule with a hydrogen on an atom above its lowest valence, such as a λ4-sulfane
+``[SH]`` (the run's ``redraw_hypervalent``)."""
+
+REDRAW_REASONS = (CUT_AT_CAP, BONDLESS, RING_TYPES, HYPERVALENT_H)
 """Every reason, in the order they are reported."""

@@ -112,6 +112,7 @@ class MoleculeTask:
         self.model.bond_temperature = v["bond_temperature"]
         self.model.redraw_cut = v["redraw_cut"]
         self.model.redraw_bondless = v["redraw_bondless"]
+        self.model.redraw_hypervalent = v["redraw_hypervalent"]
         if v["ring_sizes"] != "auto":
             self.model.ring_sizes = parse_ring_sizes(v["ring_sizes"])
         elif self._data_ring_sizes is not None:
@@ -207,6 +208,7 @@ class MoleculeTask:
         known.setdefault("classifier_layers", 1)  # runs from before it read decisions linearly
         known.setdefault("redraw_cut", False)  # runs from before it kept molecules cut at the cap
         known.setdefault("redraw_bondless", False)  # ... and those a bondless atom ended
+        known.setdefault("redraw_hypervalent", False)  # ... and those with an [SH]
         known.setdefault("ring_tilt_steps", 0)  # runs from before the ring tilt stage
         task = cls(data, preset, known, vocab=vocab)
         if data is None:

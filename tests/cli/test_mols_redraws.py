@@ -65,6 +65,7 @@ def test_a_samples_file_lists_only_the_redraws_its_run_asks_for(
 
     task = load_task(DEMO)
     task.model.redraw_cut = task.model.redraw_bondless = False  # as a run from before these settings
+    task.model.redraw_hypervalent = False
     monkeypatch.setattr(mols_cli, "load_task", lambda *args, **kwargs: task)
     out = tmp_path / "samples.csv"
     assert main(["mols", "sample", "--run", str(DEMO), "--n", "8", "--seed", "0", "--out", str(out)]) == 0

@@ -60,10 +60,32 @@ def test_each_reason_reads_its_setting_from_the_model() -> None:
     plain, typed = (GraphAF(build_vocabulary(mols, ring_types=r), TINY) for r in (False, True))
     assert not any(reason.wanted(plain) for reason in REDRAW_REASONS)  # a new model: GraphAF's sampling
     plain.redraw_cut = True
-    assert [reason.wanted(plain) for reason in REDRAW_REASONS] == [True, False, False]
+    assert [reason.wanted(plain) for reason in REDRAW_REASONS] == [True, False, False, False]
     plain.redraw_bondless = True
-    assert [reason.wanted(plain) for reason in REDRAW_REASONS] == [True, True, False]
-    assert [reason.wanted(typed) for reason in REDRAW_REASONS] == [False, False, True]
+    assert [reason.wanted(plain) for reason in REDRAW_REASONS] == [True, True, False, False]
+    assert [reason.wanted(typed) for reason in REDRAW_REASONS] == [False, False, True, False]
+    typed.redraw_hypervalent = True
+    assert [reason.wanted(typed) for reason in REDRAW_REASONS] == [False, False, True, True]
+
+
+def test_a_hydrogen_on_a_hypervalent_atom_is_found_and_nothing_else() -> None:
+    from flowstudio.molecules.generated import hydrogen_on_hypervalent
+
+    smiles = [
+        "C[SH](C)C",  # a lambda4-sulfane: three single bonds and a hydrogen
+        "CS(C)=O", "CS(=O)(=O)N", "CSC", "CS", "c1ccsc1", "C[S+](C)C", "CP(C)C", "C[PH](C)(C)C",
+    ]
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    generated = Generated(
+        atoms=[np.zeros(1, np.int64)] * len(mols), bonds=[np.zeros((0, 3), np.int64)] * len(mols),
+        mols=mols, smiles=smiles, resampled=np.zeros(len(mols), bool), ended=np.zeros(len(mols), np.int64),
+    )
+    found = hydrogen_on_hypervalent(generated)
+    # the sulfane and the phosphorane; sulfoxides, sulfonamides, thioethers, thiols, thiophenes,
+    # sulfonium ions and phosphines are what molecules hold
+    assert list(found) == [True, False, False, False, False, False, False, False, True]
+    among = np.array([False] + [True] * (len(mols) - 1))
+    assert not hydrogen_on_hypervalent(generated, among)[0]  # only the molecules asked about
 
 
 def test_the_reasons_are_reported_under_distinct_names() -> None:

@@ -252,3 +252,23 @@ def test_every_molecule_drawn_again_is_counted_under_one_reason(classifier_model
     shares = out.redrawn_shares()
     assert list(shares) == [CUT_AT_CAP, BONDLESS]
     assert shares == {r: pytest.approx(out.redrawn[r] / 120) for r in (CUT_AT_CAP, BONDLESS)}
+
+
+def test_a_hydrogen_on_a_hypervalent_atom_is_drawn_again() -> None:
+    """The demo model draws a λ4-sulfane now and then; with the redraw, never."""
+    from pathlib import Path
+
+    from flowstudio.cli.mols import load_task
+    from flowstudio.molecules.generated import hydrogen_on_hypervalent
+    from flowstudio.molecules.redraws import HYPERVALENT_H
+
+    demo = Path(__file__).resolve().parents[2] / "samples" / "models" / "molecules-graphaf"
+    model = load_task(demo).model
+    assert model.redraw_hypervalent  # the demo run asks for it
+    model.redraw_hypervalent = False
+    without = generate(model, 1000, temperature=0.9, seed=0)
+    assert hydrogen_on_hypervalent(without).any() and HYPERVALENT_H not in without.redraws_on
+    model.redraw_hypervalent = True
+    drawn = generate(model, 1000, temperature=0.9, seed=0)
+    assert not hydrogen_on_hypervalent(drawn).any() and drawn.redrawn[HYPERVALENT_H] > 0
+    assert drawn.validity == 1.0

@@ -39,10 +39,9 @@ Measured (``benchmarks/results/graphaf.md``, section 21): applied to three 8-min
 runs, fused ring systems 0.178 -> 0.240 a molecule, FCD 2.96 -> 2.82, Filters 97.1% ->
 97.8%; as a user runs it, 400 steps after 6.75 minutes of training against the preset's 8
 minutes, 0.178 -> 0.231 (higher in every seed), FCD 2.90 -> 2.99. The presets leave it off
-(the rule asked for 1.3x and got 1.295x). The stage
-trades a little held-out likelihood for ring systems that validation does not score, so it
-is not judged (:attr:`RingTilt.judged`); it runs before the END calibration, which then fits
-the sizes the tilted model draws.
+(the rule asked for 1.3x and got 1.295x). The stage trades a little held-out likelihood for
+ring systems that validation does not score, so it is not judged (:attr:`RingTilt.judged`);
+it runs before the END calibration, which then fits the sizes the tilted model draws.
 """
 
 from __future__ import annotations

@@ -156,14 +156,8 @@ def sampled_graphs(model: GraphAF, n: int, text: str, seed: int) -> tuple[list[O
     """The model's valid molecules without the checks, in their generation order."""
     node_t, edge_t = parse_temperature(text)
     out = generate(model, n, temperature=node_t, edge_temperature=edge_t, check=False, seed=seed)
-    graphs, fused = [], []
-    for atoms, bonds, mol in zip(out.atoms, out.bonds, out.mols, strict=True):
-        if mol is None:
-            continue
-        bonds = np.asarray(bonds, np.int64).reshape(-1, 3)
-        graphs.append(OrderedGraph(np.asarray(atoms), bonds[np.lexsort((bonds[:, 1], bonds[:, 0]))]))
-        fused.append(fused_ring_systems(mol))
-    return graphs, fused
+    valid = [k for k, mol in enumerate(out.mols) if mol is not None]
+    return [out.ordered_graph(k) for k in valid], [fused_ring_systems(out.mols[k]) for k in valid]
 
 
 def main() -> None:

@@ -293,8 +293,9 @@ def generate(
                     # ``judged`` passed every condition already: neither is judged for ring types
                     among = ~(cut | bondless) & (np.arange(len(part.ended)) >= judged)
                     rings = ring_types_disagree(part, model.vocab, among) & (RING_TYPES in on)
-                    among &= ~rings
-                    hyper = hydrogen_on_hypervalent(part, among) if HYPERVALENT_H in on else among & False
+                    hyper = np.zeros_like(rings)
+                    if HYPERVALENT_H in on:  # judged among those that passed the ring types
+                        hyper = hydrogen_on_hypervalent(part, among & ~rings)
                     found = {CUT_AT_CAP: cut, BONDLESS: bondless, RING_TYPES: rings, HYPERVALENT_H: hyper}
                     again_mask = cut | bondless | rings | hyper
                     if not again_mask.any():

@@ -7,12 +7,13 @@ and optimization can name the result without the sampler's internals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from rdkit import Chem
 
-from flowstudio.molecules.graph import AtomVocabulary, atoms_on_ring
+from flowstudio.molecules.graph import AtomVocabulary, OrderedGraph, atoms_on_ring
 from flowstudio.molecules.redraws import REDRAW_REASONS, RedrawReason
 
 __all__ = ["Generated", "hydrogen_on_hypervalent", "ring_types_disagree"]
@@ -81,6 +82,12 @@ class Generated:
             redraws_on=frozenset().union(*(p.redraws_on for p in parts)),
         )
 
+    def ordered_graph(self, k: int) -> OrderedGraph:
+        """Molecule ``k``'s graph in the order it was generated (bonds sorted by ``(i, j)``, as
+        teacher forcing packs them): the states the sampler went through."""
+        bonds = np.asarray(self.bonds[k], np.int64).reshape(-1, 3)
+        return OrderedGraph(np.asarray(self.atoms[k]), bonds[np.lexsort((bonds[:, 1], bonds[:, 0]))])
+
     def select(self, keep: np.ndarray) -> Generated:
         """The molecules where ``keep`` (a boolean mask) is true, in order, with the redraw
         counts and reasons of the whole generation."""
@@ -97,22 +104,34 @@ class Generated:
         )
 
 
+def _judged(
+    generated: Generated, among: np.ndarray | None, test: Callable[[int, Chem.Mol], bool]
+) -> np.ndarray:
+    """(n,) bool: ``test(k, mol)`` for each valid molecule ``k`` where ``among`` (an (n,)
+    bool mask, default all) is true, so that the RDKit work is limited to the molecules
+    worth judging; false for the others and for invalid ones."""
+    out = np.zeros(len(generated.mols), bool)
+    for k in range(len(generated.mols)) if among is None else np.flatnonzero(among):
+        mol = generated.mols[k]
+        out[k] = mol is not None and test(k, mol)
+    return out
+
+
 def ring_types_disagree(
     generated: Generated, vocab: AtomVocabulary, among: np.ndarray | None = None
 ) -> np.ndarray:
     """(n,) bool: the molecules whose ring types (:attr:`AtomVocabulary.on_ring`) say an
     atom sits on a ring where it does not, or the reverse; all false without ring types.
-    ``among`` (an (n,) bool mask, default all) limits the RDKit work to the molecules worth
-    judging: the others (already found to agree, or drawn again for another reason) are false."""
-    out = np.zeros(len(generated.mols), bool)
+    ``among``: see :func:`_judged` (the others are already found to agree, or drawn again
+    for another reason)."""
     if not vocab.ring_types:
-        return out
+        return np.zeros(len(generated.mols), bool)
     on_ring = np.asarray(vocab.on_ring)
-    for k in range(len(generated.mols)) if among is None else np.flatnonzero(among):
-        mol = generated.mols[k]
-        if mol is not None:  # graph_to_mol keeps the atoms in generation order, one for one
-            out[k] = bool((on_ring[generated.atoms[k]] != atoms_on_ring(mol)).any())
-    return out
+
+    def disagree(k: int, mol: Chem.Mol) -> bool:  # graph_to_mol keeps the atoms in order, one for one
+        return bool((on_ring[generated.atoms[k]] != atoms_on_ring(mol)).any())
+
+    return _judged(generated, among, disagree)
 
 
 def _hypervalent_with_hydrogen(mol: Chem.Mol) -> bool:
@@ -131,9 +150,5 @@ def _hypervalent_with_hydrogen(mol: Chem.Mol) -> bool:
 
 def hydrogen_on_hypervalent(generated: Generated, among: np.ndarray | None = None) -> np.ndarray:
     """(n,) bool: the molecules with a hydrogen on a hypervalent atom (see
-    :func:`_hypervalent_with_hydrogen`); ``among`` as in :func:`ring_types_disagree`."""
-    out = np.zeros(len(generated.mols), bool)
-    for k in range(len(generated.mols)) if among is None else np.flatnonzero(among):
-        mol = generated.mols[k]
-        out[k] = mol is not None and _hypervalent_with_hydrogen(mol)
-    return out
+    :func:`_hypervalent_with_hydrogen`); ``among``: see :func:`_judged`."""
+    return _judged(generated, among, lambda _, mol: _hypervalent_with_hydrogen(mol))

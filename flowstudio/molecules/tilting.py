@@ -73,11 +73,9 @@ def tilt_exponent(phi: np.ndarray, target: float, bound: float = 10.0) -> float:
     phi = np.asarray(phi, dtype=float)
     if phi.size == 0 or np.ptp(phi) == 0:
         return 0.0
-    shifted = phi - phi.max()  # exp(λ φ) up to a constant: no overflow for λ > 0
 
     def mean_at(lam: float) -> float:
-        w = np.exp(lam * (shifted if lam > 0 else phi - phi.min()))
-        return float((w * phi).sum() / w.sum())
+        return float((tilt_weights(phi, lam) * phi).sum())
 
     lo, hi = -bound, bound
     for _ in range(60):
@@ -89,6 +87,7 @@ def tilt_exponent(phi: np.ndarray, target: float, bound: float = 10.0) -> float:
 def tilt_weights(phi: np.ndarray, lam: float) -> np.ndarray:
     """Normalized resampling probabilities ``∝ exp(λ φ)``."""
     phi = np.asarray(phi, dtype=float)
+    # exp(λ φ) up to a constant, shifted so that no exponent is positive: no overflow
     w = np.exp(lam * (phi - (phi.max() if lam > 0 else phi.min())))
     return w / w.sum()
 
@@ -162,13 +161,9 @@ class RingTilt:
         self.model.eval()
         seed = int(self.rng.integers(2**31))
         out = generate(self.model, self.n_own, temperature=1.0, edge_temperature=1.0, check=True, seed=seed)
-        phi = []
-        for atoms, bonds, mol in zip(out.atoms, out.bonds, out.mols, strict=True):
-            if mol is None:
-                continue
-            pairs = np.asarray(bonds, np.int64).reshape(-1, 3)
-            self.own.append(OrderedGraph(np.asarray(atoms), pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]))
-            phi.append(fused_ring_systems(mol))
+        valid = [k for k, mol in enumerate(out.mols) if mol is not None]
+        self.own = [out.ordered_graph(k) for k in valid]
+        phi = [fused_ring_systems(out.mols[k]) for k in valid]
         if not self.own:  # nothing valid to learn from: the stage ends here
             self.steps = 0
             return StageStep(line="ring tilt: no valid molecule drawn, skipped")

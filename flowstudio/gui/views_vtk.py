@@ -67,9 +67,19 @@ class VtkView(QWidget):
             method(*args)
 
     def close_view(self) -> None:
-        """Release the VTK render window; safe to call twice."""
+        """Release the VTK render window; safe to call twice.
+
+        The closed interactor is also made to drop its wrappers of the Qt GL context and
+        surface while they still exist. It lives on in Python until the garbage collector
+        frees its reference cycles, and a ``QSurface`` is no ``QObject``: PySide cannot see
+        it die, so its wrapper would stay registered under the dead object's address and be
+        handed out for whatever Qt allocates there next (a table's header came back as a
+        ``QSurface`` in a GUI test, and the next call into it crashed)."""
         if self.plotter is not None and not self.closed:
             self.plotter.close()
+            forget = getattr(self.plotter, "_forget_context", None)
+            if forget is not None:
+                forget()
         self.closed = True
         self.plotter = None
         if self in VtkView.open_views:

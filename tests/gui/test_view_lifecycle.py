@@ -73,7 +73,17 @@ def _open_draw_close(qtbot) -> dict[str, Any]:
     for _ in range(5):  # deferred deletions, then whatever they released
         QApplication.processEvents()
         QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert _gl_wrappers() == 0, "a closed view still holds a wrapper of Qt's GL context or surface"
     return opened
+
+
+def _gl_wrappers() -> int:
+    """Python wrappers of Qt GL contexts and surfaces, before any garbage collection: once
+    their C++ objects die, PySide hands such a stale wrapper out for whatever Qt allocates at
+    the same address next (a table's header came back as a ``QSurface``)."""
+    from PySide6.QtGui import QOpenGLContext, QSurface
+
+    return sum(1 for o in gc.get_objects() if isinstance(o, (QOpenGLContext, QSurface)))
 
 
 def _page_of(ws, view):

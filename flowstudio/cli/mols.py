@@ -5,7 +5,7 @@
     flowstudio mols train  --data PATH --out RUN [--preset quick|full] [--iters N] [--minutes M]
                            [--device auto|cpu|cuda] [--seed S] [--resume] [--lr LR] [--set key=value ...]
     flowstudio mols sample --run RUN --n N [--temperature T] [--end-temperature T] [--no-check]
-                           [--ring-sizes 3,5-7|any] --out FILE
+                           [--ring-sizes 3,5-7|any] [--[no-]known-ring-systems] --out FILE
     flowstudio mols eval   --samples FILE --train PATH [--test PATH]
     flowstudio mols optimize --run RUN --data PATH --property qed|plogp|logp|sa|mw [--sim 0.4] --out FILE.csv
     flowstudio mols score  --run RUN --data PATH --out FILE.csv | --in PATH --out-of PATH
@@ -93,6 +93,10 @@ def _register_sample(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--ring-sizes",
                    help="the ring check's allowed ring sizes, such as '3,5-7', or 'any' for none "
                    "(default: the run's, from its training data)")
+    p.add_argument("--known-ring-systems", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw again every molecule with a kind of ring system (fused rings as one, "
+                   "substituents left out) that no training molecule has, or not (default: the run's "
+                   "redraw_unseen_rings setting, off in the presets); needs the check")
     p.add_argument("--out", required=True, help="the file to write: .smi, .csv or .sdf (.gz allowed)")
     p.add_argument("--checkpoint", choices=("best", "latest"), default="best",
                    help="which checkpoint to sample from (default best, else latest)")
@@ -175,6 +179,13 @@ def _sample(args: argparse.Namespace) -> int:
     task = load_task(args.run, args.checkpoint, args.device)
     if args.ring_sizes is not None:
         task.model.ring_sizes = ring_sizes
+    if args.known_ring_systems is not None:
+        if args.known_ring_systems and task.model.ring_systems is None:
+            raise BadInputError(
+                "--known-ring-systems: this run does not record its training molecules' ring systems "
+                "(it was trained before FlowStudio kept them); train it again to use it"
+            )
+        task.model.redraw_unseen_rings = args.known_ring_systems
     temperature = task.values["temperature"] if args.temperature is None else args.temperature
     result = generate(
         task.model, args.n, temperature=temperature, check=not args.no_check,

@@ -184,6 +184,18 @@ def controls_row(*widgets: QWidget) -> QHBoxLayout:
     return layout
 
 
+def stacked(parent: QWidget, *widgets: QWidget) -> QWidget:
+    """``widgets`` one above the other in one cell of a controls row: a row of a page's
+    controls must stay narrow enough for the window's smallest width."""
+    column = QWidget(parent)
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return column
+
+
 def lay_out_page(page: QWidget, controls: QLayout, view: QWidget, footer: QWidget | None = None) -> None:
     """A view tab's layout: its controls on top, an optional line under them, the view
     filling the rest."""

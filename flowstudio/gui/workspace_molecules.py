@@ -124,6 +124,7 @@ class MoleculesWorkspace(Workspace):
         if not self.settings.value(f"{self.kind}/generation_temperature"):  # the user's choice wins
             page.temperature.set_value(temperature)
         page.bonds.set_value(self.kind_adapter.bond_temperature(self.model, page.temperature.value()))
+        page.show_ring_systems(self.kind_adapter.known_ring_systems(self.model))
         self.generate()
 
     def export_provenance(self) -> Any:

@@ -28,7 +28,12 @@ from rdkit import Chem
 from torch import Tensor
 
 from flowstudio.molecules.chemistry_check import RingCheck
-from flowstudio.molecules.generated import Generated, hydrogen_on_hypervalent, ring_types_disagree
+from flowstudio.molecules.generated import (
+    Generated,
+    hydrogen_on_hypervalent,
+    ring_types_disagree,
+    unseen_ring_system,
+)
 from flowstudio.molecules.graph import NUM_EDGE_CLASSES, graph_to_mol
 from flowstudio.molecules.graphaf import GraphAF
 from flowstudio.molecules.growing import (
@@ -37,7 +42,14 @@ from flowstudio.molecules.growing import (
     END_TOKEN,
     GrowingBatch,
 )
-from flowstudio.molecules.redraws import BONDLESS, CUT_AT_CAP, HYPERVALENT_H, REDRAW_REASONS, RING_TYPES
+from flowstudio.molecules.redraws import (
+    BONDLESS,
+    CUT_AT_CAP,
+    HYPERVALENT_H,
+    REDRAW_REASONS,
+    RING_TYPES,
+    UNSEEN_RING_SYSTEM,
+)
 from flowstudio.molecules.ring_features import ring_index
 from flowstudio.molecules.settings import DEFAULT_TEMPERATURE
 
@@ -210,6 +222,7 @@ def generate(
     ring_check: bool = True,
     edge_temperature: float | None = None,
     redraw_cut: bool | None = None,
+    redraw_unseen_rings: bool | None = None,
 ) -> Generated:
     """Draw ``n`` molecules, ``batch_size`` at a time, at the given prior temperature.
 
@@ -247,6 +260,11 @@ def generate(
     four bonds for sulfoxides, and RDKit gives a sulfur left with three single bonds a
     hydrogen) is drawn again the same way; no MOSES molecule has one.
 
+    With ``redraw_unseen_rings`` (``None``: the run's setting) and ``check``, a molecule with
+    a ring system of a kind that no training molecule holds (:attr:`GraphAF.ring_systems`:
+    rings joined by shared atoms, substituents left out) is drawn again the same way; a run
+    that does not know its data's kinds cannot.
+
     ``end_temperature`` is the temperature of the END decision (models with an END step;
     ``None``: the same as ``temperature``). A temperature below 1 pulls every step towards
     its most likely class, and at all but the last atoms that class is "go on": an END
@@ -272,6 +290,9 @@ def generate(
     wanted = {reason: reason.wanted(model) for reason in REDRAW_REASONS}
     if redraw_cut is not None:
         wanted[CUT_AT_CAP] = redraw_cut
+    if redraw_unseen_rings is not None:
+        wanted[UNSEEN_RING_SYSTEM] = redraw_unseen_rings
+    wanted[UNSEEN_RING_SYSTEM] &= model.ring_systems is not None
     on = frozenset(reason for reason, asked in wanted.items() if check and asked)
 
     def draw(size: int) -> Generated:
@@ -296,8 +317,14 @@ def generate(
                     hyper = np.zeros_like(rings)
                     if HYPERVALENT_H in on:  # judged among those that passed the ring types
                         hyper = hydrogen_on_hypervalent(part, among & ~rings)
-                    found = {CUT_AT_CAP: cut, BONDLESS: bondless, RING_TYPES: rings, HYPERVALENT_H: hyper}
-                    again_mask = cut | bondless | rings | hyper
+                    unseen = np.zeros_like(rings)
+                    if UNSEEN_RING_SYSTEM in on:  # ... and among those that passed both
+                        unseen = unseen_ring_system(part, model.ring_systems, among & ~rings & ~hyper)
+                    found = {
+                        CUT_AT_CAP: cut, BONDLESS: bondless, RING_TYPES: rings, HYPERVALENT_H: hyper,
+                        UNSEEN_RING_SYSTEM: unseen,
+                    }
+                    again_mask = cut | bondless | rings | hyper | unseen
                     if not again_mask.any():
                         break
                     again = draw(int(again_mask.sum()))

@@ -15,8 +15,9 @@ from rdkit import Chem
 
 from flowstudio.molecules.graph import AtomVocabulary, OrderedGraph, atoms_on_ring
 from flowstudio.molecules.redraws import REDRAW_REASONS, RedrawReason
+from flowstudio.molecules.rings import has_unseen_ring_system, ring_system_kinds
 
-__all__ = ["Generated", "hydrogen_on_hypervalent", "ring_types_disagree"]
+__all__ = ["Generated", "hydrogen_on_hypervalent", "ring_types_disagree", "unseen_ring_system"]
 
 
 @dataclass
@@ -152,3 +153,14 @@ def hydrogen_on_hypervalent(generated: Generated, among: np.ndarray | None = Non
     """(n,) bool: the molecules with a hydrogen on a hypervalent atom (see
     :func:`_hypervalent_with_hydrogen`); ``among``: see :func:`_judged`."""
     return _judged(generated, among, lambda _, mol: _hypervalent_with_hydrogen(mol))
+
+
+def unseen_ring_system(
+    generated: Generated, known: frozenset[str] | None, among: np.ndarray | None = None
+) -> np.ndarray:
+    """(n,) bool: the molecules with a ring system whose kind is not in ``known`` (the
+    training molecules', :func:`~flowstudio.molecules.rings.ring_system_kinds`); all false
+    when ``known`` is ``None``. ``among``: see :func:`_judged`."""
+    if known is None:
+        return np.zeros(len(generated.mols), bool)
+    return _judged(generated, among, lambda _, mol: has_unseen_ring_system(ring_system_kinds(mol), known))

@@ -132,10 +132,12 @@ class GraphAF(nn.Module):
         # The ring check's allowed ring sizes (flowstudio.molecules.chemistry_check), set by
         # the task from its training data; None: generation checks valence only.
         self.ring_sizes: tuple[int, ...] | None = None
+        # The training molecules' kinds of ring system (rings.ring_system_kinds; None: unknown).
+        self.ring_systems: frozenset[str] | None = None
         # Sampling settings the task sets from the run's (flowstudio.molecules.generate): bond
         # steps at bond_temperature times T (1: one temperature); the redraws (False: GraphAF's).
         self.bond_temperature = 1.0
-        self.redraw_cut = self.redraw_bondless = self.redraw_hypervalent = False
+        self.redraw_cut = self.redraw_bondless = self.redraw_hypervalent = self.redraw_unseen_rings = False
         rotation = config.full_covariance  # each step's flow starts with a conditioned rotation
         # With end_step a node step is the END classifier on the conditioner's hidden layer,
         # then (going on) a flow over the atom types; without, one flow over the atom types

@@ -37,6 +37,10 @@ each for users; the definitions:
 - ``acyclic_double_share`` (V) and ``acyclic_double_share_ref`` (R): share of molecules with
   a C=C, C=N or N=N double bond outside any ring (:mod:`.rings`): unclosed Kekulé rings,
   dienes, enamines and imines, what most medicinal-chemistry alerts catch.
+- ``unseen_ring_systems`` (V) and ``unseen_ring_systems_ref`` (R, when it is the test set):
+  share of molecules with a ring system (rings joined by shared atoms, substituents left
+  out) that no molecule of the training set holds (:func:`.rings.unseen_ring_system_share`):
+  rings fused or bridged in ways the data never shows.
 - ``n_samples``, ``n_valid``, ``n_reference``: the set sizes.
 
 Metrics that cannot be computed (no valid molecule, FCD of fewer than two, no ring) are ``nan``.
@@ -61,11 +65,18 @@ from flowstudio.molecules.properties import (
     property_histograms,
     property_values,
 )
-from flowstudio.molecules.reference import ReferenceStatistics, reference_statistics, reference_subset
+from flowstudio.molecules.reference import (
+    ReferenceStatistics,
+    reference_statistics,
+    reference_subset,
+    training_ring_systems,
+)
 from flowstudio.molecules.rings import (
     acyclic_double_share,
     ring_size_counts,
     ring_size_distance,
+    ring_system_kinds,
+    unseen_ring_system_share,
     unusual_ring_share,
 )
 from flowstudio.molecules.similarity import max_similarity, mean_power_similarity, morgan_fingerprints
@@ -104,6 +115,8 @@ METRIC_KEYS = (
     "ring_size_w1",
     "acyclic_double_share",
     "acyclic_double_share_ref",
+    "unseen_ring_systems",
+    "unseen_ring_systems_ref",
     "n_samples",
     "n_valid",
     "n_reference",
@@ -214,6 +227,10 @@ def evaluate(
     results["ring_size_tv"], results["ring_size_w1"] = distance["tv"], distance["w1"]
     results["acyclic_double_share"] = acyclic_double_share(mols)
     results["acyclic_double_share_ref"] = ref.acyclic_double_share
+    known = training_ring_systems(train)
+    results["unseen_ring_systems"] = unseen_ring_system_share([ring_system_kinds(m) for m in mols], known)
+    if test is not None:
+        results["unseen_ring_systems_ref"] = ref.unseen_ring_system_share(known)
     results["n_samples"] = len(samples)
     results["n_valid"] = len(mols)
     results["n_reference"] = ref.size

@@ -25,7 +25,7 @@ from rdkit import Chem, rdBase
 from flowstudio.errors import BadInputError
 from flowstudio.molecules.chem import parse_smiles
 from flowstudio.molecules.graph import RawGraph, raw_graph
-from flowstudio.molecules.rings import ring_sizes
+from flowstudio.molecules.rings import ring_sizes, ring_system_kinds
 
 SERIAL_BATCHES = 8
 BATCH = 4096
@@ -141,19 +141,21 @@ def _resolve(
         yield line, text, name, smiles, reason
 
 
-GraphRead = tuple[RawGraph, list[int]] | str
-"""A molecule's :func:`~flowstudio.molecules.graph.raw_graph` and SSSR ring sizes, or why
-GraphAF cannot learn from it."""
+GraphRead = tuple[RawGraph, list[int], list[str]] | str
+"""A molecule's :func:`~flowstudio.molecules.graph.raw_graph`, SSSR ring sizes and kinds of
+ring system (:func:`~flowstudio.molecules.rings.ring_system_kinds`), or why GraphAF cannot
+learn from it."""
 
 
 def read_graph(text: str) -> GraphRead:
-    """The raw graph and ring sizes of one (canonical) SMILES, or the reason it is unusable."""
+    """The raw graph, ring sizes and ring systems of one (canonical) SMILES, or the reason
+    it is unusable."""
     with rdBase.BlockLogs():
         mol = Chem.MolFromSmiles(text)
     if mol is None or mol.GetNumAtoms() == 0:
         return "not a valid molecule"
     try:
-        return raw_graph(mol), ring_sizes(mol)
+        return raw_graph(mol), ring_sizes(mol), ring_system_kinds(mol)
     except BadInputError as exc:
         return str(exc)
 

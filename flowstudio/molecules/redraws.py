@@ -2,8 +2,8 @@
 
 :func:`flowstudio.molecules.generate.generate` draws a molecule again, with the checks on,
 when it was cut at the size cap, ended by a bondless new atom, has ring types that
-disagree with its rings, or has a hydrogen on a hypervalent atom; each reason is turned on
-by one of the run's settings.
+disagree with its rings, has a hydrogen on a hypervalent atom, or has a ring system that no
+training molecule has; each reason is turned on by one of the run's settings.
 :class:`~flowstudio.molecules.generated.Generated` counts the molecules each reason drew
 again, and every place that reports them (the comment lines and the sentence of
 ``mols sample``, the window's generation summary, the keys ``mols eval`` passes through)
@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-__all__ = ["BONDLESS", "CUT_AT_CAP", "HYPERVALENT_H", "REDRAW_REASONS", "RING_TYPES", "RedrawReason"]
+__all__ = [
+    "BONDLESS", "CUT_AT_CAP", "HYPERVALENT_H", "REDRAW_REASONS", "RING_TYPES", "UNSEEN_RING_SYSTEM",
+    "RedrawReason",
+]
 
 
 @dataclass(frozen=True)
@@ -67,5 +70,12 @@ HYPERVALENT_H = RedrawReason(
 """A molecule with a hydrogen on an atom above its lowest valence, such as a λ4-sulfane
 ``[SH]`` (the run's ``redraw_hypervalent``)."""
 
-REDRAW_REASONS = (CUT_AT_CAP, BONDLESS, RING_TYPES, HYPERVALENT_H)
+UNSEEN_RING_SYSTEM = RedrawReason(
+    "unseen_ring_system_redrawn", "a ring system the data lacks, drawn again",
+    "with a ring system the training data lacks drawn again", "redraw_unseen_rings",
+)
+"""A molecule with a ring system (rings joined by shared atoms) of a kind that no training
+molecule holds (the run's ``redraw_unseen_rings``)."""
+
+REDRAW_REASONS = (CUT_AT_CAP, BONDLESS, RING_TYPES, HYPERVALENT_H, UNSEEN_RING_SYSTEM)
 """Every reason, in the order they are reported."""

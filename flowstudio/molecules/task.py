@@ -90,8 +90,10 @@ class MoleculeTask:
         self._prefetcher: BatchPrefetcher | None = None  # the packing worker (see training_step)
         self._steps_here = 0  # training steps since the last close()
         self._worker_batches = 0  # batches the closed workers packed
-        # The ring check's 'auto' sizes, from the training molecules (see chemistry_check).
+        # The ring check's 'auto' sizes, from the training molecules (see chemistry_check),
+        # and the kinds of ring system they hold (the redraw_unseen_rings lookup).
         self._data_ring_sizes: tuple[int, ...] | None = None
+        self._data_ring_systems: frozenset[str] | None = None
         if data is not None:
             vocab = self._load(data, vocab)
         if vocab is None:
@@ -113,6 +115,8 @@ class MoleculeTask:
         self.model.redraw_cut = v["redraw_cut"]
         self.model.redraw_bondless = v["redraw_bondless"]
         self.model.redraw_hypervalent = v["redraw_hypervalent"]
+        self.model.redraw_unseen_rings = v["redraw_unseen_rings"]
+        self.model.ring_systems = self._data_ring_systems
         if v["ring_sizes"] != "auto":
             self.model.ring_sizes = parse_ring_sizes(v["ring_sizes"])
         elif self._data_ring_sizes is not None:
@@ -122,7 +126,7 @@ class MoleculeTask:
     def _load(self, data: str | Path | list[str], vocab: AtomVocabulary | None) -> AtomVocabulary:
         v = self.values
         smiles, self.data_report = read_training_smiles(data, v["max_molecules"] or None)
-        raws = []  # (text, raw graph, ring sizes)
+        raws = []  # (text, raw graph, ring sizes, kinds of ring system)
         for text, read in read_graphs(smiles):  # in worker processes for big data sets
             if isinstance(read, str):
                 self._skip(text, read)
@@ -133,9 +137,9 @@ class MoleculeTask:
             if not raws:
                 raise BadInputError("no usable molecule in the data (all invalid or disconnected)")
             # Every molecule then has a BFS ordering within the window (the one that set it).
-            vocab = vocabulary_from_raw((raw for _, raw, _ in raws), v["seed"], v["ring_types"])
-        graphs, kept, rings = [], [], []
-        for text, raw, sizes in raws:
+            vocab = vocabulary_from_raw((raw for _, raw, _, _ in raws), v["seed"], v["ring_types"])
+        graphs, kept, rings, systems = [], [], [], set()
+        for text, raw, sizes, kinds in raws:
             try:
                 graph = graph_from_raw(raw, vocab)
             except BadInputError as exc:
@@ -149,9 +153,11 @@ class MoleculeTask:
             graphs.append(graph)
             kept.append(text)
             rings.append(sizes)
+            systems.update(kinds)
         if not graphs:
             raise BadInputError("no molecule of the data fits the model's vocabulary")
         self._data_ring_sizes = allowed_ring_sizes(rings)
+        self._data_ring_systems = frozenset(systems)
         order = np.random.default_rng(v["seed"]).permutation(len(graphs))
         n_valid = min(v["max_validation"], round(len(graphs) * v["validation_fraction"]))
         if len(graphs) - n_valid < 1:
@@ -174,6 +180,7 @@ class MoleculeTask:
             "vocabulary": self.vocab.to_config(),
             "data_path": self.data_path,
             "ring_sizes": format_ring_sizes(self.model.ring_sizes),
+            "ring_systems": None if self.model.ring_systems is None else sorted(self.model.ring_systems),
             "end_decision": "classifier",  # runs without it may have a two-class flow (refused)
         }
 
@@ -209,12 +216,14 @@ class MoleculeTask:
         known.setdefault("redraw_cut", False)  # runs from before it kept molecules cut at the cap
         known.setdefault("redraw_bondless", False)  # ... and those a bondless atom ended
         known.setdefault("redraw_hypervalent", False)  # ... and those with an [SH]
+        known.setdefault("redraw_unseen_rings", False)  # ... and those with a ring system new to it
         known.setdefault("ring_tilt_steps", 0)  # runs from before the ring tilt stage
         task = cls(data, preset, known, vocab=vocab)
         if data is None:
             task.data_path = config.get("data_path")
             # The sizes the run's ring check used (a run from before it has none).
             task.model.ring_sizes = parse_ring_sizes(str(config.get("ring_sizes", "any")))
+            task.model.ring_systems = _ring_systems_from(config.get("ring_systems"))
         return task
 
     # ---- the Task protocol ----------------------------------------------------------
@@ -365,3 +374,13 @@ class MoleculeTask:
         if not torch.isfinite(offset).all():
             raise BadInputError("the checkpoint's END calibration is not finite")
         self.model.end_offset.copy_(offset.to(self.model.end_offset.device))
+
+
+def _ring_systems_from(saved: Any) -> frozenset[str] | None:
+    """The training molecules' kinds of ring system as a run's configuration saved them
+    (``None``: a run from before they were kept); refused when not a list of SMILES."""
+    if saved is None:
+        return None
+    if not isinstance(saved, list) or not all(isinstance(kind, str) for kind in saved):
+        raise BadInputError("the configuration's ring_systems is not a list of SMILES")
+    return frozenset(saved)

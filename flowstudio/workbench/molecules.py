@@ -190,18 +190,32 @@ class MoleculesKind(DataKind):
         ``temperature`` (its ``bond_temperature`` setting; the same for runs from before it)."""
         return float(restored.task.model.edge_temperature(temperature))
 
+    def known_ring_systems(self, restored: Any) -> bool | None:
+        """Whether the run draws again molecules with a kind of ring system its training
+        molecules lack (its ``redraw_unseen_rings``); ``None`` when the run does not record
+        their kinds (trained before FlowStudio kept them)."""
+        model = restored.task.model
+        return None if model.ring_systems is None else bool(model.redraw_unseen_rings)
+
     def _draw(
-        self, restored: Any, n: int, temperature: float, check: bool, bond_temperature: float | None
+        self,
+        restored: Any,
+        n: int,
+        temperature: float,
+        check: bool,
+        bond_temperature: float | None,
+        known_rings: bool | None = None,
     ) -> Any:
         """``n`` molecules from the model, with the run's other sampling settings, as
         ``mols sample`` draws them from the same checkpoint (``bond_temperature`` as its
-        ``--bond-temperature``; ``None``: the run's)."""
+        ``--bond-temperature``, ``known_rings`` as its ``--known-ring-systems``; ``None``:
+        the run's)."""
         from flowstudio.molecules.generate import generate
 
         task = restored.task
         return generate(
             task.model, n, temperature, check, max_retries=task.values["max_retries"],
-            edge_temperature=bond_temperature,
+            edge_temperature=bond_temperature, redraw_unseen_rings=known_rings,
         )
 
     def generate(
@@ -212,15 +226,16 @@ class MoleculesKind(DataKind):
         check: bool,
         train: set[str],
         bond_temperature: float | None = None,
+        known_rings: bool | None = None,
     ) -> Generation:
         """``n`` molecules at ``temperature`` (with GraphAF's valency check when ``check``;
-        the bond steps at ``bond_temperature``, else the run's), and the validity, validity
-        without check, uniqueness and novelty against ``train``; then the share drawn again
-        for each redraw that was on (the run's settings, with the check), under the reason's
-        label."""
+        the bond steps at ``bond_temperature``, else the run's; molecules with a kind of ring
+        system the data lacks drawn again as ``known_rings`` says, else as the run does), and
+        the validity, validity without check, uniqueness and novelty against ``train``; then
+        the share drawn again for each redraw that was on, under the reason's label."""
         from flowstudio.molecules.metrics import fraction_novel, fraction_unique, valid_molecules
 
-        result = self._draw(restored, n, temperature, check, bond_temperature)
+        result = self._draw(restored, n, temperature, check, bond_temperature, known_rings)
         _, canonical = valid_molecules(result.smiles)
         summary = {
             "valid": result.validity,

@@ -1,6 +1,7 @@
 """``mols sample`` reports the redraws that generation counted (the samples file's comment
 lines and its sentence), and ``mols eval`` passes the file's shares on, on the demo model
-(its run draws again for every reason)."""
+(its run draws again for every reason but the unseen ring systems, which ``--known-ring-systems``
+turns on)."""
 
 from __future__ import annotations
 
@@ -30,13 +31,14 @@ def test_the_samples_file_and_sentence_report_what_generate_counted(
     out = tmp_path / "samples.smi"
     argv = ["mols", "sample", "--run", str(DEMO), "--n", str(N), "--seed", str(SEED), "--device", "cpu"]
     argv += ["--temperature", str(TEMPERATURE), "--out", str(out), *([] if check else ["--no-check"])]
-    assert main(argv) == 0
+    assert main([*argv, "--known-ring-systems"]) == 0
     sentence = capsys.readouterr().err
     task = load_task(DEMO)
+    task.model.redraw_unseen_rings = True
     result = generate(
         task.model, N, temperature=TEMPERATURE, check=check, max_retries=task.values["max_retries"], seed=SEED
     )
-    assert all(reason.wanted(task.model) for reason in REDRAW_REASONS)  # the demo run asks for each
+    assert all(reason.wanted(task.model) for reason in REDRAW_REASONS)  # the run and the flag ask for each
     assert result.redraws_on == (set(REDRAW_REASONS) if check else set())
     if check:
         assert all(result.redrawn.values())  # so that each comparison below has something to compare
@@ -71,3 +73,21 @@ def test_a_samples_file_lists_only_the_redraws_its_run_asks_for(
     assert main(["mols", "sample", "--run", str(DEMO), "--n", "8", "--seed", "0", "--out", str(out)]) == 0
     listed = _comments(out)
     assert list(listed) == ["valid_without_check", "ring_types_redrawn"]
+
+
+def test_known_ring_systems_turns_the_redraw_on_and_off_and_needs_the_runs_kinds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import flowstudio.cli.mols as mols_cli
+    from flowstudio.molecules.redraws import UNSEEN_RING_SYSTEM
+
+    task = load_task(DEMO)
+    monkeypatch.setattr(mols_cli, "load_task", lambda *args, **kwargs: task)
+    out = tmp_path / "samples.smi"
+    argv = ["mols", "sample", "--run", str(DEMO), "--n", "8", "--seed", "0", "--out", str(out)]
+    assert main([*argv, "--known-ring-systems"]) == 0 and UNSEEN_RING_SYSTEM.key in _comments(out)
+    assert main([*argv, "--no-known-ring-systems"]) == 0 and UNSEEN_RING_SYSTEM.key not in _comments(out)
+    task.model.ring_systems = None  # as a run from before the kinds were kept
+    capsys.readouterr()
+    assert main([*argv, "--known-ring-systems"]) == 2
+    assert "does not record its training molecules' ring systems" in capsys.readouterr().err

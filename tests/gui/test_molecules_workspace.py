@@ -73,6 +73,15 @@ def test_train_generate_view_and_export(window, qtbot, small_set, tmp_path) -> N
     qtbot.waitUntil(lambda: "(bonds 1.20)" in ws.summary.text() and not ws.jobs.busy, timeout=60_000)
     assert ws.generation_page.generated_bonds == pytest.approx(1.2)
 
+    # molecules with a kind of ring system the data lacks: the run's choice (off), then drawn again
+    known = ws.generation_page.known_rings
+    assert known.isEnabled() and not known.isChecked()
+    assert "ring system the data lacks" not in ws.summary.text()
+    known.setChecked(True)
+    ws.generate()
+    qtbot.waitUntil(lambda: "a ring system the data lacks, drawn again" in ws.summary.text(), timeout=60_000)
+    wait_idle(qtbot, ws)
+
     # a 3-D conformer of a data molecule
     ws.tabs.setCurrentWidget(ws.view3d.parentWidget())
     before = ws.view3d.image()

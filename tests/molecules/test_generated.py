@@ -60,12 +60,23 @@ def test_each_reason_reads_its_setting_from_the_model() -> None:
     plain, typed = (GraphAF(build_vocabulary(mols, ring_types=r), TINY) for r in (False, True))
     assert not any(reason.wanted(plain) for reason in REDRAW_REASONS)  # a new model: GraphAF's sampling
     plain.redraw_cut = True
-    assert [reason.wanted(plain) for reason in REDRAW_REASONS] == [True, False, False, False]
+    assert [reason.wanted(plain) for reason in REDRAW_REASONS] == [True, False, False, False, False]
     plain.redraw_bondless = True
-    assert [reason.wanted(plain) for reason in REDRAW_REASONS] == [True, True, False, False]
-    assert [reason.wanted(typed) for reason in REDRAW_REASONS] == [False, False, True, False]
+    assert [reason.wanted(plain) for reason in REDRAW_REASONS] == [True, True, False, False, False]
+    assert [reason.wanted(typed) for reason in REDRAW_REASONS] == [False, False, True, False, False]
     typed.redraw_hypervalent = True
-    assert [reason.wanted(typed) for reason in REDRAW_REASONS] == [False, False, True, True]
+    assert [reason.wanted(typed) for reason in REDRAW_REASONS] == [False, False, True, True, False]
+    typed.redraw_unseen_rings = True
+    assert [reason.wanted(typed) for reason in REDRAW_REASONS] == [False, False, True, True, True]
+
+
+def _of_smiles(smiles: list[str]) -> Generated:
+    """A generation of these molecules (their graphs are not looked at)."""
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    return Generated(
+        atoms=[np.zeros(1, np.int64)] * len(mols), bonds=[np.zeros((0, 3), np.int64)] * len(mols),
+        mols=mols, smiles=smiles, resampled=np.zeros(len(mols), bool), ended=np.zeros(len(mols), np.int64),
+    )
 
 
 def test_a_hydrogen_on_a_hypervalent_atom_is_found_and_nothing_else() -> None:
@@ -75,17 +86,25 @@ def test_a_hydrogen_on_a_hypervalent_atom_is_found_and_nothing_else() -> None:
         "C[SH](C)C",  # a lambda4-sulfane: three single bonds and a hydrogen
         "CS(C)=O", "CS(=O)(=O)N", "CSC", "CS", "c1ccsc1", "C[S+](C)C", "CP(C)C", "C[PH](C)(C)C",
     ]
-    mols = [Chem.MolFromSmiles(s) for s in smiles]
-    generated = Generated(
-        atoms=[np.zeros(1, np.int64)] * len(mols), bonds=[np.zeros((0, 3), np.int64)] * len(mols),
-        mols=mols, smiles=smiles, resampled=np.zeros(len(mols), bool), ended=np.zeros(len(mols), np.int64),
-    )
+    generated = _of_smiles(smiles)
     found = hydrogen_on_hypervalent(generated)
     # the sulfane and the phosphorane; sulfoxides, sulfonamides, thioethers, thiols, thiophenes,
     # sulfonium ions and phosphines are what molecules hold
     assert list(found) == [True, False, False, False, False, False, False, False, True]
-    among = np.array([False] + [True] * (len(mols) - 1))
+    among = np.array([False] + [True] * (len(smiles) - 1))
     assert not hydrogen_on_hypervalent(generated, among)[0]  # only the molecules asked about
+
+
+def test_a_ring_system_the_training_molecules_lack_is_found() -> None:
+    from flowstudio.molecules.generated import unseen_ring_system
+    from flowstudio.molecules.rings import ring_system_kinds
+
+    known = frozenset(ring_system_kinds(Chem.MolFromSmiles("Cc1ccccc1.OC1CCNCC1")))  # benzene, piperidine
+    smiles = ["Nc1ccccc1", "c1ccc(cc1)C1CCNCC1", "c1ccc2ccccc2c1", "CC1CC1", "CCO"]
+    generated = _of_smiles(smiles)
+    assert list(unseen_ring_system(generated, known)) == [False, False, True, True, False]
+    assert not unseen_ring_system(generated, known, np.array([True, True, False, True, True]))[2]
+    assert not unseen_ring_system(generated, None).any()  # a run that does not know its data's kinds
 
 
 def test_the_reasons_are_reported_under_distinct_names() -> None:

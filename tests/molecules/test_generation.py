@@ -272,3 +272,25 @@ def test_a_hydrogen_on_a_hypervalent_atom_is_drawn_again() -> None:
     drawn = generate(model, 1000, temperature=0.9, seed=0)
     assert not hydrogen_on_hypervalent(drawn).any() and drawn.redrawn[HYPERVALENT_H] > 0
     assert drawn.validity == 1.0
+
+
+def test_a_ring_system_the_training_molecules_lack_is_drawn_again() -> None:
+    """The demo model draws a kind of ring system its 20,000 training molecules lack now and
+    then; with the redraw, never, and the kinds come with the run."""
+    from pathlib import Path
+
+    from flowstudio.cli.mols import load_task
+    from flowstudio.molecules.generated import unseen_ring_system
+    from flowstudio.molecules.redraws import UNSEEN_RING_SYSTEM
+
+    demo = Path(__file__).resolve().parents[2] / "samples" / "models" / "molecules-graphaf"
+    model = load_task(demo).model
+    assert model.ring_systems is not None and "c1ccccc1" in model.ring_systems
+    assert not model.redraw_unseen_rings  # off in the presets
+    without = generate(model, 300, temperature=0.9, seed=0)
+    assert unseen_ring_system(without, model.ring_systems).mean() > 0.02
+    assert UNSEEN_RING_SYSTEM not in without.redraws_on
+    model.redraw_unseen_rings = True
+    drawn = generate(model, 300, temperature=0.9, seed=0)
+    assert not unseen_ring_system(drawn, model.ring_systems).any() and drawn.redrawn[UNSEEN_RING_SYSTEM] > 0
+    assert drawn.validity == 1.0 and UNSEEN_RING_SYSTEM in drawn.redraws_on

@@ -133,6 +133,7 @@ def test_evaluate_a_set_against_itself() -> None:
     assert result["Filters"] == result["Filters_ref"] == 1.0
     assert result["ring_unusual_share"] == result["ring_unusual_share_ref"] == 0.0
     assert result["acyclic_double_share"] == result["acyclic_double_share_ref"]
+    assert result["unseen_ring_systems"] == 0.0
 
 
 def test_evaluate_exposes_odd_rings_and_filtered_groups() -> None:
@@ -148,6 +149,15 @@ def test_evaluate_exposes_odd_rings_and_filtered_groups() -> None:
     assert small_rings["ring_unusual_share"] == 0.5
     # the rhodanine's benzylidene C=C is outside its ring; C=O and C=S do not count
     assert result["acyclic_double_share"] == 1 / 4
+
+
+def test_evaluate_counts_ring_systems_the_training_set_lacks() -> None:
+    train = ["Cc1ccccc1", "OC1CCNCC1"]  # benzene and piperidine
+    samples = ["Nc1ccccc1", "c1ccc(cc1)C1CCNCC1", "c1ccc2ccccc2c1", "CC1CC1", "CCO"]
+    result = evaluate(samples, train=train, test=["c1ccccc1O", "c1ccc2[nH]ccc2c1"], fcd=False)
+    assert result["unseen_ring_systems"] == 2 / 5  # naphthalene and cyclopropane
+    assert result["unseen_ring_systems_ref"] == 1 / 2  # the test set's indole
+    assert "unseen_ring_systems_ref" not in evaluate(samples, train=train, fcd=False)  # R is the training set
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,10 @@ from flowstudio.molecules.rings import (
     fused_ring_systems,
     ring_size_counts,
     ring_size_distance,
+    ring_system_kinds,
     ring_systems,
+    ring_systems_by_kind,
+    unseen_ring_system_share,
     unusual_ring_share,
 )
 
@@ -41,6 +44,39 @@ def test_rings_sharing_an_atom_form_one_system() -> None:
     assert ring_systems(mols("c1ccc2cc3ccccc3cc2c1")[0]) == [3]
     assert ring_systems(mols("C1Cc2cc3c(cc2C1)CCC3")[0]) == [3]
     assert fused_ring_systems(mols("c1ccc2ccccc2c1CCc1ccc2[nH]ccc2c1")[0]) == 2
+
+
+def test_a_ring_system_is_named_by_its_ring_atoms_and_bonds_alone() -> None:
+    # substituents, their position, a carbonyl on the ring, hydrogens and stereo do not change the kind
+    same = [
+        ("Cc1ccccc1", "Oc1ccccc1", "c1ccccc1"),
+        ("C1CCNC1", "O=C1CCCN1", "CN1CCCC1", "OC1CCNC1"),  # an amine, a lactam, N- and C-substituted
+        ("c1ccc2[nH]ccc2c1", "Cc1c[nH]c2ccccc12", "Cn1ccc2ccccc21", "Clc1ccc2[nH]ccc2c1"),
+        ("c1ccc2c(c1)CCN2", "O=C1Cc2ccccc2N1"),  # indoline and oxindole
+        ("N[C@@H]1CC[C@H](O)CC1", "C1CCCCC1"),
+    ]
+    kinds = [{tuple(ring_system_kinds(m)) for m in mols(*group)} for group in same]
+    assert all(len(group) == 1 for group in kinds), kinds
+    assert len({group.pop() for group in kinds}) == len(same)  # five distinct kinds
+    assert ring_system_kinds(mols("c1ccccc1")[0]) == ["c1ccccc1"]
+    # an aza-analogue, a ring of another size, a bridge or a spiro junction is another kind
+    others = mols("c1ccc2[nH]ccc2c1", "c1cnc2[nH]ccc2c1", "C1CCNCC1", "C1CC2CCC1C2", "C1CCC2(CC1)CCCC2")
+    assert len({tuple(ring_system_kinds(m)) for m in others}) == 5
+    # a molecule names each system once, with its rings; biphenyl has two benzenes
+    assert sorted(ring_systems_by_kind(mols("O=C(Nc1ccccc1)c1ccc2ccccc2c1")[0])) == [
+        ("c1ccc2ccccc2c1", 2), ("c1ccccc1", 1)
+    ]
+    assert ring_system_kinds(mols("c1ccc(cc1)-c1ccccc1")[0]) == ["c1ccccc1", "c1ccccc1"]
+    assert ring_system_kinds(mols("CCO")[0]) == []
+
+
+def test_unseen_share_counts_molecules_with_a_ring_system_not_in_the_known_kinds() -> None:
+    known = {kind for m in mols("c1ccccc1C", "C1CCNCC1") for kind in ring_system_kinds(m)}
+    kinds = [ring_system_kinds(m) for m in mols("Oc1ccccc1", "c1ccccc1N1CCCCC1", "c1ccc2ccccc2c1", "CCO")]
+    # naphthalene is new though benzene is known; an acyclic molecule has nothing new
+    assert unseen_ring_system_share(kinds, known) == 1 / 4
+    assert unseen_ring_system_share(kinds, set()) == 3 / 4
+    assert math.isnan(unseen_ring_system_share([], known))
 
 
 def test_unusual_share_counts_molecules_with_a_ring_below_5_or_above_7() -> None:

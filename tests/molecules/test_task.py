@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 import torch
+from rdkit import Chem
 
 from flowstudio.molecules.settings import ENGINE_OPTIONS
 from flowstudio.molecules.task import MoleculeTask
@@ -81,6 +82,28 @@ def test_the_ring_check_sizes_come_from_the_data_and_travel_with_the_config() ->
     del old["ring_sizes"], old["values"]["ring_features"]
     restored = MoleculeTask.from_config(old)
     assert restored.model.ring_sizes is None and restored.model.edge_first_ring is None
+
+
+def test_the_kinds_of_ring_system_come_from_the_data_and_travel_with_the_config() -> None:
+    import pytest
+
+    from flowstudio.errors import BadInputError
+    from flowstudio.molecules.rings import ring_system_kinds
+
+    data = [*SMILES, "c1ccc2[nH]ccc2c1", "Cn1ccc2ccccc21"]  # indole twice: one kind
+    task = MoleculeTask(data, "quick", {**TINY, "redraw_unseen_rings": True})
+    expected = {kind for s in data for kind in ring_system_kinds(Chem.MolFromSmiles(s))}
+    assert task.model.ring_systems == expected and "c1ccc2nccc2c1" in expected
+    assert task.model.redraw_unseen_rings
+    again = MoleculeTask.from_config(task.config())
+    assert again.model.ring_systems == expected and again.model.redraw_unseen_rings
+    old = task.config()  # a run from before the kinds were kept: nothing to look up, no redraw
+    del old["ring_systems"], old["values"]["redraw_unseen_rings"]
+    before = MoleculeTask.from_config(old).model
+    assert before.ring_systems is None and not before.redraw_unseen_rings
+    for bad in ("c1ccccc1", [1, 2]):
+        with pytest.raises(BadInputError, match="ring_systems"):
+            MoleculeTask.from_config({**task.config(), "ring_systems": bad})
 
 
 def test_runs_from_before_the_classifier_steps_and_the_sampling_settings_reopen_as_they_were() -> None:

@@ -181,13 +181,21 @@ def test_the_window_samples_molecules_with_the_runs_settings(monkeypatch: pytest
 
     progress = ProgressBox()
     evaluation = kind.evaluate_in_full(restored, 10, 0.6, smiles, False, progress)
-    assert calls == [{"max_retries": 3, "edge_temperature": None}]  # None: the run's bond temperature
+    assert calls == [{"max_retries": 3, "edge_temperature": None, "redraw_unseen_rings": None}]  # the run's
     assert evaluation.samples == 10 and evaluation.temperature == 0.6 and progress.fraction == 1.0
     assert evaluation.bond_temperature == kind.bond_temperature(restored, 0.6)
     evaluation = kind.evaluate_in_full(restored, 10, 0.6, smiles, False, progress, 0.3)
     kind.generate(restored, 5, 0.6, True, set(smiles), 0.3)
-    assert calls[1:] == [{"max_retries": 3, "edge_temperature": 0.3}] * 2  # the window's Bonds slider
-    assert evaluation.bond_temperature == 0.3
+    assert calls[1:] == [{"max_retries": 3, "edge_temperature": 0.3, "redraw_unseen_rings": None}] * 2
+    assert evaluation.bond_temperature == 0.3  # the window's Bonds slider
+    # the window's Known rings box: the run's setting, then the user's choice
+    assert kind.known_ring_systems(restored) is False  # a new run knows its data's kinds, redraw off
+    run = set(kind.generate(restored, 5, 0.6, True, set(smiles)).summary)
+    unseen = {"a ring system the data lacks, drawn again"}
+    assert set(kind.generate(restored, 5, 0.6, True, set(smiles), None, True).summary) == run | unseen
+    task.model.ring_systems = None  # a run from before the kinds were kept
+    assert kind.known_ring_systems(restored) is None
+    assert set(kind.generate(restored, 5, 0.6, True, set(smiles), None, True).summary) == run
 
 
 def test_metric_help_comes_from_the_molecule_engine() -> None:

@@ -9,9 +9,14 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox
 
 from flowstudio.gui.pages.base import NO_MODEL, AnalysisPage
 from flowstudio.gui.views_molecules import MoleculeGrid
-from flowstudio.gui.widgets import LabeledSlider, controls_row, icon
+from flowstudio.gui.widgets import LabeledSlider, controls_row, icon, stacked
 from flowstudio.params import MOLECULE_TEMPERATURE
 from flowstudio.workbench.molecules import Generation, training_smiles
+
+KNOWN_RINGS_TIP = (
+    "With the check, draw again every molecule with a kind of ring system (fused rings as one, substituents "
+    "left out) that no training molecule has; set to the run's when a model opens"
+)
 
 
 class GenerationPage(AnalysisPage):
@@ -50,6 +55,8 @@ class GenerationPage(AnalysisPage):
         self.check = QCheckBox("Valency check", self)
         self.check.setChecked(True)
         self.check.setToolTip("Redraw bonds that would exceed an atom's valence (GraphAF §3.3)")
+        self.known_rings = QCheckBox("Known rings", self)
+        self.known_rings.setToolTip(KNOWN_RINGS_TIP)
         self.button = QPushButton(icon("dice"), "Generate", self)
         self.button.clicked.connect(self.refresh)
         self.temperature.released.connect(lambda _: self.refresh())
@@ -61,11 +68,20 @@ class GenerationPage(AnalysisPage):
         self.generated: Any = None  # the engine's result of the last generation
         self.generated_temperature = 1.0
         self.generated_bonds = 1.0
+        checks = stacked(self, self.check, self.known_rings)
         self.lay_out(
-            controls_row(self.count, self.temperature, self.bonds, self.check, self.button),
+            controls_row(self.count, self.temperature, self.bonds, checks, self.button),
             self.grid,
             self.summary,
         )
+
+    def show_ring_systems(self, known: bool | None) -> None:
+        """Set the ring-system redraw to a run's (:meth:`known_ring_systems` of the adapter);
+        ``None``: the run cannot, and the box says why."""
+        self.known_rings.setEnabled(known is not None)
+        self.known_rings.setChecked(bool(known))
+        cannot = "The run does not record its training molecules' ring systems"
+        self.known_rings.setToolTip(KNOWN_RINGS_TIP if known is not None else cannot)
 
     def show_run_state(self, activity: str, has_model: bool) -> None:
         super().show_run_state(activity, has_model)
@@ -80,6 +96,7 @@ class GenerationPage(AnalysisPage):
         train = set(training_smiles(self.workspace.data))
         bond_t = self.bonds.value()
         bonds = f" (bonds {bond_t:.2f})" if bond_t != temperature else ""
+        known = self.known_rings.isChecked() if self.known_rings.isEnabled() else None
 
         def done(generation: Generation) -> None:
             self.generated = generation.result
@@ -93,5 +110,7 @@ class GenerationPage(AnalysisPage):
             )
 
         self.submit(
-            "generate", lambda: self.adapter.generate(model, n, temperature, check, train, bond_t), done
+            "generate",
+            lambda: self.adapter.generate(model, n, temperature, check, train, bond_t, known),
+            done,
         )

@@ -12,7 +12,9 @@ the keys of :data:`flowstudio.molecules.redraws.REDRAW_REASONS`: cut at the size
 ended by a bondless atom, ring types that disagreed with the rings); they do not count
 against ``valid_without_check``. Metrics that cannot be computed are ``null``.
 ``--filter-reasons`` adds ``Filters_failures``: for each filter rule, how many valid
-samples fail it first (most frequent first).
+samples fail it first (most frequent first). ``--unseen-kinds`` adds
+``unseen_ring_system_kinds``: each kind of ring system no training molecule holds, with how
+many of the samples' ring systems are of that kind (most frequent first).
 """
 
 from __future__ import annotations
@@ -78,6 +80,12 @@ def register(actions: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also report Filters_failures: how many valid samples fail each filter rule",
     )
+    parser.add_argument(
+        "--unseen-kinds",
+        action="store_true",
+        help="also report unseen_ring_system_kinds: the kinds of ring system no training molecule has, "
+        "with their counts among the samples",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         canonicalize_train=False,
         fcd=not args.no_fcd,
         filter_reasons=args.filter_reasons,
+        unseen_kinds=args.unseen_kinds,
     )
     metrics.update({key: from_sampler[key] for key in REDRAWN_SHARES if key in from_sampler})
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}

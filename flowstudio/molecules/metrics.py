@@ -50,6 +50,7 @@ Metrics that cannot be computed (no valid molecule, FCD of fewer than two, no ri
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -167,11 +168,14 @@ def evaluate(
     fcd: bool = True,
     seed: int = 0,
     filter_reasons: bool = False,
+    unseen_kinds: bool = False,
 ) -> dict[str, Any]:
     """All the metrics of ``samples`` (see the module docstring for definitions), floats;
     with ``filter_reasons`` also ``Filters_failures``, the count of valid samples failing
     each filter rule (:func:`~.filters.filter_failure_counts`, most frequent first), from
-    the same pass over the filters as ``Filters``.
+    the same pass over the filters as ``Filters``; with ``unseen_kinds`` also
+    ``unseen_ring_system_kinds``, each kind of ring system the training set lacks with the
+    count of valid samples' systems of that kind (most frequent first).
 
     Args:
         samples: generated SMILES in generation order; ``None`` marks a failed sample.
@@ -228,7 +232,8 @@ def evaluate(
     results["acyclic_double_share"] = acyclic_double_share(mols)
     results["acyclic_double_share_ref"] = ref.acyclic_double_share
     known = training_ring_systems(train)
-    results["unseen_ring_systems"] = unseen_ring_system_share([ring_system_kinds(m) for m in mols], known)
+    kinds = [ring_system_kinds(m) for m in mols]
+    results["unseen_ring_systems"] = unseen_ring_system_share(kinds, known)
     if test is not None:
         results["unseen_ring_systems_ref"] = ref.unseen_ring_system_share(known)
     results["n_samples"] = len(samples)
@@ -237,6 +242,9 @@ def evaluate(
     report: dict[str, Any] = {key: results[key] for key in METRIC_KEYS if key in results}
     if filter_reasons:
         report["Filters_failures"] = failures
+    if unseen_kinds:
+        unseen = Counter(kind for per in kinds for kind in per if kind not in known)
+        report["unseen_ring_system_kinds"] = dict(unseen.most_common())
     return report
 
 

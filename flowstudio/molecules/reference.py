@@ -20,6 +20,7 @@ import math
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ from rdkit import Chem
 from flowstudio.molecules.fcd import chemnet_statistics
 from flowstudio.molecules.filters import fraction_passing_filters
 from flowstudio.molecules.fragments import brics_fragments, murcko_scaffolds
+from flowstudio.molecules.parsing import BATCH, map_in_order, worker_count
 from flowstudio.molecules.properties import property_values
 from flowstudio.molecules.rings import (
     acyclic_double_share,
@@ -139,14 +141,24 @@ def reference_statistics(smiles: Sequence[str]) -> ReferenceStatistics:
 def training_ring_systems(smiles: Sequence[str]) -> frozenset[str]:
     """The kinds of ring system (:func:`~flowstudio.molecules.rings.ring_system_kinds`) that
     the valid molecules of ``smiles`` hold, cached: what ``unseen_ring_systems`` looks up.
-    About 0.1 ms a molecule."""
+    About 0.15 ms a molecule, in worker processes for big sets (as the task reads its data)."""
 
     def compute() -> frozenset[str]:
+        jobs = ((None, list(smiles[k:k + BATCH])) for k in range(0, len(smiles), BATCH))
         kinds: set[str] = set()
-        for text in smiles:
-            mol = parse_valid(text)
-            if mol is not None:
-                kinds.update(ring_system_kinds(mol))
+        with closing(map_in_order(_kinds_of, jobs, worker_count(None))) as done:
+            for _, part in done:
+                kinds |= part
         return frozenset(kinds)
 
     return _cached("ring systems", smiles, compute)
+
+
+def _kinds_of(texts: list[str]) -> set[str]:
+    """The kinds of ring system of the valid molecules among ``texts`` (runs in workers)."""
+    kinds: set[str] = set()
+    for text in texts:
+        mol = parse_valid(text)
+        if mol is not None:
+            kinds.update(ring_system_kinds(mol))
+    return kinds

@@ -31,10 +31,22 @@ def filters_note(counts: dict[str, int], top: int = 6) -> str:
     ``Filters`` row of the metrics table: which alerts a rate below 1 is made of."""
     if not counts:
         return "No valid sample fails a filter."
-    shown = "; ".join(f"{rule} ({count})" for rule, count in list(counts.items())[:top])
+    return f"Failing most: {_most_frequent(counts, top, 'rule')}."
+
+
+def unseen_kinds_note(counts: dict[str, int], top: int = 6) -> str:
+    """The kinds of ring system the training set lacks that the samples hold most (``counts``:
+    evaluate's ``unseen_ring_system_kinds``), for the ``unseen_ring_systems`` row."""
+    if not counts:
+        return "Every ring system of the samples is one the training molecules have."
+    return f"Most frequent: {_most_frequent(counts, top, 'kind')}."
+
+
+def _most_frequent(counts: dict[str, int], top: int, noun: str) -> str:
+    """The first ``top`` of ``counts`` with their counts, and how many more ``noun``s."""
+    shown = "; ".join(f"{name} ({count})" for name, count in list(counts.items())[:top])
     rest = len(counts) - top
-    more = f"; {rest} more rule{'s' if rest > 1 else ''}" if rest > 0 else ""
-    return f"Failing most: {shown}{more}."
+    return shown + (f"; {rest} more {noun}{'s' if rest > 1 else ''}" if rest > 0 else "")
 
 
 def entries_for(
@@ -289,13 +301,15 @@ class MoleculesKind(DataKind):
             fcd=fcd,
             canonicalize_train=False,
             filter_reasons=True,
+            unseen_kinds=True,
         )
-        failures = scores.pop("Filters_failures")  # a note beside the table, not a row
+        failures = scores.pop("Filters_failures")  # notes beside the table, not rows
+        unseen = scores.pop("unseen_ring_system_kinds")
         progress(0.8)
         progress.stage = "histograms"
         panels = histogram_panels(distribution_histograms(result.smiles, train))
         progress(1.0)
-        notes = {"Filters": filters_note(failures)}
+        notes = {"Filters": filters_note(failures), "unseen_ring_systems": unseen_kinds_note(unseen)}
         return Evaluation(scores, n, temperature, panels, notes, bond_temperature=result.edge_temperature)
 
     def metric_help(self) -> dict[str, str]:

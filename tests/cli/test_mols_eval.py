@@ -98,3 +98,21 @@ def test_eval_names_the_filter_rules_samples_fail(tmp_path: Path, capsys: pytest
     assert result["Filters"] == pytest.approx(1 - 3 / 4)  # C1CC is not valid: 4 valid samples
     assert main(base) == 0
     assert "Filters_failures" not in json.loads(capsys.readouterr().out)
+
+
+def test_eval_reports_ring_systems_the_training_set_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``unseen_ring_systems`` always, and with ``--unseen-kinds`` which kinds they are."""
+    samples = write_molecules(tmp_path / "s.smi", ["c1ccc2ccccc2c1", "c1ccccc1O", "C1CC1C", "CCO"])
+    train = write_molecules(tmp_path / "train.smi", ["c1ccccc1C", "CCN"])
+    test = write_molecules(tmp_path / "test.smi", ["c1ccccc1", "c1ccc2[nH]ccc2c1"])
+    base = ["mols", "eval", "--samples", str(samples), "--train", str(train), "--no-fcd"]
+    assert main([*base, "--test", str(test), "--unseen-kinds"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["unseen_ring_systems"] == pytest.approx(2 / 4)  # naphthalene and the cyclopropane
+    assert result["unseen_ring_systems_ref"] == pytest.approx(1 / 2)  # the test set's indole
+    assert result["unseen_ring_system_kinds"] == {"c1ccc2ccccc2c1": 1, "C1CC1": 1}
+    assert main(base) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "unseen_ring_system_kinds" not in result and "unseen_ring_systems_ref" not in result

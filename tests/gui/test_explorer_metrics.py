@@ -54,3 +54,6 @@ def test_molecule_metrics_with_histograms(window, qtbot, tmp_path) -> None:
     rows = {page.table.item(r, 0).text(): r for r in range(page.table.rowCount())}
     tip = page.table.item(rows["Filters"], 2).toolTip()
     assert page.evaluation.notes["Filters"] in tip and tip.startswith("Valid molecules passing")
+    # ... and the unseen ring systems' row the kinds of ring system the data lacks (or says none)
+    tip = page.table.item(rows["unseen_ring_systems"], 2).toolTip()
+    assert page.evaluation.notes["unseen_ring_systems"] in tip and tip.startswith("Generated molecules with")

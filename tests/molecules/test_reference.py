@@ -34,3 +34,19 @@ def test_properties_and_filters_use_at_most_their_caps(monkeypatch: pytest.Monke
     assert all(len(values) == 2 for values in stats.properties.values())
     assert stats.filters == 0.0  # both molecules it looked at are aldehydes
     assert stats.ring_counts == {6: 5}  # every molecule: three benzenes and the bipyridyl's two rings
+
+
+def test_training_ring_systems_are_every_kind_of_the_valid_molecules_in_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rdkit import Chem
+
+    from flowstudio.molecules.reference import training_ring_systems
+    from flowstudio.molecules.rings import ring_system_kinds
+
+    monkeypatch.setattr(reference, "BATCH", 2)  # three batches, each a set of its own
+    smiles = [*DRUGS, "not a molecule", "c1ccc2[nH]ccc2c1"]
+    kinds = training_ring_systems(smiles)
+    expected = {k for s in smiles if (m := Chem.MolFromSmiles(s)) is not None for k in ring_system_kinds(m)}
+    assert kinds == expected and {"c1ccccc1", "c1ccncc1", "C1CCNC1", "c1ccc2nccc2c1"} <= kinds
+    assert training_ring_systems(list(smiles)) is kinds  # cached by the list's contents

@@ -47,3 +47,18 @@ def test_the_filters_note_names_the_rules_failed_most() -> None:
     assert "(2)" in note and "(1)" in note and "more rule" not in note
     assert filters_note(counts(["c1ccccc1", "CCO"])) == "No valid sample fails a filter."
     assert filters_note(counts(["O=Cc1ccccc1", "C=CC(=O)NC"]), top=1).endswith("; 1 more rule.")
+
+
+def test_the_unseen_kinds_note_names_the_ring_systems_the_training_set_lacks() -> None:
+    from flowstudio.molecules.metrics import evaluate
+    from flowstudio.workbench.molecules import unseen_kinds_note
+
+    train = ["Cc1ccccc1", "OC1CCNCC1"]  # benzene and piperidine
+    samples = ["c1ccc2ccccc2c1", "Cc1ccc2ccccc2c1", "CC1CC1", "c1ccccc1N1CCCCC1", "CCO"]
+    result = evaluate(samples, train, fcd=False, unseen_kinds=True)
+    assert result["unseen_ring_system_kinds"] == {"c1ccc2ccccc2c1": 2, "C1CC1": 1}
+    note = unseen_kinds_note(result["unseen_ring_system_kinds"])
+    assert note == "Most frequent: c1ccc2ccccc2c1 (2); C1CC1 (1)."
+    assert unseen_kinds_note(result["unseen_ring_system_kinds"], top=1).endswith("; 1 more kind.")
+    assert "unseen_ring_system_kinds" not in evaluate(samples, train, fcd=False)
+    assert unseen_kinds_note({}).startswith("Every ring system")

@@ -35,6 +35,8 @@ METRIC_HELP: dict[str, str] = {
     "ring_size_w1": "Wasserstein distance between the ring-size distributions, in atoms",
     "acyclic_double_share": "Generated molecules with a C=C, C=N or N=N double bond outside any ring",
     "acyclic_double_share_ref": "The same share of the reference molecules",
+    "ring_double_share": "Generated molecules with a C=C, C=N or N=N in a ring that is not aromatic",
+    "ring_double_share_ref": "The same share of the reference molecules",
     "unseen_ring_systems": "Generated molecules with a kind of ring system no training molecule has",
     "unseen_ring_systems_ref": "The same share of the test molecules: how often real new molecules have one",
     "n_samples": "Generated entries",

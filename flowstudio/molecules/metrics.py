@@ -37,6 +37,9 @@ each for users; the definitions:
 - ``acyclic_double_share`` (V) and ``acyclic_double_share_ref`` (R): share of molecules with
   a C=C, C=N or N=N double bond outside any ring (:mod:`.rings`): unclosed Kekulé rings,
   dienes, enamines and imines, what most medicinal-chemistry alerts catch.
+- ``ring_double_share`` (V) and ``ring_double_share_ref`` (R): share of molecules with a
+  C=C, C=N or N=N double bond in a ring that is not aromatic (:mod:`.rings`): a partly
+  unsaturated ring, such as a dihydropyridine, drawn where an aromatic ring was meant.
 - ``unseen_ring_systems`` (V) and ``unseen_ring_systems_ref`` (R, when it is the test set):
   share of molecules with a ring system (rings joined by shared atoms, substituents left
   out) that no molecule of the training set holds (:func:`.rings.unseen_ring_system_share`):
@@ -74,6 +77,7 @@ from flowstudio.molecules.reference import (
 )
 from flowstudio.molecules.rings import (
     acyclic_double_share,
+    ring_double_share,
     ring_size_counts,
     ring_size_distance,
     ring_system_kinds,
@@ -116,6 +120,8 @@ METRIC_KEYS = (
     "ring_size_w1",
     "acyclic_double_share",
     "acyclic_double_share_ref",
+    "ring_double_share",
+    "ring_double_share_ref",
     "unseen_ring_systems",
     "unseen_ring_systems_ref",
     "n_samples",
@@ -231,6 +237,8 @@ def evaluate(
     results["ring_size_tv"], results["ring_size_w1"] = distance["tv"], distance["w1"]
     results["acyclic_double_share"] = acyclic_double_share(mols)
     results["acyclic_double_share_ref"] = ref.acyclic_double_share
+    results["ring_double_share"] = ring_double_share(mols)
+    results["ring_double_share_ref"] = ref.ring_double_share
     known = training_ring_systems(train)
     kinds = [ring_system_kinds(m) for m in mols]
     results["unseen_ring_systems"] = unseen_ring_system_share(kinds, known)

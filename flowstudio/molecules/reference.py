@@ -34,6 +34,7 @@ from flowstudio.molecules.parsing import BATCH, map_in_order, worker_count
 from flowstudio.molecules.properties import property_values
 from flowstudio.molecules.rings import (
     acyclic_double_share,
+    ring_double_share,
     ring_size_counts,
     ring_system_kinds,
     unseen_ring_system_share,
@@ -81,6 +82,7 @@ class ReferenceStatistics:
     ring_counts: dict[int, int]
     ring_unusual_share: float
     acyclic_double_share: float
+    ring_double_share: float
     filters: float
     canonical: list[str]
     ring_system_kinds: list[list[str]]  # per molecule (see rings.ring_system_kinds)
@@ -130,6 +132,7 @@ def reference_statistics(smiles: Sequence[str]) -> ReferenceStatistics:
             ring_counts=ring_size_counts(mols),
             ring_unusual_share=unusual_ring_share(mols),
             acyclic_double_share=acyclic_double_share(mols),
+            ring_double_share=ring_double_share(mols),
             filters=fraction_passing_filters(spread(mols, FILTERS_MAX_REFERENCE)),
             canonical=canonical,
             ring_system_kinds=[ring_system_kinds(mol) for mol in mols],

@@ -26,6 +26,11 @@ naphthalene counts two six-membered rings and not also the ten-membered perimete
   outside any ring: a ring begun in Kekulé form and never closed, or a diene, enamine or
   imine side chain, which drug-like molecules rarely carry (1.4% of MOSES test molecules
   have such a C=C, 0.2% a C=N) and which make most of the medicinal-chemistry alerts.
+- :func:`ring_double_share`: the share of molecules with a C=C, C=N or N=N double bond in a
+  ring that is not aromatic: a partly unsaturated ring, such as a dihydropyridine or a
+  pyrazoline. 1.4% of MOSES test molecules have one; GraphAF's quick models drew 6.3-6.9%,
+  mostly of kinds the data never has: rings built in Kekulé form whose double bonds did not
+  come out alternating.
 - :func:`ring_size_distance`: total variation ``TV(p, q) = 1/2 sum_k |p_k - q_k|`` between
   the two sets' ring-size distributions (each ring-size histogram normalized to sum 1), a
   number in [0, 1]: the largest difference in the probability the two sets give any group
@@ -46,6 +51,9 @@ from rdkit import Chem
 
 #: A double bond between two C or N atoms that is in no ring (see :func:`acyclic_double_share`).
 ACYCLIC_DOUBLE = Chem.MolFromSmarts("[#6,#7]=!@[#6,#7]")
+
+#: A double bond between two C or N atoms in a ring that is not aromatic (see :func:`ring_double_share`).
+RING_DOUBLE = Chem.MolFromSmarts("[#6,#7]=;@[#6,#7]")
 
 #: Ring sizes that :func:`unusual_ring_share` accepts by default: 5 to 7 atoms.
 USUAL_RING_SIZES: tuple[int, ...] = (5, 6, 7)
@@ -175,6 +183,17 @@ def ring_size_distance(counts: dict[int, int], reference: dict[int, int]) -> dic
 def acyclic_double_share(mols: Sequence[Chem.Mol]) -> float:
     """The share of ``mols`` with a C=C, C=N or N=N double bond outside any ring (an
     exocyclic one included); ``nan`` for none."""
+    return _share_matching(mols, ACYCLIC_DOUBLE)
+
+
+def ring_double_share(mols: Sequence[Chem.Mol]) -> float:
+    """The share of ``mols`` with a C=C, C=N or N=N double bond in a ring that is not
+    aromatic (a partly unsaturated ring: a dihydropyridine, a pyrazoline, a cyclohexene);
+    ``nan`` for none."""
+    return _share_matching(mols, RING_DOUBLE)
+
+
+def _share_matching(mols: Sequence[Chem.Mol], pattern: Chem.Mol) -> float:
     if not mols:
         return math.nan
-    return sum(m.HasSubstructMatch(ACYCLIC_DOUBLE) for m in mols) / len(mols)
+    return sum(m.HasSubstructMatch(pattern) for m in mols) / len(mols)

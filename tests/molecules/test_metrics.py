@@ -133,6 +133,7 @@ def test_evaluate_a_set_against_itself() -> None:
     assert result["Filters"] == result["Filters_ref"] == 1.0
     assert result["ring_unusual_share"] == result["ring_unusual_share_ref"] == 0.0
     assert result["acyclic_double_share"] == result["acyclic_double_share_ref"]
+    assert result["ring_double_share"] == result["ring_double_share_ref"]
     assert result["unseen_ring_systems"] == 0.0
 
 
@@ -171,6 +172,22 @@ def test_acyclic_double_bonds_are_c_and_n_double_bonds_outside_rings(smiles: str
     from flowstudio.molecules.rings import acyclic_double_share
 
     assert acyclic_double_share([Chem.MolFromSmiles(smiles)]) == float(counted)
+
+
+@pytest.mark.parametrize(
+    ("smiles", "counted"),
+    [("C1=CCNC=C1", True), ("C1=NNCC1", True), ("C1=CCCCC1", True), ("O=C1CCC=CN1", True),
+     ("c1ccccc1", False), ("c1ccncc1", False), ("O=c1cc[nH]c(=O)[nH]1", False), ("C=C1CCCCC1", False),
+     ("O=C1CCCCC1", False), ("C=CC", False)],
+)
+def test_ring_double_bonds_are_c_and_n_double_bonds_in_rings_that_are_not_aromatic(
+    smiles: str, counted: bool
+) -> None:
+    from rdkit import Chem
+
+    from flowstudio.molecules.rings import ring_double_share
+
+    assert ring_double_share([Chem.MolFromSmiles(smiles)]) == float(counted)
 
 
 def test_distribution_histograms_compare_samples_with_the_reference() -> None:

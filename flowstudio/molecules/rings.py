@@ -64,9 +64,10 @@ def ring_sizes(mol: Chem.Mol) -> list[int]:
     return [len(ring) for ring in Chem.GetSSSR(mol)]
 
 
-def _ring_system_atoms(mol: Chem.Mol) -> list[tuple[set[int], int]]:
-    """The atoms of each ring system of ``mol`` and how many SSSR rings it holds: rings
-    that share an atom belong to one system (fused, bridged or spiro)."""
+def ring_systems(mol: Chem.Mol) -> list[int]:
+    """How many SSSR rings each ring system of ``mol`` holds, one entry a system: rings
+    that share an atom belong to one system (fused, bridged or spiro). Naphthalene gives
+    ``[2]``, biphenyl ``[1, 1]``, an acyclic molecule ``[]``."""
     systems: list[tuple[set[int], int]] = []
     for ring in Chem.GetSSSR(mol):
         atoms, rings = set(ring), 1
@@ -74,13 +75,7 @@ def _ring_system_atoms(mol: Chem.Mol) -> list[tuple[set[int], int]]:
             systems.remove(joined)
             atoms, rings = atoms | joined[0], rings + joined[1]
         systems.append((atoms, rings))
-    return systems
-
-
-def ring_systems(mol: Chem.Mol) -> list[int]:
-    """How many SSSR rings each ring system of ``mol`` holds, one entry a system.
-    Naphthalene gives ``[2]``, biphenyl ``[1, 1]``, an acyclic molecule ``[]``."""
-    return [rings for _, rings in _ring_system_atoms(mol)]
+    return [rings for _, rings in systems]
 
 
 def _ring_skeleton(mol: Chem.Mol) -> Chem.Mol | None:

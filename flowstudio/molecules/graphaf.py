@@ -5,8 +5,7 @@ A molecule is a sequence of generation steps in a BFS ordering (see
 one *edge step* per earlier atom ``j`` in the window ``[i - W, i)`` draws the bond class
 (none, single, double, triple). Discrete one-hot choices are dequantized,
 ``x~ = onehot + c * u`` with ``u ~ U[0, 1)^d`` (the paper: ``c = 0.9``, §3.1; FlowStudio
-uses 0.5 by default), and each step
-is an affine flow conditioned on the partial graph (paper Eq. 7-8):
+uses 0.5 by default), and each step is an affine flow conditioned on the partial graph (paper Eq. 7-8):
 
     z = f_L(... f_1(x~)),   f_l(x) = x * exp(a_l(G)) + b_l(G),   z ~ N(0, I),
 
@@ -129,10 +128,9 @@ class GraphAF(nn.Module):
         self.edge_first_conjugation = (
             _zero_embedding(CONJUGATION_LEVELS, width) if config.conjugation_features else None
         )
-        # The ring check's allowed ring sizes (flowstudio.molecules.chemistry_check), set by
-        # the task from its training data; None: generation checks valence only.
+        # Set by the task from its training data: the ring check's allowed ring sizes (chemistry_check;
+        # None: valence only) and the data's kinds of ring system (rings.ring_system_kinds; None: unknown).
         self.ring_sizes: tuple[int, ...] | None = None
-        # The training molecules' kinds of ring system (rings.ring_system_kinds; None: unknown).
         self.ring_systems: frozenset[str] | None = None
         # Sampling settings the task sets from the run's (flowstudio.molecules.generate): bond
         # steps at bond_temperature times T (1: one temperature); the redraws (False: GraphAF's).

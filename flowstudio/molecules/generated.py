@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from rdkit import Chem
 
-from flowstudio.molecules.graph import AtomVocabulary, OrderedGraph, atoms_on_ring
+from flowstudio.molecules.graph import AtomVocabulary, OrderedGraph, ring_states, typed_states
 from flowstudio.molecules.redraws import REDRAW_REASONS, RedrawReason
 from flowstudio.molecules.rings import has_unseen_ring_system, ring_system_kinds
 
@@ -122,15 +122,16 @@ def ring_types_disagree(
     generated: Generated, vocab: AtomVocabulary, among: np.ndarray | None = None
 ) -> np.ndarray:
     """(n,) bool: the molecules whose ring types (:attr:`AtomVocabulary.on_ring`) say an
-    atom sits on a ring where it does not, or the reverse; all false without ring types.
-    ``among``: see :func:`_judged` (the others are already found to agree, or drawn again
-    for another reason)."""
+    atom sits on a ring where it does not, or the reverse, or (aromatic types) on an
+    aromatic ring where its ring is not aromatic, or the reverse; all false without ring
+    types. ``among``: see :func:`_judged` (the others are already found to agree, or drawn
+    again for another reason)."""
     if not vocab.ring_types:
         return np.zeros(len(generated.mols), bool)
-    on_ring = np.asarray(vocab.on_ring)
+    typed = np.asarray(vocab.on_ring)
 
     def disagree(k: int, mol: Chem.Mol) -> bool:  # graph_to_mol keeps the atoms in order, one for one
-        return bool((on_ring[generated.atoms[k]] != atoms_on_ring(mol)).any())
+        return bool((typed[generated.atoms[k]] != typed_states(ring_states(mol), vocab.aromatic)).any())
 
     return _judged(generated, among, disagree)
 

@@ -9,7 +9,8 @@ window*). Everything here is plain numpy + RDKit; the model lives in
   C N O F S Cl Br, all neutral); hydrogens stay implicit. With *ring types*
   (:attr:`AtomVocabulary.on_ring`) each pair found both on and off rings is two types, so
   that the atom step says whether the atom will sit on a ring (see ``ring_types`` in
-  :mod:`flowstudio.molecules.settings`).
+  :mod:`flowstudio.molecules.settings`); with *aromatic types* a third type says that the
+  ring is aromatic (``aromatic_types``).
 - Bonds are kekulized: classes ``1, 2, 3`` = single, double, triple; ``0`` = no bond.
 - ``max_atoms`` and the window ``W`` are derived from the data: ``W`` is the largest bond
   span ``i - j`` that a random BFS ordering of a training molecule needs.
@@ -64,14 +65,16 @@ class OrderedGraph:
 class AtomVocabulary:
     """The atom types, the size limit and the edge window of one training set.
 
-    ``on_ring`` (empty: types without ring membership) says for each type whether its atoms
-    sit on a ring; ``atoms`` then holds a pair twice when the data has it on and off rings.
+    ``on_ring`` (empty: types without ring membership) gives each type's ring state
+    (:data:`OFF_RING`, :data:`ON_RING`, with ``aromatic`` also :data:`AROMATIC`); ``atoms``
+    then holds a pair once for each state the data has it in.
     """
 
     atoms: tuple[tuple[str, int], ...]
     max_atoms: int
     edge_window: int
-    on_ring: tuple[bool, ...] = ()
+    on_ring: tuple[int, ...] = ()
+    aromatic: bool = False
 
     def __post_init__(self) -> None:
         if not self.atoms:
@@ -80,6 +83,10 @@ class AtomVocabulary:
             raise BadInputError("max_atoms and edge_window must be positive")
         if self.on_ring and len(self.on_ring) != len(self.atoms):
             raise BadInputError("the atom vocabulary's ring flags do not match its atom types")
+        if self.aromatic and not self.on_ring:
+            raise BadInputError("the atom vocabulary has aromatic types but no ring types")
+        if not self.aromatic and AROMATIC in self.on_ring:
+            raise BadInputError("the atom vocabulary has an aromatic ring flag but no aromatic types")
         if len(set(self.keys())) != len(self.atoms):
             raise BadInputError("the atom vocabulary repeats an atom type")
 
@@ -88,8 +95,8 @@ class AtomVocabulary:
         """Whether the atom types say if the atom sits on a ring."""
         return bool(self.on_ring)
 
-    def keys(self) -> list[tuple[str, int] | tuple[str, int, bool]]:
-        """Each type's lookup key: ``(element, charge)``, with ring types ``+ (on_ring,)``."""
+    def keys(self) -> list[tuple[str, int] | tuple[str, int, int]]:
+        """Each type's lookup key: ``(element, charge)``, with ring types ``+ (ring state,)``."""
         if not self.on_ring:
             return list(self.atoms)
         return [(*atom, ring) for atom, ring in zip(self.atoms, self.on_ring, strict=True)]
@@ -101,12 +108,12 @@ class AtomVocabulary:
         return {key: k for k, key in enumerate(self.keys())}  # a dict: the vocabulary is pickled
 
     def labels(self) -> list[str]:
-        """Readable type names: ``C``, ``N+``, ``C (ring)``."""
+        """Readable type names: ``C``, ``N+``, ``C (ring)``, ``C (aromatic)``."""
         signs = {0: "", 1: "+", -1: "-"}
         names = [f"{s}{signs.get(c, f'{c:+d}')}" for s, c in self.atoms]
         if not self.on_ring:
             return names
-        return [f"{n} (ring)" if ring else n for n, ring in zip(names, self.on_ring, strict=True)]
+        return [n + _STATE_SUFFIX[state] for n, state in zip(names, self.on_ring, strict=True)]
 
     @property
     def size(self) -> int:
@@ -134,47 +141,74 @@ class AtomVocabulary:
         }
         if self.on_ring:
             config["on_ring"] = list(self.on_ring)
+        if self.aromatic:
+            config["aromatic"] = True
         return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> AtomVocabulary:
         try:
             atoms = tuple((str(s), int(c)) for s, c in config["atoms"])
-            on_ring = tuple(_flag(r) for r in config.get("on_ring", ()))  # runs from before: none
-            return cls(atoms, int(config["max_atoms"]), int(config["edge_window"]), on_ring)
+            on_ring = tuple(_state(r) for r in config.get("on_ring", ()))  # runs from before: none
+            aromatic = config.get("aromatic", False)  # runs from before aromatic types: none
+            if not isinstance(aromatic, bool):
+                raise ValueError(f"aromatic {aromatic!r} is not true or false")
+            return cls(atoms, int(config["max_atoms"]), int(config["edge_window"]), on_ring, aromatic)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInputError(f"invalid atom vocabulary in the configuration: {exc}") from None
 
 
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"ring flag {value!r} is not true or false")
+OFF_RING, ON_RING, AROMATIC = 0, 1, 2
+"""An atom's ring state: on no ring; on a ring (any ring, without aromatic types); aromatic."""
+_STATE_SUFFIX = {OFF_RING: "", ON_RING: " (ring)", AROMATIC: " (aromatic)"}
+
+
+def typed_states(states: np.ndarray, aromatic: bool) -> np.ndarray:
+    """The ring states (:func:`ring_states`) that types tell apart: without ``aromatic``
+    types an aromatic atom is :data:`ON_RING`."""
+    return states if aromatic else np.minimum(states, ON_RING)
+
+
+def _state(value: Any) -> int:
+    """A ring state from a configuration: 0, 1, 2, or true/false (runs from before aromatic
+    types wrote their flags as booleans)."""
+    if isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, int) or value not in _STATE_SUFFIX:
+        raise ValueError(f"ring flag {value!r} is not 0, 1, 2, true or false")
     return value
+
+
+def _heavy_copy(mol: Chem.Mol) -> Chem.Mol:
+    return Chem.RemoveHs(mol) if mol.GetNumAtoms() != mol.GetNumHeavyAtoms() else Chem.Mol(mol)
 
 
 def kekulized(mol: Chem.Mol) -> Chem.Mol:
     """A copy of ``mol`` without explicit hydrogens, kekulized (no aromatic flags)."""
-    mol = Chem.RemoveHs(mol) if mol.GetNumAtoms() != mol.GetNumHeavyAtoms() else Chem.Mol(mol)
+    mol = _heavy_copy(mol)
     Chem.Kekulize(mol, clearAromaticFlags=True)
     return mol
 
 
 RawGraph = tuple[list[tuple[str, int]], np.ndarray, np.ndarray]
-"""A molecule read once: its ``(element, charge)`` atom keys, its bonds (E, 3) and which
-atoms sit on a ring (N,) bool."""
+"""A molecule read once: its ``(element, charge)`` atom keys, its bonds (E, 3) and its
+atoms' ring states (N,) (:func:`ring_states`)."""
 
 
-def atoms_on_ring(mol: Chem.Mol) -> np.ndarray:
-    """(N,) bool: which atoms of ``mol`` sit on a ring. The one definition of a ring type's
-    flag, for the training molecules (:func:`raw_graph`) and for the generated ones whose
-    types are checked against their rings."""
-    return np.fromiter((a.IsInRing() for a in mol.GetAtoms()), bool, mol.GetNumAtoms())
+def ring_states(mol: Chem.Mol) -> np.ndarray:
+    """(N,) int8: each atom's ring state as RDKit perceives it; the one definition, for the
+    training molecules (:func:`raw_graph`, before kekulization) and the generated ones whose
+    types are checked against their rings (sanitized: the same aromaticity model)."""
+    states = ((AROMATIC if a.GetIsAromatic() else int(a.IsInRing())) for a in mol.GetAtoms())
+    return np.fromiter(states, np.int8, mol.GetNumAtoms())
 
 
 def raw_graph(mol: Chem.Mol) -> RawGraph:
-    """Read ``mol`` once (kekulized); raises :class:`BadInputError` for what GraphAF cannot
-    generate: no atom, several fragments, radicals, bonds other than single/double/triple."""
-    mol = kekulized(mol)
+    """Read ``mol`` once (ring states, then kekulized); raises :class:`BadInputError` for what
+    GraphAF cannot generate: no atom, several fragments, radicals, bonds other than 1, 2, 3."""
+    mol = _heavy_copy(mol)
+    states = ring_states(mol)
+    Chem.Kekulize(mol, clearAromaticFlags=True)
     if mol.GetNumAtoms() == 0:
         raise BadInputError("empty molecule")
     if len(Chem.GetMolFrags(mol)) > 1:
@@ -183,7 +217,6 @@ def raw_graph(mol: Chem.Mol) -> RawGraph:
     if any(a.GetNumRadicalElectrons() for a in atoms):
         raise BadInputError("radical atoms")
     keys = [(a.GetSymbol(), a.GetFormalCharge()) for a in atoms]
-    on_ring = atoms_on_ring(mol)
     # Bond orders from one C++ call; after kekulization only 1, 2 and 3 remain.
     orders = Chem.GetAdjacencyMatrix(mol, useBO=True)
     a, b = np.nonzero(np.triu(orders))
@@ -191,20 +224,23 @@ def raw_graph(mol: Chem.Mol) -> RawGraph:
     if not np.isin(klass, (1.0, 2.0, 3.0)).all():
         raise BadInputError("unsupported bond type (only single, double and triple)")
     bonds = np.stack([a, b, klass.astype(np.int64)], axis=1).astype(np.int64).reshape(-1, 3)
-    return keys, bonds, on_ring
+    return keys, bonds, states
+
+
+_WHERE = {OFF_RING: " off rings", ON_RING: " on a ring", AROMATIC: " on an aromatic ring"}
 
 
 def graph_from_raw(raw: RawGraph, vocab: AtomVocabulary | None) -> MolGraph:
     """Map a :func:`raw_graph` onto ``vocab`` (atom types -1 without one)."""
-    keys, bonds, on_ring = raw
+    keys, bonds, states = raw
     if vocab is None:
         return MolGraph(np.full(len(keys), -1, np.int64), bonds)
     lookup = vocab.type_index
     atoms = []
-    for key, ring in zip(keys, on_ring.tolist(), strict=True):
-        index = lookup.get((*key, ring) if vocab.ring_types else key)
+    for key, state in zip(keys, typed_states(states, vocab.aromatic).tolist(), strict=True):
+        index = lookup.get((*key, state) if vocab.ring_types else key)
         if index is None:
-            where = (" on a ring" if ring else " off rings") if vocab.ring_types else ""
+            where = _WHERE[state] if vocab.ring_types else ""
             raise BadInputError(f"atom {key[0]}{key[1]:+d}{where} is not in the vocabulary")
         atoms.append(index)
     return MolGraph(np.asarray(atoms, np.int64), bonds)
@@ -319,29 +355,35 @@ def fitting_order(
     return None
 
 
-def build_vocabulary(mols: Iterable[Chem.Mol], seed: int = 0, ring_types: bool = False) -> AtomVocabulary:
+def build_vocabulary(
+    mols: Iterable[Chem.Mol], seed: int = 0, ring_types: bool = False, aromatic: bool = False
+) -> AtomVocabulary:
     """Derive the atom types, ``max_atoms`` and the edge window from training molecules
     (see :func:`vocabulary_from_raw`)."""
-    return vocabulary_from_raw((raw_graph(m) for m in mols), seed, ring_types)
+    return vocabulary_from_raw((raw_graph(m) for m in mols), seed, ring_types, aromatic)
 
 
-def vocabulary_from_raw(raws: Iterable[RawGraph], seed: int = 0, ring_types: bool = False) -> AtomVocabulary:
+def vocabulary_from_raw(
+    raws: Iterable[RawGraph], seed: int = 0, ring_types: bool = False, aromatic: bool = False
+) -> AtomVocabulary:
     """Derive the atom types, ``max_atoms`` and the edge window from training molecules.
 
     Atom types are the ``(element, charge)`` pairs present, in a fixed element order
-    (neutral first); with ``ring_types`` each pair is split by whether the atom sits on a
-    ring, as the data has it (off rings first). The window is the largest bond span over
-    one random BFS ordering per molecule, so that a random ordering of a typical molecule
-    fits without retries.
+    (neutral first); with ``ring_types`` each pair is split by its atoms' ring states as the
+    data has them (off rings first; aromatic rings apart with ``aromatic``). The window is the
+    largest bond span over one random BFS ordering per molecule, so that a random ordering
+    of a typical molecule fits without retries.
     """
+    if aromatic and not ring_types:
+        raise BadInputError("aromatic atom types need ring types (ring_types)")
     rng = np.random.default_rng(seed)
     counts: Counter[tuple] = Counter()
     max_atoms = 0
     window = 1
     seen_any = False
-    for keys, bonds, on_ring in raws:
+    for keys, bonds, states in raws:
         graph = MolGraph(np.zeros(len(keys), np.int64), bonds)
-        counts.update(zip(keys, on_ring.tolist(), strict=True) if ring_types else keys)
+        counts.update(zip(keys, typed_states(states, aromatic).tolist(), strict=True) if ring_types else keys)
         max_atoms = max(max_atoms, graph.num_atoms)
         window = max(window, bond_span(graph, bfs_order(graph, rng)))
         seen_any = True
@@ -357,4 +399,4 @@ def vocabulary_from_raw(raws: Iterable[RawGraph], seed: int = 0, ring_types: boo
     if not ring_types:
         return AtomVocabulary(tuple(sorted(counts, key=rank)), max_atoms, window)
     types = sorted(counts, key=lambda t: (*rank(t[0]), t[1]))
-    return AtomVocabulary(tuple(a for a, _ in types), max_atoms, window, tuple(r for _, r in types))
+    return AtomVocabulary(tuple(a for a, _ in types), max_atoms, window, tuple(r for _, r in types), aromatic)

@@ -58,10 +58,11 @@ BONDLESS = RedrawReason(
 """A molecule that GraphAF's rule ended at a new atom with no bond (``redraw_bondless``)."""
 
 RING_TYPES = RedrawReason(
-    "ring_types_redrawn", "open ring types, drawn again", "with open ring types drawn again",
-    "vocab.ring_types",
+    "ring_types_redrawn", "rings unlike their types, drawn again",
+    "with rings unlike their types drawn again", "vocab.ring_types",
 )
-"""A molecule whose ring types disagree with its rings (a run with ``ring_types``)."""
+"""A molecule whose ring types disagree with its rings (a run with ``ring_types``): a ring
+begun and never closed, or (``aromatic_types``) an aromatic type whose ring is not aromatic."""
 
 HYPERVALENT_H = RedrawReason(
     "hypervalent_h_redrawn", "hydrogen on a hypervalent atom, drawn again",

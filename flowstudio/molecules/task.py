@@ -40,7 +40,7 @@ from flowstudio.task_types import Snapshot
 RUNS_PREDATE = (
     *("valence_features", "full_covariance", "order_features"),
     *("end_step", "size_feature", "ring_features"),
-    *("conjugation_features", "categorical_steps", "ring_types", "fusing_feature"),
+    *("conjugation_features", "categorical_steps", "ring_types", "fusing_feature", "aromatic_types"),
 )
 """Options added after the first runs: a run's config without one was made with it off."""
 FINAL_CALIBRATION_ROUNDS = 3
@@ -100,11 +100,12 @@ class MoleculeTask:
             raise BadInputError("a molecule task needs data or a vocabulary")
         self.vocab = vocab
         v = self.values
-        if v["ring_types"] != vocab.ring_types:
-            raise BadInputError(
-                f"ring_types={str(v['ring_types']).lower()} does not match the run's atom types "
-                f"(made with ring_types={str(vocab.ring_types).lower()}); it cannot change within a run"
-            )
+        for name, made in (("ring_types", vocab.ring_types), ("aromatic_types", vocab.aromatic)):
+            if _types_asked(v, name) != made:
+                raise BadInputError(
+                    f"{name}={str(v[name]).lower()} does not match the run's atom types "
+                    f"(made with {name}={str(made).lower()}); it cannot change within a run"
+                )
         config = config_from(GraphAFConfig, v)
         # The initial weights are a function of the seed alone: the CLI and the window build
         # the task before the engine seeds the generators, and a run must be repeatable.
@@ -137,7 +138,9 @@ class MoleculeTask:
             if not raws:
                 raise BadInputError("no usable molecule in the data (all invalid or disconnected)")
             # Every molecule then has a BFS ordering within the window (the one that set it).
-            vocab = vocabulary_from_raw((raw for _, raw, _, _ in raws), v["seed"], v["ring_types"])
+            vocab = vocabulary_from_raw(
+                (raw for _, raw, _, _ in raws), v["seed"], v["ring_types"], _types_asked(v, "aromatic_types")
+            )
         graphs, kept, rings, systems = [], [], [], set()
         for text, raw, sizes, kinds in raws:
             try:
@@ -384,3 +387,9 @@ def _ring_systems_from(saved: Any) -> frozenset[str] | None:
     if not isinstance(saved, list) or not all(isinstance(kind, str) for kind in saved):
         raise BadInputError("the configuration's ring_systems is not a list of SMILES")
     return frozenset(saved)
+
+
+def _types_asked(values: dict[str, Any], name: str) -> bool:
+    """Whether ``values`` ask for atom types split by ``name`` (``ring_types``, or
+    ``aromatic_types``, which splits only ring types and so needs them)."""
+    return bool(values["ring_types"] and values[name])

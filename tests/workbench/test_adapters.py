@@ -160,7 +160,7 @@ def test_the_window_samples_molecules_with_the_runs_settings(monkeypatch: pytest
     generation = kind.generate(restored, 5, 0.6, True, set(smiles))
     assert len(generation.result.smiles) == 5 and len(generation.entries) == 5
     always = {"valid", "valid w/o check", "unique", "novel"}
-    rings = {"open ring types, drawn again"}  # the run's atom types carry ring membership
+    rings = {"rings unlike their types, drawn again"}  # the run's atom types carry ring membership
     bondless = {"ended by a bondless atom, drawn again"}
     hyper = {"hydrogen on a hypervalent atom, drawn again"}
     assert set(generation.summary) == always | rings | bondless | hyper | {"cut at the size cap, drawn again"}

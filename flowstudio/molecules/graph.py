@@ -113,7 +113,7 @@ class AtomVocabulary:
         names = [f"{s}{signs.get(c, f'{c:+d}')}" for s, c in self.atoms]
         if not self.on_ring:
             return names
-        return [n + _STATE_SUFFIX[state] for n, state in zip(names, self.on_ring, strict=True)]
+        return [n + _STATE_WORDS[state][0] for n, state in zip(names, self.on_ring, strict=True)]
 
     @property
     def size(self) -> int:
@@ -160,7 +160,8 @@ class AtomVocabulary:
 
 OFF_RING, ON_RING, AROMATIC = 0, 1, 2
 """An atom's ring state: on no ring; on a ring (any ring, without aromatic types); aromatic."""
-_STATE_SUFFIX = {OFF_RING: "", ON_RING: " (ring)", AROMATIC: " (aromatic)"}
+_STATE_WORDS = {OFF_RING: ("", " off rings"), ON_RING: (" (ring)", " on a ring"),  # label suffix, error words
+                AROMATIC: (" (aromatic)", " on an aromatic ring")}
 
 
 def typed_states(states: np.ndarray, aromatic: bool) -> np.ndarray:
@@ -174,7 +175,7 @@ def _state(value: Any) -> int:
     types wrote their flags as booleans)."""
     if isinstance(value, bool):
         return int(value)
-    if not isinstance(value, int) or value not in _STATE_SUFFIX:
+    if not isinstance(value, int) or value not in _STATE_WORDS:
         raise ValueError(f"ring flag {value!r} is not 0, 1, 2, true or false")
     return value
 
@@ -227,9 +228,6 @@ def raw_graph(mol: Chem.Mol) -> RawGraph:
     return keys, bonds, states
 
 
-_WHERE = {OFF_RING: " off rings", ON_RING: " on a ring", AROMATIC: " on an aromatic ring"}
-
-
 def graph_from_raw(raw: RawGraph, vocab: AtomVocabulary | None) -> MolGraph:
     """Map a :func:`raw_graph` onto ``vocab`` (atom types -1 without one)."""
     keys, bonds, states = raw
@@ -240,7 +238,7 @@ def graph_from_raw(raw: RawGraph, vocab: AtomVocabulary | None) -> MolGraph:
     for key, state in zip(keys, typed_states(states, vocab.aromatic).tolist(), strict=True):
         index = lookup.get((*key, state) if vocab.ring_types else key)
         if index is None:
-            where = _WHERE[state] if vocab.ring_types else ""
+            where = _STATE_WORDS[state][1] if vocab.ring_types else ""
             raise BadInputError(f"atom {key[0]}{key[1]:+d}{where} is not in the vocabulary")
         atoms.append(index)
     return MolGraph(np.asarray(atoms, np.int64), bonds)

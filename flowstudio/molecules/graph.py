@@ -180,17 +180,6 @@ def _state(value: Any) -> int:
     return value
 
 
-def _heavy_copy(mol: Chem.Mol) -> Chem.Mol:
-    return Chem.RemoveHs(mol) if mol.GetNumAtoms() != mol.GetNumHeavyAtoms() else Chem.Mol(mol)
-
-
-def kekulized(mol: Chem.Mol) -> Chem.Mol:
-    """A copy of ``mol`` without explicit hydrogens, kekulized (no aromatic flags)."""
-    mol = _heavy_copy(mol)
-    Chem.Kekulize(mol, clearAromaticFlags=True)
-    return mol
-
-
 RawGraph = tuple[list[tuple[str, int]], np.ndarray, np.ndarray]
 """A molecule read once: its ``(element, charge)`` atom keys, its bonds (E, 3) and its
 atoms' ring states (N,) (:func:`ring_states`)."""
@@ -205,9 +194,10 @@ def ring_states(mol: Chem.Mol) -> np.ndarray:
 
 
 def raw_graph(mol: Chem.Mol) -> RawGraph:
-    """Read ``mol`` once (ring states, then kekulized); raises :class:`BadInputError` for what
-    GraphAF cannot generate: no atom, several fragments, radicals, bonds other than 1, 2, 3."""
-    mol = _heavy_copy(mol)
+    """Read ``mol`` once: a copy without explicit hydrogens, its ring states, then kekulized
+    (bonds 1, 2, 3 only, no aromatic flags); raises :class:`BadInputError` for what GraphAF
+    cannot generate: no atom, several fragments, radicals, bonds other than 1, 2, 3."""
+    mol = Chem.RemoveHs(mol) if mol.GetNumAtoms() != mol.GetNumHeavyAtoms() else Chem.Mol(mol)
     states = ring_states(mol)
     Chem.Kekulize(mol, clearAromaticFlags=True)
     if mol.GetNumAtoms() == 0:

@@ -85,8 +85,8 @@ class ReferenceStatistics:
     ring_double_share: float
     filters: float
     canonical: list[str]
-    ring_system_kinds: list[list[str]]  # per molecule (see rings.ring_system_kinds)
     chemnet: dict[str, dict[str, np.ndarray] | None] = field(default_factory=dict)  # per device
+    ring_system_kinds: list[list[str]] | None = None  # per molecule, when first asked for
 
     def chemnet_statistics(self, device: str) -> dict[str, np.ndarray] | None:
         if device not in self.chemnet:
@@ -94,7 +94,11 @@ class ReferenceStatistics:
         return self.chemnet[device]
 
     def unseen_ring_system_share(self, known: frozenset[str]) -> float:
-        """The share of the reference's molecules with a ring system not in ``known``."""
+        """The share of the reference's molecules with a ring system not in ``known``. Their
+        kinds (:func:`~flowstudio.molecules.rings.ring_system_kinds`) are read on the first
+        call, as ChemNet's statistics are: only a held-out test set reports this share."""
+        if self.ring_system_kinds is None:
+            self.ring_system_kinds = [ring_system_kinds(Chem.MolFromSmiles(s)) for s in self.canonical]
         return unseen_ring_system_share(self.ring_system_kinds, known)
 
 
@@ -135,7 +139,6 @@ def reference_statistics(smiles: Sequence[str]) -> ReferenceStatistics:
             ring_double_share=ring_double_share(mols),
             filters=fraction_passing_filters(spread(mols, FILTERS_MAX_REFERENCE)),
             canonical=canonical,
-            ring_system_kinds=[ring_system_kinds(mol) for mol in mols],
         )
 
     return _cached("reference", smiles, compute)

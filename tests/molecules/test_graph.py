@@ -17,8 +17,8 @@ from flowstudio.molecules.graph import (
     build_vocabulary,
     fitting_order,
     graph_to_mol,
-    kekulized,
     mol_to_graph,
+    raw_graph,
 )
 
 # Small drug-like molecules: aromatic rings (benzene, pyridine, pyrrole [nH], thiophene,
@@ -111,6 +111,11 @@ def test_molecules_outside_the_vocabulary_are_refused() -> None:
         build_vocabulary([])
 
 
-def test_kekulized_has_no_aromatic_bonds() -> None:
-    mol = kekulized(Chem.MolFromSmiles("c1ccccc1"))
-    assert {b.GetBondType() for b in mol.GetBonds()} == {Chem.BondType.SINGLE, Chem.BondType.DOUBLE}
+def test_raw_graph_kekulizes_after_reading_ring_states() -> None:
+    mol = Chem.AddHs(Chem.MolFromSmiles("c1ccccc1C"))
+    keys, bonds, states = raw_graph(mol)
+    assert keys == [("C", 0)] * 7  # explicit hydrogens dropped
+    ring = bonds[(bonds[:, 0] < 6) & (bonds[:, 1] < 6)]
+    assert sorted(ring[:, 2].tolist()) == [1, 1, 1, 2, 2, 2]  # Kekule bonds, no aromatic class
+    assert states.tolist() == [2] * 6 + [0]  # read before kekulizing: aromatic, then off rings
+    assert mol.GetAtomWithIdx(0).GetIsAromatic()  # the caller's molecule is left as it was

@@ -38,10 +38,13 @@ run's ``weight_average``); the average is the stage's result.
 Measured (``benchmarks/results/graphaf.md``, section 21): applied to three 8-minute quick
 runs, fused ring systems 0.178 -> 0.240 a molecule, FCD 2.96 -> 2.82, Filters 97.1% ->
 97.8%; as a user runs it, 400 steps after 6.75 minutes of training against the preset's 8
-minutes, 0.178 -> 0.231 (higher in every seed), FCD 2.90 -> 2.99. The presets leave it off
-(the rule asked for 1.3x and got 1.295x). The stage trades a little held-out likelihood for
-ring systems that validation does not score, so it is not judged (:attr:`RingTilt.judged`);
-it runs before the END calibration, which then fits the sizes the tilted model draws.
+minutes, 0.178 -> 0.231 (higher in every seed), FCD 2.90 -> 2.99, short of that rule's
+1.3x. With aromatic atom types, whose check draws again the partly unsaturated rings the tilt
+also brought, three user runs gave fused systems of the data's kinds 1.54x at the same FCD
+(section 23.3), and both presets now end with 400 steps of it. The stage trades a little
+held-out likelihood for ring systems that validation does not score, so it is not judged
+(:attr:`RingTilt.judged`); it runs before the END calibration, which then fits the sizes the
+tilted model draws.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from tests.molecules.test_graph import SMILES
 
 TINY = ["--set", "hidden=8", "--set", "st_hidden=8", "--set", "flow_layers=2", "--set", "rgcn_layers=2",
         "--set", "batch_size=8", "--set", "validate_every=2", "--set", "samples_n=0",
-        "--set", "validation_fraction=0.1"]
+        "--set", "validation_fraction=0.1", "--set", "ring_tilt_steps=0"]  # the tilt: test_tilting.py
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

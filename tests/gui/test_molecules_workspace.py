@@ -21,6 +21,7 @@ TINY_GRAPHAF = {
     "validate_every": 1000,
     "minutes": 0.0,
     "checkpoint_every_s": 3600.0,
+    "ring_tilt_steps": 0,  # on in the presets; the stage has its own tests (tests/molecules/test_tilting.py)
 }
 
 

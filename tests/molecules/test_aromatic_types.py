@@ -132,9 +132,9 @@ def test_generation_with_the_checks_draws_rings_unlike_their_types_again(aromati
     assert out.validity == 1.0 and out.redraws_on == {RING_TYPES}
 
 
-def test_a_task_asked_for_aromatic_types_keeps_them() -> None:
-    assert not MoleculeTask(SMILES, "quick", dict(TINY_VALUES)).vocab.aromatic  # off in the presets
-    task = MoleculeTask(SMILES, "quick", {**TINY_VALUES, "aromatic_types": True})
+def test_a_task_keeps_aromatic_types_as_asked() -> None:
+    assert not MoleculeTask(SMILES, "quick", {**TINY_VALUES, "aromatic_types": False}).vocab.aromatic
+    task = MoleculeTask(SMILES, "quick", dict(TINY_VALUES))  # on in the presets
     assert task.vocab.aromatic and task.values["aromatic_types"]
     again = MoleculeTask.from_config(task.config())
     assert again.vocab == task.vocab
@@ -145,7 +145,7 @@ def test_a_task_asked_for_aromatic_types_keeps_them() -> None:
     # aromatic types split ring types: without ring types the option has nothing to split
     plain = MoleculeTask(SMILES, "quick", {**TINY_VALUES, "ring_types": False, "aromatic_types": True})
     assert not plain.vocab.ring_types and not plain.vocab.aromatic
-    old = MoleculeTask(SMILES, "quick", dict(TINY_VALUES)).config()
+    old = MoleculeTask(SMILES, "quick", {**TINY_VALUES, "aromatic_types": False}).config()
     del old["values"]["aromatic_types"]  # a run from before the option: made without it
     rebuilt = MoleculeTask.from_config(old)
     assert rebuilt.vocab.ring_types and not rebuilt.vocab.aromatic

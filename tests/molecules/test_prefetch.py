@@ -21,7 +21,7 @@ from flowstudio.training import Control, Finished, Progress, TrainOptions, train
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)N", "CCN(C)C", "OC(=O)c1ccccc1", "CCCl", "CC#N", "C1CCNCC1",
           "c1ccncc1", "CC(C)Cc1ccccc1", "O=C1CCCN1", "CSC"]
 TINY = {"hidden": 8, "rgcn_layers": 1, "flow_layers": 1, "st_hidden": 8, "validation_fraction": 0.25,
-        "batch_size": 4, "size_calibration": 0, "seed": 0}
+        "batch_size": 4, "size_calibration": 0, "ring_tilt_steps": 0, "seed": 0}
 ROOT = Path(__file__).resolve().parents[2]
 
 

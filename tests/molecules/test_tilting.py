@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from flowstudio.molecules.settings import resolve
 from flowstudio.molecules.task import MoleculeTask
 from flowstudio.molecules.tilting import RingTilt, mean_fused_systems, tilt_exponent, tilt_weights
 from flowstudio.training.stages import run_stage
@@ -68,8 +69,11 @@ def test_the_stage_fine_tunes_on_its_own_molecules_and_ends_on_its_average() -> 
     assert any(not torch.equal(a, b) for a, b in zip(before, task.model.parameters(), strict=True))
 
 
-def test_no_tilt_stage_unless_asked() -> None:
-    stages = _task().final_stages()
+def test_the_presets_tilt_and_zero_steps_turn_the_stage_off() -> None:
+    (tilt, _) = MoleculeTask(SMILES, "quick", dict(TINY)).final_stages()
+    assert isinstance(tilt, RingTilt) and tilt.steps == 400 == resolve("quick")["ring_tilt_steps"]
+    assert resolve("full")["ring_tilt_steps"] == 400
+    stages = _task(ring_tilt_steps=0).final_stages()
     assert [type(s).__name__ for s in stages] == ["EndCalibration"]
 
 

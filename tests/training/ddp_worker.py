@@ -37,7 +37,7 @@ POINTS = {"point_hidden": "8-8", "solver": "euler", "steps": 2, "train_points": 
           "prior_hidden": "8-8", "objective": "likelihood", "prior_refine_s": 0}
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)N", "CCN(C)C", "OC(=O)c1ccccc1", "CCCl", "CC#N", "C1CCNCC1"]
 MOLS = {"hidden": 8, "rgcn_layers": 1, "flow_layers": 1, "st_hidden": 8, "validation_fraction": 0.25,
-        "batch_size": 4, "size_calibration": 0}
+        "batch_size": 4, "size_calibration": 0, "ring_tilt_steps": 0}
 
 
 def tiny_task(engine: str):

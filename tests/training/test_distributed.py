@@ -81,7 +81,8 @@ POINT_ARGS = ["--model", "pointflow", "--set", "point_hidden=8-8", "--set", "sol
               "--set", "prior_refine_s=0"]
 MOL_ARGS = ["--set", "hidden=8", "--set", "st_hidden=8", "--set", "flow_layers=1", "--set", "rgcn_layers=1",
             "--set", "batch_size=4", "--set", "validate_every=2", "--set", "samples_n=0",
-            "--set", "validation_fraction=0.25", "--set", "size_calibration=0"]
+            "--set", "validation_fraction=0.25", "--set", "size_calibration=0",
+            "--set", "ring_tilt_steps=0"]
 
 
 def _data(kind: str, folder: Path) -> Path:

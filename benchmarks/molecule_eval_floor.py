@@ -21,7 +21,6 @@ Two settings, both through the real CLI (``python -m flowstudio mols eval``):
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -36,6 +35,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from moses_heldout import read_lines  # noqa: E402  (benchmarks/ is the script's folder)
 
 from flowstudio.molecules.metrics import METRIC_KEYS  # noqa: E402
 from flowstudio.molecules.validity import valid_molecules  # noqa: E402
@@ -68,13 +69,6 @@ def run_eval(args: list[str], pythonpath: Path | None) -> tuple[dict, float]:
         text=True,
     )
     return json.loads(done.stdout), time.perf_counter() - start
-
-
-def read_lines(path: Path) -> list[str]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt") as fh:
-        lines = [line.split(",")[0].strip() for line in fh]
-    return [s for s in lines if s and s != "SMILES" and not s.startswith("#")]
 
 
 def write(path: Path, smiles: list[str]) -> Path:

@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def read_smiles(path: Path) -> list[str]:
-    """SMILES of a ``.smi``/``.csv`` file (optionally gzipped): first field, header and comments dropped."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as handle:
-        lines = (line for line in handle if line.strip() and not line.startswith("#"))
-        fields = (line.split(",")[0].split()[0] for line in lines)
-        return [s for s in fields if s.upper() != "SMILES"]
+def read_lines(path: Path) -> list[str]:
+    """The first field of each line of a SMILES or MOSES csv file (optionally gzipped), its
+    header and comment lines left out (also ``molecule_eval_floor.py``'s reader)."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        lines = [line.split(",")[0].strip() for line in fh]
+    return [s for s in lines if s and s != "SMILES" and not s.startswith("#")]
 
 
 def main() -> None:
@@ -38,8 +38,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", nargs="+", required=True, metavar="FILE:N")
     args = parser.parse_args()
-    excluded = {s for path in args.exclude for s in read_smiles(path)}
-    pool = [s for s in read_smiles(args.data) if s not in excluded]
+    excluded = {s for path in args.exclude for s in read_lines(path)}
+    pool = [s for s in read_lines(args.data) if s not in excluded]
     random.Random(args.seed).shuffle(pool)
     start = 0
     for spec in args.out:

@@ -56,7 +56,7 @@ rings 9.0% -> 0.03%, FCD and Filters unchanged within the rule's noise. The tilt
 missed its rule narrowly (1.295x where it asked 1.3x, section 21), and aromatic types alone
 on unusual rings (section 23). The tilt's 400 steps come after the minutes budget: 75 s on
 the 2-core machine of sessions 19-22, about 5 minutes on session 23's, three times slower.
-They do not draw again the molecules with a kind of ring system no training molecule has
+The presets do not draw again the molecules with a kind of ring system no training molecule has
 (``redraw_unseen_rings``): taking them away raised FCD by 0.14-0.30 on three quick models
 (section 22); users can turn it on, at sampling time too.
 """
